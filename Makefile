@@ -1,0 +1,126 @@
+# tapstack build. `make` builds everything into build/, `make test` runs every test (unit,
+# integration when root, and the ASan+UBSan build), `make demo` runs the demo in a namespace.
+# SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/san/.
+
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+else
+BUILD ?= build
+SANFLAGS :=
+OPT := -O2
+endif
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Iinclude -Istack $(SANFLAGS)
+CFLAGS ?=
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+LIBS := -lpthread -lm
+
+OBJ := $(BUILD)/obj
+
+CORE_SRC := $(sort $(wildcard stack/*.c stack/wire/*.c))
+DRV_SRC := $(sort $(wildcard drivers/*.c))
+SOCK_SRC := $(sort $(wildcard socket/*.c))
+APPCOMMON_SRC := $(sort $(wildcard apps/common/*.c))
+APP_SRC := $(sort $(wildcard apps/*.c))
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNITLIB_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+
+objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+CORE_LIB := $(BUILD)/libtapstack.a
+DRV_LIB := $(BUILD)/libtapstack-drivers.a
+SOCK_LIB := $(BUILD)/libtapstack-socket.a
+APPCOMMON_LIB := $(BUILD)/libtapstack-apps.a
+
+# apps/echo_server.c -> build/bin/tapstack-echo-server; tools/stat.c -> build/bin/tapstack-stat
+binname = $(BUILD)/bin/tapstack-$(subst _,-,$(basename $(notdir $(1))))
+APP_BINS := $(foreach f,$(APP_SRC) $(TOOL_SRC),$(call binname,$(f)))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+
+ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
+
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench clean format format-check
+all: libs apps unit-bins fuzz-bins bench-bins
+
+libs: $(ALL_LIBS)
+apps: $(APP_BINS)
+unit-bins: $(UNIT_BINS)
+fuzz-bins: $(FUZZ_BINS)
+bench-bins: $(BENCH_BINS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+define mklib
+$(1): $(2)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(eval $(call mklib,$(CORE_LIB),$(call objs,$(CORE_SRC))))
+$(eval $(call mklib,$(DRV_LIB),$(call objs,$(DRV_SRC))))
+$(eval $(call mklib,$(SOCK_LIB),$(call objs,$(SOCK_SRC))))
+$(eval $(call mklib,$(APPCOMMON_LIB),$(call objs,$(APPCOMMON_SRC))))
+
+define mkbin
+$(call binname,$(1)): $(call objs,$(1)) $(ALL_LIBS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$< $(ALL_LIBS) $$(LIBS)
+endef
+$(foreach f,$(APP_SRC) $(TOOL_SRC),$(eval $(call mkbin,$(f))))
+
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS) $$(pkg-config --libs check) $(LIBS)
+
+$(BUILD)/tests/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/main.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+# The README's test command: everything, ending with one "N passed, N failed" line.
+test:
+	@tests/run-all.sh
+
+unit: all
+	@tests/run-unit.sh $(BUILD)
+
+integration: all
+	@tests/run-integration.sh $(BUILD)
+
+san:
+	$(MAKE) SAN=1 all
+
+demo: all
+	@tools/demo.sh
+
+bench: all
+	@tests/bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

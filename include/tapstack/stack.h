@@ -1,0 +1,112 @@
+/* tapstack: one network stack instance.
+ *
+ * Model: single-threaded, no global state, no clock, no I/O of its own.
+ *   - Frames come in through ts_stack_input(); frames go out through the driver given at creation.
+ *   - Time (monotonic microseconds) is passed to every call.
+ *   - ts_stack_poll() runs the timers that are due and returns the next deadline, so a loop can
+ *     sleep exactly until then (or until the driver's fd is readable).
+ * Two instances in one process joined by the in-memory pair driver make a deterministic test. */
+#ifndef TAPSTACK_STACK_H
+#define TAPSTACK_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tapstack/counters.h"
+#include "tapstack/driver.h"
+#include "tapstack/time.h"
+
+struct ts_stack;
+
+/* Addresses are IPv4 in host byte order throughout the API. */
+struct ts_config {
+    uint8_t mac[6];
+    uint32_t ip;
+    uint8_t prefix_len; /* on-link subnet */
+    uint32_t gateway;   /* 0 = no default route */
+    uint16_t mtu;       /* IP MTU of the link; default 1500 */
+    uint8_t secret[16]; /* keys ISNs (RFC 6528) and SYN cookies: the caller fills it at random */
+
+    /* TCP defaults for new connections (each socket may override). */
+    uint32_t tcp_rcvbuf;      /* bytes; default 256 KiB */
+    uint32_t tcp_sndbuf;      /* bytes; default 256 KiB */
+    ts_time_t tcp_msl;        /* maximum segment lifetime; TIME_WAIT lasts 2*MSL. default 30 s */
+    uint16_t tcp_max_conns;   /* bound on connection blocks; default 4096 */
+    bool tcp_timestamps;      /* RFC 7323 timestamps offered; default on */
+    bool tcp_sack;            /* RFC 2018 SACK offered; default on */
+    bool tcp_window_scaling;  /* RFC 7323 window scale offered; default on */
+    bool tcp_syncookies;      /* RFC 4987 SYN cookies when the SYN queue is full; default on */
+    uint16_t ephemeral_lo;    /* ephemeral port range, default 32768..60999 as Linux */
+    uint16_t ephemeral_hi;
+};
+
+/* Fill cfg with the defaults: MAC 02:00:00:00:00:02, 10.0.0.2/24 via 10.0.0.1, MTU 1500. */
+void ts_config_default(struct ts_config *cfg);
+
+/* Create a stack on driver drv (not owned: the caller destroys it after ts_stack_free).
+ * Sends a gratuitous ARP. Returns NULL on bad configuration or no memory. */
+struct ts_stack *ts_stack_new(const struct ts_config *cfg, struct ts_driver *drv, ts_time_t now);
+void ts_stack_free(struct ts_stack *s);
+
+/* One received Ethernet frame. The stack does not keep the pointer. */
+void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now);
+
+/* Run due timers. Returns the next deadline (absolute), or TS_TIME_NEVER. */
+ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now);
+
+/* Read every frame the driver has, feed them in, run timers: the body of any run loop.
+ * Returns the next deadline as ts_stack_poll does (taking the driver's own deadline into account). */
+ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now);
+
+const struct ts_config *ts_stack_config(const struct ts_stack *s);
+struct ts_driver *ts_stack_driver(const struct ts_stack *s);
+
+/* Counters (see counters.h). */
+uint64_t ts_stack_counter(const struct ts_stack *s, enum ts_counter c);
+/* Write "name value  # description" lines of every non-zero counter (all if `all`) into buf.
+ * Returns the length it needed (like snprintf). */
+size_t ts_stack_counters_format(const struct ts_stack *s, char *buf, size_t cap, bool all);
+
+/* ---- Trace: every TCP state change, with its cause ---- */
+
+/* Linux numbers and netstat names (ESTABLISHED = 1 ... CLOSING = 11). */
+enum ts_tcp_state {
+    TS_TCP_ESTABLISHED = 1,
+    TS_TCP_SYN_SENT = 2,
+    TS_TCP_SYN_RECV = 3,
+    TS_TCP_FIN_WAIT1 = 4,
+    TS_TCP_FIN_WAIT2 = 5,
+    TS_TCP_TIME_WAIT = 6,
+    TS_TCP_CLOSE = 7,
+    TS_TCP_CLOSE_WAIT = 8,
+    TS_TCP_LAST_ACK = 9,
+    TS_TCP_LISTEN = 10,
+    TS_TCP_CLOSING = 11,
+};
+/* "ESTABLISHED", "SYN_RECV", ... as netstat prints them ("CLOSE" for CLOSED). */
+const char *ts_tcp_state_name(enum ts_tcp_state st);
+/* RFC 9293's own name: "SYN-RECEIVED", "CLOSED", ... */
+const char *ts_tcp_state_rfc_name(enum ts_tcp_state st);
+/* One sentence that says what the state means, for people studying the stack. */
+const char *ts_tcp_state_explain(enum ts_tcp_state st);
+
+struct ts_trace_event {
+    ts_time_t time;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    enum ts_tcp_state from, to;
+    const char *cause; /* static string: "rcvd SYN", "app close", "2MSL timer", "rcvd RST", ... */
+};
+typedef void (*ts_trace_fn)(void *arg, const struct ts_trace_event *ev);
+void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg);
+/* Format an event as one line: "12.345678 10.0.0.1:5555 > 10.0.0.2:80 SYN_RECV -> ESTABLISHED (rcvd ACK of SYN)". */
+size_t ts_trace_format(const struct ts_trace_event *ev, char *buf, size_t cap);
+
+/* Helpers for addresses in host byte order. */
+int ts_ip_parse(const char *str, uint32_t *ip);              /* "10.0.0.2" -> 0 or -1 */
+const char *ts_ip_format(uint32_t ip, char buf[16]);          /* -> "10.0.0.2" */
+int ts_mac_parse(const char *str, uint8_t mac[6]);           /* "02:00:00:00:00:02" -> 0 or -1 */
+const char *ts_mac_format(const uint8_t mac[6], char buf[18]);
+
+#endif

@@ -1,0 +1,118 @@
+/* The TCP connection API that the socket shim (and tests) build on.
+ *
+ * No threads, no blocking: every call returns at once. The owner of a connection learns that
+ * something changed through its event callback, which the stack calls from inside
+ * ts_stack_input/ts_stack_poll/these calls. A callback must not call back into the stack for the
+ * same connection's destruction; it should only record and wake (the shim signals a condvar).
+ *
+ * Lifetime: a connection handle stays valid until its owner calls ts_tcp_close() or
+ * ts_tcp_abort(); after that the stack finishes the connection on its own (FIN_WAIT..TIME_WAIT)
+ * and frees it. Connections waiting in a listener's accept queue belong to the listener. */
+#ifndef TAPSTACK_TCP_H
+#define TAPSTACK_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tapstack/stack.h"
+
+struct ts_tcp_conn;
+
+/* Event bits passed to the callback. */
+enum {
+    TS_TCP_EV_READABLE = 1 << 0,  /* data or EOF (FIN) to read */
+    TS_TCP_EV_WRITABLE = 1 << 1,  /* send buffer has room */
+    TS_TCP_EV_CONNECTED = 1 << 2, /* an active open completed */
+    TS_TCP_EV_ACCEPT = 1 << 3,    /* a listener has a connection to accept */
+    TS_TCP_EV_ERROR = 1 << 4,     /* a pending error (reset, refused, timed out) */
+    TS_TCP_EV_STATE = 1 << 5,     /* the state changed (any) */
+};
+typedef void (*ts_tcp_event_fn)(void *user, struct ts_tcp_conn *c, unsigned events);
+
+/* Per-connection options; ts_tcp_opts_default() gives the stack's defaults. */
+struct ts_tcp_opts {
+    uint32_t rcvbuf, sndbuf; /* bytes */
+    bool nodelay;            /* disable Nagle */
+    bool keepalive;
+    ts_time_t keepidle, keepintvl; /* defaults 2 h and 75 s (RFC 1122 4.2.3.6, Linux) */
+    uint32_t keepcnt;              /* default 9 */
+    ts_time_t user_timeout;        /* 0 = use the retransmission count limits */
+};
+void ts_tcp_opts_default(const struct ts_stack *s, struct ts_tcp_opts *o);
+
+/* Passive open on laddr:lport (laddr 0 = the stack's address). backlog bounds the accept queue.
+ * Returns NULL and sets *err (EADDRINUSE, ENOMEM, EINVAL). */
+struct ts_tcp_conn *ts_tcp_listen(struct ts_stack *s, uint32_t laddr, uint16_t lport, int backlog,
+                                  const struct ts_tcp_opts *o, int *err, ts_time_t now);
+/* Active open. lport 0 picks an ephemeral port. Sends the SYN at once.
+ * Returns NULL and sets *err (EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH, ENOMEM, EINVAL). */
+struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t lport,
+                                   uint32_t raddr, uint16_t rport, const struct ts_tcp_opts *o,
+                                   int *err, ts_time_t now);
+/* Take the oldest established connection from a listener's queue, or NULL (nothing waiting). */
+struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *listener);
+/* Is a local port bound by any TCP connection or listener (for bind() and SO_REUSEADDR)?
+ * With reuse, connections in TIME_WAIT (and those with no listener) do not count. */
+bool ts_tcp_port_in_use(const struct ts_stack *s, uint32_t laddr, uint16_t lport, bool reuse);
+
+void ts_tcp_set_callback(struct ts_tcp_conn *c, ts_tcp_event_fn fn, void *user);
+void *ts_tcp_user(const struct ts_tcp_conn *c);
+
+/* Queue up to len bytes for sending. Returns the number taken (may be less than len),
+ * -EAGAIN when the buffer is full, -EPIPE after shutdown/close or a reset, -ENOTCONN before the
+ * connection exists, or the pending error (-ECONNRESET, -ETIMEDOUT) */
+ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_t now);
+/* Take received bytes. Returns >0 bytes, 0 at end of stream (peer's FIN), -EAGAIN when nothing
+ * is there yet, -ENOTCONN, or a pending error. Opens the window as the buffer drains. */
+ssize_t ts_tcp_recv(struct ts_tcp_conn *c, void *buf, size_t len, ts_time_t now);
+/* Close our sending direction (FIN after queued data). */
+int ts_tcp_shutdown_write(struct ts_tcp_conn *c, ts_time_t now);
+/* Give the connection up. Unread received data -> RST (RFC 2525 2.17); otherwise FIN after the
+ * queued data and the stack finishes the close on its own. The handle is invalid afterwards. */
+void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now);
+/* Abortive close: RST now (SO_LINGER 0). The handle is invalid afterwards. */
+void ts_tcp_abort(struct ts_tcp_conn *c, ts_time_t now);
+
+/* Readiness, for poll(). */
+size_t ts_tcp_readable(const struct ts_tcp_conn *c);     /* bytes ready to read */
+bool ts_tcp_read_eof(const struct ts_tcp_conn *c);       /* peer sent FIN, all data read */
+size_t ts_tcp_writable(const struct ts_tcp_conn *c);     /* free send-buffer space */
+bool ts_tcp_accept_ready(const struct ts_tcp_conn *c);   /* listener has a connection */
+/* The pending error as a positive errno (0 = none); take=true clears it (SO_ERROR). */
+int ts_tcp_error(struct ts_tcp_conn *c, bool take);
+
+enum ts_tcp_state ts_tcp_state(const struct ts_tcp_conn *c);
+void ts_tcp_endpoints(const struct ts_tcp_conn *c, uint32_t *laddr, uint16_t *lport,
+                      uint32_t *raddr, uint16_t *rport);
+
+/* Change options on a live connection (buffer sizes only grow the buffers). */
+int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_t now);
+void ts_tcp_get_opts(const struct ts_tcp_conn *c, struct ts_tcp_opts *o);
+
+/* A TCP_INFO-like read-out. */
+struct ts_tcp_info {
+    enum ts_tcp_state state;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd; /* sequence numbers relative to ISS/IRS */
+    uint32_t mss_send, mss_recv;
+    uint32_t cwnd, ssthresh;                              /* bytes */
+    ts_time_t srtt, rttvar, rto;
+    uint32_t send_queued, recv_queued;                    /* bytes in the buffers */
+    uint8_t snd_wscale, rcv_wscale;
+    bool ts_ok, sack_ok;
+    uint64_t bytes_sent, bytes_received, bytes_acked;
+    uint64_t segs_in, segs_out, retransmits;
+    ts_time_t timer;          /* time left on the running timer (0 = none) */
+    const char *timer_name;   /* "retransmit", "persist", "keepalive", "time-wait", "delack", "-" */
+    bool orphan;              /* closed by its owner, finishing on its own */
+};
+void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *info, ts_time_t now);
+
+/* Every connection and listener the stack has (the connection table), for stat tools.
+ * Returns how many there are; fills up to max. */
+size_t ts_tcp_table(const struct ts_stack *s, struct ts_tcp_info *out, size_t max, ts_time_t now);
+
+#endif
