@@ -66,7 +66,9 @@ void ts_pair_create(struct ts_driver **a, struct ts_driver **b, ts_time_t latenc
 size_t ts_pair_pending(struct ts_driver *d);
 
 /* pcap writer wrapper: every frame sent or received through it is appended to `path` (link type
- * Ethernet, microsecond timestamps). Takes ownership of inner. NULL + message in err on failure. */
+ * Ethernet, microsecond timestamps taken from the `now` of each call: the stack's clock, not the
+ * wall clock). Takes ownership of inner. NULL + message in err on failure (inner is then still
+ * the caller's). */
 struct ts_driver *ts_pcap_wrap(struct ts_driver *inner, const char *path, char *err, size_t errlen);
 
 /* Fault injection wrapper. Probabilities are in [0, 1]; "in" applies to received frames, "out" to
@@ -82,6 +84,11 @@ struct ts_fault_config {
 struct ts_fault_stats {
     uint64_t dropped, duplicated, reordered, corrupted, delayed;
 };
+/* A frame held back for reordering is released after the next frame of its direction, or after
+ * this long when none comes. */
+#define TS_FAULT_REORDER_HOLD (10 * TS_MS)
+/* Takes ownership of inner; NULL (inner still the caller's) when out of memory. The stages and
+ * their order are described in drivers/fault.c. */
 struct ts_driver *ts_fault_wrap(struct ts_driver *inner, const struct ts_fault_config *cfg);
 /* What the wrapper did so far (both directions summed); returns -1 if d is not a fault driver. */
 int ts_fault_stats(struct ts_driver *d, struct ts_fault_stats *out);
