@@ -37,6 +37,11 @@ ssize_t ts_udp_sendto(struct ts_udp_sock *u, const void *buf, size_t len, uint32
 ssize_t ts_udp_recvfrom(struct ts_udp_sock *u, void *buf, size_t len, uint32_t *raddr,
                         uint16_t *rport, size_t *full_len);
 size_t ts_udp_readable(const struct ts_udp_sock *u); /* size of the next datagram + 1, 0 = none */
+/* Like ts_udp_recvfrom, but the datagram stays queued (MSG_PEEK). */
+ssize_t ts_udp_peekfrom(struct ts_udp_sock *u, void *buf, size_t len, uint32_t *raddr,
+                        uint16_t *rport, size_t *full_len);
+/* Bytes charged against rcvbuf right now (payloads plus a fixed per-datagram overhead). */
+size_t ts_udp_queued(const struct ts_udp_sock *u);
 int ts_udp_error(struct ts_udp_sock *u, bool take);
 void ts_udp_endpoints(const struct ts_udp_sock *u, uint32_t *laddr, uint16_t *lport,
                       uint32_t *raddr, uint16_t *rport);
