@@ -153,6 +153,13 @@ static const char *set_trace(const char *val, void *ctx)
     return NULL;
 }
 
+static const char *set_stats(const char *val, void *ctx)
+{
+    (void)val;
+    ((struct ts_app_opts *)ctx)->stats = true;
+    return NULL;
+}
+
 static const char *set_seed(const char *val, void *ctx)
 {
     struct ts_app_opts *o = ctx;
@@ -236,6 +243,7 @@ static const struct ts_app_flag common_flags[] = {
      set_pcap},
     {"msl", "SECONDS", "TCP maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 30)", set_msl},
     {"trace", NULL, "print every TCP state change with its cause (to stderr)", set_trace},
+    {"stats", NULL, "print the non-zero counters (drops with their reasons) on exit", set_stats},
     {"drop", "P", "drop frames with probability P, both directions", set_drop},
     {"dup", "P", "duplicate frames with probability P, both directions", set_dup},
     {"reorder", "P", "hold a frame back behind the next one with probability P", set_reorder},
@@ -563,6 +571,15 @@ void ts_app_teardown(struct ts_app *app)
                 app->opts->prog, (unsigned long long)st.dropped, (unsigned long long)st.duplicated,
                 (unsigned long long)st.reordered, (unsigned long long)st.corrupted,
                 (unsigned long long)st.delayed);
+    }
+    if (app->stack && app->opts && app->opts->stats) {
+        size_t need = ts_stack_counters_format(app->stack, NULL, 0, false);
+        char *buf = malloc(need + 1);
+        if (buf) {
+            ts_stack_counters_format(app->stack, buf, need + 1, false);
+            fprintf(stderr, "%s: counters:\n%s", app->opts->prog, buf);
+            free(buf);
+        }
     }
     if (app->stack)
         ts_stack_free(app->stack);

@@ -4,7 +4,7 @@
  *   --tap NAME  --ip ADDR/PREFIX  --gw ADDR  --mac MAC  --mtu N  --pcap FILE  --msl SECONDS
  *   --drop P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N   (both directions)
  *   --drop-in P --drop-out P ... --delay-in MS --delay-out MS            (one direction)
- *   --trace  --help
+ *   --trace  --stats  --help
  * and adds its own through a table of struct ts_app_flag. A bad value gets one line saying what
  * is wrong and how to fix it, and exit status 2.
  *
@@ -83,6 +83,7 @@ struct ts_app_opts {
     struct ts_fault_config fault;
     bool faults; /* any fault flag given: wrap the driver in the fault injector */
     bool trace;
+    bool stats; /* --stats: print the non-zero counters on exit (ts_app_teardown) */
 };
 
 /* Parse argv. Exits 0 after printing --help, 2 after one line about a bad flag. */
@@ -107,7 +108,8 @@ struct ts_app {
  * current CLOCK_MONOTONIC time, install the --trace printer and the signal handlers, and print
  * one line saying where the stack is up. Returns 0, or -1 after printing one line with the fix. */
 int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app);
-/* Free the stack, then the drivers (closing the pcap file); prints fault statistics if any.
+/* Free the stack, then the drivers (closing the pcap file); prints fault statistics if any, and
+ * with --stats the non-zero counters.
  * Safe on a zeroed app. When a socket runtime took over the stack and driver (it frees them),
  * set app->stack and app->drv to NULL first. */
 void ts_app_teardown(struct ts_app *app);
