@@ -1,0 +1,210 @@
+/* ICMP (RFC 792) with the host rules of RFC 1122 3.2.2: echo replies, errors passed to the
+ * transports, and errors we send (rate-limited, never about errors or broadcasts). */
+#include <string.h>
+
+#include "internal.h"
+#include "wire/icmp.h"
+
+/* Token bucket for the errors we send (RFC 1122 3.2.2 asks for a limit; RFC 1812 4.3.2.8 names
+ * the token bucket). Like Linux's icmp_msgs_per_sec/burst: 1000 per second, bursts of 50. */
+#define ICMP_BURST          50
+#define ICMP_TOKEN_INTERVAL (1 * TS_MS)
+/* RFC 1812 4.3.2.3: quote as much of the offending datagram as keeps the error within 576
+ * bytes (RFC 792 requires only the header and 8 bytes). */
+#define ICMP_ERR_MAX_QUOTE (576 - IPV4_HDR_LEN - ICMP_HDR_LEN)
+
+/* The datagram quoted in an error: usually truncated, so ipv4_parse (which requires the whole
+ * datagram) does not apply. Validates only what we use. */
+struct quoted_ip {
+    uint8_t proto;
+    uint16_t frag_off;
+    uint32_t src, dst;
+    const uint8_t *l4;
+    size_t l4_len;
+};
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool quoted_parse(const uint8_t *buf, size_t len, struct quoted_ip *q)
+{
+    if (len < IPV4_HDR_LEN || (buf[0] >> 4) != 4)
+        return false;
+    size_t hl = (size_t)(buf[0] & 0x0f) * 4;
+    /* RFC 792: the quote holds the header and at least the first 8 bytes of the payload. */
+    if (hl < IPV4_HDR_LEN || len < hl + 8)
+        return false;
+    q->frag_off = (uint16_t)(((buf[6] & 0x1f) << 8 | buf[7]) * 8);
+    q->proto = buf[9];
+    q->src = be32(buf + 12);
+    q->dst = be32(buf + 16);
+    q->l4 = buf + hl;
+    q->l4_len = len - hl;
+    return true;
+}
+
+static bool is_error_type(uint8_t type)
+{
+    return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
+           type == ICMP_TIME_EXCEEDED || type == ICMP_PARAM_PROBLEM;
+}
+
+static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
+{
+    struct quoted_ip q;
+    /* The quote must be a datagram we sent (from our address), and a first fragment, or there
+     * is no transport header to hand on. */
+    if (!quoted_parse(ic->payload, ic->payload_len, &q) || q.src != s->cfg.ip || q.frag_off != 0) {
+        ts_count(s, TS_C_ICMP_DROP_BAD_ERROR);
+        return;
+    }
+    struct ts_icmp_error e = {
+        .type = ic->type,
+        .code = ic->code,
+        .mtu = (ic->type == ICMP_DEST_UNREACH && ic->code == ICMP_UNREACH_NEEDFRAG) ? ic->mtu : 0,
+        .src = q.src,
+        .dst = q.dst,
+        .proto = q.proto,
+        .l4 = q.l4,
+        .l4_len = q.l4_len,
+    };
+    ts_stack_deliver_icmp_error(s, &e);
+}
+
+static void echo_reply(struct ts_stack *s, const struct ipv4_hdr *ip, const struct icmp_hdr *req)
+{
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct icmp_hdr rep = {
+        .type = ICMP_ECHO_REPLY,
+        .code = 0,
+        .id = req->id,
+        .seq = req->seq,
+        .payload = req->payload,
+        .payload_len = req->payload_len,
+    };
+    size_t len = icmp_emit(&rep, buf, cap);
+    if (len == 0)
+        return;
+    /* RFC 1122 3.2.2.6: the reply goes back to the requester with the request's data; the
+     * IP layer fragments it when the request was bigger than our MTU. */
+    if (ts_ip_send(s, s->cfg.ip, ip->src, IP_PROTO_ICMP, len, false, ip->tos) == 0) {
+        ts_count(s, TS_C_ICMP_TX);
+        ts_count(s, TS_C_ICMP_ECHO_REPLIED);
+    }
+}
+
+void ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+{
+    struct icmp_hdr ic;
+    ts_count(s, TS_C_ICMP_RX);
+    enum ts_counter why = icmp_parse(ip->payload, ip->payload_len, &ic);
+    if (why != TS_C_OK) {
+        ts_count(s, why);
+        return;
+    }
+    switch (ic.type) {
+    case ICMP_ECHO_REQUEST:
+        /* RFC 1122 3.2.2.6 lets a host ignore echoes to a broadcast address; we do, so the
+         * stack cannot be used to amplify ("smurf") traffic. */
+        if (ts_ip_is_broadcast(s, ip->dst)) {
+            ts_count(s, TS_C_ICMP_DROP_BROADCAST);
+            return;
+        }
+        echo_reply(s, ip, &ic);
+        break;
+    case ICMP_DEST_UNREACH:
+    case ICMP_TIME_EXCEEDED:
+    case ICMP_PARAM_PROBLEM:
+        error_input(s, &ic);
+        break;
+    default:
+        /* Source quench is deprecated (RFC 6633: ignore it); redirects do not apply to a host
+         * with a single gateway; echo replies: we send no echo requests of our own. */
+        ts_count(s, TS_C_ICMP_DROP_UNKNOWN_TYPE);
+        break;
+    }
+}
+
+/* RFC 1122 3.2.2: the datagrams that must never cause an ICMP error. */
+static bool may_send_error(const struct ts_stack *s, const struct ipv4_hdr *ip)
+{
+    if (ip->frag_off != 0)
+        return false; /* not the first fragment */
+    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst))
+        return false;
+    /* The source must name a single host. */
+    if (ip->src == 0 || ts_ip_is_broadcast(s, ip->src) || ipv4_is_multicast(ip->src) ||
+        (ip->src >> 24) == 127)
+        return false;
+    /* Never about an ICMP error (or anything that might be one: unknown types). */
+    if (ip->proto == IP_PROTO_ICMP) {
+        if (ip->payload_len < 1)
+            return false;
+        uint8_t t = ip->payload[0];
+        if (is_error_type(t) || (t != ICMP_ECHO_REQUEST && t != ICMP_ECHO_REPLY && t != 13 &&
+                                 t != 14 && t != 15 && t != 16 && t != 17 && t != 18))
+            return false;
+    }
+    return true;
+}
+
+static bool take_token(struct ts_stack *s)
+{
+    ts_time_t now = s->now;
+    if (s->icmp_tokens > ICMP_BURST) /* a new stack starts with a full bucket */
+        s->icmp_tokens = ICMP_BURST;
+    if (now > s->icmp_refill) {
+        ts_time_t add = (now - s->icmp_refill) / ICMP_TOKEN_INTERVAL;
+        if (add >= ICMP_BURST || s->icmp_tokens + add >= ICMP_BURST)
+            s->icmp_tokens = ICMP_BURST;
+        else
+            s->icmp_tokens += (uint32_t)add;
+        s->icmp_refill += add * ICMP_TOKEN_INTERVAL;
+    }
+    if (s->icmp_tokens == 0)
+        return false;
+    s->icmp_tokens--;
+    return true;
+}
+
+void ts_icmp_send_error(struct ts_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
+                        const struct ipv4_hdr *ip)
+{
+    if (!may_send_error(s, ip))
+        return;
+    if (!take_token(s)) {
+        ts_count(s, TS_C_ICMP_RATE_LIMITED);
+        return;
+    }
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    /* The quote: the offending header (re-emitted without options) and the start of its data. */
+    uint8_t *quote = buf + ICMP_HDR_LEN;
+    size_t data = ip->payload_len;
+    if (data > ICMP_ERR_MAX_QUOTE - IPV4_HDR_LEN)
+        data = ICMP_ERR_MAX_QUOTE - IPV4_HDR_LEN;
+    struct ipv4_hdr orig = *ip;
+    orig.hdr_len = IPV4_HDR_LEN;
+    orig.payload_len = ip->payload_len; /* total length as it was */
+    ipv4_emit(&orig, quote, IPV4_HDR_LEN);
+    memcpy(quote + IPV4_HDR_LEN, ip->payload, data);
+    struct icmp_hdr h = {
+        .type = type,
+        .code = code,
+        .mtu = mtu,
+        .rest = mtu, /* RFC 1191: next-hop MTU in the low 16 bits; 0 (unused) otherwise */
+        .payload = quote,
+        .payload_len = IPV4_HDR_LEN + data,
+    };
+    size_t len = icmp_emit(&h, buf, cap);
+    if (len == 0)
+        return;
+    if (ts_ip_send(s, s->cfg.ip, ip->src, IP_PROTO_ICMP, len, false, 0) == 0) {
+        ts_count(s, TS_C_ICMP_TX);
+        if (type == ICMP_DEST_UNREACH)
+            ts_count(s, TS_C_ICMP_UNREACH_SENT);
+    }
+}

@@ -1,0 +1,155 @@
+/* IPv4 (RFC 791) as a host (RFC 1122 3.2, 3.3): input validation and address filtering,
+ * handing fragments to reassembly, routing (on-link or via the one gateway) and the transmit
+ * path with fragmentation. We never forward (RFC 1122 3.3.1). */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* RFC 1122 3.2.1.7: a host sends with a TTL of at least 64 (the value Linux uses). */
+#define IP_DEFAULT_TTL 64
+
+static uint32_t subnet_broadcast(const struct ts_stack *s)
+{
+    return (s->cfg.ip & s->netmask) | ~s->netmask;
+}
+
+bool ts_ip_is_local(const struct ts_stack *s, uint32_t addr)
+{
+    return addr == s->cfg.ip;
+}
+
+bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
+{
+    return addr == IPV4_BROADCAST || addr == subnet_broadcast(s);
+}
+
+/* RFC 1122 3.2.1.3: sources that no host may have. */
+static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
+{
+    if (src == 0)
+        /* 0.0.0.0 is "this host" while a host learns its address (BOOTP/DHCP): only ever
+         * towards a broadcast. */
+        return !ts_ip_is_broadcast(s, dst);
+    if (ts_ip_is_broadcast(s, src) || ipv4_is_multicast(src) || (src >> 28) == 0xf)
+        return true;
+    if ((src >> 24) == 127 || (src >> 24) == 0)
+        return true; /* loopback never appears on a wire; 0/8 is "this network" */
+    return src == s->cfg.ip;
+}
+
+void ts_ipv4_input(struct ts_stack *s, const uint8_t *pkt, size_t len)
+{
+    struct ipv4_hdr ip;
+    ts_count(s, TS_C_IP_RX);
+    enum ts_counter why = ipv4_parse(pkt, len, &ip);
+    if (why != TS_C_OK) {
+        /* RFC 1122 3.2.1.2: a bad checksum is discarded silently; so is any malformed header. */
+        ts_count(s, why);
+        return;
+    }
+    if (bad_source(s, ip.src, ip.dst)) {
+        ts_count(s, TS_C_IP_DROP_BAD_SRC);
+        return;
+    }
+    /* Our address or a broadcast we belong to; anything else would need forwarding. We join no
+     * multicast group. */
+    if (!ts_ip_is_local(s, ip.dst) && !ts_ip_is_broadcast(s, ip.dst)) {
+        ts_count(s, TS_C_IP_DROP_NOT_FOR_US);
+        return;
+    }
+    /* Options were checked for structure by the parser and are otherwise ignored: RFC 1122
+     * 3.2.1.8 only requires that unknown options be skipped. A host does not check the TTL of
+     * what it receives (RFC 1122 3.2.1.7). */
+    if (ip.mf || ip.frag_off != 0) {
+        ts_count(s, TS_C_IP_FRAG_RX);
+        struct ipv4_hdr whole;
+        if (ts_reass_input(s, &ip, &whole))
+            ts_stack_deliver(s, &whole);
+        return;
+    }
+    ts_stack_deliver(s, &ip);
+}
+
+uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst)
+{
+    if (dst == IPV4_BROADCAST)
+        return dst;
+    if (dst == 0 || (dst >> 24) == 127 || ipv4_is_multicast(dst) || dst == s->cfg.ip)
+        return 0; /* no loopback interface and no multicast routing */
+    if ((dst & s->netmask) == (s->cfg.ip & s->netmask))
+        return dst;
+    return s->cfg.gateway; /* 0 when there is no default route */
+}
+
+uint16_t ts_ip_mtu(const struct ts_stack *s, uint32_t dst)
+{
+    (void)dst;
+    return s->cfg.mtu;
+}
+
+uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap)
+{
+    if (cap)
+        *cap = IPV4_MAX_LEN - IPV4_HDR_LEN;
+    return s->tx + TS_TX_HEADROOM;
+}
+
+/* One datagram (or fragment) whose IPv4 header goes at frame + 14: emit it and pass it on. */
+static int output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, const struct ipv4_hdr *h)
+{
+    ipv4_emit(h, frame + ETH_HDR_LEN, IPV4_HDR_LEN);
+    return ts_arp_output(s, nexthop, frame, ETH_HDR_LEN + IPV4_HDR_LEN + h->payload_len);
+}
+
+int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
+               uint8_t tos)
+{
+    if (len > IPV4_MAX_LEN - IPV4_HDR_LEN)
+        return -EMSGSIZE;
+    uint32_t nexthop = ts_ip_route(s, dst);
+    if (nexthop == 0) {
+        ts_count(s, TS_C_IP_DROP_NO_ROUTE);
+        return -ENETUNREACH;
+    }
+    size_t mtu = ts_ip_mtu(s, dst);
+    if (IPV4_HDR_LEN + len > mtu && df) {
+        /* RFC 791: DF forbids fragmenting; the sender (TCP, RFC 1191) must send less. */
+        ts_count(s, TS_C_IP_DROP_DF_TOO_BIG);
+        return -EMSGSIZE;
+    }
+    struct ipv4_hdr h = {
+        .hdr_len = IPV4_HDR_LEN,
+        .tos = tos,
+        .id = s->ip_id++,
+        .df = df,
+        .ttl = IP_DEFAULT_TTL,
+        .proto = proto,
+        .src = src ? src : s->cfg.ip,
+        .dst = dst,
+    };
+    ts_count(s, TS_C_IP_TX);
+    if (IPV4_HDR_LEN + len <= mtu) {
+        h.payload = s->tx + TS_TX_HEADROOM;
+        h.payload_len = len;
+        return output(s, nexthop, s->tx, &h);
+    }
+    /* RFC 791 "Fragmentation": every fragment but the last carries a multiple of 8 bytes. Each
+     * fragment's headers are written just in front of its data, over the tail of the previous
+     * fragment, which has already been handed on (the driver or the ARP queue copies it). */
+    size_t chunk = (mtu - IPV4_HDR_LEN) & ~(size_t)7;
+    int ret = 0;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        uint8_t *frame = s->tx + off;
+        h.frag_off = (uint16_t)off;
+        h.mf = off + n < len;
+        h.payload = frame + TS_TX_HEADROOM;
+        h.payload_len = n;
+        ts_count(s, TS_C_IP_FRAG_TX);
+        int rc = output(s, nexthop, frame, &h);
+        if (rc < 0 && ret == 0)
+            ret = rc;
+    }
+    return ret;
+}
