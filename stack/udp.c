@@ -351,6 +351,11 @@ size_t ts_udp_queued(const struct ts_udp_sock *u)
     return u->queued;
 }
 
+void ts_udp_set_rcvbuf(struct ts_udp_sock *u, size_t rcvbuf)
+{
+    u->rcvbuf = rcvbuf;
+}
+
 /* Does endpoint u accept a datagram src:sport -> dst:dport? Returns a score (higher = more
  * specific), or -1. A connected endpoint only hears its peer. */
 static int match(const struct ts_udp_sock *u, uint32_t src, uint16_t sport, uint32_t dst,

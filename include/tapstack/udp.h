@@ -42,6 +42,8 @@ ssize_t ts_udp_peekfrom(struct ts_udp_sock *u, void *buf, size_t len, uint32_t *
                         uint16_t *rport, size_t *full_len);
 /* Bytes charged against rcvbuf right now (payloads plus a fixed per-datagram overhead). */
 size_t ts_udp_queued(const struct ts_udp_sock *u);
+/* Change the receive bound (SO_RCVBUF); datagrams already queued stay. */
+void ts_udp_set_rcvbuf(struct ts_udp_sock *u, size_t rcvbuf);
 int ts_udp_error(struct ts_udp_sock *u, bool take);
 void ts_udp_endpoints(const struct ts_udp_sock *u, uint32_t *laddr, uint16_t *lport,
                       uint32_t *raddr, uint16_t *rport);

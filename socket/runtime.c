@@ -1,0 +1,539 @@
+/* The socket shim's runtime: the loop thread that drives one stack, the descriptor table shared
+ * by every runtime, the wait/notify machinery, and ts_poll.
+ *
+ * The loop thread holds rt->mu while it feeds frames and runs timers (ts_stack_step), then drops
+ * it and sleeps in epoll on the driver's fd and an eventfd, for exactly as long as the stack's
+ * next deadline allows. An application call that makes a deadline earlier (a segment sent arms a
+ * retransmission timer, say) writes the eventfd so the loop re-plans; nothing else wakes it. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* Descriptors start at 3 so that they never look like stdin/stdout/stderr to code that mixes
+ * them with kernel descriptors in messages; the lowest free one is handed out, as POSIX does. */
+#define FD_FIRST 3
+#define FD_MAX   65536
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER; /* nsocks went down */
+static struct tsock **g_tab;
+static int g_cap;
+static struct ts_runtime *g_runtimes;
+static struct ts_runtime *g_default;
+
+ts_time_t shim_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (ts_time_t)ts.tv_sec * TS_SEC + (ts_time_t)ts.tv_nsec / 1000;
+}
+
+ts_time_t ts_runtime_now(void)
+{
+    return shim_now();
+}
+
+static void wake_loop(struct ts_runtime *rt)
+{
+    uint64_t one = 1;
+    ssize_t r = write(rt->wakefd, &one, sizeof one);
+    (void)r; /* EAGAIN only when the counter is saturated: the loop is awake anyway */
+}
+
+void rt_kick(struct ts_runtime *rt)
+{
+    ts_time_t next = ts_stack_poll(rt->s, shim_now());
+    if (next < rt->sleep_until) {
+        rt->sleep_until = next;
+        wake_loop(rt);
+    }
+}
+
+/* Milliseconds until deadline, rounded up so that the loop never wakes before it is due and
+ * then spins until it is. -1 = forever. */
+static int ms_until(ts_time_t deadline)
+{
+    if (deadline == TS_TIME_NEVER)
+        return -1;
+    ts_time_t now = shim_now();
+    if (deadline <= now)
+        return 0;
+    ts_time_t ms = (deadline - now + TS_MS - 1) / TS_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void *loop_main(void *arg)
+{
+    struct ts_runtime *rt = arg;
+    struct epoll_event ev[4];
+    pthread_mutex_lock(&rt->mu);
+    while (!rt->stopping) {
+        ts_time_t next = ts_stack_step(rt->s, shim_now());
+        rt->sleep_until = next;
+        pthread_mutex_unlock(&rt->mu);
+        int timeout = ms_until(next);
+        /* A driver without a descriptor can only be polled: look at it every few ms. */
+        if (rt->drvfd < 0 && (timeout < 0 || timeout > 5))
+            timeout = 5;
+        int n = epoll_wait(rt->epfd, ev, 4, timeout);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.fd == rt->wakefd) {
+                uint64_t v;
+                ssize_t r = read(rt->wakefd, &v, sizeof v);
+                (void)r;
+            }
+        }
+        pthread_mutex_lock(&rt->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return NULL;
+}
+
+static pthread_condattr_t *mono_attr(pthread_condattr_t *a)
+{
+    pthread_condattr_init(a);
+    pthread_condattr_setclock(a, CLOCK_MONOTONIC);
+    return a;
+}
+
+struct ts_runtime *ts_runtime_start(struct ts_stack *s, struct ts_driver *d)
+{
+    if (!s || !d) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct ts_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rt->s = s;
+    rt->d = d;
+    rt->epfd = rt->wakefd = -1;
+    rt->drvfd = ts_driver_fd(d);
+    rt->sleep_until = TS_TIME_NEVER;
+    rt->port_seed = (uint32_t)(shim_now() * 2654435761u);
+    pthread_mutex_init(&rt->mu, NULL);
+    int err = 0;
+    rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+    rt->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rt->epfd < 0 || rt->wakefd < 0) {
+        err = errno;
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = rt->wakefd};
+    if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->wakefd, &ev) < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (rt->drvfd >= 0) {
+        ev.data.fd = rt->drvfd;
+        if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->drvfd, &ev) < 0) {
+            err = errno;
+            goto fail;
+        }
+    }
+    err = pthread_create(&rt->thread, NULL, loop_main, rt);
+    if (err)
+        goto fail;
+    rt->thread_started = true;
+    pthread_setname_np(rt->thread, "tapstack-loop");
+
+    pthread_mutex_lock(&g_mu);
+    rt->next = g_runtimes;
+    g_runtimes = rt;
+    if (!g_default)
+        g_default = rt;
+    pthread_mutex_unlock(&g_mu);
+    return rt;
+fail:
+    if (rt->epfd >= 0)
+        close(rt->epfd);
+    if (rt->wakefd >= 0)
+        close(rt->wakefd);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+    errno = err ? err : ENOMEM;
+    return NULL;
+}
+
+void ts_runtime_set_default(struct ts_runtime *rt)
+{
+    pthread_mutex_lock(&g_mu);
+    g_default = rt;
+    pthread_mutex_unlock(&g_mu);
+}
+
+struct ts_runtime *rt_default(void)
+{
+    pthread_mutex_lock(&g_mu);
+    struct ts_runtime *rt = g_default;
+    pthread_mutex_unlock(&g_mu);
+    return rt;
+}
+
+void ts_runtime_with_stack(struct ts_runtime *rt, void (*fn)(struct ts_stack *s, void *arg),
+                           void *arg)
+{
+    pthread_mutex_lock(&rt->mu);
+    fn(rt->s, arg);
+    rt_kick(rt); /* fn may have sent something or armed a timer */
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void ts_runtime_stop(struct ts_runtime *rt)
+{
+    if (!rt)
+        return;
+    pthread_mutex_lock(&g_mu);
+    rt->dead = true; /* no new descriptors from now on */
+    pthread_mutex_unlock(&g_mu);
+
+    pthread_mutex_lock(&rt->mu);
+    rt->stopping = true;
+    wake_loop(rt);
+    pthread_mutex_unlock(&rt->mu);
+    pthread_join(rt->thread, NULL);
+
+    /* Take every descriptor of this runtime out of the table... */
+    pthread_mutex_lock(&g_mu);
+    size_t n = 0;
+    struct tsock **mine = NULL;
+    for (int fd = 0; fd < g_cap; fd++)
+        if (g_tab[fd] && g_tab[fd]->rt == rt)
+            n++;
+    if (n)
+        mine = calloc(n, sizeof *mine);
+    size_t m = 0;
+    for (int fd = 0; fd < g_cap && mine; fd++) {
+        if (g_tab[fd] && g_tab[fd]->rt == rt) {
+            mine[m++] = g_tab[fd];
+            g_tab[fd] = NULL;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+
+    /* ...abort their connections (the stack is about to vanish: a RST tells the peer at once
+     * rather than leaving it to time out) and wake whoever waits on them. */
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; i < m; i++) {
+        struct tsock *k = mine[i];
+        if (k->closing)
+            continue;
+        k->closing = true;
+        k->linger.l_onoff = 1;
+        k->linger.l_linger = 0;
+        sock_release(k, false);
+        sock_notify(k);
+    }
+    for (struct tsock *k = rt->lingering; k; k = k->next_linger)
+        sock_notify(k); /* a lingering close gives up: the stack is going */
+    pthread_mutex_unlock(&rt->mu);
+    for (size_t i = 0; i < m; i++)
+        sock_put(mine[i]);
+    free(mine);
+
+    /* Wait until no call is inside a socket of this runtime any more. */
+    pthread_mutex_lock(&g_mu);
+    while (rt->nsocks > 0)
+        pthread_cond_wait(&g_cond, &g_mu);
+    for (struct ts_runtime **pp = &g_runtimes; *pp; pp = &(*pp)->next) {
+        if (*pp == rt) {
+            *pp = rt->next;
+            break;
+        }
+    }
+    if (g_default == rt)
+        g_default = g_runtimes;
+    pthread_mutex_unlock(&g_mu);
+
+    ts_stack_free(rt->s);
+    ts_driver_destroy(rt->d);
+    close(rt->epfd);
+    close(rt->wakefd);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+}
+
+/* ---------------------------------------------------------------- sockets and descriptors */
+
+struct tsock *sock_alloc(struct ts_runtime *rt, int type)
+{
+    struct tsock *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->rt = rt;
+    k->type = type;
+    k->fd = -1;
+    pthread_condattr_t a;
+    pthread_cond_init(&k->cond, mono_attr(&a));
+    pthread_condattr_destroy(&a);
+    return k;
+}
+
+static void sock_free(struct tsock *k)
+{
+    pthread_cond_destroy(&k->cond);
+    free(k->peek);
+    free(k);
+}
+
+int fd_install(struct tsock *k)
+{
+    pthread_mutex_lock(&g_mu);
+    if (k->rt->dead) {
+        pthread_mutex_unlock(&g_mu);
+        errno = ENETDOWN;
+        return -1;
+    }
+    int fd = FD_FIRST;
+    while (fd < g_cap && g_tab[fd])
+        fd++;
+    if (fd >= g_cap) {
+        int ncap = g_cap ? g_cap * 2 : 64;
+        if (ncap > FD_MAX)
+            ncap = FD_MAX;
+        if (fd >= ncap) {
+            pthread_mutex_unlock(&g_mu);
+            errno = EMFILE;
+            return -1;
+        }
+        struct tsock **t = realloc(g_tab, (size_t)ncap * sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&g_mu);
+            errno = ENOMEM;
+            return -1;
+        }
+        memset(t + g_cap, 0, (size_t)(ncap - g_cap) * sizeof *t);
+        g_tab = t;
+        g_cap = ncap;
+    }
+    g_tab[fd] = k;
+    k->fd = fd;
+    k->refs = 1;
+    k->rt->nsocks++;
+    pthread_mutex_unlock(&g_mu);
+    return fd;
+}
+
+struct tsock *fd_get(int fd)
+{
+    struct tsock *k = NULL;
+    pthread_mutex_lock(&g_mu);
+    if (fd >= 0 && fd < g_cap && g_tab[fd]) {
+        k = g_tab[fd];
+        k->refs++;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return k;
+}
+
+struct tsock *fd_remove(int fd)
+{
+    struct tsock *k = NULL;
+    pthread_mutex_lock(&g_mu);
+    if (fd >= 0 && fd < g_cap && g_tab[fd]) {
+        k = g_tab[fd];
+        g_tab[fd] = NULL;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return k;
+}
+
+void sock_put(struct tsock *k)
+{
+    pthread_mutex_lock(&g_mu);
+    bool last = --k->refs == 0;
+    if (last) {
+        k->rt->nsocks--;
+        pthread_cond_broadcast(&g_cond);
+    }
+    pthread_mutex_unlock(&g_mu);
+    if (last)
+        sock_free(k);
+}
+
+bool shim_tcp_port_free(struct ts_runtime *rt, const struct tsock *self, uint32_t addr, uint16_t p,
+                        bool reuse)
+{
+    bool free_ = true;
+    pthread_mutex_lock(&g_mu);
+    for (int fd = 0; fd < g_cap && free_; fd++) {
+        const struct tsock *k = g_tab[fd];
+        /* Sockets the engine knows (listening, connected) are its business. */
+        if (!k || k == self || k->rt != rt || k->type != SOCK_STREAM || !k->bound || k->tc)
+            continue;
+        if (k->bport != p)
+            continue;
+        if (k->baddr != 0 && addr != 0 && k->baddr != addr)
+            continue;
+        if (!(reuse && k->reuse))
+            free_ = false;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return free_;
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+void sock_notify(struct tsock *k)
+{
+    if (k->waiters)
+        pthread_cond_broadcast(&k->cond);
+    for (struct pollreg *r = k->polls; r; r = r->next) {
+        pthread_mutex_lock(&r->w->mu);
+        r->w->fired = true;
+        pthread_cond_signal(&r->w->cond);
+        pthread_mutex_unlock(&r->w->mu);
+    }
+}
+
+static struct timespec abs_ts(ts_time_t t)
+{
+    struct timespec ts = {.tv_sec = (time_t)(t / TS_SEC), .tv_nsec = (long)(t % TS_SEC) * 1000};
+    return ts;
+}
+
+bool sock_wait(struct tsock *k, ts_time_t deadline)
+{
+    if (deadline != TS_TIME_NEVER && shim_now() >= deadline)
+        return false;
+    k->waiters++;
+    if (deadline == TS_TIME_NEVER) {
+        pthread_cond_wait(&k->cond, &k->rt->mu);
+    } else {
+        struct timespec ts = abs_ts(deadline);
+        pthread_cond_timedwait(&k->cond, &k->rt->mu, &ts);
+    }
+    k->waiters--;
+    return true;
+}
+
+/* ---------------------------------------------------------------- poll */
+
+static void reg_link(struct tsock *k, struct pollreg *r, struct pollwaiter *w)
+{
+    r->w = w;
+    r->prev = NULL;
+    r->next = k->polls;
+    if (k->polls)
+        k->polls->prev = r;
+    k->polls = r;
+    r->linked = true;
+}
+
+static void reg_unlink(struct tsock *k, struct pollreg *r)
+{
+    if (!r->linked)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        k->polls = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->linked = false;
+}
+
+int ts_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (n > FD_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    ts_time_t deadline = timeout < 0 ? TS_TIME_NEVER : shim_now() + (ts_time_t)timeout * TS_MS;
+    if (n == 0) {
+        if (timeout < 0) {
+            errno = EINVAL; /* would sleep forever with nothing to wake it */
+            return -1;
+        }
+        struct timespec ts = {.tv_sec = timeout / 1000,
+                              .tv_nsec = (long)(timeout % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    struct tsock **ks = calloc(n, sizeof *ks);
+    struct pollreg *regs = calloc(n, sizeof *regs);
+    if (!ks || !regs) {
+        free(ks);
+        free(regs);
+        errno = ENOMEM;
+        return -1;
+    }
+    struct pollwaiter w = {.fired = false};
+    pthread_condattr_t a;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, mono_attr(&a));
+    pthread_condattr_destroy(&a);
+
+    int count = 0;
+    bool first = true, last = timeout == 0;
+    for (;;) {
+        count = 0;
+        for (nfds_t i = 0; i < n; i++) {
+            fds[i].revents = 0;
+            if (fds[i].fd < 0)
+                continue;
+            if (first)
+                ks[i] = fd_get(fds[i].fd);
+            struct tsock *k = ks[i];
+            short rev;
+            if (!k) {
+                rev = POLLNVAL;
+            } else {
+                pthread_mutex_lock(&k->rt->mu);
+                if (k->closing) {
+                    rev = POLLNVAL;
+                } else {
+                    if (first && !last)
+                        reg_link(k, &regs[i], &w);
+                    rev = sock_revents(k) & (fds[i].events | POLLERR | POLLHUP);
+                }
+                pthread_mutex_unlock(&k->rt->mu);
+            }
+            fds[i].revents = rev;
+            if (rev)
+                count++;
+        }
+        first = false;
+        if (count > 0 || last)
+            break;
+        /* Every watched socket now flags w on any change: sleep until one does. */
+        pthread_mutex_lock(&w.mu);
+        while (!w.fired) {
+            if (deadline == TS_TIME_NEVER) {
+                pthread_cond_wait(&w.cond, &w.mu);
+            } else {
+                struct timespec ts = abs_ts(deadline);
+                if (pthread_cond_timedwait(&w.cond, &w.mu, &ts) == ETIMEDOUT)
+                    break;
+            }
+        }
+        w.fired = false;
+        pthread_mutex_unlock(&w.mu);
+        if (deadline != TS_TIME_NEVER && shim_now() >= deadline)
+            last = true; /* one more look, then report whatever is there */
+    }
+    for (nfds_t i = 0; i < n; i++) {
+        struct tsock *k = ks[i];
+        if (!k)
+            continue;
+        pthread_mutex_lock(&k->rt->mu);
+        reg_unlink(k, &regs[i]);
+        pthread_mutex_unlock(&k->rt->mu);
+        sock_put(k);
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+    free(ks);
+    free(regs);
+    return count;
+}

@@ -1,0 +1,115 @@
+/* Inside the socket shim: the runtime, the socket object, the descriptor table, and the waiting
+ * machinery shared by runtime.c (the loop thread, descriptors, poll) and socket.c (the calls).
+ *
+ * Locks, in the only order they may be taken:
+ *   1. rt->mu    one per runtime; guards the stack and every field of that runtime's sockets
+ *                (except the ones marked g_mu below).
+ *   2. g_mu      the process-wide descriptor table (which fd names which socket), socket
+ *                reference counts and rt->nsocks / rt->dead.
+ *   3. pw->mu    a poll call's own waiter; taken only to flag it and signal it.
+ * A thread holding g_mu never takes rt->mu, so the order cannot invert. */
+#ifndef TS_SOCKET_SHIM_H
+#define TS_SOCKET_SHIM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tapstack/socket.h"
+#include "tapstack/tcp.h"
+#include "tapstack/udp.h"
+
+struct ts_runtime {
+    struct ts_stack *s;
+    struct ts_driver *d;
+    pthread_mutex_t mu;
+    pthread_t thread;
+    bool thread_started;
+    int epfd, wakefd, drvfd;
+    bool stopping;           /* rt->mu: the loop must end */
+    ts_time_t sleep_until;   /* rt->mu: the deadline the loop sleeps towards */
+    uint32_t port_seed;      /* rt->mu: ephemeral port search start */
+    struct tsock *lingering; /* rt->mu: sockets blocked in a lingering close */
+
+    struct ts_runtime *next; /* g_mu: every runtime */
+    bool dead;               /* g_mu: being stopped; no new sockets */
+    size_t nsocks;           /* g_mu: socket objects alive (freed when it drops to 0) */
+};
+
+/* A poll call's waiter. Sockets it watches hold a struct pollreg pointing at it. */
+struct pollwaiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool fired;
+};
+struct pollreg {
+    struct pollreg *next, *prev;
+    struct pollwaiter *w;
+    bool linked;
+};
+
+struct tsock {
+    int fd;
+    struct ts_runtime *rt;
+    int type;      /* SOCK_STREAM or SOCK_DGRAM */
+    unsigned refs; /* g_mu: the table's reference plus one per call in progress */
+
+    /* Everything below: rt->mu. */
+    bool closing; /* ts_close or ts_runtime_stop began: calls in progress return EBADF */
+    bool nonblock;
+    pthread_cond_t cond; /* blocked calls on this socket sleep here (with rt->mu) */
+    unsigned waiters;
+    struct pollreg *polls;
+    struct tsock *next_linger;
+
+    bool reuse, broadcast;
+    ts_time_t rcvtimeo, sndtimeo; /* 0 = no limit */
+    struct linger linger;
+    bool shut_rd, shut_wr;
+    int so_error; /* an error no longer held by a connection (positive errno) */
+
+    /* TCP */
+    bool bound;
+    uint32_t baddr;
+    uint16_t bport;
+    struct ts_tcp_conn *tc; /* listener or connection, NULL before listen/connect */
+    bool listening;
+    bool connecting; /* a non-blocking connect not yet reported by connect()/SO_ERROR */
+    struct ts_tcp_opts topts;
+    uint8_t *peek; /* bytes taken from the connection by MSG_PEEK, not yet read */
+    size_t peek_len, peek_cap;
+
+    /* UDP */
+    struct ts_udp_sock *us;
+    uint32_t udp_rcvbuf, udp_sndbuf;
+};
+
+/* ---- runtime.c ---- */
+ts_time_t shim_now(void);
+/* After a call changed the stack: run what is due and wake the loop if it now has to wake
+ * earlier than it planned. Called with rt->mu held. */
+void rt_kick(struct ts_runtime *rt);
+/* Descriptor table. */
+int fd_install(struct tsock *k); /* -1 + errno (EMFILE, ENETDOWN if the runtime is stopping) */
+struct tsock *fd_get(int fd);    /* with a reference, or NULL */
+struct tsock *fd_remove(int fd); /* takes it out of the table; the caller inherits its ref */
+void sock_put(struct tsock *k);
+struct tsock *sock_alloc(struct ts_runtime *rt, int type);
+struct ts_runtime *rt_default(void);
+/* Wake everyone waiting on k (blocked calls and polls). rt->mu held. */
+void sock_notify(struct tsock *k);
+/* Sleep on k->cond until notified or the deadline (TS_TIME_NEVER = none) passes.
+ * Returns false when the deadline has passed. rt->mu held. */
+bool sock_wait(struct tsock *k, ts_time_t deadline);
+/* Is TCP port p (on addr) free of sockets that are bound but not yet known to the engine? */
+bool shim_tcp_port_free(struct ts_runtime *rt, const struct tsock *self, uint32_t addr, uint16_t p,
+                        bool reuse);
+
+/* ---- socket.c ---- */
+/* poll(2) readiness of k (POLLIN...). rt->mu held. */
+short sock_revents(struct tsock *k);
+/* Close k's protocol endpoint. rt->mu held. linger: honour SO_LINGER > 0 (may sleep). */
+void sock_release(struct tsock *k, bool linger);
+
+#endif
