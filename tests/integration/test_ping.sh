@@ -29,12 +29,13 @@ import sys
 from scapy.all import Ether, IP, ICMP, ARP, Raw, sendp, conf
 conf.verb = 0
 iface, hmac, smac, hip, sip = sys.argv[1:6]
-eth = Ether(src=hmac, dst=smac)
+eth = Ether(src=hmac, dst=smac, type=0x0800)
 echo = ICMP(type=8, id=0x4242, seq=1)
 frames = []
-# A runt frame (shorter than an Ethernet header) and a truncated ARP packet.
+# A runt frame (shorter than an Ethernet header: the kernel may refuse to pass it on) and a
+# truncated ARP packet.
 frames.append(bytes(eth)[:10])
-frames.append(bytes(eth / ARP(op=1, hwsrc=hmac, psrc=hip, pdst=sip))[:30])
+frames.append(bytes(Ether(src=hmac, dst=smac) / ARP(op=1, hwsrc=hmac, psrc=hip, pdst=sip))[:30])
 # IPv4: truncated header, bad version, header length past the datagram, total length past the
 # frame, total length shorter than the header, bad header checksum.
 good = bytes(IP(src=hip, dst=sip) / echo / Raw(b"x" * 32))
@@ -78,7 +79,7 @@ ts_stop_app
 log=$TS_APP_LOG
 
 # The drops were counted with their reasons (the --stats dump at exit).
-for c in eth_drop_truncated ip_drop_truncated ip_drop_bad_version ip_drop_bad_hdrlen \
+for c in arp_drop_truncated ip_drop_truncated ip_drop_bad_version ip_drop_bad_hdrlen \
     ip_drop_bad_len ip_drop_bad_csum icmp_drop_bad_csum; do
     grep -qE "^$c +[1-9]" "$log" || ts_fail "counter $c did not count the malformed frame"
 done
