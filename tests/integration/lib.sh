@@ -22,6 +22,7 @@ TS_BUILD=${TS_BUILD:-build}
 [[ $TS_BUILD == /* ]] || TS_BUILD=$TS_ROOT/$TS_BUILD
 TS_BIN=$TS_BUILD/bin
 TS_SAN=${TS_SAN:-0}
+[[ $TS_BUILD == */san ]] && TS_SAN=1
 TS_TEST=$(basename "$0" .sh)
 TS_NS=
 TS_TAP=tap0
