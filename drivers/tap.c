@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tapstack/driver.h"
@@ -92,6 +93,13 @@ static int iface_is_tun(const char *name)
     return r;
 }
 
+/* Can every user open /dev/net/tun (mode 0666, as distributions ship it)? */
+static int tun_world_usable(void)
+{
+    struct stat st;
+    return stat("/dev/net/tun", &st) == 0 && (st.st_mode & 0006) == 0006;
+}
+
 struct ts_driver *ts_tap_open(const char *ifname, char *err, size_t errlen)
 {
     if (!ifname || !*ifname)
@@ -110,6 +118,13 @@ struct ts_driver *ts_tap_open(const char *ifname, char *err, size_t errlen)
                      "cannot open /dev/net/tun (%s): load the tun module with 'sudo modprobe tun' "
                      "(in a container, start it with --device /dev/net/tun)",
                      strerror(e));
+        else if ((e == EACCES || e == EPERM) && !tun_world_usable())
+            /* Distributions ship it 0666 (a tap's owner check is what protects it); some
+             * containers do not. */
+            snprintf(err, errlen,
+                     "cannot open /dev/net/tun: permission denied: run as root, or let users "
+                     "open it (sudo chmod 0666 /dev/net/tun, its usual mode) and create a "
+                     "user-owned tap: sudo tools/tap-setup --user $USER");
         else if (e == EACCES || e == EPERM)
             snprintf(err, errlen,
                      "cannot open /dev/net/tun: permission denied: run as root or create a "
