@@ -404,6 +404,7 @@ ts_time_t ts_app_now(void)
 }
 
 static volatile sig_atomic_t stop_flag;
+static const char *app_prog = "tapstack"; /* for the run loop's messages */
 static int stop_pipe[2] = {-1, -1};
 
 static void on_stop_signal(int sig)
@@ -481,6 +482,7 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
 {
     memset(app, 0, sizeof(*app));
     app->opts = o;
+    app_prog = o->prog;
     struct ts_config cfg = o->cfg;
 
     /* RFC 6528: the ISN hash key must be secret and unpredictable: fresh at every start. */
@@ -610,6 +612,12 @@ int ts_app_run_loop(struct ts_stack *s, struct ts_driver *d, volatile sig_atomic
         }
         if (ppoll(p, 2, tp, NULL) < 0 && errno != EINTR)
             return -1;
+        if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            /* The tap was deleted under us: its fd stays "ready" forever, so stop instead of
+             * spinning. */
+            fprintf(stderr, "%s: the link is gone (was the tap deleted?): stopping\n", app_prog);
+            return -1;
+        }
         if (p[1].revents & POLLIN) {
             char buf[64];
             while (read(p[1].fd, buf, sizeof(buf)) > 0)
