@@ -16,6 +16,8 @@
 # sanitizer build (slower: tests may pick smaller sizes, and must not measure memory growth).
 
 set -uo pipefail
+# The variables below are for the test scripts that source this file.
+# shellcheck disable=SC2034
 
 TS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TS_BUILD=${TS_BUILD:-build}
@@ -117,8 +119,7 @@ ts_start_app() {
     ip netns exec "$TS_NS" "$@" >"$TS_APP_LOG" 2>&1 &
     TS_APP_PID=$!
     TS_PIDS+=("$TS_APP_PID")
-    local i
-    for i in $(seq 40); do
+    for _ in $(seq 40); do
         kill -0 "$TS_APP_PID" 2>/dev/null || ts_fail "$(basename "$1") exited at start-up"
         ts_stack_answers && return 0
         sleep 0.25
@@ -128,8 +129,8 @@ ts_start_app() {
 
 # ts_wait_log PATTERN [SECONDS]: wait until the current app's log has a line matching PATTERN.
 ts_wait_log() {
-    local pat=$1 secs=${2:-10} i
-    for i in $(seq $((secs * 10))); do
+    local pat=$1 secs=${2:-10}
+    for _ in $(seq $((secs * 10))); do
         grep -qE -- "$pat" "$TS_APP_LOG" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -139,9 +140,9 @@ ts_wait_log() {
 # ts_stop_app [PID]: SIGTERM the app (default: the last started) and wait for it; fails the test
 # unless it exits 0 within 10 s (a sanitizer report makes the exit status non-zero).
 ts_stop_app() {
-    local pid=${1:-$TS_APP_PID} i rc
+    local pid=${1:-$TS_APP_PID} rc
     kill -TERM "$pid" 2>/dev/null || ts_fail "app $pid was not running when asked to stop"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
