@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables here are for the scripts that source it)
 # Shared helpers for the integration tests. Every test script sources this file:
 #
 #   . "$(dirname "$0")/lib.sh"
@@ -16,8 +17,6 @@
 # sanitizer build (slower: tests may pick smaller sizes, and must not measure memory growth).
 
 set -uo pipefail
-# The variables below are for the test scripts that source this file.
-# shellcheck disable=SC2034
 
 TS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TS_BUILD=${TS_BUILD:-build}
