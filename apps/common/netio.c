@@ -1,0 +1,246 @@
+/* Socket helpers for the apps; see netio.h. */
+#include "netio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t nio_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int nio_nonblock(int fd)
+{
+    int fl = ts_fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    return ts_fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int nio_wait(int fd, short events, int64_t deadline_ms, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        if (stop && *stop) {
+            errno = ECANCELED;
+            return -1;
+        }
+        int slice = NIO_SLICE_MS;
+        if (deadline_ms >= 0) {
+            int64_t left = deadline_ms - nio_now_ms();
+            if (left <= 0)
+                return 0;
+            if (left < slice)
+                slice = (int)left;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = ts_poll(&p, 1, slice);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r > 0)
+            return p.revents;
+    }
+}
+
+ssize_t nio_recv(int fd, void *buf, size_t len, int idle_ms, volatile sig_atomic_t *stop)
+{
+    int64_t deadline = idle_ms < 0 ? -1 : nio_now_ms() + idle_ms;
+    for (;;) {
+        ssize_t n = ts_recv(fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        int r = nio_wait(fd, POLLIN | POLLRDHUP, deadline, stop);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (r & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+        /* POLLIN, POLLHUP or POLLERR: the next recv says which (data, EOF or the error). */
+    }
+}
+
+int nio_send_all(int fd, const void *buf, size_t len, int idle_ms, volatile sig_atomic_t *stop)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = ts_send(fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        int r = nio_wait(fd, POLLOUT, idle_ms < 0 ? -1 : nio_now_ms() + idle_ms, stop);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (r & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void nio_lingering_close(int fd, int max_ms, volatile sig_atomic_t *stop)
+{
+    ts_shutdown(fd, SHUT_WR);
+    int64_t deadline = nio_now_ms() + max_ms;
+    char junk[4096];
+    for (;;) {
+        int64_t left = deadline - nio_now_ms();
+        if (left <= 0)
+            break;
+        ssize_t n = nio_recv(fd, junk, sizeof junk, (int)left, stop);
+        if (n <= 0)
+            break;
+    }
+    ts_close(fd);
+}
+
+int nio_serve_socket(const char *prog, int type, uint32_t ip, unsigned port, int backlog)
+{
+    const char *proto = type == SOCK_STREAM ? "TCP" : "UDP";
+    char ipbuf[16];
+    int fd = ts_socket(AF_INET, type, 0);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot create a %s socket: %s\n", prog, proto, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    ts_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(ip)};
+    if (ts_bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (errno == EADDRINUSE)
+            fprintf(stderr, "%s: %s port %u on %s is already in use; choose another with --port\n",
+                    prog, proto, port, ts_ip_format(ip, ipbuf));
+        else
+            fprintf(stderr, "%s: cannot bind %s %s:%u: %s\n", prog, proto, ts_ip_format(ip, ipbuf),
+                    port, strerror(errno));
+        ts_close(fd);
+        return -1;
+    }
+    if (type == SOCK_STREAM && ts_listen(fd, backlog) < 0) {
+        fprintf(stderr, "%s: cannot listen on TCP port %u: %s\n", prog, port, strerror(errno));
+        ts_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct ts_runtime *nio_runtime_start(struct ts_app *app)
+{
+    struct ts_runtime *rt = ts_runtime_start(app->stack, app->drv);
+    if (!rt) {
+        fprintf(stderr, "%s: cannot start the socket runtime: %s\n", app->opts->prog,
+                strerror(errno));
+        return NULL;
+    }
+    /* The runtime owns them now; only its loop touches them, under its lock. */
+    app->stack = NULL;
+    app->drv = NULL;
+    return rt;
+}
+
+/* What ts_app_teardown prints when it owns the stack (fault statistics, --stats counters), done
+ * under the runtime's lock before the runtime frees the stack. */
+static void print_exit_stats(struct ts_stack *s, void *arg)
+{
+    struct ts_app *app = arg;
+    struct ts_fault_stats st;
+    if (app->fault && ts_fault_stats(app->fault, &st) == 0)
+        fprintf(stderr,
+                "%s: fault injector: %llu dropped, %llu duplicated, %llu reordered, %llu "
+                "corrupted, %llu delayed\n",
+                app->opts->prog, (unsigned long long)st.dropped, (unsigned long long)st.duplicated,
+                (unsigned long long)st.reordered, (unsigned long long)st.corrupted,
+                (unsigned long long)st.delayed);
+    if (app->opts->stats) {
+        size_t need = ts_stack_counters_format(s, NULL, 0, false);
+        char *buf = malloc(need + 1);
+        if (buf) {
+            ts_stack_counters_format(s, buf, need + 1, false);
+            fprintf(stderr, "%s: counters:\n%s", app->opts->prog, buf);
+            free(buf);
+        }
+    }
+    fflush(stderr);
+}
+
+void nio_runtime_stop(struct ts_runtime *rt, struct ts_app *app)
+{
+    if (!rt)
+        return;
+    ts_runtime_with_stack(rt, print_exit_stats, app);
+    ts_runtime_stop(rt); /* frees the stack and the drivers */
+    app->stack = NULL;
+    app->drv = NULL;
+    app->fault = NULL;
+}
+
+int nio_pool_spawn(struct nio_pool *p, void *(*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&p->lock);
+    bool full = p->live >= p->max;
+    if (!full)
+        p->live++;
+    pthread_mutex_unlock(&p->lock);
+    if (full)
+        return -1;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* workers keep their buffers on the heap */
+    pthread_t t;
+    int r = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        nio_pool_done(p);
+        return -1;
+    }
+    return 0;
+}
+
+void nio_pool_done(struct nio_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->live--;
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
+bool nio_pool_wait(struct nio_pool *p, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (p->live > 0)
+        if (pthread_cond_timedwait(&p->idle, &p->lock, &until) != 0)
+            break;
+    bool done = p->live == 0;
+    pthread_mutex_unlock(&p->lock);
+    return done;
+}

@@ -1,0 +1,70 @@
+/* Socket helpers shared by the bundled apps (echo server/client, httpd), on the tapstack socket
+ * API (include/tapstack/socket.h).
+ *
+ * Every wait is a ts_poll() in slices of at most NIO_SLICE_MS, so a thread notices the stop flag
+ * (SIGINT/SIGTERM) and its own deadline without depending on another thread to wake it. Sockets
+ * used with nio_recv/nio_send_all are switched to O_NONBLOCK by the caller (nio_nonblock): the
+ * data path is then recv/send until EAGAIN, and ts_poll only when there is nothing to do. */
+#ifndef TAPSTACK_APPS_NETIO_H
+#define TAPSTACK_APPS_NETIO_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "opts.h"
+#include "tapstack/socket.h"
+
+#define NIO_SLICE_MS 250
+
+/* Milliseconds on CLOCK_MONOTONIC (for deadlines). */
+int64_t nio_now_ms(void);
+
+int nio_nonblock(int fd);
+
+/* Wait until fd is ready for events, the deadline (nio_now_ms() time; < 0 = none) passes, or *stop
+ * is set. Returns the revents (> 0), 0 on timeout, -1 with errno ECANCELED when stopped. */
+int nio_wait(int fd, short events, int64_t deadline_ms, volatile sig_atomic_t *stop);
+
+/* Receive up to len bytes, waiting at most idle_ms (< 0 = forever) for the first. Returns > 0,
+ * 0 at end of stream, -1 with errno (ETIMEDOUT, ECANCELED, ECONNRESET, ...). */
+ssize_t nio_recv(int fd, void *buf, size_t len, int idle_ms, volatile sig_atomic_t *stop);
+/* Send all of buf; gives up (ETIMEDOUT) when no byte could be sent for idle_ms (< 0 = never).
+ * Returns 0 or -1 with errno. */
+int nio_send_all(int fd, const void *buf, size_t len, int idle_ms, volatile sig_atomic_t *stop);
+
+/* Close politely: shut our side (FIN), then read and discard what the peer still sends until it
+ * closes, up to max_ms. Closing with unread data would send a RST (RFC 2525 2.17) that can make
+ * the peer lose our last response (RFC 9112 9.6 "lingering close"). Then ts_close. */
+void nio_lingering_close(int fd, int max_ms, volatile sig_atomic_t *stop);
+
+/* A TCP (SOCK_STREAM) or UDP (SOCK_DGRAM) socket bound to the stack's address and port, listening
+ * when TCP. On failure prints one line for prog saying what to do and returns -1. */
+int nio_serve_socket(const char *prog, int type, uint32_t ip, unsigned port, int backlog);
+
+/* A bounded set of detached worker threads (one per client connection). */
+struct nio_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    unsigned live, max;
+};
+#define NIO_POOL_INIT(n)                                                                           \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .max = (n)            \
+    }
+/* Start fn(arg) on a new thread unless max are running. 0, or -1 (full or no thread: the caller
+ * still owns arg). The worker calls nio_pool_done(pool) as its last act. */
+int nio_pool_spawn(struct nio_pool *p, void *(*fn)(void *), void *arg);
+void nio_pool_done(struct nio_pool *p);
+/* Wait up to ms for every worker to finish; true when none is left. */
+bool nio_pool_wait(struct nio_pool *p, int ms);
+
+/* Hand the app's stack and driver to a socket runtime (prints one line on failure, NULL). */
+struct ts_runtime *nio_runtime_start(struct ts_app *app);
+/* Print the fault injector's statistics (if any) and stop the runtime. */
+void nio_runtime_stop(struct ts_runtime *rt, struct ts_app *app);
+
+#endif
