@@ -116,7 +116,10 @@
     X(TCP_ICMP_DROP_NO_CONN, "ICMP error for no known connection")                               \
     X(TCP_SYN_COOKIE_SENT, "SYN cookies sent")                                                   \
     X(TCP_SYN_COOKIE_OK, "connections made from a valid SYN cookie")                             \
-    X(TCP_DROP_SYN_COOKIE_BAD, "ACK with an invalid SYN cookie")
+    X(TCP_DROP_SYN_COOKIE_BAD, "ACK with an invalid SYN cookie")                                 \
+    X(TCP_DROP_BROADCAST, "TCP segment to a broadcast or multicast address")                     \
+    X(TCP_DROP_NO_ACK, "segment without ACK in a synchronized state")                            \
+    X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */

@@ -1,0 +1,123 @@
+/* Congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit / fast
+ * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
+ * algorithm (CUBIC, RFC 9438) can supply its own growth and ssthresh. */
+#include "tcp_internal.h"
+
+static void reno_init(struct ts_tcp_conn *c)
+{
+    /* RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)). */
+    uint32_t mss = c->mss;
+    uint32_t iw = 14600 > 2 * mss ? 14600 : 2 * mss;
+    if (iw > TCP_IW_SEGS * mss)
+        iw = TCP_IW_SEGS * mss;
+    c->cwnd = iw;
+    c->ssthresh = UINT32_MAX / 2; /* RFC 5681 3.1: arbitrarily high */
+    c->cwnd_acc = 0;
+}
+
+static void reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+{
+    (void)now;
+    uint32_t mss = c->mss;
+    if (c->cwnd < c->ssthresh) {
+        /* RFC 5681 3.1 eq. 2, with RFC 3465 L = 2 so delayed ACKs do not halve growth. */
+        c->cwnd += acked < 2 * mss ? acked : 2 * mss;
+    } else {
+        /* RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acknowledged. */
+        c->cwnd_acc += acked;
+        if (c->cwnd_acc >= c->cwnd) {
+            c->cwnd_acc -= c->cwnd;
+            c->cwnd += mss;
+        }
+    }
+    if (c->cwnd > (1u << 30))
+        c->cwnd = 1u << 30;
+}
+
+static uint32_t reno_ssthresh(struct ts_tcp_conn *c)
+{
+    /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t half = flight / 2;
+    return half > 2u * c->mss ? half : 2u * c->mss;
+}
+
+const struct tcp_cc_ops tcp_cc_newreno = {
+    .name = "newreno",
+    .init = reno_init,
+    .cong_avoid = reno_cong_avoid,
+    .ssthresh = reno_ssthresh,
+};
+
+void tcp_cc_init(struct ts_tcp_conn *c)
+{
+    if (!c->cc)
+        c->cc = &tcp_cc_newreno;
+    c->cc->init(c);
+    c->dupacks = 0;
+    c->in_recovery = false;
+    c->recover = c->snd_una;
+}
+
+void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+{
+    if (c->in_recovery) {
+        if (seq_geq(c->snd_una, c->recover)) {
+            /* RFC 6582 3.2 step 3: full ACK; deflate (option 1). */
+            uint32_t flight = tcp_flight(c);
+            uint32_t w = flight + c->mss;
+            c->cwnd = c->ssthresh < w ? c->ssthresh : w;
+            c->in_recovery = false;
+            c->dupacks = 0;
+            c->cwnd_acc = 0;
+        } else {
+            /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
+             * acknowledged, add back one MSS if that was at least one MSS. */
+            tcp_retransmit_una(s, c);
+            c->cwnd = c->cwnd > acked ? c->cwnd - acked : c->mss;
+            if (acked >= c->mss)
+                c->cwnd += c->mss;
+            if (c->cwnd < c->mss)
+                c->cwnd = c->mss;
+        }
+        return;
+    }
+    c->dupacks = 0;
+    c->cc->cong_avoid(c, acked, now);
+}
+
+void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    (void)now;
+    ts_count(s, TS_C_TCP_DUP_ACK_RX);
+    if (c->in_recovery) {
+        c->cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
+        return;
+    }
+    c->dupacks++;
+    if (c->dupacks != 3)
+        return;
+    /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
+    if (seq_lt(c->snd_una, c->recover))
+        return;
+    c->ssthresh = c->cc->ssthresh(c);
+    c->recover = c->snd_max;
+    c->in_recovery = true;
+    ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
+    tcp_retransmit_una(s, c);
+    c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
+    tcp_timer_rexmt_arm(c, s->now);
+}
+
+void tcp_cc_on_rto(struct ts_tcp_conn *c)
+{
+    /* RFC 5681 3.1 eq. 4 (only for the first timeout of an episode, RFC 5681 says the
+     * ssthresh must not shrink further on repeated timeouts of the same segment) and LW = 1. */
+    if (c->retries <= 1)
+        c->ssthresh = c->cc->ssthresh(c);
+    c->cwnd = c->mss;
+    c->cwnd_acc = 0;
+    c->in_recovery = false;
+    c->dupacks = 0;
+    c->recover = c->snd_max; /* RFC 6582 4: no fast retransmit for what was sent before */
+}

@@ -1,0 +1,743 @@
+/* TCP input: RFC 9293 3.10.7 "SEGMENT ARRIVES", in the RFC's order, with the RFC 5961
+ * hardening, RFC 7323 PAWS and RFC 6191 TIME_WAIT reuse. Also the ICMP error upcall. */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp_internal.h"
+#include "wire/icmp.h"
+
+static inline uint32_t fin_seq(const struct ts_tcp_conn *c)
+{
+    return c->snd_buf_seq + c->sndbuf.len;
+}
+
+/* Our FIN has been sent and acknowledged. */
+static bool our_fin_acked(const struct ts_tcp_conn *c)
+{
+    return c->fin_queued && seq_gt(c->snd_una, fin_seq(c));
+}
+
+/* Options of a received SYN or SYN-ACK. */
+static void syn_options(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    const struct ts_config *cfg = &s->cfg;
+    uint32_t mss = TCP_DEFAULT_MSS; /* RFC 9293 3.7.1: 536 when the option is absent */
+    if (seg->opts.mss_ok) {
+        mss = seg->opts.mss;
+        if (mss < 48)
+            mss = 48; /* as Linux's tcp_min_snd_mss: a tiny MSS only makes us slow */
+    }
+    c->peer_mss = (uint16_t)mss;
+    c->ws_ok = seg->opts.ws_ok && cfg->tcp_window_scaling;
+    if (c->ws_ok) {
+        /* RFC 7323 2.3: a shift above 14 is used as 14. */
+        c->snd_wscale = seg->opts.ws > TCP_WSCALE_MAX ? TCP_WSCALE_MAX : seg->opts.ws;
+    } else {
+        c->snd_wscale = 0;
+        c->rcv_wscale = 0;
+    }
+    c->ts_ok = seg->opts.ts_ok && cfg->tcp_timestamps;
+    if (c->ts_ok) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_age = s->now;
+    }
+    c->sack_ok = seg->opts.sack_perm && cfg->tcp_sack;
+    tcp_update_mss(c);
+}
+
+static void no_socket(struct ts_stack *s, const struct ipv4_hdr *ip, const struct tcp_hdr *seg)
+{
+    if (seg->flags & TCP_RST) {
+        ts_count(s, TS_C_TCP_DROP_RST_NO_SOCKET);
+        return;
+    }
+    ts_count(s, TS_C_TCP_DROP_NO_SOCKET);
+    if (seg->sport != 0 && seg->dport != 0)
+        tcp_send_rst_reply(s, ip->dst, ip->src, seg);
+}
+
+/* RFC 9293 3.10.7.2: LISTEN. */
+static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                         const struct tcp_hdr *seg, bool have_min_iss, uint32_t min_iss)
+{
+    uint8_t f = seg->flags;
+    l->segs_in++;
+    if (f & TCP_RST) {
+        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD); /* first: ignore a RST */
+        return;
+    }
+    if (f & TCP_ACK) {
+        /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
+        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
+        tcp_send_rst_reply(s, ip->dst, ip->src, seg);
+        return;
+    }
+    if (!(f & TCP_SYN)) {
+        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
+        return;
+    }
+    /* RFC 4987: bounded half-open and accept queues. */
+    if (l->synq_len >= TCP_SYNQ_MAX) {
+        ts_count(s, TS_C_TCP_DROP_SYN_QUEUE_FULL);
+        return;
+    }
+    if (l->acceptq_len >= (unsigned)l->backlog) {
+        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        return;
+    }
+    struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);
+    if (!c) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
+        return;
+    }
+    c->laddr = ip->dst;
+    c->lport = seg->dport;
+    c->raddr = ip->src;
+    c->rport = seg->sport;
+    c->parent = l;
+    c->orphan = true; /* the listener's until accept() */
+    l->synq_len++;
+    c->pmtu = ts_ip_mtu(s, c->raddr);
+    c->adv_mss = (uint16_t)(c->pmtu - 40);
+    c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport, s->now);
+    if (have_min_iss && seq_lt(c->iss, min_iss))
+        c->iss = min_iss; /* RFC 6191: above anything the old incarnation used */
+    c->ts_offset = tcp_isn(s, c->raddr, c->rport, c->laddr, c->lport, 0);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->snd_buf_seq = c->iss + 1;
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    syn_options(s, c, seg);
+    c->snd_wnd = seg->wnd; /* RFC 7323 2.2: never scaled in a SYN */
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = c->iss;
+    c->last_rx = s->now;
+    c->segs_in = 1;
+    /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
+    c->state = TS_TCP_LISTEN; /* so the trace reads LISTEN -> SYN_RECV */
+    tcp_hash_insert(s, c);
+    ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
+    tcp_send_syn(s, c);
+}
+
+/* SYN_SENT/SYN_RECV -> ESTABLISHED bookkeeping. */
+static void established(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause)
+{
+    tcp_cc_init(c);
+    tcp_keepalive_reset(c, s->now);
+    ts_tcp_set_state(s, c, TS_TCP_ESTABLISHED, cause);
+    if (c->parent)
+        tcp_child_established(s, c);
+    else
+        tcp_notify(c, TS_TCP_EV_CONNECTED | TS_TCP_EV_WRITABLE);
+    if (c->fin_queued && c->state == TS_TCP_ESTABLISHED)
+        ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, "app close");
+}
+
+/* RFC 9293 3.10.7.3: SYN-SENT. */
+static void syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    uint8_t f = seg->flags;
+    bool ack_ok = false;
+    if (f & TCP_ACK) {
+        if (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max)) {
+            ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+            tcp_send_rst_reply(s, c->laddr, c->raddr, seg); /* not if it is a RST */
+            return;
+        }
+        ack_ok = true;
+    }
+    if (f & TCP_RST) {
+        if (ack_ok) {
+            ts_count(s, TS_C_TCP_RST_RX);
+            c->rst_rcvd = true;
+            tcp_drop(s, c, ECONNREFUSED, "rcvd RST");
+        } else {
+            ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+        }
+        return;
+    }
+    if (!(f & TCP_SYN)) {
+        ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+        return;
+    }
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    syn_options(s, c, seg);
+    uint32_t space = c->rcvbuf.buf ? ts_ring_free_space(&c->rcvbuf) : c->opts.rcvbuf;
+    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space); /* what our SYN said */
+    c->snd_wnd = seg->wnd; /* RFC 7323 2.2: not scaled in a SYN */
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    if (ack_ok) {
+        c->snd_una = seg->ack;
+        if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
+            tcp_rtt_sample(c, s->now - c->rtt_start);
+            c->rtt_timing = false;
+        }
+        c->retries = 0;
+        tcp_timer_rexmt_stop(c);
+        established(s, c, "rcvd SYN-ACK");
+        /* Data on the SYN-ACK is not queued; the peer sends it again. */
+        c->ack_now = true;
+        tcp_output(s, c);
+    } else {
+        /* RFC 9293 3.10.7.3 fourth: simultaneous open. */
+        ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN in SYN_SENT (simultaneous open)");
+        tcp_send_syn(s, c);
+    }
+}
+
+/* Out-of-order range list: insert [l, r), merging neighbours. False when there is no room. */
+static bool ooo_insert(struct ts_tcp_conn *c, uint32_t l, uint32_t r)
+{
+    unsigned i = 0;
+    while (i < c->nooo && seq_lt(c->ooo[i].right, l))
+        i++;
+    /* ranges from i on end at or after l */
+    unsigned j = i;
+    while (j < c->nooo && seq_leq(c->ooo[j].left, r)) {
+        l = seq_min(l, c->ooo[j].left);
+        r = seq_max(r, c->ooo[j].right);
+        j++;
+    }
+    if (j == i) {
+        if (c->nooo >= TCP_OOO_MAX)
+            return false;
+        memmove(&c->ooo[i + 1], &c->ooo[i], (c->nooo - i) * sizeof(c->ooo[0]));
+        c->nooo++;
+    } else if (j > i + 1) {
+        memmove(&c->ooo[i + 1], &c->ooo[j], (c->nooo - j) * sizeof(c->ooo[0]));
+        c->nooo -= j - i - 1;
+    }
+    c->ooo[i].left = l;
+    c->ooo[i].right = r;
+    return true;
+}
+
+/* Text of a segment in ESTABLISHED/FIN_WAIT1/FIN_WAIT2 (RFC 9293 3.10.7.4 seventh). Returns true
+ * when the segment's FIN (or a FIN held from an earlier out-of-order segment) is now in order. */
+static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg, bool fin)
+{
+    uint32_t seq = seg->seq;
+    const uint8_t *p = seg->payload;
+    uint32_t n = (uint32_t)seg->payload_len;
+    if (seq_lt(seq, c->rcv_nxt)) {
+        /* Trim what we already have (duplicate or overlapping retransmission). */
+        uint32_t skip = c->rcv_nxt - seq;
+        ts_count(s, TS_C_TCP_DUP_DATA_RX);
+        c->ack_now = true;
+        if (skip >= n) {
+            if (skip > n)
+                fin = false; /* the FIN too is old */
+            p += n;
+            n = 0;
+        } else {
+            p += skip;
+            n -= skip;
+        }
+        seq = c->rcv_nxt;
+    }
+    /* Keep to the window we advertised, and to the room in the ring. */
+    uint32_t edge = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv : c->rcv_nxt;
+    uint32_t room_edge = c->rcv_nxt + ts_ring_free_space(&c->rcvbuf);
+    if (seq_lt(room_edge, edge))
+        edge = room_edge;
+    if (seq_gt(seq + n, edge)) {
+        n = seq_lt(seq, edge) ? edge - seq : 0;
+        fin = false; /* beyond the window */
+        c->ack_now = true;
+    }
+    if (seq != c->rcv_nxt) {
+        if (n == 0)
+            return false;
+        /* Out of order: write it at its place in the ring and remember the range. */
+        if (!ooo_insert(c, seq, seq + n)) {
+            ts_count(s, TS_C_TCP_DROP_OOO_FULL);
+            c->ack_now = true;
+            return false;
+        }
+        ts_ring_write_at(&c->rcvbuf, seq - c->rcv_nxt, p, n);
+        c->ooo_last = seq;
+        if (fin) {
+            c->ooo_fin = true;
+            c->ooo_fin_seq = seq + n;
+        }
+        ts_count(s, TS_C_TCP_OOO_QUEUED);
+        c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+        return false;
+    }
+    uint32_t delivered = 0;
+    if (n) {
+        ts_ring_write_at(&c->rcvbuf, 0, p, n);
+        ts_ring_commit(&c->rcvbuf, n);
+        c->rcv_nxt += n;
+        delivered = n;
+    }
+    if (c->nooo > 0 && n > 0) {
+        c->ack_now = true; /* RFC 5681 4.2: data filling a hole is ACKed at once */
+        while (c->nooo > 0 && seq_leq(c->ooo[0].left, c->rcv_nxt)) {
+            if (seq_gt(c->ooo[0].right, c->rcv_nxt)) {
+                uint32_t more = c->ooo[0].right - c->rcv_nxt;
+                ts_ring_commit(&c->rcvbuf, more);
+                c->rcv_nxt += more;
+                delivered += more;
+            }
+            memmove(&c->ooo[0], &c->ooo[1], (c->nooo - 1) * sizeof(c->ooo[0]));
+            c->nooo--;
+        }
+    }
+    if (c->ooo_fin && c->rcv_nxt == c->ooo_fin_seq) {
+        c->ooo_fin = false;
+        fin = true;
+    }
+    if (delivered) {
+        c->bytes_received += delivered;
+        /* RFC 1122 4.2.3.2: ACK at least every second full-sized segment. */
+        uint32_t full = c->adv_mss > 12 && c->ts_ok ? c->adv_mss - 12u : c->adv_mss;
+        c->unacked_bytes += delivered;
+        if (c->unacked_bytes >= 2 * full)
+            c->ack_now = true;
+        else if (c->t_delack == TS_TIME_NEVER)
+            c->t_delack = s->now + TCP_DELACK;
+        tcp_notify(c, TS_TCP_EV_READABLE);
+    }
+    return fin;
+}
+
+void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    /* RFC 9293 3.10.7.4 eighth. */
+    c->rcv_nxt++;
+    c->fin_rcvd = true;
+    c->ack_now = true;
+    c->ooo_fin = false;
+    switch (c->state) {
+    case TS_TCP_SYN_RECV:
+    case TS_TCP_ESTABLISHED:
+        ts_tcp_set_state(s, c, TS_TCP_CLOSE_WAIT, "rcvd FIN");
+        break;
+    case TS_TCP_FIN_WAIT1:
+        if (our_fin_acked(c))
+            ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd FIN and ACK of FIN");
+        else
+            ts_tcp_set_state(s, c, TS_TCP_CLOSING, "rcvd FIN (simultaneous close)");
+        break;
+    case TS_TCP_FIN_WAIT2:
+        ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd FIN");
+        break;
+    default:
+        break;
+    }
+    tcp_notify(c, TS_TCP_EV_READABLE);
+}
+
+/* A new cumulative ACK: SND.UNA < SEG.ACK =< SND.MAX. */
+static void new_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    ts_time_t now = s->now;
+    uint32_t acked = seg->ack - c->snd_una;
+    /* RFC 6298 / Karn: a sample from a timed, never retransmitted segment; after a
+     * retransmission, RFC 7323 4.1 timestamps still give a valid one. */
+    if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
+        tcp_rtt_sample(c, now - c->rtt_start);
+        c->rtt_timing = false;
+        c->karn_blocked = false;
+    } else if (c->karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0) {
+        uint32_t d = tcp_ts_now(c, now) - seg->opts.tsecr;
+        if (d < 0x7fffffff) {
+            tcp_rtt_sample(c, (ts_time_t)d * TS_MS);
+            c->karn_blocked = false;
+        }
+    }
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    uint32_t upto = seq_lt(seg->ack, end) ? seg->ack : end;
+    uint32_t freed = 0;
+    if (seq_gt(upto, c->snd_buf_seq)) {
+        freed = upto - c->snd_buf_seq;
+        ts_ring_drop(&c->sndbuf, freed);
+        c->snd_buf_seq = upto;
+    }
+    c->bytes_acked += freed;
+    c->snd_una = seg->ack;
+    if (seq_lt(c->snd_nxt, c->snd_una))
+        c->snd_nxt = c->snd_una;
+    c->retries = 0;
+    c->retx_start = 0;
+    tcp_cc_on_ack(s, c, acked, now);
+    /* RFC 6298 5.2/5.3 */
+    if (c->snd_una == c->snd_max)
+        tcp_timer_rexmt_stop(c);
+    else
+        tcp_timer_rexmt_arm(c, now);
+    if (freed)
+        tcp_notify(c, TS_TCP_EV_WRITABLE);
+}
+
+/* RFC 9293 3.10.7.4: every synchronized state, and SYN_RECV. */
+static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg_in)
+{
+    ts_time_t now = s->now;
+    struct tcp_hdr segcopy = *seg_in;
+    struct tcp_hdr *seg = &segcopy;
+    uint8_t f = seg->flags;
+
+    if (c->state == TS_TCP_SYN_RECV && (f & TCP_SYN) && seg->seq == c->irs) {
+        if (!(f & TCP_ACK)) {
+            /* The peer did not get our SYN-ACK: send it again. */
+            tcp_send_syn(s, c);
+            return;
+        }
+        /* Simultaneous open: the peer's SYN-ACK acknowledges our SYN. Past its SYN it is a
+         * plain ACK. */
+        seg->seq++;
+        seg->flags &= (uint8_t)~TCP_SYN;
+        f = seg->flags;
+    }
+
+    uint32_t plen = (uint32_t)seg->payload_len;
+    uint32_t seg_len = plen + ((f & TCP_SYN) ? 1 : 0) + ((f & TCP_FIN) ? 1 : 0);
+
+    /* RFC 7323 5.3 R1-R3: PAWS. */
+    if (c->ts_ok && seg->opts.ts_ok && !(f & TCP_RST) && seq_lt(seg->opts.tsval, c->ts_recent)) {
+        if (now - c->ts_recent_age > TCP_PAWS_IDLE) {
+            c->ts_recent = seg->opts.tsval; /* RFC 7323 5.5: ts_recent too old to trust */
+            c->ts_recent_age = now;
+        } else {
+            ts_count(s, TS_C_TCP_DROP_PAWS);
+            tcp_send_ack(s, c);
+            return;
+        }
+    }
+
+    /* First: the sequence number (four cases). */
+    uint32_t wnd = tcp_rcv_wnd(c);
+    bool ok;
+    bool ack_only = false;
+    if (seg_len == 0)
+        ok = wnd == 0 ? seg->seq == c->rcv_nxt : seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd);
+    else
+        ok = wnd != 0 && (seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
+                          seq_in(seg->seq + seg_len - 1, c->rcv_nxt, c->rcv_nxt + wnd));
+    if (!ok && wnd == 0 && seg->seq == c->rcv_nxt) {
+        /* RFC 9293 3.10.7.4: with a zero window, still take valid ACKs and RSTs. */
+        ok = true;
+        ack_only = true;
+    }
+    if (!ok) {
+        if (f & TCP_RST) {
+            ts_count(s, TS_C_TCP_DROP_RST_OUT_OF_WINDOW);
+            return;
+        }
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
+        if (c->state == TS_TCP_TIME_WAIT && (f & TCP_FIN))
+            tcp_timer_time_wait(c, now); /* a retransmitted FIN: restart 2MSL */
+        tcp_send_ack(s, c);
+        return;
+    }
+    if (ack_only && !(f & TCP_RST) && seg_len > 0) {
+        c->ack_now = true;
+        plen = 0;
+        seg->payload_len = 0;
+        f &= (uint8_t)~TCP_FIN;
+    }
+    /* RFC 7323 4.3: remember the timestamp to echo. */
+    if (c->ts_ok && seg->opts.ts_ok && !seq_lt(seg->opts.tsval, c->ts_recent) &&
+        seq_leq(seg->seq, c->last_ack_sent)) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_age = now;
+    }
+
+    /* Second: RST (RFC 5961 3.2). */
+    if (f & TCP_RST) {
+        if (seg->seq != c->rcv_nxt) {
+            tcp_send_challenge_ack(s, c);
+            return;
+        }
+        switch (c->state) {
+        case TS_TCP_SYN_RECV:
+            ts_count(s, TS_C_TCP_RST_RX);
+            c->rst_rcvd = true;
+            /* passive: back to LISTEN, i.e. the child goes away; active: refused */
+            tcp_drop(s, c, c->parent ? 0 : ECONNREFUSED, "rcvd RST");
+            return;
+        case TS_TCP_ESTABLISHED:
+        case TS_TCP_FIN_WAIT1:
+        case TS_TCP_FIN_WAIT2:
+        case TS_TCP_CLOSE_WAIT:
+            ts_count(s, TS_C_TCP_RST_RX);
+            c->rst_rcvd = true;
+            tcp_drop(s, c, ECONNRESET, "rcvd RST");
+            return;
+        case TS_TCP_CLOSING:
+        case TS_TCP_LAST_ACK:
+            ts_count(s, TS_C_TCP_RST_RX);
+            c->rst_rcvd = true;
+            tcp_drop(s, c, 0, "rcvd RST");
+            return;
+        case TS_TCP_TIME_WAIT:
+            /* RFC 1337: a RST must not assassinate TIME_WAIT; we keep the 2MSL quiet time
+             * (Linux closes instead). */
+            ts_count(s, TS_C_TCP_DROP_TIME_WAIT_RST);
+            return;
+        default:
+            return;
+        }
+    }
+
+    /* Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK. */
+    if (f & TCP_SYN) {
+        tcp_send_challenge_ack(s, c);
+        return;
+    }
+
+    /* Fifth: ACK. */
+    if (!(f & TCP_ACK)) {
+        ts_count(s, TS_C_TCP_DROP_NO_ACK);
+        return;
+    }
+    c->last_rx = now;
+    c->probes_unacked = 0;
+    if (c->t_keep != TS_TIME_NEVER)
+        tcp_keepalive_reset(c, now);
+    if (c->state == TS_TCP_SYN_RECV) {
+        if (!(seq_lt(c->snd_una, seg->ack) && seq_leq(seg->ack, c->snd_max))) {
+            ts_count(s, TS_C_TCP_DROP_BAD_ACK);
+            tcp_send_rst_reply(s, c->laddr, c->raddr, seg);
+            return;
+        }
+        if (c->parent && c->parent->acceptq_len >= (unsigned)c->parent->backlog) {
+            /* As Linux: ignore the ACK; the SYN-ACK retransmission tries again later. */
+            ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+            return;
+        }
+        if (tcp_bufs_alloc(c) < 0) {
+            ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
+            return;
+        }
+        c->snd_wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        c->max_snd_wnd = c->snd_wnd;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        new_ack(s, c, seg);
+        established(s, c, "rcvd ACK of SYN");
+    } else {
+        /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+        if (seq_gt(seg->ack, c->snd_max)) {
+            ts_count(s, TS_C_TCP_DROP_BAD_ACK);
+            tcp_send_ack(s, c);
+            return;
+        }
+        if (seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
+            ts_count(s, TS_C_TCP_DROP_BAD_ACK);
+            tcp_send_ack(s, c);
+            return;
+        }
+        uint32_t new_wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        if (seq_gt(seg->ack, c->snd_una)) {
+            new_ack(s, c, seg);
+        } else if (seg->ack == c->snd_una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd_wnd &&
+                   seq_gt(c->snd_max, c->snd_una)) {
+            /* RFC 5681 2: a duplicate ACK. */
+            tcp_cc_on_dupack(s, c, now);
+        }
+        /* RFC 9293 3.10.7.4: window update only from a newer segment. */
+        if (seq_leq(c->snd_una, seg->ack) &&
+            (seq_lt(c->snd_wl1, seg->seq) ||
+             (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, seg->ack)))) {
+            c->snd_wnd = new_wnd;
+            c->snd_wl1 = seg->seq;
+            c->snd_wl2 = seg->ack;
+            if (new_wnd > c->max_snd_wnd)
+                c->max_snd_wnd = new_wnd;
+        }
+    }
+    if (c->t_persist != TS_TIME_NEVER && c->snd_wnd > 0) {
+        /* The window opened: leave persist; resend the probe byte if it was not taken. */
+        c->t_persist = TS_TIME_NEVER;
+        c->persist_shift = 0;
+        c->snd_nxt = c->snd_una;
+    }
+    switch (c->state) {
+    case TS_TCP_CLOSING:
+        if (our_fin_acked(c)) {
+            ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd ACK of FIN");
+            return;
+        }
+        break;
+    case TS_TCP_LAST_ACK:
+        if (our_fin_acked(c)) {
+            tcp_drop(s, c, 0, "rcvd ACK of FIN");
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+
+    /* Sixth: URG. The urgent pointer is ignored and urgent data delivered inline (RFC 6093). */
+
+    /* Seventh: text. */
+    bool fin_in_order = false;
+    switch (c->state) {
+    case TS_TCP_ESTABLISHED:
+    case TS_TCP_FIN_WAIT1:
+    case TS_TCP_FIN_WAIT2:
+        if (plen > 0 && c->orphan && seq_gt(seg->seq + plen, c->rcv_nxt)) {
+            /* Nobody will ever read this (the app closed): reset, as Linux does. */
+            ts_count(s, TS_C_TCP_DROP_CLOSED);
+            tcp_send_rst_conn(s, c);
+            tcp_drop(s, c, 0, "rcvd data after close");
+            return;
+        }
+        if (plen > 0)
+            fin_in_order = rcv_data(s, c, seg, (f & TCP_FIN) != 0);
+        else
+            fin_in_order = (f & TCP_FIN) && seg->seq == c->rcv_nxt;
+        break;
+    default:
+        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already. */
+        break;
+    }
+
+    /* Eighth: FIN. */
+    if (fin_in_order)
+        tcp_fin_in_order(s, c);
+    if (c->state == TS_TCP_FIN_WAIT1 && our_fin_acked(c)) {
+        ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT2, "rcvd ACK of FIN");
+        if (c->orphan)
+            c->t_wait = now + TCP_FIN_TIMEOUT;
+    }
+    tcp_output(s, c);
+}
+
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+{
+    ts_count(s, TS_C_TCP_RX);
+    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst)) {
+        ts_count(s, TS_C_TCP_DROP_BROADCAST); /* RFC 1122 4.2.3.10 */
+        return;
+    }
+    struct tcp_hdr seg;
+    enum ts_counter r = tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &seg);
+    if (r != TS_C_OK) {
+        ts_count(s, r);
+        return;
+    }
+    uint8_t f = seg.flags;
+    if (((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) ||
+        !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN))) {
+        ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+        return;
+    }
+    struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
+    if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK)) {
+        /* RFC 6191 / RFC 9293 3.10.7.4: a new SYN may reopen a TIME_WAIT 4-tuple if it is
+         * clearly newer: a higher timestamp, or without timestamps a higher sequence number. */
+        bool newer = (c->ts_ok && seg.opts.ts_ok) ? seq_gt(seg.opts.tsval, c->ts_recent)
+                                                  : seq_gt(seg.seq, c->rcv_nxt);
+        struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
+        if (newer && l && c->orphan) {
+            uint32_t min_iss = c->snd_max + 65536;
+            ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
+            ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
+            tcp_conn_free(s, c);
+            listen_input(s, l, ip, &seg, true, min_iss);
+            return;
+        }
+        /* else: an old duplicate, answered by the synchronized-state rules (an ACK) */
+    }
+    if (!c) {
+        struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
+        if (l)
+            listen_input(s, l, ip, &seg, false, 0);
+        else
+            no_socket(s, ip, &seg);
+        return;
+    }
+    c->segs_in++;
+    if (c->state == TS_TCP_SYN_SENT)
+        syn_sent_input(s, c, &seg);
+    else
+        sync_input(s, c, &seg);
+    tcp_conn_reap(s, c);
+}
+
+/* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927, RFC 1191) ---- */
+
+static int unreach_errno(uint8_t code)
+{
+    switch (code) {
+    case ICMP_UNREACH_NET:
+        return ENETUNREACH;
+    case ICMP_UNREACH_PROTO:
+    case ICMP_UNREACH_PORT:
+        return ECONNREFUSED;
+    default:
+        return EHOSTUNREACH;
+    }
+}
+
+void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
+{
+    if (e->l4_len < 8) {
+        ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
+        return;
+    }
+    const uint8_t *q = e->l4;
+    uint16_t sport = (uint16_t)(q[0] << 8 | q[1]);
+    uint16_t dport = (uint16_t)(q[2] << 8 | q[3]);
+    uint32_t seq = (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 | (uint32_t)q[6] << 8 | q[7];
+    struct ts_tcp_conn *c = tcp_lookup(s, e->src, sport, e->dst, dport);
+    if (!c || c->is_listener) {
+        ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
+        return;
+    }
+    /* RFC 5927 4.1: only believe errors quoting a sequence number we have in flight. */
+    if (!seq_in(seq, c->snd_una, c->snd_max) && !(c->snd_una == c->snd_max && seq == c->snd_una)) {
+        ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
+        return;
+    }
+    ts_count(s, TS_C_TCP_ICMP_ERR);
+    int err = 0;
+    bool hard = false;
+    if (e->type == ICMP_DEST_UNREACH) {
+        if (e->code == ICMP_UNREACH_NEEDFRAG) {
+            /* RFC 1191: lower the path MTU (never below 68) and resend at the new size. A
+             * message without an MTU (pre-RFC 1191 router) drops us to 576. */
+            uint16_t mtu = e->mtu ? e->mtu : 576;
+            if (mtu < 68)
+                mtu = 68;
+            if (mtu < c->pmtu) {
+                c->pmtu = mtu;
+                tcp_update_mss(c);
+                if (tcp_synchronized(c->state) && seq_gt(c->snd_max, c->snd_una)) {
+                    c->snd_nxt = c->snd_una;
+                    c->rtt_timing = false;
+                    tcp_output(s, c);
+                }
+            }
+            return;
+        }
+        err = unreach_errno(e->code);
+        hard = e->code == ICMP_UNREACH_PROTO || e->code == ICMP_UNREACH_PORT;
+    } else if (e->type == ICMP_TIME_EXCEEDED) {
+        err = EHOSTUNREACH;
+    } else if (e->type == ICMP_PARAM_PROBLEM) {
+        err = EPROTO;
+    } else {
+        return; /* source quench etc.: ignored (RFC 6633) */
+    }
+    if (c->state == TS_TCP_SYN_SENT && e->type == ICMP_DEST_UNREACH) {
+        /* A connect in progress fails with the matching error, as on Linux. */
+        tcp_drop(s, c, err, "rcvd ICMP unreachable");
+    } else if (hard && c->state != TS_TCP_SYN_RECV) {
+        tcp_drop(s, c, err, "rcvd ICMP port/protocol unreachable");
+    } else {
+        c->soft_err = err; /* RFC 1122 4.2.3.9: soft; reported if we time out */
+        return;
+    }
+    tcp_conn_reap(s, c);
+}

@@ -1,0 +1,245 @@
+/* Inside the TCP engine: the connection block and the functions the tcp*.c files share.
+ *
+ *   tcp.c        table, lookup, ISN, the state door (ts_tcp_set_state), the public API
+ *   tcp_input.c  RFC 9293 3.10.7, in order
+ *   tcp_output.c what to send and when (Nagle, SWS, delayed ACK, window updates, options)
+ *   tcp_timer.c  RTO, persist, delayed ACK, keepalive, TIME_WAIT, FIN_WAIT_2 timeout
+ *   tcp_cc.c     congestion control (RFC 5681 + NewReno RFC 6582) behind an ops table */
+#ifndef TS_TCP_INTERNAL_H
+#define TS_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "ringbuf.h"
+#include "seq.h"
+#include "tapstack/tcp.h"
+#include "wire/tcp.h"
+
+/* ---- Constants (values chosen, with why) ---- */
+#define TCP_RTO_INIT          (1 * TS_SEC) /* RFC 6298 2.1 */
+#define TCP_RTO_MIN           (200 * TS_MS) /* Linux's floor; RFC 6298 2.4 says 1 s, too slow on a LAN */
+#define TCP_RTO_MAX           (120 * TS_SEC) /* RFC 6298 2.5 allows any ceiling >= 60 s; Linux uses 120 s */
+#define TCP_SYN_RETRIES       6  /* Linux tcp_syn_retries: ~127 s until connect() fails */
+#define TCP_SYNACK_RETRIES    5  /* Linux tcp_synack_retries */
+#define TCP_DATA_RETRIES      15 /* Linux tcp_retries2 (RFC 1122 4.2.3.5 R2 >= 100 s) */
+#define TCP_PERSIST_MAX       (60 * TS_SEC) /* persist backoff ceiling */
+#define TCP_DELACK            (40 * TS_MS) /* see tcp_output.c: Linux's delayed ACK, < 200 ms cap */
+#define TCP_FIN_TIMEOUT       (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
+#define TCP_DEFAULT_MSS       536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
+#define TCP_MIN_MSS           28            /* RFC 791 minimum MTU 68 - 40 */
+#define TCP_IW_SEGS           10            /* RFC 6928 */
+#define TCP_WSCALE_MAX        14            /* RFC 7323 2.3 */
+#define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
+#define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
+#define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
+#define TCP_CHALLENGE_PER_SEC 1000                         /* RFC 5961 7, Linux's default */
+#define TCP_HASH_BITS         12
+
+/* Retransmission of data/SYN is tracked with one timer; which kind of timer runs is derived. */
+struct ts_tcp_conn;
+
+/* Congestion control (RFC 5681): the hooks that differ between algorithms. */
+struct tcp_cc_ops {
+    const char *name;
+    void (*init)(struct ts_tcp_conn *c);
+    /* New data acknowledged outside recovery: grow cwnd. */
+    void (*cong_avoid)(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+    /* Loss detected (3 dupacks or RTO): the new ssthresh. */
+    uint32_t (*ssthresh)(struct ts_tcp_conn *c);
+};
+extern const struct tcp_cc_ops tcp_cc_newreno;
+
+struct tcp_range {
+    uint32_t left, right; /* [left, right) in sequence space */
+};
+
+struct ts_tcp_conn {
+    struct ts_stack *s;
+    enum ts_tcp_state state;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+
+    struct ts_tcp_conn *hnext;       /* hash chain (4-tuple) */
+    struct ts_tcp_conn *next, *prev; /* every connection, for timers and the table */
+    bool hashed;
+
+    /* Listener side. */
+    bool is_listener;
+    int backlog;
+    unsigned synq_len;    /* children in SYN_RECV */
+    unsigned acceptq_len; /* children ESTABLISHED and waiting for accept() */
+    struct ts_tcp_conn *aq_head, *aq_tail;
+    /* Child side: the listener that owns us until accept(); NULL once accepted. */
+    struct ts_tcp_conn *parent;
+    struct ts_tcp_conn *aq_next;
+    bool in_acceptq;
+
+    /* Owner. */
+    ts_tcp_event_fn cb;
+    void *user;
+    bool orphan; /* the owner let go (close/abort); the stack frees it in CLOSE */
+    struct ts_tcp_opts opts;
+
+    /* Send sequence space (RFC 9293 3.3.1). snd_max is the highest snd_nxt ever reached, since
+     * snd_nxt goes back to snd_una on a retransmission timeout. */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+    uint32_t snd_buf_seq; /* sequence number of the first byte in sndbuf */
+    bool fin_queued;      /* the app is done sending: FIN after sndbuf */
+    /* Receive sequence space. */
+    uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
+    bool fin_rcvd;                  /* peer's FIN consumed (rcv_nxt counts it) */
+    bool ooo_fin;                   /* a FIN seen beyond rcv_nxt, at ooo_fin_seq */
+    uint32_t ooo_fin_seq;
+
+    /* Options. */
+    uint16_t peer_mss;  /* from the peer's SYN (536 when absent) */
+    uint16_t adv_mss;   /* what we advertised */
+    uint16_t pmtu;      /* path MTU (RFC 1191) */
+    uint16_t mss;       /* effective send MSS: payload bytes per segment, options excluded */
+    uint8_t snd_wscale; /* peer's shift, applied to windows we receive */
+    uint8_t rcv_wscale; /* our shift, applied to windows we send */
+    bool ws_ok, ts_ok, sack_ok;
+    uint32_t ts_recent, ts_offset;
+    ts_time_t ts_recent_age;
+    uint32_t last_ack_sent;
+
+    /* RTT and RTO (RFC 6298). */
+    ts_time_t srtt, rttvar, rto;
+    bool rtt_valid;
+    bool rtt_timing; /* a segment is being timed (Karn: only a fresh one) */
+    uint32_t rtt_seq;
+    ts_time_t rtt_start;
+    unsigned retries;        /* consecutive retransmission timeouts */
+    ts_time_t retx_start;    /* first retransmission of the current loss episode (user_timeout) */
+    unsigned persist_shift;  /* persist backoff */
+    unsigned probes_unacked; /* persist/keepalive probes with no answer */
+
+    /* Congestion control. */
+    const struct tcp_cc_ops *cc;
+    uint32_t cwnd, ssthresh, recover;
+    uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
+    unsigned dupacks;
+    bool in_recovery;
+
+    /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
+    ts_time_t t_rexmt, t_persist, t_delack, t_keep, t_wait;
+    ts_time_t last_rx; /* for keepalive idle */
+
+    /* ACK policy. */
+    bool ack_now;
+    uint32_t unacked_bytes; /* received and not yet ACKed: ACK at 2 full-sized segments */
+    bool sws_override;      /* the persist timer lets one small segment out */
+    bool karn_blocked;      /* a retransmission spoilt timing: take the next sample from TSecr */
+
+    /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
+    int err, soft_err;
+    bool rst_rcvd;
+    bool eof_signalled;
+
+    struct ts_ring sndbuf, rcvbuf;
+    /* Out-of-order data, already written into rcvbuf at its offset: sorted disjoint ranges. */
+    struct tcp_range ooo[TCP_OOO_MAX];
+    unsigned nooo;
+    uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
+
+    /* Statistics. */
+    uint64_t bytes_sent, bytes_received, bytes_acked;
+    uint64_t segs_in, segs_out, retransmits;
+};
+
+/* The per-stack table. */
+struct ts_tcp_table {
+    struct ts_tcp_conn *hash[1u << TCP_HASH_BITS];
+    struct ts_tcp_conn *all; /* doubly linked via next/prev */
+    size_t count;
+    uint16_t next_ephemeral;
+    /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
+    ts_time_t challenge_window;
+    unsigned challenge_count;
+};
+
+/* ---- tcp.c ---- */
+void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state to,
+                      const char *cause);
+struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                               uint16_t rport);
+struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport);
+/* A new connection block (not hashed), options from o (or the stack defaults). */
+struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o);
+void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Free it (unhash, unlink). */
+void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Free c if it reached CLOSE and nobody holds it any more. Returns true when freed. */
+bool tcp_conn_reap(struct ts_stack *s, struct ts_tcp_conn *c);
+uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 ts_time_t now);
+int tcp_bufs_alloc(struct ts_tcp_conn *c);
+void tcp_notify(struct ts_tcp_conn *c, unsigned events);
+/* Go to CLOSE with error err (0 = none), stopping every timer and telling the owner. */
+void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
+/* A listener's child is established: move it to the accept queue. */
+void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c);
+void tcp_child_unlink(struct ts_tcp_conn *c);
+/* Effective send MSS from peer_mss, pmtu and the options we put on data segments. */
+void tcp_update_mss(struct ts_tcp_conn *c);
+
+/* ---- tcp_input.c ---- */
+/* FIN reached in sequence: the state transitions of RFC 9293 3.10.7.4 "eighth". */
+void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c);
+
+/* ---- tcp_output.c ---- */
+/* Send what the windows, Nagle and SWS allow, then an ACK if one is owed now. */
+void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c);
+void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK */
+void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
+void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
+/* RST for connection c (seq = snd_nxt), with ACK of rcv_nxt when synchronized. */
+void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c);
+/* RST built from an offending segment per RFC 9293 3.10.7.1. */
+void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                        const struct tcp_hdr *seg);
+/* Challenge ACK (RFC 5961), rate-limited per stack. */
+void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c);
+/* A keepalive / zero window probe: one old byte or none, seq = snd_una - 1 or a new byte. */
+void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive);
+/* The window to put in a segment (scaled), updating rcv_adv; never shrinks the right edge. */
+uint16_t tcp_rcv_window(struct ts_tcp_conn *c);
+/* The app drained the receive buffer: send a window update if it opened enough. */
+void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
+/* The receive window currently advertised (bytes). */
+uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c);
+uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
+bool tcp_synchronized(enum ts_tcp_state st);
+
+/* ---- tcp_timer.c ---- */
+void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now); /* (re)start at now + rto */
+void tcp_timer_rexmt_stop(struct ts_tcp_conn *c);
+void tcp_timer_stop_all(struct ts_tcp_conn *c);
+void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);
+void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now);
+/* Enter TIME_WAIT timing (2*MSL), restart it on a retransmitted FIN. */
+void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now);
+ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
+/* Earliest running timer and its name (for get_info). */
+ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name);
+/* Start the persist timer if the peer's window is closed and we have something to send. */
+void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
+
+/* ---- tcp_cc.c ---- */
+void tcp_cc_init(struct ts_tcp_conn *c);
+/* An ACK advanced snd_una by acked bytes (called after snd_una moved). */
+void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+/* A duplicate ACK (RFC 5681 2 definition). Returns true when a retransmission was done. */
+void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
+/* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
+void tcp_cc_on_rto(struct ts_tcp_conn *c);
+/* Bytes in flight. */
+static inline uint32_t tcp_flight(const struct ts_tcp_conn *c)
+{
+    return c->snd_nxt - c->snd_una;
+}
+
+#endif

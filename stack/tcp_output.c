@@ -1,0 +1,451 @@
+/* TCP output: what to send and when.
+ *
+ * Decisions made here:
+ *  - Sender SWS avoidance and Nagle (RFC 1122 4.2.3.4, RFC 896): a segment goes out when it is
+ *    full-sized, or when it carries all queued data and nothing is unacknowledged (or Nagle is
+ * off), or when it fills at least half of the largest window the peer ever offered. When only the
+ *    window holds data back and nothing is in flight, the persist timer is the override timeout.
+ *  - Receiver SWS avoidance (RFC 1122 4.2.3.3): the right edge moves only by at least
+ *    min(rcvbuf/2, MSS); it never moves left (RFC 9293 3.8.6.2.2).
+ *  - Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): 40 ms, Linux's delayed-ACK minimum, well under
+ *    the 200 ms we allow ourselves and the RFC's 500 ms: a shorter delay costs a few more ACKs but
+ *    keeps Nagle + delayed ACK stalls of request/response traffic short. An ACK goes out at once
+ *    for every second full-sized segment, for out-of-order data and for data that fills a hole.
+ *  - Each segment is built straight into the stack's transmit buffer and its payload copied once
+ *    from the send ring. */
+#include <string.h>
+
+#include "tcp_internal.h"
+
+uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now)
+{
+    /* RFC 7323 5.4: a 1 ms clock, with a per-connection offset. */
+    return (uint32_t)(now / TS_MS) + c->ts_offset;
+}
+
+uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+static uint32_t rcv_space(const struct ts_tcp_conn *c)
+{
+    if (!c->rcvbuf.buf)
+        return c->opts.rcvbuf;
+    return ts_ring_free_space(&c->rcvbuf);
+}
+
+uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
+{
+    uint8_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t space = rcv_space(c);
+    uint32_t maxwin = (uint32_t)65535 << ws;
+    if (space > maxwin)
+        space = maxwin;
+    space &= ~(((uint32_t)1 << ws) - 1); /* what the scaled field can say exactly */
+    uint32_t cur = tcp_rcv_wnd(c);
+    uint32_t cap = c->rcvbuf.buf ? c->rcvbuf.cap : c->opts.rcvbuf;
+    uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
+    /* RFC 1122 4.2.3.3: move the right edge only by a useful amount, or to the whole buffer. */
+    if (space > cur && (space - cur >= thresh || space == (cap & ~(((uint32_t)1 << ws) - 1))))
+        c->rcv_adv = c->rcv_nxt + space;
+    else if (!seq_gt(c->rcv_adv, c->rcv_nxt))
+        c->rcv_adv = c->rcv_nxt; /* window closed */
+    cur = tcp_rcv_wnd(c);
+    /* Never shrink: round the field up if the kept edge is not a multiple of the scale. */
+    uint32_t field = (cur + ((uint32_t)1 << ws) - 1) >> ws;
+    return field > 65535 ? 65535 : (uint16_t)field;
+}
+
+void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->fin_rcvd || !c->rcvbuf.buf)
+        return;
+    uint32_t cur = tcp_rcv_wnd(c);
+    uint32_t space = rcv_space(c);
+    uint32_t cap = c->rcvbuf.cap;
+    uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
+    /* RFC 1122 4.2.3.3: update when the window can open by min(rcvbuf/2, MSS); only bother when
+     * what the peer has left is under half the buffer (else it is not held back). */
+    if (space > cur && space - cur >= thresh && cur < cap / 2)
+        tcp_send_ack(s, c);
+}
+
+/* Options for a segment of connection c (not SYN). */
+static void data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
+{
+    memset(o, 0, sizeof(*o));
+    if (c->ts_ok) {
+        o->ts_ok = true;
+        o->tsval = tcp_ts_now(c, now);
+        o->tsecr = c->ts_recent;
+    }
+    if (c->sack_ok && c->nooo > 0) {
+        /* RFC 2018 4: the first block holds the most recently received segment; the rest
+         * follow. 3 blocks fit next to timestamps, 4 without. */
+        unsigned max = c->ts_ok ? 3 : 4, n = 0;
+        int first = -1;
+        for (unsigned i = 0; i < c->nooo; i++)
+            if (seq_in(c->ooo_last, c->ooo[i].left, c->ooo[i].right)) {
+                first = (int)i;
+                break;
+            }
+        if (first >= 0) {
+            o->sack[n].left = c->ooo[first].left;
+            o->sack[n].right = c->ooo[first].right;
+            n++;
+        }
+        for (unsigned i = 0; i < c->nooo && n < max; i++) {
+            if ((int)i == first)
+                continue;
+            o->sack[n].left = c->ooo[i].left;
+            o->sack[n].right = c->ooo[i].right;
+            n++;
+        }
+        o->nsack = (uint8_t)n;
+    }
+}
+
+/* Payload room per segment given the options this segment carries. */
+static uint32_t seg_room(const struct ts_tcp_conn *c, const struct tcp_opts *o)
+{
+    uint32_t m = c->peer_mss;
+    if (c->pmtu > 40 && (uint32_t)(c->pmtu - 40) < m)
+        m = c->pmtu - 40;
+    size_t ol = tcp_opts_len(o);
+    return m > ol + 8 ? m - (uint32_t)ol : 8;
+}
+
+static void after_ack_sent(struct ts_tcp_conn *c)
+{
+    c->last_ack_sent = c->rcv_nxt;
+    c->ack_now = false;
+    c->unacked_bytes = 0;
+    c->t_delack = TS_TIME_NEVER;
+}
+
+/* Send one segment [seq, seq+len) (+FIN) of c with ACK. */
+static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
+                         uint8_t flags, const struct tcp_opts *opts)
+{
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct tcp_hdr h = {
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = seq,
+        .ack = c->rcv_nxt,
+        .flags = (uint8_t)(flags | TCP_ACK),
+        .wnd = tcp_rcv_window(c),
+        .opts = *opts,
+    };
+    size_t hl = TCP_HDR_LEN + tcp_opts_len(&h.opts);
+    if (len) {
+        if (hl + len > cap)
+            len = (uint32_t)(cap - hl);
+        ts_ring_peek(&c->sndbuf, seq - c->snd_buf_seq, buf + hl, len);
+        h.payload = buf + hl;
+        h.payload_len = len;
+        if (!(flags & TCP_FIN) && seq + len == c->snd_buf_seq + c->sndbuf.len)
+            h.flags |= TCP_PSH; /* the last queued byte */
+    }
+    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    c->segs_out++;
+    if (seq_lt(seq, c->snd_max)) {
+        c->retransmits++;
+        ts_count(s, TS_C_TCP_RETRANSMIT);
+    } else {
+        c->bytes_sent += len;
+    }
+    after_ack_sent(c);
+}
+
+/* The sequence number of our FIN (valid when fin_queued). */
+static inline uint32_t fin_seq(const struct ts_tcp_conn *c)
+{
+    return c->snd_buf_seq + c->sndbuf.len;
+}
+
+static bool fin_state(enum ts_tcp_state st)
+{
+    return st == TS_TCP_FIN_WAIT1 || st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
+}
+
+void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    struct tcp_opts o;
+    data_opts(c, &o, s->now);
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    uint32_t avail = seq_lt(c->snd_una, end) ? end - c->snd_una : 0;
+    uint32_t room = seg_room(c, &o);
+    uint32_t len = avail < room ? avail : room;
+    uint8_t flags = 0;
+    if (c->fin_queued && fin_state(c->state) && c->snd_una + len == fin_seq(c) &&
+        seq_gt(c->snd_max, fin_seq(c)))
+        flags |= TCP_FIN;
+    if (len == 0 && !flags)
+        return;
+    c->rtt_timing = false; /* Karn */
+    send_segment(s, c, c->snd_una, len, flags, &o);
+    if (seq_lt(c->snd_nxt, c->snd_una + len + (flags ? 1 : 0)))
+        c->snd_nxt = c->snd_una + len + (flags ? 1 : 0);
+}
+
+void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    ts_time_t now = s->now;
+    switch (c->state) {
+    case TS_TCP_ESTABLISHED:
+    case TS_TCP_CLOSE_WAIT:
+    case TS_TCP_FIN_WAIT1:
+    case TS_TCP_CLOSING:
+    case TS_TCP_LAST_ACK:
+        break;
+    case TS_TCP_FIN_WAIT2:
+    case TS_TCP_TIME_WAIT:
+    case TS_TCP_SYN_RECV:
+        if (c->ack_now)
+            tcp_send_ack(s, c);
+        return;
+    default:
+        return;
+    }
+    bool sent_any = false;
+    struct tcp_opts o;
+    data_opts(c, &o, now);
+    uint32_t room = seg_room(c, &o);
+    bool persisting = c->t_persist != TS_TIME_NEVER;
+    for (;;) {
+        uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+        uint32_t avail = seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
+        uint32_t flight = tcp_flight(c);
+        uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        if (persisting)
+            usable = 0; /* probes only, until the window opens */
+        uint32_t len = avail < room ? avail : room;
+        if (len > usable)
+            len = usable;
+        bool fin = c->fin_queued && fin_state(c->state) && c->snd_nxt + len == end &&
+                   !seq_gt(c->snd_nxt, end) && !persisting;
+        if (len == 0 && !fin)
+            break;
+        if (len > 0 && len < room && !fin) {
+            bool all = len == avail;
+            bool retrans = seq_lt(c->snd_nxt, c->snd_max);
+            bool nagle_ok = c->opts.nodelay || flight == 0;
+            bool half = c->max_snd_wnd > 0 && len >= c->max_snd_wnd / 2;
+            if (!(retrans || (all && nagle_ok) || half || c->sws_override))
+                break; /* wait for an ACK (Nagle) or a bigger window (SWS) */
+        }
+        uint32_t seq = c->snd_nxt;
+        if (!c->rtt_timing && !seq_lt(seq, c->snd_max) && len > 0) {
+            c->rtt_timing = true;
+            c->rtt_seq = seq;
+            c->rtt_start = now;
+        }
+        send_segment(s, c, seq, len, fin ? TCP_FIN : 0, &o);
+        sent_any = true;
+        c->snd_nxt = seq + len + (fin ? 1 : 0);
+        if (seq_gt(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+        if (c->t_rexmt == TS_TIME_NEVER)
+            tcp_timer_rexmt_arm(c, now);
+        if (fin)
+            break;
+        data_opts(c, &o, now); /* SACK blocks may not change, timestamps do not: cheap */
+    }
+    c->sws_override = false;
+    if (!sent_any && c->ack_now)
+        tcp_send_ack(s, c);
+    tcp_persist_check(c, now);
+}
+
+void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    struct tcp_opts o;
+    data_opts(c, &o, s->now);
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct tcp_hdr h = {
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = c->snd_nxt,
+        .ack = c->rcv_nxt,
+        .flags = TCP_ACK,
+        .wnd = tcp_rcv_window(c),
+        .opts = o,
+    };
+    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    c->segs_out++;
+    after_ack_sent(c);
+}
+
+void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    const struct ts_config *cfg = &s->cfg;
+    bool synack = c->state == TS_TCP_SYN_RECV;
+    struct tcp_opts o;
+    memset(&o, 0, sizeof(o));
+    o.mss_ok = true;
+    o.mss = c->adv_mss;
+    /* On a SYN we offer what the configuration allows; on a SYN-ACK only what the peer offered
+     * (RFC 7323 1.3/2.2, RFC 2018 2). */
+    if (synack ? c->ws_ok : cfg->tcp_window_scaling) {
+        o.ws_ok = true;
+        o.ws = c->rcv_wscale;
+    }
+    if (synack ? c->sack_ok : cfg->tcp_sack)
+        o.sack_perm = true;
+    if (synack ? c->ts_ok : cfg->tcp_timestamps) {
+        o.ts_ok = true;
+        o.tsval = tcp_ts_now(c, s->now);
+        o.tsecr = synack ? c->ts_recent : 0;
+    }
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    /* RFC 7323 2.2: the window of a SYN is never scaled. */
+    uint32_t space = rcv_space(c);
+    struct tcp_hdr h = {
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = c->iss,
+        .ack = synack ? c->rcv_nxt : 0,
+        .flags = (uint8_t)(TCP_SYN | (synack ? TCP_ACK : 0)),
+        .wnd = space > 65535 ? 65535 : (uint16_t)space,
+        .opts = o,
+    };
+    if (synack)
+        c->rcv_adv = c->rcv_nxt + h.wnd;
+    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    c->segs_out++;
+    if (seq_gt(c->snd_max, c->iss)) {
+        c->retransmits++;
+        ts_count(s, TS_C_TCP_RETRANSMIT);
+        c->rtt_timing = false; /* Karn */
+    } else {
+        c->rtt_timing = true;
+        c->rtt_seq = c->iss;
+        c->rtt_start = s->now;
+    }
+    c->snd_nxt = c->iss + 1;
+    if (seq_gt(c->snd_nxt, c->snd_max))
+        c->snd_max = c->snd_nxt;
+    if (synack)
+        after_ack_sent(c);
+    tcp_timer_rexmt_arm(c, s->now);
+}
+
+static void send_rst(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                     uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack)
+{
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct tcp_hdr h = {
+        .sport = lport,
+        .dport = rport,
+        .seq = seq,
+        .ack = with_ack ? ack : 0,
+        .flags = (uint8_t)(TCP_RST | (with_ack ? TCP_ACK : 0)),
+        .wnd = 0,
+    };
+    size_t n = tcp_emit(&h, laddr, raddr, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    ts_count(s, TS_C_TCP_RST_SENT);
+}
+
+void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    bool ack = c->state != TS_TCP_SYN_SENT;
+    send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, c->rcv_nxt, ack);
+    c->segs_out++;
+}
+
+void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                        const struct tcp_hdr *seg)
+{
+    if (seg->flags & TCP_RST)
+        return; /* RFC 9293 3.10.7.1: never answer a reset */
+    /* RFC 9293 3.10.7.1: if the offending segment has an ACK, the reset takes its sequence
+     * number from the ACK field; otherwise seq 0 and ACK = SEG.SEQ + SEG.LEN. */
+    if (seg->flags & TCP_ACK) {
+        send_rst(s, laddr, seg->dport, raddr, seg->sport, seg->ack, 0, false);
+    } else {
+        uint32_t len = (uint32_t)seg->payload_len + ((seg->flags & TCP_SYN) ? 1 : 0) +
+                       ((seg->flags & TCP_FIN) ? 1 : 0);
+        send_rst(s, laddr, seg->dport, raddr, seg->sport, 0, seg->seq + len, true);
+    }
+}
+
+void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    struct ts_tcp_table *t = s->tcp;
+    /* RFC 5961 7: limit challenge ACKs per second, for the whole stack (as Linux). */
+    if (s->now - t->challenge_window >= TS_SEC || s->now < t->challenge_window) {
+        t->challenge_window = s->now;
+        t->challenge_count = 0;
+    }
+    if (t->challenge_count >= TCP_CHALLENGE_PER_SEC) {
+        ts_count(s, TS_C_TCP_CHALLENGE_ACK_LIMITED);
+        return;
+    }
+    t->challenge_count++;
+    ts_count(s, TS_C_TCP_CHALLENGE_ACK);
+    tcp_send_ack(s, c);
+}
+
+void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
+{
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    if (!keepalive && seq_lt(c->snd_una, end)) {
+        /* RFC 9293 3.8.6.1: a zero-window probe carries one byte of new data, so that it is
+         * taken as soon as the window opens; its ACK tells us the window. */
+        struct tcp_opts o;
+        data_opts(c, &o, s->now);
+        c->snd_nxt = c->snd_una;
+        send_segment(s, c, c->snd_una, 1, 0, &o);
+        c->snd_nxt = c->snd_una + 1;
+        if (seq_gt(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+        ts_count(s, TS_C_TCP_PERSIST_PROBE);
+        return;
+    }
+    /* RFC 1122 4.2.3.6: a keep-alive is an old sequence number (SND.NXT - 1) with no data, which
+     * the peer must answer with an ACK. Also used as a window probe when only a FIN waits. */
+    struct tcp_opts o;
+    data_opts(c, &o, s->now);
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct tcp_hdr h = {
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = c->snd_una - 1,
+        .ack = c->rcv_nxt,
+        .flags = TCP_ACK,
+        .wnd = tcp_rcv_window(c),
+        .opts = o,
+    };
+    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    ts_count(s, keepalive ? TS_C_TCP_KEEPALIVE_SENT : TS_C_TCP_PERSIST_PROBE);
+    c->segs_out++;
+    after_ack_sent(c);
+}

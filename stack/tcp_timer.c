@@ -1,0 +1,257 @@
+/* TCP timers: retransmission (RFC 6298), persist (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17), delayed
+ * ACK (RFC 1122 4.2.3.2), keep-alive (RFC 1122 4.2.3.6), TIME_WAIT (2*MSL) and the FIN_WAIT_2
+ * timeout of orphans. Each connection keeps absolute deadlines; ts_tcp_poll runs the due ones. */
+#include <errno.h>
+
+#include "tcp_internal.h"
+
+void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_rexmt = now + c->rto;
+}
+void tcp_timer_rexmt_stop(struct ts_tcp_conn *c)
+{
+    c->t_rexmt = TS_TIME_NEVER;
+}
+
+void tcp_timer_stop_all(struct ts_tcp_conn *c)
+{
+    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = TS_TIME_NEVER;
+}
+
+void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t r)
+{
+    /* RFC 6298 2.2 / 2.3, alpha 1/8, beta 1/4, K = 4. */
+    if (!c->rtt_valid) {
+        c->srtt = r;
+        c->rttvar = r / 2;
+        c->rtt_valid = true;
+    } else {
+        ts_time_t delta = c->srtt > r ? c->srtt - r : r - c->srtt;
+        c->rttvar = (3 * c->rttvar + delta) / 4;
+        c->srtt = (7 * c->srtt + r) / 8;
+    }
+    ts_time_t rto = c->srtt + (4 * c->rttvar > 1 ? 4 * c->rttvar : 1);
+    /* RFC 6298 2.4 asks for a 1 s floor; we use Linux's 200 ms (as RFC 6298 allows with a
+     * rationale: a LAN RTT is microseconds, a 1 s floor makes every loss a second of silence). */
+    if (rto < TCP_RTO_MIN)
+        rto = TCP_RTO_MIN;
+    if (rto > TCP_RTO_MAX)
+        rto = TCP_RTO_MAX;
+    c->rto = rto;
+}
+
+void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now)
+{
+    if (c->opts.keepalive && (tcp_synchronized(c->state) && c->state != TS_TCP_TIME_WAIT))
+        c->t_keep = now + c->opts.keepidle;
+    else
+        c->t_keep = TS_TIME_NEVER;
+}
+
+void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now)
+{
+    ts_time_t msl = c->s->cfg.tcp_msl ? c->s->cfg.tcp_msl : 30 * TS_SEC;
+    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = TS_TIME_NEVER;
+    c->t_wait = now + 2 * msl;
+    /* Nothing is sent any more: give the send ring back (TIME_WAIT blocks stay small). */
+    if (c->sndbuf.buf && c->sndbuf.len == 0)
+        ts_ring_free(&c->sndbuf);
+    if (c->orphan && c->rcvbuf.buf)
+        ts_ring_free(&c->rcvbuf);
+}
+
+ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
+{
+    ts_time_t t = TS_TIME_NEVER;
+    const char *n = "-";
+    if (c->t_rexmt < t) {
+        t = c->t_rexmt;
+        n = "retransmit";
+    }
+    if (c->t_persist < t) {
+        t = c->t_persist;
+        n = "persist";
+    }
+    if (c->t_delack < t) {
+        t = c->t_delack;
+        n = "delack";
+    }
+    if (c->t_keep < t) {
+        t = c->t_keep;
+        n = "keepalive";
+    }
+    if (c->t_wait < t) {
+        t = c->t_wait;
+        n = c->state == TS_TCP_TIME_WAIT ? "time-wait" : "fin-wait-2";
+    }
+    if (name)
+        *name = n;
+    return t;
+}
+
+static bool can_send_data(enum ts_tcp_state st)
+{
+    return st == TS_TCP_ESTABLISHED || st == TS_TCP_CLOSE_WAIT || st == TS_TCP_FIN_WAIT1 ||
+           st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
+}
+
+static ts_time_t persist_interval(const struct ts_tcp_conn *c)
+{
+    ts_time_t t = c->rto;
+    for (unsigned i = 0; i < c->persist_shift && t < TCP_PERSIST_MAX; i++)
+        t *= 2;
+    return t > TCP_PERSIST_MAX ? TCP_PERSIST_MAX : t;
+}
+
+void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
+{
+    if (c->t_persist != TS_TIME_NEVER || !can_send_data(c->state))
+        return;
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    bool unsent = seq_lt(c->snd_nxt, end);
+    if (tcp_flight(c) == 0 && unsent) {
+        /* Nothing in flight yet data waits: only the window holds it. Probe (RFC 9293 3.8.6.1);
+         * with a small open window this is also the SWS override timer (RFC 1122 4.2.3.4). */
+        c->persist_shift = 0;
+        c->t_persist = now + persist_interval(c);
+        c->t_rexmt = TS_TIME_NEVER;
+    }
+}
+
+static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_rexmt = TS_TIME_NEVER;
+    unsigned limit = TCP_DATA_RETRIES;
+    if (c->state == TS_TCP_SYN_SENT)
+        limit = TCP_SYN_RETRIES;
+    else if (c->state == TS_TCP_SYN_RECV)
+        limit = TCP_SYNACK_RETRIES;
+    bool give_up = c->retries >= limit;
+    if (c->opts.user_timeout && c->retries > 0 && now - c->retx_start >= c->opts.user_timeout)
+        give_up = true;
+    if (give_up) {
+        /* RFC 1122 4.2.3.5 R2; RFC 1122 4.2.3.9: report a remembered soft error instead. */
+        ts_count(s, TS_C_TCP_CONN_TIMEOUT);
+        int err = c->soft_err ? c->soft_err : ETIMEDOUT;
+        tcp_drop(s, c, c->parent ? 0 : err, "retransmission limit");
+        return;
+    }
+    if (c->retries == 0)
+        c->retx_start = now;
+    c->retries++;
+    ts_count(s, TS_C_TCP_RTO);
+    /* RFC 6298 5.5: back off. */
+    c->rto = c->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rto * 2;
+    c->rtt_timing = false; /* Karn */
+    c->karn_blocked = true;
+    if (c->state == TS_TCP_SYN_SENT || c->state == TS_TCP_SYN_RECV) {
+        tcp_send_syn(s, c);
+        return;
+    }
+    if (!seq_gt(c->snd_max, c->snd_una))
+        return;
+    tcp_cc_on_rto(c);
+    /* RFC 6298 5.4: resend the earliest unacknowledged segment; with cwnd at one segment the
+     * rest follows as ACKs come back (go-back-N). */
+    c->snd_nxt = c->snd_una;
+    tcp_output(s, c);
+    if (c->t_rexmt == TS_TIME_NEVER && seq_gt(c->snd_nxt, c->snd_una))
+        tcp_timer_rexmt_arm(c, now);
+}
+
+static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_persist = TS_TIME_NEVER;
+    if (!can_send_data(c->state))
+        return;
+    if (c->snd_wnd > 0) {
+        /* A small window is open: the SWS override lets one segment go. */
+        c->sws_override = true;
+        tcp_output(s, c);
+        return;
+    }
+    if (c->probes_unacked >= TCP_DATA_RETRIES) {
+        /* The peer stopped answering probes altogether (RFC 1122 4.2.2.17 keeps probing only
+         * while it answers). */
+        ts_count(s, TS_C_TCP_CONN_TIMEOUT);
+        tcp_drop(s, c, c->soft_err ? c->soft_err : ETIMEDOUT, "persist probes unanswered");
+        return;
+    }
+    tcp_send_probe(s, c, false);
+    c->probes_unacked++;
+    c->persist_shift++;
+    c->t_persist = now + persist_interval(c);
+}
+
+static void keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_keep = TS_TIME_NEVER;
+    if (!c->opts.keepalive || !tcp_synchronized(c->state) || c->state == TS_TCP_TIME_WAIT)
+        return;
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    if (tcp_flight(c) > 0 || seq_lt(c->snd_nxt, end)) {
+        /* Data is moving or waiting: retransmission/persist watch the peer. */
+        c->t_keep = now + c->opts.keepidle;
+        return;
+    }
+    if (c->probes_unacked == 0 && now - c->last_rx < c->opts.keepidle) {
+        c->t_keep = c->last_rx + c->opts.keepidle;
+        return;
+    }
+    if (c->probes_unacked >= c->opts.keepcnt) {
+        ts_count(s, TS_C_TCP_KEEPALIVE_TIMEOUT);
+        tcp_drop(s, c, ETIMEDOUT, "keepalive timeout");
+        return;
+    }
+    tcp_send_probe(s, c, true);
+    c->probes_unacked++;
+    c->t_keep = now + c->opts.keepintvl;
+}
+
+ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    if (c->t_wait <= now) {
+        c->t_wait = TS_TIME_NEVER;
+        if (c->state == TS_TCP_TIME_WAIT)
+            tcp_drop(s, c, 0, "2MSL timer expired");
+        else if (c->state == TS_TCP_FIN_WAIT2)
+            tcp_drop(s, c, 0, "FIN_WAIT2 timeout (orphan)");
+    }
+    if (c->t_rexmt <= now)
+        rexmt_fire(s, c, now);
+    if (c->t_persist <= now)
+        persist_fire(s, c, now);
+    if (c->t_delack <= now) {
+        c->t_delack = TS_TIME_NEVER;
+        if (tcp_synchronized(c->state)) {
+            ts_count(s, TS_C_TCP_DELAYED_ACK);
+            tcp_send_ack(s, c);
+        }
+    }
+    if (c->t_keep <= now)
+        keep_fire(s, c, now);
+    return tcp_next_timer(c, NULL);
+}
+
+ts_time_t ts_tcp_poll(struct ts_stack *s, ts_time_t now)
+{
+    s->now = now;
+    ts_time_t next = TS_TIME_NEVER;
+    struct ts_tcp_conn *c = s->tcp ? s->tcp->all : NULL;
+    while (c) {
+        struct ts_tcp_conn *n = c->next;
+        ts_time_t d = tcp_next_timer(c, NULL);
+        if (d <= now) {
+            d = tcp_conn_timers(s, c, now);
+            if (tcp_conn_reap(s, c)) {
+                c = n;
+                continue;
+            }
+        }
+        if (d < next)
+            next = d;
+        c = n;
+    }
+    return next;
+}
