@@ -44,6 +44,7 @@ fi
 
 read -r p f s < <(awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}' "$results")
 echo
+echo "make test took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 line="$p passed, $f failed"
 [[ $s -gt 0 ]] && line+=", $s skipped"
 echo "$line"
