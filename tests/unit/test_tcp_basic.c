@@ -1,0 +1,288 @@
+/* Smoke tests of the TCP engine on the harness: handshake, 1 MB both ways, closes, RST. The
+ * comprehensive matrix lives in the other test_tcp_*.c suites. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tapstack/tcp.h"
+
+#define MAXEV 64
+struct trace_log {
+    struct ts_trace_event ev[MAXEV];
+    int n;
+};
+
+static void trace_cb(void *arg, const struct ts_trace_event *ev)
+{
+    struct trace_log *t = arg;
+    if (t->n < MAXEV)
+        t->ev[t->n++] = *ev;
+}
+
+/* The states conn (lport, rport) passed through, in order, as "FROM>TO" pairs. */
+static int states_of(const struct trace_log *t, uint16_t lport, uint16_t rport,
+                     enum ts_tcp_state *out, int max)
+{
+    int k = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (t->ev[i].lport != lport || t->ev[i].rport != rport)
+            continue;
+        if (k == 0 && k < max)
+            out[k++] = t->ev[i].from;
+        if (k < max)
+            out[k++] = t->ev[i].to;
+    }
+    return k;
+}
+
+static void assert_states(const struct trace_log *t, uint16_t lport, uint16_t rport,
+                          const enum ts_tcp_state *want, int nwant)
+{
+    enum ts_tcp_state got[MAXEV];
+    int n = states_of(t, lport, rport, got, MAXEV);
+    ck_assert_int_eq(n, nwant);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(got[i] == want[i], "state %d: got %s want %s", i, ts_tcp_state_name(got[i]),
+                      ts_tcp_state_name(want[i]));
+}
+
+struct fixture {
+    struct th_net n;
+    struct trace_log ta, tb;
+    struct ts_tcp_conn *l, *ca, *cb; /* listener on B, client on A, accepted on B */
+    uint16_t aport;
+};
+
+static bool both_established(void *arg)
+{
+    struct fixture *f = arg;
+    if (!f->cb)
+        f->cb = ts_tcp_accept(f->l);
+    return f->cb && ts_tcp_state(f->ca) == TS_TCP_ESTABLISHED &&
+           ts_tcp_state(f->cb) == TS_TCP_ESTABLISHED;
+}
+
+static void connect_pair(struct fixture *f)
+{
+    memset(f, 0, sizeof(*f));
+    th_net_init(&f->n, 1 * TS_MS);
+    ts_stack_set_trace(f->n.a, trace_cb, &f->ta);
+    ts_stack_set_trace(f->n.b, trace_cb, &f->tb);
+    int err = 0;
+    f->l = ts_tcp_listen(f->n.b, 0, 80, 16, NULL, &err, f->n.now);
+    ck_assert_ptr_nonnull(f->l);
+    f->ca = ts_tcp_connect(f->n.a, 0, 0, TH_IP_B, 80, NULL, &err, f->n.now);
+    ck_assert_ptr_nonnull(f->ca);
+    ts_tcp_endpoints(f->ca, NULL, &f->aport, NULL, NULL);
+    ck_assert(th_run_until(&f->n, both_established, f, 5 * TS_SEC));
+}
+
+START_TEST(test_handshake_between_two_stacks_reaches_established_on_both)
+{
+    struct fixture f;
+    connect_pair(&f);
+    enum ts_tcp_state client[] = {TS_TCP_CLOSE, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED};
+    assert_states(&f.ta, f.aport, 80, client, 3);
+    enum ts_tcp_state server[] = {TS_TCP_LISTEN, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED};
+    assert_states(&f.tb, 80, f.aport, server, 3);
+    struct ts_tcp_info i;
+    ts_tcp_get_info(f.ca, &i, f.n.now);
+    ck_assert(i.ts_ok && i.sack_ok);
+    ck_assert_int_eq(i.snd_wscale, 7);
+    ck_assert_int_eq(i.mss_send, 1460 - 12);
+    ck_assert_int_eq(i.snd_una, 1);
+    ck_assert_int_eq(i.rcv_nxt, 1);
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_ACTIVE_OPEN), 1);
+    ck_assert_uint_eq(ts_stack_counter(f.n.b, TS_C_TCP_PASSIVE_OPEN), 1);
+    ts_tcp_abort(f.ca, f.n.now);
+    ts_tcp_abort(f.cb, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_net_free(&f.n);
+}
+END_TEST
+
+struct xfer {
+    struct fixture *f;
+    uint8_t *src_a, *src_b, *dst_a, *dst_b;
+    size_t len, sent_a, sent_b, got_a, got_b;
+};
+
+static void pump_one(struct ts_tcp_conn *c, const uint8_t *src, size_t len, size_t *sent,
+                     uint8_t *dst, size_t *got, ts_time_t now)
+{
+    while (*sent < len) {
+        ssize_t r = ts_tcp_send(c, src + *sent, len - *sent, now);
+        if (r <= 0)
+            break;
+        *sent += (size_t)r;
+    }
+    for (;;) {
+        ssize_t r = ts_tcp_recv(c, dst + *got, len - *got, now);
+        if (r <= 0)
+            break;
+        *got += (size_t)r;
+    }
+}
+
+static bool pump(void *arg)
+{
+    struct xfer *x = arg;
+    ts_time_t now = x->f->n.now;
+    pump_one(x->f->ca, x->src_a, x->len, &x->sent_a, x->dst_a, &x->got_a, now);
+    pump_one(x->f->cb, x->src_b, x->len, &x->sent_b, x->dst_b, &x->got_b, now);
+    return x->got_a == x->len && x->got_b == x->len;
+}
+
+START_TEST(test_one_megabyte_each_way_arrives_byte_identical)
+{
+    struct fixture f;
+    connect_pair(&f);
+    struct xfer x = {.f = &f, .len = 1 << 20};
+    x.src_a = malloc(x.len);
+    x.src_b = malloc(x.len);
+    x.dst_a = malloc(x.len);
+    x.dst_b = malloc(x.len);
+    uint32_t v = 12345;
+    for (size_t i = 0; i < x.len; i++) {
+        v = v * 1103515245u + 12345u;
+        x.src_a[i] = (uint8_t)(v >> 16);
+        x.src_b[i] = (uint8_t)(v >> 8);
+    }
+    ck_assert(th_run_until(&f.n, pump, &x, 60 * TS_SEC));
+    ck_assert(memcmp(x.src_a, x.dst_b, x.len) == 0);
+    ck_assert(memcmp(x.src_b, x.dst_a, x.len) == 0);
+    /* A clean link: nothing retransmitted, and not absurdly many segments. */
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_RETRANSMIT), 0);
+    ck_assert_uint_lt(ts_stack_counter(f.n.a, TS_C_TCP_TX), 3 * (x.len / 1448) + 100);
+    free(x.src_a);
+    free(x.src_b);
+    free(x.dst_a);
+    free(x.dst_b);
+    ts_tcp_close(f.ca, f.n.now);
+    ts_tcp_close(f.cb, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_run(&f.n, 200 * TS_SEC);
+    th_net_free(&f.n);
+}
+END_TEST
+
+static bool b_in_close_wait(void *arg)
+{
+    struct fixture *f = arg;
+    return ts_tcp_state(f->cb) == TS_TCP_CLOSE_WAIT;
+}
+
+START_TEST(test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack)
+{
+    struct fixture f;
+    connect_pair(&f);
+    ck_assert_int_eq(ts_tcp_send(f.ca, "hello", 5, f.n.now), 5);
+    ts_tcp_close(f.ca, f.n.now);
+    ck_assert(th_run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
+    char buf[16];
+    ck_assert(!ts_tcp_read_eof(f.cb)); /* data first */
+    ck_assert_int_eq(ts_tcp_recv(f.cb, buf, sizeof(buf), f.n.now), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    ck_assert(ts_tcp_read_eof(f.cb));
+    ck_assert_int_eq(ts_tcp_recv(f.cb, buf, sizeof(buf), f.n.now), 0);
+    ts_tcp_close(f.cb, f.n.now);
+    th_run(&f.n, 1 * TS_SEC);
+    enum ts_tcp_state server[] = {TS_TCP_LISTEN,     TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED,
+                                  TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK, TS_TCP_CLOSE};
+    assert_states(&f.tb, 80, f.aport, server, 6);
+    /* The client waits 2*MSL (60 s) in TIME_WAIT, then is gone. */
+    enum ts_tcp_state client_tw[] = {TS_TCP_CLOSE,     TS_TCP_SYN_SENT,  TS_TCP_ESTABLISHED,
+                                     TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2, TS_TCP_TIME_WAIT};
+    assert_states(&f.ta, f.aport, 80, client_tw, 6);
+    th_run(&f.n, 59 * TS_SEC);
+    assert_states(&f.ta, f.aport, 80, client_tw, 6);
+    th_run(&f.n, 2 * TS_SEC);
+    enum ts_tcp_state client[] = {TS_TCP_CLOSE,     TS_TCP_SYN_SENT,  TS_TCP_ESTABLISHED,
+                                  TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2, TS_TCP_TIME_WAIT,
+                                  TS_TCP_CLOSE};
+    assert_states(&f.ta, f.aport, 80, client, 7);
+    ck_assert_str_eq(f.ta.ev[f.ta.n - 1].cause, "2MSL timer expired");
+    ck_assert_uint_eq(ts_tcp_table(f.n.a, NULL, 0, f.n.now), 0);
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_RST_SENT), 0);
+    ck_assert_uint_eq(ts_stack_counter(f.n.b, TS_C_TCP_RST_SENT), 0);
+    ts_tcp_close(f.l, f.n.now);
+    th_net_free(&f.n);
+}
+END_TEST
+
+static bool a_sees_eof(void *arg)
+{
+    struct fixture *f = arg;
+    return ts_tcp_read_eof(f->ca);
+}
+
+START_TEST(test_server_close_first_puts_server_in_time_wait)
+{
+    struct fixture f;
+    connect_pair(&f);
+    ts_tcp_close(f.cb, f.n.now);
+    ck_assert(th_run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
+    ck_assert_int_eq(ts_tcp_state(f.ca), TS_TCP_CLOSE_WAIT);
+    ts_tcp_close(f.ca, f.n.now);
+    th_run(&f.n, 1 * TS_SEC);
+    enum ts_tcp_state server[] = {TS_TCP_LISTEN,    TS_TCP_SYN_RECV,  TS_TCP_ESTABLISHED,
+                                  TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2, TS_TCP_TIME_WAIT};
+    assert_states(&f.tb, 80, f.aport, server, 6);
+    enum ts_tcp_state client[] = {TS_TCP_CLOSE,      TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED,
+                                  TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK, TS_TCP_CLOSE};
+    assert_states(&f.ta, f.aport, 80, client, 6);
+    ts_tcp_close(f.l, f.n.now);
+    th_run(&f.n, 61 * TS_SEC);
+    ck_assert_uint_eq(ts_tcp_table(f.n.b, NULL, 0, f.n.now), 0);
+    th_net_free(&f.n);
+}
+END_TEST
+
+START_TEST(test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    th_raw_send_tcp(
+        &r,
+        &(struct tcp_hdr){.sport = 5555, .dport = 81, .seq = 1000, .flags = TCP_SYN, .wnd = 65535});
+    struct tcp_hdr h;
+    ck_assert(th_raw_recv_tcp(&r, &h));
+    ck_assert_int_eq(h.flags, TCP_RST | TCP_ACK);
+    ck_assert_uint_eq(h.seq, 0);
+    ck_assert_uint_eq(h.ack, 1001);
+    ck_assert_int_eq(h.sport, 81);
+    ck_assert_int_eq(h.dport, 5555);
+    ck_assert_uint_eq(th_raw_pending(&r), 0);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_TCP_DROP_NO_SOCKET), 1);
+    /* and a RST is never answered */
+    th_raw_send_tcp(&r, &(struct tcp_hdr){.sport = 5555, .dport = 81, .seq = 7, .flags = TCP_RST});
+    ck_assert_uint_eq(th_raw_pending(&r), 0);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_TCP_DROP_RST_NO_SOCKET), 1);
+    th_raw_free(&r);
+}
+END_TEST
+
+static Suite *tcp_basic_suite(void)
+{
+    Suite *s = suite_create("tcp_basic");
+    TCase *tc = tcase_create("basic");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_handshake_between_two_stacks_reaches_established_on_both);
+    tcase_add_test(tc, test_one_megabyte_each_way_arrives_byte_identical);
+    tcase_add_test(tc, test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack);
+    tcase_add_test(tc, test_server_close_first_puts_server_in_time_wait);
+    tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcp_basic_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
