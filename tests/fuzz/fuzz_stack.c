@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "tapstack/driver.h"
 #include "tapstack/stack.h"
+#include "tapstack/tcp.h"
 #include "tapstack/udp.h"
 #include "wire/icmp.h"
 
@@ -38,11 +39,27 @@ static struct {
     struct ts_stack *s;
     struct ts_driver *drv, *peer;
     struct ts_udp_sock *udp;
+    struct ts_tcp_conn *listener, *client;
+    struct ts_tcp_conn *accepted[8];
     ts_time_t now;
     unsigned inputs;
     uint8_t buf[MAX_FRAME];
     uint8_t out[ETH_HDR_LEN + IPV4_MAX_LEN];
 } F;
+
+static void close_tcp(void)
+{
+    for (int i = 0; i < 8; i++) {
+        if (F.accepted[i])
+            ts_tcp_abort(F.accepted[i], F.now);
+        F.accepted[i] = NULL;
+    }
+    if (F.client)
+        ts_tcp_abort(F.client, F.now);
+    if (F.listener)
+        ts_tcp_close(F.listener, F.now);
+    F.client = F.listener = NULL;
+}
 
 static void teardown(void)
 {
@@ -53,6 +70,7 @@ static void teardown(void)
     }
     if (F.udp)
         ts_udp_close(F.udp);
+    close_tcp();
     ts_stack_free(F.s);
     ts_driver_destroy(F.drv);
     ts_driver_destroy(F.peer);
@@ -80,6 +98,10 @@ static void setup(void)
     CHECK(F.s != NULL);
     int err;
     F.udp = ts_udp_open(F.s, 0, 7, false, 16384, &err); /* a port to deliver to */
+    /* A listener on 80 and a connection from 45678 to 10.0.0.1:80: the ports main.c's TCP seeds
+     * use, so mutated segments meet LISTEN, SYN_RECV, SYN_SENT and whatever follows. */
+    F.listener = ts_tcp_listen(F.s, 0, 80, 8, NULL, &err, F.now);
+    F.client = ts_tcp_connect(F.s, 0, 45678, 0x0a000001u, 80, NULL, &err, F.now);
     F.inputs = 0;
 }
 
@@ -102,6 +124,20 @@ static void drain_and_check(void)
         }
     }
     CHECK(n == 0);
+    /* take and read connections so the queues keep moving; keep a few open */
+    struct ts_tcp_conn *c;
+    while (F.listener && (c = ts_tcp_accept(F.listener)) != NULL) {
+        int slot = (int)(F.inputs % 8);
+        if (F.accepted[slot])
+            ts_tcp_abort(F.accepted[slot], F.now);
+        F.accepted[slot] = c;
+    }
+    for (int i = 0; i < 8; i++) {
+        uint8_t b[256];
+        if (F.accepted[i])
+            while (ts_tcp_recv(F.accepted[i], b, sizeof b, F.now) > 0)
+                ;
+    }
     /* datagrams for the UDP port: take them so the queue keeps moving */
     uint8_t tmp[64];
     while (F.udp && ts_udp_recvfrom(F.udp, tmp, sizeof tmp, NULL, NULL, NULL) >= 0)
