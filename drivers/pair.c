@@ -78,6 +78,8 @@ static int pair_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_t
     struct pair_queue *q = &e->sh->q[1 - e->idx];
     if (len > PAIR_MAX_FRAME)
         return -EMSGSIZE;
+    if (len == 0)
+        return -EINVAL; /* recv could not tell it from "nothing waiting" */
     struct pair_frame *f = malloc(sizeof *f + len);
     if (!f)
         return -ENOMEM;

@@ -92,9 +92,10 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg, struct ts_driver *drv
     s->reass = ts_reass_new();
     if (!s->arp || !s->reass)
         goto fail;
-    /* The transport tables: NULL is accepted while the placeholders stand in for them. */
     s->udp = ts_udp_table_new();
     s->tcp = ts_tcp_table_new(s);
+    if (!s->udp || !s->tcp)
+        goto fail;
     ts_arp_announce(s);
     return s;
 fail:

@@ -153,6 +153,18 @@ START_TEST(test_send_to_destroyed_end_is_lost_silently)
 }
 END_TEST
 
+START_TEST(test_empty_frame_is_refused)
+{
+    struct ts_driver *a, *b;
+    ts_pair_create(&a, &b, 0);
+    uint8_t f[1] = {0};
+    ck_assert_int_eq(ts_driver_send(a, f, 0, 0), -EINVAL);
+    ck_assert_uint_eq(ts_pair_pending(b), 0);
+    ts_driver_destroy(a);
+    ts_driver_destroy(b);
+}
+END_TEST
+
 START_TEST(test_pending_of_non_pair_driver_is_zero)
 {
     ck_assert_uint_eq(ts_pair_pending(NULL), 0);
@@ -171,6 +183,7 @@ static Suite *pair_suite(void)
     tcase_add_test(tc, test_delayed_frame_clears_eventfd_after_early_recv);
     tcase_add_test(tc, test_frame_larger_than_buffer_is_dropped_with_emsgsize);
     tcase_add_test(tc, test_send_to_destroyed_end_is_lost_silently);
+    tcase_add_test(tc, test_empty_frame_is_refused);
     tcase_add_test(tc, test_pending_of_non_pair_driver_is_zero);
     suite_add_tcase(s, tc);
     return s;
