@@ -1,0 +1,1231 @@
+/* The socket shim: POSIX semantics of every call, over two runtimes (two stacks, each with its
+ * own loop thread) joined by the in-memory pair link, in real time. Each test is short; waits
+ * are bounded by SO_RCVTIMEO/poll timeouts so a bug fails a test instead of hanging it. Only
+ * lower bounds of time are asserted (a timeout did not fire early), never speed. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tapstack/socket.h"
+#include "tapstack/tcp.h"
+
+/* A: 10.0.0.1 (the client side), B: 10.0.0.2 (the server side). */
+static struct ts_runtime *rt_a, *rt_b;
+
+static void rig_up(void)
+{
+    struct ts_driver *da, *db;
+    ts_pair_create(&da, &db, 0);
+    ck_assert(da && db);
+    struct ts_config ca, cb;
+    th_config(&ca, TH_A);
+    th_config(&cb, TH_B);
+    struct ts_stack *sa = ts_stack_new(&ca, da, ts_runtime_now());
+    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
+    ck_assert(sa && sb);
+    rt_a = ts_runtime_start(sa, da);
+    rt_b = ts_runtime_start(sb, db);
+    ck_assert(rt_a && rt_b);
+    ts_runtime_set_default(rt_a);
+}
+
+static void rig_down(void)
+{
+    ts_runtime_stop(rt_a);
+    ts_runtime_stop(rt_b);
+    rt_a = rt_b = NULL;
+}
+
+static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
+{
+    struct sockaddr_in s;
+    memset(&s, 0, sizeof s);
+    s.sin_family = AF_INET;
+    s.sin_addr.s_addr = htonl(ip);
+    s.sin_port = htons(port);
+    return s;
+}
+#define SA(x) ((struct sockaddr *)&(x))
+
+static void set_rcvtimeo(int fd, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    ck_assert_int_eq(ts_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+}
+
+static int udp_on(struct ts_runtime *rt, uint16_t port)
+{
+    int fd = ts_socket_on(rt, AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    if (port) {
+        struct sockaddr_in a = sin_of(0, port);
+        ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), 0);
+    }
+    set_rcvtimeo(fd, 2000);
+    return fd;
+}
+
+static int listener_on(struct ts_runtime *rt, uint16_t port)
+{
+    int fd = ts_socket_on(rt, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int one = 1;
+    ck_assert_int_eq(ts_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    struct sockaddr_in a = sin_of(0, port);
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), 0);
+    ck_assert_int_eq(ts_listen(fd, 16), 0);
+    set_rcvtimeo(fd, 2000);
+    return fd;
+}
+
+/* A connected pair: *cli on A, *srv on B (accepted from a listener on port). */
+static void tcp_pair(uint16_t port, int *cli, int *srv, int *lst)
+{
+    int l = listener_on(rt_b, port);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(c, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, port);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    int s = ts_accept(l, SA(peer), &plen);
+    ck_assert_int_ge(s, 0);
+    ck_assert_uint_eq(plen, sizeof peer);
+    ck_assert_uint_eq(ntohl(peer.sin_addr.s_addr), TH_IP_A);
+    set_rcvtimeo(c, 2000);
+    set_rcvtimeo(s, 2000);
+    *cli = c;
+    *srv = s;
+    if (lst)
+        *lst = l;
+    else
+        ts_close(l);
+}
+
+static void recv_exact(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = ts_recv(fd, (char *)buf + got, len - got, 0);
+        ck_assert_msg(r > 0, "recv returned %zd errno %d after %zu of %zu", r, errno, got, len);
+        got += (size_t)r;
+    }
+}
+
+static short poll1(int fd, short events, int timeout)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int r = ts_poll(&p, 1, timeout);
+    ck_assert_int_ge(r, 0);
+    return r ? p.revents : 0;
+}
+
+/* ================================================================ generic errno cases */
+
+START_TEST(test_bad_descriptor_gives_ebadf_everywhere)
+{
+    rig_up();
+    char b[4];
+    struct sockaddr_in a = sin_of(TH_IP_B, 1);
+    socklen_t l = sizeof a;
+    errno = 0;
+    ck_assert_int_eq(ts_send(999, "x", 1, 0), -1);
+    ck_assert_int_eq(errno, EBADF);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(-1, b, 1, 0), -1);
+    ck_assert_int_eq(errno, EBADF);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(12345, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EBADF);
+    errno = 0;
+    ck_assert_int_eq(ts_getsockname(77, SA(a), &l), -1);
+    ck_assert_int_eq(errno, EBADF);
+    errno = 0;
+    ck_assert_int_eq(ts_close(77), -1);
+    ck_assert_int_eq(errno, EBADF);
+    int fd = ts_socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_eq(ts_close(fd), 0);
+    errno = 0;
+    ck_assert_int_eq(ts_close(fd), -1); /* closed twice */
+    ck_assert_int_eq(errno, EBADF);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_socket_rejects_other_families_and_types)
+{
+    rig_up();
+    errno = 0;
+    ck_assert_int_eq(ts_socket(AF_INET6, SOCK_STREAM, 0), -1);
+    ck_assert_int_eq(errno, EAFNOSUPPORT);
+    errno = 0;
+    ck_assert_int_eq(ts_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), -1);
+    ck_assert_int_eq(errno, EPROTONOSUPPORT);
+    errno = 0;
+    ck_assert_int_eq(ts_socket(AF_INET, SOCK_RAW, 0), -1);
+    ck_assert_int_eq(errno, EPROTONOSUPPORT);
+    int fd = ts_socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof a6);
+    a6.sin6_family = AF_INET6;
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd, (struct sockaddr *)&a6, sizeof a6), -1);
+    ck_assert_int_eq(errno, EAFNOSUPPORT);
+    struct sockaddr_in a = sin_of(0, 80);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a - 1), -1); /* short address */
+    ck_assert_int_eq(errno, EINVAL);
+    ts_close(fd);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_fcntl_toggles_o_nonblock_and_socket_type_flag_sets_it)
+{
+    rig_up();
+    int fd = ts_socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(ts_fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    ck_assert_int_eq(ts_fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    ck_assert_int_ne(ts_fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    ck_assert_int_eq(ts_fcntl(fd, F_SETFL, 0), 0);
+    ck_assert_int_eq(ts_fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    errno = 0;
+    ck_assert_int_eq(ts_fcntl(fd, F_GETFD), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    int fd2 = ts_socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ne(ts_fcntl(fd2, F_GETFL) & O_NONBLOCK, 0);
+    ts_close(fd);
+    ts_close(fd2);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_getsockopt_so_type_and_unknown_options)
+{
+    rig_up();
+    int t = ts_socket(AF_INET, SOCK_STREAM, 0), u = ts_socket(AF_INET, SOCK_DGRAM, 0);
+    int v = 0;
+    socklen_t l = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(t, SOL_SOCKET, SO_TYPE, &v, &l), 0);
+    ck_assert_int_eq(v, SOCK_STREAM);
+    ck_assert_int_eq(ts_getsockopt(u, SOL_SOCKET, SO_TYPE, &v, &l), 0);
+    ck_assert_int_eq(v, SOCK_DGRAM);
+    errno = 0;
+    ck_assert_int_eq(ts_getsockopt(t, SOL_SOCKET, 0x7777, &v, &l), -1);
+    ck_assert_int_eq(errno, ENOPROTOOPT);
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v), -1);
+    ck_assert_int_eq(errno, ENOPROTOOPT);
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &v, 2), -1); /* short */
+    ck_assert_int_eq(errno, EINVAL);
+    /* SO_RCVTIMEO round trip */
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 250000}, got;
+    ck_assert_int_eq(ts_setsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    l = sizeof got;
+    ck_assert_int_eq(ts_getsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &got, &l), 0);
+    ck_assert_int_eq(got.tv_sec, 1);
+    ck_assert_int_eq(got.tv_usec, 250000);
+    tv.tv_usec = 1000000;
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(t, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), -1);
+    ck_assert_int_eq(errno, EDOM);
+    ts_close(t);
+    ts_close(u);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_poll_reports_pollnval_for_closed_descriptor_and_ignores_negative)
+{
+    rig_up();
+    int fd = ts_socket(AF_INET, SOCK_DGRAM, 0);
+    ts_close(fd);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+    ck_assert_int_eq(ts_poll(p, 2, 0), 1);
+    ck_assert_int_eq(p[0].revents, POLLNVAL);
+    ck_assert_int_eq(p[1].revents, 0);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_poll_times_out_with_zero_when_nothing_is_ready)
+{
+    rig_up();
+    int fd = udp_on(rt_b, 7000);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ts_time_t t0 = ts_runtime_now();
+    ck_assert_int_eq(ts_poll(&p, 1, 50), 0);
+    ck_assert_uint_ge(ts_runtime_now() - t0, 50 * TS_MS); /* did not give up early */
+    ck_assert_int_eq(p.revents, 0);
+    ts_close(fd);
+    rig_down();
+}
+END_TEST
+
+/* ================================================================ UDP */
+
+START_TEST(test_udp_echo_between_two_runtimes)
+{
+    rig_up();
+    int srv = udp_on(rt_b, 7);
+    int cli = udp_on(rt_a, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, 7);
+    ck_assert_int_eq(ts_sendto(cli, "hello", 5, 0, SA(to), sizeof to), 5);
+    char buf[32];
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ck_assert_int_eq(ts_recvfrom(srv, buf, sizeof buf, 0, SA(from), &fl), 5);
+    ck_assert_mem_eq(buf, "hello", 5);
+    ck_assert_uint_eq(ntohl(from.sin_addr.s_addr), TH_IP_A);
+    /* the client was bound implicitly to an ephemeral port */
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    ck_assert_int_eq(ts_getsockname(cli, SA(me), &ml), 0);
+    ck_assert_uint_eq(me.sin_port, from.sin_port);
+    ck_assert_uint_ge(ntohs(me.sin_port), 32768);
+    ck_assert_int_eq(ts_sendto(srv, buf, 5, 0, SA(from), fl), 5);
+    fl = sizeof from;
+    ck_assert_int_eq(ts_recvfrom(cli, buf, sizeof buf, 0, SA(from), &fl), 5);
+    ck_assert_mem_eq(buf, "hello", 5);
+    ck_assert_uint_eq(ntohs(from.sin_port), 7);
+    ts_close(srv);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_udp_connected_to_closed_port_gets_econnrefused)
+{
+    rig_up();
+    int cli = udp_on(rt_a, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, 9999);
+    ck_assert_int_eq(ts_connect(cli, SA(to), sizeof to), 0);
+    ck_assert_int_eq(ts_send(cli, "anyone?", 7, 0), 7);
+    char buf[8];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(cli, buf, sizeof buf, 0), -1); /* blocks until the ICMP arrives */
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    /* reported once */
+    ck_assert_int_eq(ts_send(cli, "again", 5, 0), 5);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_udp_nonblocking_recv_is_eagain_and_peek_leaves_datagram)
+{
+    rig_up();
+    int srv = udp_on(rt_b, 7000);
+    int cli = udp_on(rt_a, 0);
+    char buf[16];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(srv, buf, sizeof buf, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    struct sockaddr_in to = sin_of(TH_IP_B, 7000);
+    ck_assert_int_eq(ts_sendto(cli, "abcdef", 6, 0, SA(to), sizeof to), 6);
+    ck_assert(poll1(srv, POLLIN, 2000) & POLLIN);
+    ck_assert_int_eq(ts_recv(srv, buf, 3, MSG_PEEK), 3);
+    ck_assert_mem_eq(buf, "abc", 3);
+    ck_assert_int_eq(ts_recv(srv, buf, 2, MSG_TRUNC), 6); /* MSG_TRUNC: the real length */
+    ck_assert_mem_eq(buf, "ab", 2);
+    ck_assert_int_eq(ts_fcntl(srv, F_SETFL, O_NONBLOCK), 0);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(srv, buf, sizeof buf, 0), -1); /* the truncated rest is gone */
+    ck_assert_int_eq(errno, EAGAIN);
+    ts_close(srv);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_udp_send_errors_emsgsize_edestaddrreq_eaddrinuse)
+{
+    rig_up();
+    int a = udp_on(rt_a, 5000);
+    static char big[65508];
+    struct sockaddr_in to = sin_of(TH_IP_B, 7000);
+    errno = 0;
+    ck_assert_int_eq(ts_sendto(a, big, sizeof big, 0, SA(to), sizeof to), -1);
+    ck_assert_int_eq(errno, EMSGSIZE);
+    errno = 0;
+    ck_assert_int_eq(ts_send(a, "x", 1, 0), -1);
+    ck_assert_int_eq(errno, EDESTADDRREQ);
+    int b = ts_socket_on(rt_a, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in me = sin_of(0, 5000);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(b, SA(me), sizeof me), -1);
+    ck_assert_int_eq(errno, EADDRINUSE);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(a, SA(me), sizeof me), -1); /* already bound */
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(ts_listen(a, 1), -1);
+    ck_assert_int_eq(errno, EOPNOTSUPP);
+    errno = 0;
+    ck_assert_int_eq(ts_accept(a, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EOPNOTSUPP);
+    errno = 0;
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    ck_assert_int_eq(ts_getpeername(a, SA(peer), &pl), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    ts_close(a);
+    ts_close(b);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_udp_reuseaddr_lets_two_sockets_share_a_port)
+{
+    rig_up();
+    int one = 1;
+    int a = ts_socket_on(rt_b, AF_INET, SOCK_DGRAM, 0);
+    int b = ts_socket_on(rt_b, AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_eq(ts_setsockopt(a, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    ck_assert_int_eq(ts_setsockopt(b, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    struct sockaddr_in me = sin_of(0, 5353);
+    ck_assert_int_eq(ts_bind(a, SA(me), sizeof me), 0);
+    ck_assert_int_eq(ts_bind(b, SA(me), sizeof me), 0);
+    ts_close(a);
+    ts_close(b);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_udp_so_rcvtimeo_expiry_returns_eagain)
+{
+    rig_up();
+    int fd = udp_on(rt_b, 7000);
+    set_rcvtimeo(fd, 60);
+    char b[4];
+    ts_time_t t0 = ts_runtime_now();
+    errno = 0;
+    ck_assert_int_eq(ts_recv(fd, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_uint_ge(ts_runtime_now() - t0, 60 * TS_MS);
+    ts_close(fd);
+    rig_down();
+}
+END_TEST
+
+struct closer {
+    int fd;
+    int result, err;
+};
+static void *blocked_recv(void *arg)
+{
+    struct closer *c = arg;
+    char b[4];
+    errno = 0;
+    c->result = (int)ts_recv(c->fd, b, sizeof b, 0);
+    c->err = errno;
+    return NULL;
+}
+
+START_TEST(test_close_wakes_a_thread_blocked_in_recv_with_ebadf)
+{
+    rig_up();
+    int fd = udp_on(rt_b, 7000);
+    set_rcvtimeo(fd, 0); /* block for good */
+    struct closer c = {.fd = fd};
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_recv, &c);
+    usleep(20000); /* let it block (if it did not yet, it sees EBADF at once: same result) */
+    ck_assert_int_eq(ts_close(fd), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(c.result, -1);
+    ck_assert_int_eq(c.err, EBADF);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_runtime_stop_wakes_blocked_thread_and_frees_everything)
+{
+    rig_up();
+    int fd = udp_on(rt_b, 7000);
+    set_rcvtimeo(fd, 0);
+    int tcp = ts_socket_on(rt_b, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(tcp, 0);
+    struct closer c = {.fd = fd};
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_recv, &c);
+    usleep(20000);
+    ts_runtime_stop(rt_b);
+    rt_b = NULL;
+    pthread_join(t, NULL);
+    ck_assert_int_eq(c.result, -1);
+    ck_assert_int_eq(c.err, EBADF);
+    errno = 0;
+    ck_assert_int_eq(ts_close(tcp), -1); /* the runtime took its descriptors with it */
+    ck_assert_int_eq(errno, EBADF);
+    ts_runtime_stop(rt_a);
+    rt_a = NULL;
+}
+END_TEST
+
+START_TEST(test_poll_across_many_descriptors_reports_only_the_ready_one)
+{
+    rig_up();
+    enum { N = 8 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = udp_on(rt_b, (uint16_t)(7100 + i));
+    int cli = udp_on(rt_a, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, 7105);
+    ck_assert_int_eq(ts_sendto(cli, "5", 1, 0, SA(to), sizeof to), 1);
+    struct pollfd p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    ck_assert_int_eq(ts_poll(p, N, 2000), 1);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(p[i].revents, i == 5 ? POLLIN : 0);
+    /* POLLOUT: a UDP socket can always send */
+    for (int i = 0; i < N; i++)
+        p[i].events = POLLOUT;
+    ck_assert_int_eq(ts_poll(p, N, 0), N);
+    for (int i = 0; i < N; i++)
+        ts_close(fds[i]);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
+/* ================================================================ TCP */
+
+START_TEST(test_tcp_blocking_connect_accept_send_recv_and_names)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8080, &c, &s, NULL);
+    ck_assert_int_eq(ts_send(c, "GET", 3, 0), 3);
+    char buf[8];
+    recv_exact(s, buf, 3);
+    ck_assert_mem_eq(buf, "GET", 3);
+    ck_assert_int_eq(ts_write(s, "OK!", 3), 3);
+    ck_assert_int_eq(ts_read(c, buf, sizeof buf), 3);
+    ck_assert_mem_eq(buf, "OK!", 3);
+    struct sockaddr_in a;
+    socklen_t l = sizeof a;
+    ck_assert_int_eq(ts_getpeername(c, SA(a), &l), 0);
+    ck_assert_uint_eq(ntohl(a.sin_addr.s_addr), TH_IP_B);
+    ck_assert_uint_eq(ntohs(a.sin_port), 8080);
+    l = sizeof a;
+    ck_assert_int_eq(ts_getsockname(s, SA(a), &l), 0);
+    ck_assert_uint_eq(ntohl(a.sin_addr.s_addr), TH_IP_B);
+    ck_assert_uint_eq(ntohs(a.sin_port), 8080);
+    struct ts_tcp_info info;
+    l = sizeof info;
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TS_TCP_INFO, &info, &l), 0);
+    ck_assert_int_eq(info.state, TS_TCP_ESTABLISHED);
+    ck_assert_uint_eq(info.rport, 8080);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_nonblocking_connect_completes_through_poll_and_so_error)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8081);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8081);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EINPROGRESS);
+    short ev = poll1(c, POLLOUT, 2000);
+    ck_assert(ev & POLLOUT);
+    ck_assert(!(ev & (POLLERR | POLLHUP)));
+    int err = -1;
+    socklen_t el = sizeof err;
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    ck_assert_int_eq(err, 0);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EISCONN);
+    ts_close(c);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_connect_to_closed_port_is_refused)
+{
+    rig_up();
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 9);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_nonblocking_connect_refused_shows_pollerr_and_so_error)
+{
+    rig_up();
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 9);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EINPROGRESS);
+    short ev = poll1(c, POLLOUT, 2000);
+    ck_assert(ev & POLLERR);
+    ck_assert(ev & POLLHUP);
+    int err = 0;
+    socklen_t el = sizeof err;
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    ck_assert_int_eq(err, ECONNREFUSED);
+    el = sizeof err;
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    ck_assert_int_eq(err, 0); /* SO_ERROR clears it */
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_second_connect_while_in_progress_is_ealready)
+{
+    rig_up();
+    /* B's stack never answers: it is not running a listener and we drop nothing, so use a
+     * port on an address nobody has (ARP never resolves): the SYN waits. */
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(th_ip(10, 0, 0, 77), 80);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EINPROGRESS);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EALREADY);
+    ck_assert_int_eq(poll1(c, POLLOUT, 0), 0); /* not writable while connecting */
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_calls_on_unconnected_socket_are_enotconn)
+{
+    rig_up();
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    char b[4];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(c, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    errno = 0;
+    ck_assert_int_eq(ts_send(c, "x", 1, 0), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    errno = 0;
+    ck_assert_int_eq(ts_shutdown(c, SHUT_WR), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    struct sockaddr_in a;
+    socklen_t l = sizeof a;
+    errno = 0;
+    ck_assert_int_eq(ts_getpeername(c, SA(a), &l), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    errno = 0;
+    ck_assert_int_eq(ts_accept(c, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL); /* not listening */
+    errno = 0;
+    ck_assert_int_eq(ts_shutdown(c, 42), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_listen_without_bind_gets_ephemeral_port)
+{
+    rig_up();
+    int l = ts_socket_on(rt_b, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(ts_listen(l, 4), 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(ts_getsockname(l, SA(a), &al), 0);
+    uint16_t port = ntohs(a.sin_port);
+    ck_assert_uint_ge(port, 32768);
+    ck_assert_uint_le(port, 60999);
+    /* and it works */
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, port);
+    ck_assert_int_eq(ts_connect(c, SA(to), sizeof to), 0);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    ts_close(s);
+    ts_close(c);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_bind_port_0_picks_ephemeral_and_bind_twice_is_einval)
+{
+    rig_up();
+    int fd = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(0, 0);
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), 0);
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(ts_getsockname(fd, SA(a), &al), 0);
+    ck_assert_uint_ge(ntohs(a.sin_port), 32768);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    /* a second socket cannot take the same port without SO_REUSEADDR on both */
+    int fd2 = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd2, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EADDRINUSE);
+    struct sockaddr_in foreign = sin_of(th_ip(192, 168, 9, 9), 0);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd2, SA(foreign), sizeof foreign), -1);
+    ck_assert_int_eq(errno, EADDRNOTAVAIL);
+    ts_close(fd);
+    ts_close(fd2);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_bind_to_listening_port_is_eaddrinuse_even_with_reuseaddr)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8082); /* has SO_REUSEADDR */
+    int fd = ts_socket_on(rt_b, AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ck_assert_int_eq(ts_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    struct sockaddr_in a = sin_of(0, 8082);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EADDRINUSE);
+    ts_close(l);
+    /* the listener is gone: the port is free */
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), 0);
+    ck_assert_int_eq(ts_listen(fd, 1), 0);
+    ts_close(fd);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_reuseaddr_binds_over_time_wait)
+{
+    rig_up();
+    int c, s, l;
+    tcp_pair(8083, &c, &s, &l);
+    ts_close(l);
+    /* The server closes first: its side of the connection ends in TIME_WAIT on port 8083. */
+    ts_close(s);
+    char b[4];
+    ck_assert_int_eq(ts_recv(c, b, sizeof b, 0), 0);
+    ts_close(c);
+    usleep(20000);
+    int fd = ts_socket_on(rt_b, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(0, 8083);
+    errno = 0;
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EADDRINUSE);
+    int one = 1;
+    ck_assert_int_eq(ts_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    ck_assert_int_eq(ts_bind(fd, SA(a), sizeof a), 0);
+    ts_close(fd);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_poll_readable_writable_and_rdhup_after_peer_close)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8084, &c, &s, NULL);
+    ck_assert_int_eq(poll1(s, POLLIN, 0), 0);
+    ck_assert(poll1(s, POLLOUT, 0) & POLLOUT);
+    ck_assert_int_eq(ts_send(c, "data", 4, 0), 4);
+    ck_assert(poll1(s, POLLIN, 2000) & POLLIN);
+    char b[8];
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), 4);
+    ck_assert_int_eq(poll1(s, POLLIN | POLLRDHUP, 0), 0);
+    ts_close(c); /* FIN */
+    short ev = poll1(s, POLLIN | POLLRDHUP, 2000);
+    ck_assert(ev & POLLIN);
+    ck_assert(ev & POLLRDHUP);
+    ck_assert(!(ev & POLLHUP)); /* only half: we may still send */
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), 0);
+    ck_assert_int_eq(ts_shutdown(s, SHUT_WR), 0);
+    ev = poll1(s, POLLIN, 0);
+    ck_assert(ev & POLLHUP); /* both directions are done */
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_shutdown_wr_delivers_eof_and_keeps_receiving)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8085, &c, &s, NULL);
+    ck_assert_int_eq(ts_send(c, "req", 3, 0), 3);
+    ck_assert_int_eq(ts_shutdown(c, SHUT_WR), 0);
+    errno = 0;
+    ck_assert_int_eq(ts_send(c, "x", 1, MSG_NOSIGNAL), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    char b[8];
+    recv_exact(s, b, 3);
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), 0); /* EOF */
+    ck_assert_int_eq(ts_send(s, "resp", 4, 0), 4);
+    recv_exact(c, b, 4);
+    ck_assert_mem_eq(b, "resp", 4);
+    ts_close(s);
+    ck_assert_int_eq(ts_recv(c, b, sizeof b, 0), 0);
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_linger_zero_sends_rst_and_peer_gets_econnreset)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8086, &c, &s, NULL);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    ts_close(c);
+    short ev = poll1(s, POLLIN, 2000);
+    ck_assert(ev & POLLERR);
+    ck_assert(ev & POLLHUP);
+    char b[4];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    errno = 0;
+    ck_assert_int_eq(ts_send(s, "x", 1, 0), -1); /* no signal, just EPIPE */
+    ck_assert_int_eq(errno, EPIPE);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_linger_positive_close_returns_after_fin_is_acked)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8087, &c, &s, NULL);
+    struct linger lg = {.l_onoff = 1, .l_linger = 2};
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    static char data[100000];
+    memset(data, 'z', sizeof data);
+    ck_assert_int_eq(ts_send(c, data, sizeof data, 0), (ssize_t)sizeof data);
+    /* Everything fits in the peer's receive buffer, so the FIN is acknowledged without the
+     * peer reading: close returns once it is, and the data is all there afterwards. */
+    ck_assert_int_eq(ts_close(c), 0);
+    static char got[100000];
+    recv_exact(s, got, sizeof got);
+    ck_assert_mem_eq(got, data, sizeof data);
+    char b[4];
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), 0);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_so_rcvtimeo_expiry_returns_eagain)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8088, &c, &s, NULL);
+    set_rcvtimeo(s, 50);
+    char b[4];
+    ts_time_t t0 = ts_runtime_now();
+    errno = 0;
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_uint_ge(ts_runtime_now() - t0, 50 * TS_MS);
+    /* accept on a listener honours it too */
+    int l = listener_on(rt_b, 8089);
+    set_rcvtimeo(l, 30);
+    errno = 0;
+    ck_assert_int_eq(ts_accept(l, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ts_close(l);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_nonblocking_accept_and_recv_are_eagain)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8090);
+    ck_assert_int_eq(ts_fcntl(l, F_SETFL, O_NONBLOCK), 0);
+    errno = 0;
+    ck_assert_int_eq(ts_accept(l, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8090);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    ck_assert(poll1(l, POLLIN, 2000) & POLLIN);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    char b[4];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ts_close(s);
+    ts_close(c);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8091, &c, &s, NULL);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8091);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), -1);
+    ck_assert_int_eq(errno, EISCONN);
+    errno = 0;
+    ck_assert_int_eq(ts_listen(c, 1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_msg_peek_leaves_data_for_the_next_read)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8092, &c, &s, NULL);
+    ck_assert_int_eq(ts_send(c, "peekaboo", 8, 0), 8);
+    char b[16];
+    ck_assert_int_eq(poll1(s, POLLIN, 2000) & POLLIN, POLLIN);
+    ssize_t n = ts_recv(s, b, 4, MSG_PEEK);
+    ck_assert_int_eq(n, 4);
+    ck_assert_mem_eq(b, "peek", 4);
+    ck_assert(poll1(s, POLLIN, 0) & POLLIN);
+    recv_exact(s, b, 8);
+    ck_assert_mem_eq(b, "peekaboo", 8);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_options_round_trip)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8093, &c, &s, NULL);
+    int one = 1, v = 0;
+    socklen_t l = sizeof v;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, &l), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one), 0);
+    int idle = 30, intvl = 5, cnt = 3;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle), 0);
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl), 0);
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt), 0);
+    l = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, &l), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &v, &l), 0);
+    ck_assert_int_eq(v, 30);
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_KEEPINTVL, &v, &l), 0);
+    ck_assert_int_eq(v, 5);
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &v, &l), 0);
+    ck_assert_int_eq(v, 3);
+    int zero = 0;
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &zero, sizeof zero), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    int big = 1 << 20;
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_RCVBUF, &big, sizeof big), 0);
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, &l), 0);
+    ck_assert_int_ge(v, 1 << 20);
+    struct linger lg = {.l_onoff = 1, .l_linger = 7}, lg2;
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    l = sizeof lg2;
+    ck_assert_int_eq(ts_getsockopt(c, SOL_SOCKET, SO_LINGER, &lg2, &l), 0);
+    ck_assert_int_eq(lg2.l_onoff, 1);
+    ck_assert_int_eq(lg2.l_linger, 7);
+    lg.l_onoff = 0;
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+struct acceptor {
+    int lst;
+    int done;
+    int err;
+};
+static void *blocked_accept(void *arg)
+{
+    struct acceptor *a = arg;
+    errno = 0;
+    a->done = ts_accept(a->lst, NULL, NULL);
+    a->err = errno;
+    return NULL;
+}
+
+START_TEST(test_tcp_shutdown_of_listener_wakes_blocked_accept_with_einval)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8094);
+    set_rcvtimeo(l, 0);
+    struct acceptor a = {.lst = l};
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_accept, &a);
+    usleep(20000);
+    ck_assert_int_eq(ts_shutdown(l, SHUT_RDWR), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(a.done, -1);
+    ck_assert_int_eq(a.err, EINVAL);
+    /* no longer listening: a connect is refused */
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, 8094);
+    errno = 0;
+    ck_assert_int_eq(ts_connect(c, SA(to), sizeof to), -1);
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    ts_close(c);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+/* ---- many threads: an echo server with a thread per client, many clients at once */
+
+#define ECHO_PORT  7007
+#define CLIENTS    8
+#define PER_CLIENT 65536
+
+static void *echo_conn(void *arg)
+{
+    int s = (int)(intptr_t)arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ts_recv(s, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        ssize_t off = 0;
+        while (off < n) {
+            ssize_t w = ts_send(s, buf + off, (size_t)(n - off), 0);
+            if (w <= 0)
+                break;
+            off += w;
+        }
+    }
+    ts_close(s);
+    return NULL;
+}
+
+static void *echo_acceptor(void *arg)
+{
+    int l = (int)(intptr_t)arg;
+    pthread_t th[CLIENTS];
+    int n = 0;
+    while (n < CLIENTS) {
+        int s = ts_accept(l, NULL, NULL);
+        if (s < 0)
+            break;
+        set_rcvtimeo(s, 3000);
+        pthread_create(&th[n++], NULL, echo_conn, (void *)(intptr_t)s);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    return NULL;
+}
+
+struct client {
+    int id;
+    int ok;
+    size_t sent, got; /* for the failure message */
+    int err;
+};
+static void *echo_client(void *arg)
+{
+    struct client *cl = arg;
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, ECHO_PORT);
+    if (c < 0 || ts_connect(c, SA(a), sizeof a) != 0) {
+        cl->err = errno;
+        return NULL;
+    }
+    set_rcvtimeo(c, 3000);
+    uint8_t *out = malloc(PER_CLIENT), *in = malloc(PER_CLIENT);
+    for (size_t i = 0; i < PER_CLIENT; i++)
+        out[i] = (uint8_t)(i * 7 + cl->id);
+    /* send and receive interleaved so neither side's buffers need to hold it all */
+    size_t sent = 0, got = 0;
+    while (got < PER_CLIENT) {
+        if (sent < PER_CLIENT) {
+            size_t chunk = PER_CLIENT - sent < 8192 ? PER_CLIENT - sent : 8192;
+            ssize_t w = ts_send(c, out + sent, chunk, 0);
+            if (w <= 0) {
+                cl->err = errno;
+                break;
+            }
+            sent += (size_t)w;
+        }
+        ssize_t r = ts_recv(c, in + got, PER_CLIENT - got, sent < PER_CLIENT ? MSG_DONTWAIT : 0);
+        if (r == 0 || (r < 0 && errno != EAGAIN)) {
+            cl->err = r == 0 ? -1 : errno;
+            break;
+        }
+        if (r > 0)
+            got += (size_t)r;
+    }
+    cl->sent = sent;
+    cl->got = got;
+    cl->ok = got == PER_CLIENT && memcmp(in, out, PER_CLIENT) == 0;
+    free(out);
+    free(in);
+    ts_close(c);
+    return NULL;
+}
+
+START_TEST(test_tcp_many_threads_echo_at_once)
+{
+    rig_up();
+    int l = listener_on(rt_b, ECHO_PORT);
+    set_rcvtimeo(l, 3000);
+    pthread_t acc;
+    pthread_create(&acc, NULL, echo_acceptor, (void *)(intptr_t)l);
+    pthread_t th[CLIENTS];
+    struct client cl[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        cl[i] = (struct client){.id = i};
+        pthread_create(&th[i], NULL, echo_client, &cl[i]);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    pthread_join(acc, NULL);
+    for (int i = 0; i < CLIENTS; i++)
+        ck_assert_msg(cl[i].ok, "client %d did not get its bytes back (sent %zu got %zu err %d)", i,
+                      cl[i].sent, cl[i].got, cl[i].err);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+struct bulk {
+    int fd;
+    size_t len;
+};
+static void *bulk_sender(void *arg)
+{
+    struct bulk *b = arg;
+    uint8_t buf[16384];
+    size_t off = 0;
+    while (off < b->len) {
+        size_t n = b->len - off < sizeof buf ? b->len - off : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)((off + i) % 251);
+        ssize_t w = ts_send(b->fd, buf, n, 0);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    ts_shutdown(b->fd, SHUT_WR);
+    return NULL;
+}
+
+START_TEST(test_tcp_blocking_bulk_transfer_is_byte_identical)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8095, &c, &s, NULL);
+    struct bulk b = {.fd = c, .len = 2u << 20};
+    pthread_t t;
+    pthread_create(&t, NULL, bulk_sender, &b);
+    uint8_t buf[20000];
+    size_t total = 0;
+    bool same = true;
+    for (;;) {
+        ssize_t n = ts_recv(s, buf, sizeof buf, 0);
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            same &= buf[i] == (uint8_t)((total + (size_t)i) % 251);
+        total += (size_t)n;
+    }
+    pthread_join(t, NULL);
+    ck_assert_uint_eq(total, b.len);
+    ck_assert(same);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+static Suite *socket_suite(void)
+{
+    Suite *s = suite_create("socket");
+    TCase *g = tcase_create("generic");
+    tcase_add_test(g, test_bad_descriptor_gives_ebadf_everywhere);
+    tcase_add_test(g, test_socket_rejects_other_families_and_types);
+    tcase_add_test(g, test_fcntl_toggles_o_nonblock_and_socket_type_flag_sets_it);
+    tcase_add_test(g, test_getsockopt_so_type_and_unknown_options);
+    tcase_add_test(g, test_poll_reports_pollnval_for_closed_descriptor_and_ignores_negative);
+    tcase_add_test(g, test_poll_times_out_with_zero_when_nothing_is_ready);
+    suite_add_tcase(s, g);
+    TCase *u = tcase_create("udp");
+    tcase_add_test(u, test_udp_echo_between_two_runtimes);
+    tcase_add_test(u, test_udp_connected_to_closed_port_gets_econnrefused);
+    tcase_add_test(u, test_udp_nonblocking_recv_is_eagain_and_peek_leaves_datagram);
+    tcase_add_test(u, test_udp_send_errors_emsgsize_edestaddrreq_eaddrinuse);
+    tcase_add_test(u, test_udp_reuseaddr_lets_two_sockets_share_a_port);
+    tcase_add_test(u, test_udp_so_rcvtimeo_expiry_returns_eagain);
+    tcase_add_test(u, test_close_wakes_a_thread_blocked_in_recv_with_ebadf);
+    tcase_add_test(u, test_runtime_stop_wakes_blocked_thread_and_frees_everything);
+    tcase_add_test(u, test_poll_across_many_descriptors_reports_only_the_ready_one);
+    suite_add_tcase(s, u);
+    TCase *t = tcase_create("tcp");
+    tcase_set_timeout(t, 10);
+    tcase_add_test(t, test_tcp_blocking_connect_accept_send_recv_and_names);
+    tcase_add_test(t, test_tcp_nonblocking_connect_completes_through_poll_and_so_error);
+    tcase_add_test(t, test_tcp_connect_to_closed_port_is_refused);
+    tcase_add_test(t, test_tcp_nonblocking_connect_refused_shows_pollerr_and_so_error);
+    tcase_add_test(t, test_tcp_second_connect_while_in_progress_is_ealready);
+    tcase_add_test(t, test_tcp_calls_on_unconnected_socket_are_enotconn);
+    tcase_add_test(t, test_tcp_listen_without_bind_gets_ephemeral_port);
+    tcase_add_test(t, test_tcp_bind_port_0_picks_ephemeral_and_bind_twice_is_einval);
+    tcase_add_test(t, test_tcp_bind_to_listening_port_is_eaddrinuse_even_with_reuseaddr);
+    tcase_add_test(t, test_tcp_reuseaddr_binds_over_time_wait);
+    tcase_add_test(t, test_tcp_poll_readable_writable_and_rdhup_after_peer_close);
+    tcase_add_test(t, test_tcp_shutdown_wr_delivers_eof_and_keeps_receiving);
+    tcase_add_test(t, test_tcp_linger_zero_sends_rst_and_peer_gets_econnreset);
+    tcase_add_test(t, test_tcp_linger_positive_close_returns_after_fin_is_acked);
+    tcase_add_test(t, test_tcp_so_rcvtimeo_expiry_returns_eagain);
+    tcase_add_test(t, test_tcp_nonblocking_accept_and_recv_are_eagain);
+    tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
+    tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
+    tcase_add_test(t, test_tcp_options_round_trip);
+    tcase_add_test(t, test_tcp_shutdown_of_listener_wakes_blocked_accept_with_einval);
+    tcase_add_test(t, test_tcp_many_threads_echo_at_once);
+    tcase_add_test(t, test_tcp_blocking_bulk_transfer_is_byte_identical);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(socket_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
