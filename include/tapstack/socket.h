@@ -13,7 +13,40 @@
  *
  * Semantics follow POSIX: -1 and errno on failure; EAGAIN/EWOULDBLOCK in non-blocking mode;
  * EINPROGRESS from a non-blocking connect, finished through ts_poll(POLLOUT) and SO_ERROR; EPIPE
- * without any signal. */
+ * without any signal.
+ *
+ * Locks (socket/shim.h has the details). Each runtime has its one mutex; it guards the stack and
+ * every socket of that runtime. The descriptor table has a small lock of its own, held only to
+ * map a number to a socket and count references, never while waiting, and never before a
+ * runtime's lock. A call holds a reference to its socket, so ts_close() in another thread never
+ * frees memory under it: a call blocked on a socket that gets closed (or whose runtime stops)
+ * wakes and fails with EBADF. Blocked calls sleep on their socket's condition variable; each
+ * ts_poll() call has its own condition variable that the watched sockets signal. The loop
+ * thread is woken (eventfd) only when a call made the stack's next deadline earlier.
+ *
+ * Choices where POSIX leaves room (Linux's unless noted):
+ *   - descriptors are the lowest free number from 3 up (never 0..2, so they cannot be mistaken
+ *     for stdin/stdout/stderr in messages); ts_socket() without a runtime fails with ENETDOWN;
+ *   - send/recv on a TCP socket that was never connected: ENOTCONN (POSIX; Linux says EPIPE
+ *     for send); after ts_shutdown(SHUT_WR): EPIPE;
+ *   - SO_RCVBUF/SO_SNDBUF take the value as given (clamped to 1 KiB..64 MiB), not doubled;
+ *   - SO_RCVTIMEO/SO_SNDTIMEO expiry: EAGAIN; a blocking connect whose SO_SNDTIMEO expires:
+ *     EINPROGRESS (it goes on in the background); SO_RCVTIMEO also bounds ts_accept();
+ *   - SO_LINGER {1, 0}: ts_close() resets the connection (RST); {1, n > 0}: ts_close() sends
+ *     the FIN and waits up to n seconds for it to be acknowledged, then returns 0 either way;
+ *   - ts_shutdown(SHUT_RD) on a listener stops listening: blocked ts_accept() calls fail with
+ *     EINVAL (how servers stop acceptor threads);
+ *   - listen() without bind(), bind() to port 0 and an unbound connect()/sendto() take an
+ *     ephemeral port from the stack's range (default 32768..60999); bind() is EADDRINUSE while
+ *     another socket holds the port, unless both set SO_REUSEADDR and nobody listens on it
+ *     (TCP connections in TIME_WAIT do not hold it against SO_REUSEADDR);
+ *   - MSG_PEEK works on TCP and UDP, MSG_WAITALL on TCP, MSG_TRUNC on UDP (returns the real
+ *     length), MSG_DONTWAIT and MSG_NOSIGNAL everywhere; MSG_OOB is EOPNOTSUPP;
+ *   - a connected UDP socket reports ICMP errors (port unreachable: ECONNREFUSED) once, on its
+ *     next send or receive; unconnected ones never do;
+ *   - ts_poll(): a never-connected TCP socket is POLLOUT|POLLHUP; after the peer's FIN
+ *     POLLIN|POLLRDHUP; POLLHUP once both directions are shut or the connection is gone;
+ *     POLLERR while an error is pending; POLLNVAL for a descriptor that is not open. */
 #ifndef TAPSTACK_SOCKET_H
 #define TAPSTACK_SOCKET_H
 

@@ -367,6 +367,28 @@ START_TEST(test_large_datagram_is_fragmented_by_ip)
 }
 END_TEST
 
+START_TEST(test_sendto_broadcast_addresses_goes_to_the_broadcast_mac)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    struct ts_udp_sock *u = open_on(&r, 68, false, 65536);
+    uint32_t dsts[2] = {IPV4_BROADCAST, th_ip(10, 0, 0, 255)};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ts_udp_sendto(u, "disc", 4, dsts[i], 67, r.now), 4);
+        struct udp_hdr h;
+        ck_assert(th_raw_recv_udp(&r, &h));
+        ck_assert_mem_eq(r.frame, th_mac_bcast, 6); /* no ARP for a broadcast */
+        ck_assert_uint_eq(h.dport, 67);
+        struct ipv4_hdr ip;
+        ck_assert(th_parse_ipv4(r.frame, r.frame_len, &ip));
+        ck_assert_uint_eq(ip.dst, dsts[i]);
+        ck_assert_uint_eq(ip.src, TH_IP_B);
+    }
+    ts_udp_close(u);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_sendto_limits_emsgsize_and_edestaddrreq)
 {
     struct th_raw r;
@@ -540,6 +562,7 @@ static Suite *udp_suite(void)
     tcase_add_test(out, test_sendto_emits_datagram_with_ports_payload_and_checksum);
     tcase_add_test(out, test_large_datagram_is_fragmented_by_ip);
     tcase_add_test(out, test_sendto_limits_emsgsize_and_edestaddrreq);
+    tcase_add_test(out, test_sendto_broadcast_addresses_goes_to_the_broadcast_mac);
     tcase_add_test(out, test_connected_socket_hears_only_its_peer);
     tcase_add_test(out, test_two_stacks_exchange_datagrams);
     suite_add_tcase(s, out);
