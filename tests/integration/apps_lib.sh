@@ -33,6 +33,31 @@ ts_bg() {
     TS_PIDS+=("$TS_BG_PID")
 }
 
+# ts_host_echo PORT RESULT [CLOSE_DELAY]: a one-connection TCP echo server on the host side
+# ($TS_HOST_IP:PORT), in the background. At the peer's FIN it waits CLOSE_DELAY seconds (default 0)
+# and closes; before that it writes "BYTES SHA256" of what it received to RESULT. (socat's PIPE echo can
+# deadlock on large transfers: it blocks writing a full pipe that only it drains.)
+ts_host_echo() {
+    ts_bg python3 -c 'import socket, sys, hashlib, time
+ip, port, out, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port))
+s.listen(1)
+c, _ = s.accept()
+h, n = hashlib.sha256(), 0
+while True:
+    d = c.recv(262144)
+    if not d:
+        break
+    h.update(d)
+    n += len(d)
+    c.sendall(d)
+open(out, "w").write("%d %s\n" % (n, h.hexdigest()))
+time.sleep(delay)
+c.close()' "$TS_HOST_IP" "$1" "$2" "${3:-0}"
+}
+
 # ts_wait_port PORT: wait until something on the host side listens on TCP PORT (5 s).
 ts_wait_port() {
     local i

@@ -48,15 +48,17 @@ n=$(ts_ns_exec timeout 30 nc -N "$S" 9 <"$TS_TMP/d.bin" | wc -c)
 ts_app_alive || ts_fail "the echo server died"
 ts_stop_app
 
-# tapstack-echo-client -> socat echo on the host: the file goes out and comes back.
-ts_bg socat TCP-LISTEN:7100,bind=$TS_HOST_IP,reuseaddr PIPE
-ts_wait_port 7100 || ts_fail "socat did not start listening"
+# tapstack-echo-client -> an echo server on the host: the file goes out and comes back.
+ts_host_echo 7100 "$TS_TMP/cl.res"
+ts_wait_port 7100 || ts_fail "the host echo did not start listening"
 head -c 5000000 /dev/urandom >"$TS_TMP/cl.bin"
 ts_ns_exec timeout 120 "$TS_BIN/tapstack-echo-client" --tap "$TS_TAP" "$TS_HOST_IP" 7100 \
     <"$TS_TMP/cl.bin" >"$TS_TMP/cl.out" 2>"$TS_TMP/app-client1.log" ||
     ts_fail "echo-client to socat exited with status $?"
 cmp -s "$TS_TMP/cl.bin" "$TS_TMP/cl.out" ||
     ts_fail "echo-client got back $(stat -c %s "$TS_TMP/cl.out") different bytes"
+[[ $(cat "$TS_TMP/cl.res") == "5000000 $(ts_sha "$TS_TMP/cl.bin")" ]] ||
+    ts_fail "the host echo received '$(cat "$TS_TMP/cl.res")'"
 
 # tapstack-echo-client <-> nc -l: different data each way; nc -N closes its side after its input.
 head -c 300000 /dev/urandom >"$TS_TMP/host.bin"

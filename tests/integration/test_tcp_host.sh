@@ -43,10 +43,10 @@ rsts=$(ts_pcap_rsts "$TS_TMP/server.pcap")
 [[ $rsts == 0 ]] || ts_fail "$rsts RST segments in the echo server's capture (closes must be clean)"
 
 # ---- tapstack-initiated, tapstack closes first ----
-# socat waits 1 s after our FIN (-t 1) before closing its side, so our FIN's ACK and the host's
-# FIN come separately and FIN_WAIT2 is visible.
-ts_bg socat -t 1 TCP-LISTEN:7100,bind=$H,reuseaddr PIPE
-ts_wait_port 7100 || ts_fail "socat did not start listening"
+# The host echo waits 1 s after our FIN before closing its side, so the ACK of our FIN and the
+# host's FIN come separately and FIN_WAIT2 is visible.
+ts_host_echo 7100 "$TS_TMP/small.res" 1
+ts_wait_port 7100 || ts_fail "the host echo did not start listening"
 client_log=$TS_TMP/app-client.log
 out=$(printf 'hello host, from tapstack\n' | ts_ns_exec timeout 30 "$TS_BIN/tapstack-echo-client" \
     --tap "$TS_TAP" --trace --msl 1 --wait-close --pcap "$TS_TMP/client.pcap" "$H" 7100 \
@@ -61,18 +61,18 @@ rsts=$(ts_pcap_rsts "$TS_TMP/client.pcap")
 [[ $rsts == 0 ]] || ts_fail "$rsts RST segments in the client's capture"
 
 # ---- 100 MB each way, SHA-256 on both ends ----
-# The host side records what it receives (tee) and echoes it back.
+# The host side hashes what it receives and echoes it back; tapstack hashes the echo.
 head -c "$TS_BIG" /dev/urandom >"$TS_TMP/big.bin"
 want=$(ts_sha "$TS_TMP/big.bin")
-ts_bg socat TCP-LISTEN:7200,bind=$H,reuseaddr "SYSTEM:tee $TS_TMP/host_got.bin"
-ts_wait_port 7200 || ts_fail "socat did not start listening"
+ts_host_echo 7200 "$TS_TMP/big.res"
+ts_wait_port 7200 || ts_fail "the host echo did not start listening"
 ts_ns_exec timeout 240 "$TS_BIN/tapstack-echo-client" --tap "$TS_TAP" "$H" 7200 \
     <"$TS_TMP/big.bin" 2>"$TS_TMP/app-big.log" | sha256sum >"$TS_TMP/stack_got.sha"
 rc=${PIPESTATUS[0]}
 [[ $rc == 0 ]] || ts_fail "echo-client with $TS_BIG bytes exited with status $rc"
-host_sha=$(ts_sha "$TS_TMP/host_got.bin")
+host=$(cat "$TS_TMP/big.res" 2>/dev/null)
 stack_sha=$(cut -d' ' -f1 "$TS_TMP/stack_got.sha")
-[[ $host_sha == "$want" ]] || ts_fail "the host received different bytes (sha $host_sha)"
+[[ $host == "$TS_BIG $want" ]] || ts_fail "the host received '$host', want '$TS_BIG $want'"
 [[ $stack_sha == "$want" ]] || ts_fail "tapstack received different bytes (sha $stack_sha)"
 
 ts_pass "host- and tapstack-initiated connections, traces, clean closes, $TS_BIG bytes each way"
