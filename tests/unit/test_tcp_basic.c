@@ -2,6 +2,7 @@
  * comprehensive matrix lives in the other test_tcp_*.c suites. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,10 +65,30 @@ static bool both_established(void *arg)
            ts_tcp_state(f->cb) == TS_TCP_ESTABLISHED;
 }
 
-static void connect_pair(struct fixture *f)
+/* th_run_until, but also waking for frames one stack sent to the other during the same settle
+ * (th_settle's deadline is computed before the second stack sends). */
+static bool run_until(struct th_net *n, bool (*pred)(void *), void *arg, ts_time_t max)
+{
+    ts_time_t end = n->now + max;
+    for (;;) {
+        ts_time_t next = th_settle(n);
+        if (pred(arg))
+            return true;
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_b, n->now));
+        if (next <= n->now)
+            continue;
+        if (next > end)
+            return false;
+        n->now = next;
+    }
+}
+
+static void connect_pair_ex(struct fixture *f, const struct ts_fault_config *fault)
 {
     memset(f, 0, sizeof(*f));
-    th_net_init(&f->n, 1 * TS_MS);
+    struct th_net_opts o = {.latency = 1 * TS_MS, .fault_a = fault, .fault_b = fault};
+    th_net_init_ex(&f->n, &o);
     ts_stack_set_trace(f->n.a, trace_cb, &f->ta);
     ts_stack_set_trace(f->n.b, trace_cb, &f->tb);
     int err = 0;
@@ -76,7 +97,12 @@ static void connect_pair(struct fixture *f)
     f->ca = ts_tcp_connect(f->n.a, 0, 0, TH_IP_B, 80, NULL, &err, f->n.now);
     ck_assert_ptr_nonnull(f->ca);
     ts_tcp_endpoints(f->ca, NULL, &f->aport, NULL, NULL);
-    ck_assert(th_run_until(&f->n, both_established, f, 5 * TS_SEC));
+    ck_assert(run_until(&f->n, both_established, f, 60 * TS_SEC));
+}
+
+static void connect_pair(struct fixture *f)
+{
+    connect_pair_ex(f, NULL);
 }
 
 START_TEST(test_handshake_between_two_stacks_reaches_established_on_both)
@@ -135,11 +161,9 @@ static bool pump(void *arg)
     return x->got_a == x->len && x->got_b == x->len;
 }
 
-START_TEST(test_one_megabyte_each_way_arrives_byte_identical)
+static void transfer(struct fixture *f, size_t len, ts_time_t max)
 {
-    struct fixture f;
-    connect_pair(&f);
-    struct xfer x = {.f = &f, .len = 1 << 20};
+    struct xfer x = {.f = f, .len = len};
     x.src_a = malloc(x.len);
     x.src_b = malloc(x.len);
     x.dst_a = malloc(x.len);
@@ -150,20 +174,75 @@ START_TEST(test_one_megabyte_each_way_arrives_byte_identical)
         x.src_a[i] = (uint8_t)(v >> 16);
         x.src_b[i] = (uint8_t)(v >> 8);
     }
-    ck_assert(th_run_until(&f.n, pump, &x, 60 * TS_SEC));
+    bool ok = run_until(&f->n, pump, &x, max);
+    if (!ok && getenv("TCP_DEBUG")) {
+        static char buf[65536];
+        fprintf(stderr, "got_a %zu got_b %zu sent_a %zu sent_b %zu states %s %s now %llu\n",
+                x.got_a, x.got_b, x.sent_a, x.sent_b, ts_tcp_state_name(ts_tcp_state(f->ca)),
+                ts_tcp_state_name(ts_tcp_state(f->cb)), (unsigned long long)f->n.now);
+        ts_stack_counters_format(f->n.a, buf, sizeof buf, false);
+        fprintf(stderr, "A:\n%s", buf);
+        ts_stack_counters_format(f->n.b, buf, sizeof buf, false);
+        fprintf(stderr, "B:\n%s", buf);
+        struct ts_tcp_info i;
+        ts_tcp_get_info(f->ca, &i, f->n.now);
+        fprintf(stderr,
+                "A: srtt %llu var %llu una %u nxt %u wnd %u cwnd %u rto %llu timer %s %llu sq %u "
+                "rq %u\n",
+                (unsigned long long)i.srtt, (unsigned long long)i.rttvar, i.snd_una, i.snd_nxt,
+                i.snd_wnd, i.cwnd, (unsigned long long)i.rto, i.timer_name,
+                (unsigned long long)i.timer, i.send_queued, i.recv_queued);
+        ts_tcp_get_info(f->cb, &i, f->n.now);
+        fprintf(stderr,
+                "B: srtt %llu var %llu una %u nxt %u wnd %u cwnd %u rto %llu timer %s %llu sq %u "
+                "rq %u\n",
+                (unsigned long long)i.srtt, (unsigned long long)i.rttvar, i.snd_una, i.snd_nxt,
+                i.snd_wnd, i.cwnd, (unsigned long long)i.rto, i.timer_name,
+                (unsigned long long)i.timer, i.send_queued, i.recv_queued);
+    }
+    ck_assert(ok);
     ck_assert(memcmp(x.src_a, x.dst_b, x.len) == 0);
     ck_assert(memcmp(x.src_b, x.dst_a, x.len) == 0);
-    /* A clean link: nothing retransmitted, and not absurdly many segments. */
-    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_RETRANSMIT), 0);
-    ck_assert_uint_lt(ts_stack_counter(f.n.a, TS_C_TCP_TX), 3 * (x.len / 1448) + 100);
     free(x.src_a);
     free(x.src_b);
     free(x.dst_a);
     free(x.dst_b);
+}
+
+START_TEST(test_one_megabyte_each_way_arrives_byte_identical)
+{
+    struct fixture f;
+    connect_pair(&f);
+    size_t len = 1 << 20;
+    transfer(&f, len, 60 * TS_SEC);
+    /* A clean link: nothing retransmitted, and not absurdly many segments. */
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_RETRANSMIT), 0);
+    ck_assert_uint_lt(ts_stack_counter(f.n.a, TS_C_TCP_TX), 3 * (len / 1448) + 100);
     ts_tcp_close(f.ca, f.n.now);
     ts_tcp_close(f.cb, f.n.now);
     ts_tcp_close(f.l, f.n.now);
     th_run(&f.n, 200 * TS_SEC);
+    th_net_free(&f.n);
+}
+END_TEST
+
+START_TEST(test_two_megabytes_each_way_survive_loss_duplication_reordering_corruption)
+{
+    struct ts_fault_config fc = {
+        .in = {.drop = 0.02, .dup = 0.01, .reorder = 0.02, .corrupt = 0.005},
+        .out = {.drop = 0.01},
+        .seed = 42,
+    };
+    struct fixture f;
+    connect_pair_ex(&f, &fc);
+    transfer(&f, 2 << 20, 600 * TS_SEC);
+    ck_assert_uint_gt(ts_stack_counter(f.n.a, TS_C_TCP_RETRANSMIT), 0);
+    ts_tcp_close(f.ca, f.n.now);
+    ts_tcp_close(f.cb, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_run(&f.n, 300 * TS_SEC);
+    ck_assert_uint_eq(ts_tcp_table(f.n.a, NULL, 0, f.n.now), 0);
+    ck_assert_uint_eq(ts_tcp_table(f.n.b, NULL, 0, f.n.now), 0);
     th_net_free(&f.n);
 }
 END_TEST
@@ -180,7 +259,7 @@ START_TEST(test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_
     connect_pair(&f);
     ck_assert_int_eq(ts_tcp_send(f.ca, "hello", 5, f.n.now), 5);
     ts_tcp_close(f.ca, f.n.now);
-    ck_assert(th_run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
+    ck_assert(run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
     char buf[16];
     ck_assert(!ts_tcp_read_eof(f.cb)); /* data first */
     ck_assert_int_eq(ts_tcp_recv(f.cb, buf, sizeof(buf), f.n.now), 5);
@@ -223,7 +302,7 @@ START_TEST(test_server_close_first_puts_server_in_time_wait)
     struct fixture f;
     connect_pair(&f);
     ts_tcp_close(f.cb, f.n.now);
-    ck_assert(th_run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
+    ck_assert(run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
     ck_assert_int_eq(ts_tcp_state(f.ca), TS_TCP_CLOSE_WAIT);
     ts_tcp_close(f.ca, f.n.now);
     th_run(&f.n, 1 * TS_SEC);
@@ -271,6 +350,7 @@ static Suite *tcp_basic_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_handshake_between_two_stacks_reaches_established_on_both);
     tcase_add_test(tc, test_one_megabyte_each_way_arrives_byte_identical);
+    tcase_add_test(tc, test_two_megabytes_each_way_survive_loss_duplication_reordering_corruption);
     tcase_add_test(tc, test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack);
     tcase_add_test(tc, test_server_close_first_puts_server_in_time_wait);
     tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
