@@ -137,6 +137,9 @@ ts_time_t th_settle(struct th_net *n)
         ts_time_t na = ts_stack_step(n->a, n->now);
         ts_time_t nb = ts_stack_step(n->b, n->now);
         ts_time_t next = ts_time_min(na, nb);
+        /* B's step may have sent A something after A's step computed its deadline */
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_b, n->now));
         if (next > n->now)
             return next;
         if (round >= TH_MAX_ROUNDS) {

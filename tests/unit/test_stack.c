@@ -348,6 +348,59 @@ START_TEST(test_trace_events_reach_the_callback_that_is_set)
 }
 END_TEST
 
+/* ---- the harness itself */
+
+static bool b_replied(void *arg)
+{
+    return ts_stack_counter(arg, TS_C_ICMP_ECHO_REPLIED) > 0;
+}
+
+START_TEST(test_run_until_stops_at_the_event_that_makes_the_predicate_true)
+{
+    struct th_net n;
+    th_net_init(&n, 10 * TS_MS);
+    th_run(&n, 20 * TS_MS); /* the gratuitous ARPs arrive (they would resolve B for A) */
+    ts_time_t t0 = n.now;
+    th_ping(&n, TH_A, TH_IP_B, 1, 1, "x", 1);
+    /* ARP request 10 ms, reply 10 ms, echo 10 ms: B replies at +30 ms */
+    ck_assert(th_run_until(&n, b_replied, n.b, 1 * TS_SEC));
+    ck_assert_uint_eq(n.now - t0, 30 * TS_MS);
+    ck_assert(!th_run_until(&n, b_replied, n.a, 100 * TS_MS)); /* A never replies */
+    ck_assert_uint_eq(n.now - t0, 130 * TS_MS);
+    th_net_free(&n);
+}
+END_TEST
+
+START_TEST(test_run_advances_exactly_by_the_duration)
+{
+    struct th_net n;
+    th_net_init(&n, 0);
+    ts_time_t t0 = n.now;
+    th_run(&n, 1234567);
+    ck_assert_uint_eq(n.now, t0 + 1234567);
+    th_net_free(&n);
+}
+END_TEST
+
+START_TEST(test_fault_wrapper_between_the_stacks_drops_what_it_is_told_to)
+{
+    struct ts_fault_config f = {.out = {.drop = 1.0}, .seed = 1};
+    struct th_net_opts o = {.latency = 1 * TS_MS, .fault_a = &f};
+    struct th_net n;
+    th_net_init_ex(&n, &o);
+    th_run(&n, 10 * TS_MS);
+    th_ping(&n, TH_A, TH_IP_B, 1, 1, "x", 1);
+    th_run(&n, 5 * TS_SEC);
+    ck_assert_uint_eq(C(n.b, TS_C_ETH_RX), 0); /* nothing A sent ever arrived */
+    ck_assert_uint_eq(n.sent[TH_A], 4);        /* though A sent: gratuitous ARP + 3 requests */
+    ck_assert_uint_eq(C(n.a, TS_C_ARP_RESOLVE_FAILED), 1);
+    struct ts_fault_stats st;
+    ck_assert_int_eq(ts_fault_stats(n.fault_a, &st), 0);
+    ck_assert_uint_eq(st.dropped, n.sent[TH_A]);
+    th_net_free(&n);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
     Suite *s = suite_create("stack");
@@ -370,6 +423,11 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_trace_format_prints_time_endpoints_states_and_cause);
     tcase_add_test(tc, test_trace_events_reach_the_callback_that_is_set);
     suite_add_tcase(s, tc);
+    TCase *h = tcase_create("harness");
+    tcase_add_test(h, test_run_until_stops_at_the_event_that_makes_the_predicate_true);
+    tcase_add_test(h, test_run_advances_exactly_by_the_duration);
+    tcase_add_test(h, test_fault_wrapper_between_the_stacks_drops_what_it_is_told_to);
+    suite_add_tcase(s, h);
     return s;
 }
 
