@@ -65,6 +65,13 @@ void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
     uint32_t space = rcv_space(c);
     uint32_t cap = c->rcvbuf.cap;
     uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
+    /* RFC 7323 2.3: the window field cannot say more than 65535 << shift; without that clamp
+     * every read sent a useless update when the buffer exceeds the largest window. */
+    uint32_t maxwin = (uint32_t)65535 << (c->ws_ok ? c->rcv_wscale : 0);
+    if (space > maxwin)
+        space = maxwin;
+    if (cap > maxwin)
+        cap = maxwin;
     /* RFC 1122 4.2.3.3: update when the window can open by min(rcvbuf/2, MSS); only bother when
      * what the peer has left is under half the buffer (else it is not held back). */
     if (space > cur && space - cur >= thresh && cur < cap / 2)
