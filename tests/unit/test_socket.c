@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -33,6 +34,67 @@ static void rig_up(void)
     rt_b = ts_runtime_start(sb, db);
     ck_assert(rt_a && rt_b);
     ts_runtime_set_default(rt_a);
+}
+
+/* A driver wrapper that can silently lose everything its stack sends (a cut cable). */
+struct hole {
+    struct ts_driver drv;
+    struct ts_driver *inner;
+    atomic_bool cut;
+};
+static int hole_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
+{
+    struct hole *h = d->priv;
+    return atomic_load(&h->cut) ? 0 : ts_driver_send(h->inner, f, n, now);
+}
+static int hole_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
+{
+    return ts_driver_recv(((struct hole *)d->priv)->inner, buf, cap, now);
+}
+static int hole_fd(struct ts_driver *d)
+{
+    return ts_driver_fd(((struct hole *)d->priv)->inner);
+}
+static ts_time_t hole_next(struct ts_driver *d, ts_time_t now)
+{
+    return ts_driver_next_deadline(((struct hole *)d->priv)->inner, now);
+}
+static void hole_destroy(struct ts_driver *d)
+{
+    struct hole *h = d->priv;
+    ts_driver_destroy(h->inner);
+    free(h);
+}
+static const struct ts_driver_ops hole_ops = {
+    .send = hole_send,
+    .recv = hole_recv,
+    .fd = hole_fd,
+    .next_deadline = hole_next,
+    .destroy = hole_destroy,
+};
+
+/* Like rig_up, with A's sending side behind a hole the test can cut. */
+static struct hole *rig_up_with_hole(void)
+{
+    struct ts_driver *da, *db;
+    ts_pair_create(&da, &db, 0);
+    ck_assert(da && db);
+    struct hole *h = calloc(1, sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    h->inner = da;
+    h->drv = (struct ts_driver){.ops = &hole_ops, .name = "hole", .priv = h};
+    atomic_init(&h->cut, false);
+    struct ts_config ca, cb;
+    th_config(&ca, TH_A);
+    th_config(&cb, TH_B);
+    struct ts_stack *sa = ts_stack_new(&ca, &h->drv, ts_runtime_now());
+    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
+    ck_assert(sa && sb);
+    rt_a = ts_runtime_start(sa, &h->drv);
+    rt_b = ts_runtime_start(sb, db);
+    ck_assert(rt_a && rt_b);
+    ts_runtime_set_default(rt_a);
+    return h;
 }
 
 static void rig_down(void)
@@ -832,6 +894,63 @@ START_TEST(test_tcp_linger_positive_close_returns_after_fin_is_acked)
 }
 END_TEST
 
+START_TEST(test_tcp_lost_peer_times_out_with_etimedout)
+{
+    struct hole *h = rig_up_with_hole();
+    int l = listener_on(rt_b, 8096);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8096);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    /* Give up on unacknowledged data after 300 ms instead of the retry count. */
+    int ut = 300;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut), 0);
+    set_rcvtimeo(c, 5000);
+    atomic_store(&h->cut, true);
+    ck_assert_int_eq(ts_send(c, "lost", 4, 0), 4);
+    char b[4];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(c, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    struct ts_tcp_info info;
+    socklen_t il = sizeof info;
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TS_TCP_INFO, &info, &il), 0);
+    ck_assert_int_eq(info.state, TS_TCP_CLOSE);
+    ck_assert_uint_ge(info.retransmits, 1);
+    ts_close(c);
+    ts_close(s);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_so_sndtimeo_bounds_a_blocked_send)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8097, &c, &s, NULL);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    /* The peer reads nothing: once its receive buffer and our send buffer are full, a blocking
+     * send waits, and the timeout ends the wait with what was taken so far... */
+    size_t big = 4u << 20;
+    char *buf = calloc(1, big);
+    ssize_t n = ts_send(c, buf, big, 0);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, (ssize_t)big);
+    /* ...and a send that can take nothing fails with EAGAIN. */
+    errno = 0;
+    ck_assert_int_eq(ts_send(c, buf, big, 0), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_int_eq(poll1(c, POLLOUT, 0), 0);
+    free(buf);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_tcp_so_rcvtimeo_expiry_returns_eagain)
 {
     rig_up();
@@ -1210,6 +1329,8 @@ static Suite *socket_suite(void)
     tcase_add_test(t, test_tcp_linger_zero_sends_rst_and_peer_gets_econnreset);
     tcase_add_test(t, test_tcp_linger_positive_close_returns_after_fin_is_acked);
     tcase_add_test(t, test_tcp_so_rcvtimeo_expiry_returns_eagain);
+    tcase_add_test(t, test_tcp_lost_peer_times_out_with_etimedout);
+    tcase_add_test(t, test_tcp_so_sndtimeo_bounds_a_blocked_send);
     tcase_add_test(t, test_tcp_nonblocking_accept_and_recv_are_eagain);
     tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
     tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
