@@ -431,7 +431,11 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             ts_count(s, TS_C_TCP_DROP_RST_OUT_OF_WINDOW);
             return;
         }
-        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
+        /* A retransmission of data we already have is a duplicate, not a window violation. */
+        if (plen > 0 && seq_leq(seg->seq + seg_len, c->rcv_nxt))
+            ts_count(s, TS_C_TCP_DUP_DATA_RX);
+        else
+            ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
         if (c->state == TS_TCP_TIME_WAIT && (f & TCP_FIN))
             tcp_timer_time_wait(c, now); /* a retransmitted FIN: restart 2MSL */
         tcp_send_ack(s, c);
@@ -585,7 +589,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     case TS_TCP_ESTABLISHED:
     case TS_TCP_FIN_WAIT1:
     case TS_TCP_FIN_WAIT2:
-        if (plen > 0 && c->orphan && seq_gt(seg->seq + plen, c->rcv_nxt)) {
+        if (plen > 0 && c->orphan && !c->parent && seq_gt(seg->seq + plen, c->rcv_nxt)) {
             /* Nobody will ever read this (the app closed): reset, as Linux does. */
             ts_count(s, TS_C_TCP_DROP_CLOSED);
             tcp_send_rst_conn(s, c);
