@@ -1,0 +1,329 @@
+/* Retransmission (RFC 6298): RTO values, exponential backoff, the floor and the
+ * ceiling, the retry limits, Karn's rule, SYN / SYN-ACK / FIN retransmission.
+ * Values chosen by tapstack: initial RTO 1 s, floor 200 ms (as Linux), ceiling
+ * 120 s, 6 SYN retries and 15 data retries (as Linux). */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_fixture.h"
+
+#define MS      TS_MS
+#define SEC     TS_SEC
+#define RTO_MIN (200 * MS)
+#define RTO_MAX (120 * SEC)
+
+static void assert_near(ts_time_t got, ts_time_t want, ts_time_t tol, const char *what)
+{
+    ts_time_t d = got > want ? got - want : want - got;
+    ck_assert_msg(d <= tol, "%s: got %llu us, want %llu us (+-%llu)", what, (unsigned long long)got,
+                  (unsigned long long)want, (unsigned long long)tol);
+}
+
+static struct ts_tcp_info info_of(struct tf *f)
+{
+    struct ts_tcp_info in;
+    memset(&in, 0, sizeof(in));
+    ts_tcp_get_info(f->conn, &in, f->now);
+    return in;
+}
+
+/* The stack sends len bytes; the peer ACKs them rtt later. Returns the data
+ * segment. */
+static struct tf_seg *data_round(struct tf *f, size_t len, ts_time_t rtt)
+{
+    uint8_t buf[1460];
+    ck_assert_uint_le(len, sizeof(buf));
+    tf_fill(buf, len, 1, f->stack_nxt - f->stack_iss - 1);
+    ck_assert_int_eq(ts_tcp_send(f->conn, buf, len, f->now), (ssize_t)len);
+    struct tf_seg *sg = tf_expect(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, len);
+    f->stack_nxt += (uint32_t)len;
+    tf_advance(f, rtt);
+    tf_send_ack(f);
+    tf_expect_nothing(f);
+    return sg;
+}
+
+/* RFC 6298 2.1 + 5.5: SYN after 1 s, then doubling; Linux gives up after 6
+ * retries (127 s). */
+START_TEST(test_syn_retransmitted_after_1_2_4_8_16_32_s_then_etimedout)
+{
+    struct tf f;
+    tf_init(&f);
+    struct tf_seg *syn = tf_syn_sent(&f);
+    ts_time_t prev = syn->t;
+    static const int gaps[] = {1, 2, 4, 8, 16, 32};
+    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
+        struct tf_seg *r = tf_wait_seg(&f, 200 * SEC);
+        ck_assert_msg(r != NULL, "SYN retransmission %zu missing", i + 1);
+        ck_assert_uint_eq(r->h.flags & ~TCP_PSH, TCP_SYN);
+        ck_assert_uint_eq(r->h.seq, f.stack_iss);
+        ck_assert_uint_eq(r->t - prev, (ts_time_t)gaps[i] * SEC);
+        prev = r->t;
+        ck_assert_int_eq(tf_state(&f), TS_TCP_SYN_SENT);
+    }
+    tf_advance(&f, 64 * SEC - (f.now - prev) + MS);
+    tf_expect_nothing(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    ck_assert_uint_eq(tf_time_of(&f, TS_TCP_CLOSE) - prev, 64 * SEC);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), ETIMEDOUT);
+    ck_assert(f.events & TS_TCP_EV_ERROR);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CONN_TIMEOUT), 1);
+    ck_assert_str_eq(tf_path(&f), "SYN_SENT CLOSE");
+    tf_free(&f);
+}
+END_TEST
+
+START_TEST(test_syn_ack_retransmitted_after_1_then_2_s)
+{
+    struct tf f;
+    tf_init(&f);
+    struct tf_seg *sa = tf_syn_received(&f);
+    ts_time_t prev = sa->t;
+    for (int i = 0; i < 2; i++) {
+        struct tf_seg *r = tf_wait_seg(&f, 10 * SEC);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_uint_eq(r->h.flags & ~TCP_PSH, TCP_SYN | TCP_ACK);
+        ck_assert_uint_eq(r->h.seq, f.stack_iss);
+        ck_assert_uint_eq(r->h.ack, f.peer_nxt);
+        ck_assert_uint_eq(r->t - prev, (ts_time_t)(i + 1) * SEC);
+        prev = r->t;
+    }
+    /* The handshake still completes after retransmissions. */
+    tf_send_ack(&f);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV ESTABLISHED");
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 6298 2.2 / 2.3: SRTT, RTTVAR (alpha 1/8, beta 1/4) and RTO = SRTT + 4
+ * RTTVAR, and the retransmission timer really fires RTO after the segment left.
+ */
+START_TEST(test_rto_is_srtt_plus_four_rttvar_and_the_timer_uses_it)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    tf_advance(&f, 500 * MS); /* handshake RTT 500 ms */
+    tf_send_ack(&f);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    struct ts_tcp_info in = info_of(&f);
+    /* Sampling the handshake is allowed (RFC 6298 2.2 does not forbid it), not
+     * required. */
+    bool sampled = in.srtt != 0;
+    if (sampled) {
+        assert_near(in.srtt, 500 * MS, MS, "srtt after handshake");
+        assert_near(in.rttvar, 250 * MS, MS, "rttvar after handshake");
+        assert_near(in.rto, 1500 * MS, MS, "rto after handshake");
+    } else {
+        ck_assert_uint_eq(in.rto, 1 * SEC);
+    }
+    data_round(&f, 100, 500 * MS);
+    in = info_of(&f);
+    assert_near(in.srtt, 500 * MS, MS, "srtt");
+    /* second sample equal to SRTT: RTTVAR = 3/4 * 250 ms */
+    assert_near(in.rttvar, sampled ? 187500 : 250 * MS, MS, "rttvar");
+    assert_near(in.rto, sampled ? 1250 * MS : 1500 * MS, 2 * MS, "rto");
+
+    /* Now lose a segment: it is resent exactly RTO later. */
+    ck_assert_int_eq(ts_tcp_send(f.conn, "lost", 4, f.now), 4);
+    struct tf_seg *first = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    struct tf_seg *again = tf_wait_seg(&f, 10 * SEC);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_uint_eq(again->h.seq, first->h.seq);
+    ck_assert_uint_eq(again->h.payload_len, 4);
+    ck_assert_uint_eq(again->t - first->t, in.rto);
+    ck_assert_uint_ge(tf_count(&f, TS_C_TCP_RTO), 1);
+    ck_assert_uint_ge(tf_count(&f, TS_C_TCP_RETRANSMIT), 1);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 6298 2.4 (floor 200 ms, as Linux), 5.5 (double on each timeout), 2.5
+ * (ceiling, 120 s here), and the retry limit: after 15 retransmissions the
+ * connection is aborted with ETIMEDOUT. */
+START_TEST(test_rto_backoff_200ms_floor_doubling_to_120s_ceiling_then_etimedout)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    for (int i = 0; i < 5; i++)
+        data_round(&f, 100, 1 * MS);
+    ck_assert_uint_eq(info_of(&f).rto, RTO_MIN);
+
+    uint8_t buf[300];
+    tf_fill(buf, sizeof(buf), 7, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    struct tf_seg *orig = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(orig->h.payload_len, sizeof(buf));
+    ts_time_t prev = orig->t, want = RTO_MIN;
+    int retrans = 0;
+    for (;;) {
+        struct tf_seg *r = tf_wait_seg(&f, 2 * RTO_MAX);
+        if (!r)
+            break;
+        retrans++;
+        ck_assert_msg(r->t - prev == want, "retransmission %d after %llu us, want %llu", retrans,
+                      (unsigned long long)(r->t - prev), (unsigned long long)want);
+        ck_assert_uint_eq(r->h.seq, f.stack_nxt);
+        ck_assert_uint_eq(r->h.payload_len, sizeof(buf));
+        ck_assert_int_eq(memcmp(r->h.payload, buf, sizeof(buf)), 0);
+        prev = r->t;
+        want = want * 2 > RTO_MAX ? RTO_MAX : want * 2;
+        ck_assert_int_le(retrans, 30);
+    }
+    ck_assert_int_eq(retrans, 15);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    ts_time_t died = tf_time_of(&f, TS_TCP_CLOSE);
+    ck_assert_uint_gt(died, prev);
+    ck_assert_uint_le(died - prev, RTO_MAX);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), ETIMEDOUT);
+    ck_assert(f.events & TS_TCP_EV_ERROR);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "x", 1, f.now), -ETIMEDOUT);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CONN_TIMEOUT), 1);
+    ck_assert_uint_ge(tf_count(&f, TS_C_TCP_RTO), 15);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 6298 3 (Karn): no RTT sample from a retransmitted segment when timestamps
+ * are off. */
+START_TEST(test_karn_no_rtt_sample_from_retransmitted_segment)
+{
+    struct tf f;
+    tf_init(&f); /* the peer offers no timestamps */
+    tf_establish(&f);
+    ck_assert(!f.stack_syn_opts.ts_ok || !f.peer_syn_opts.ts_ok);
+    for (int i = 0; i < 3; i++)
+        data_round(&f, 100, 10 * MS);
+    struct ts_tcp_info before = info_of(&f);
+    ck_assert_uint_gt(before.srtt, 0);
+
+    ck_assert_int_eq(ts_tcp_send(f.conn, "retx", 4, f.now), 4);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    f.stack_nxt += 4;
+    struct tf_seg *r = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->h.seq, f.stack_nxt - 4);
+    tf_advance(&f, 300 * MS); /* the next timeout would be 400 ms after the copy */
+    tf_expect_nothing(&f);
+    tf_send_ack(&f); /* ambiguous: of the original or of the copy? */
+    struct ts_tcp_info after = info_of(&f);
+    ck_assert_uint_eq(after.srtt, before.srtt);
+    ck_assert_uint_eq(after.rttvar, before.rttvar);
+
+    /* A segment sent once gives a sample again. */
+    data_round(&f, 100, 40 * MS);
+    ck_assert_uint_ne(info_of(&f).srtt, before.srtt);
+    tf_free(&f);
+}
+END_TEST
+
+/* Karn for the handshake: a SYN-ACK answering a retransmitted SYN gives no
+ * sample. */
+START_TEST(test_karn_no_rtt_sample_from_retransmitted_syn)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_sent(&f);
+    ck_assert_ptr_nonnull(tf_wait_seg(&f, 2 * SEC)); /* the SYN again, at 1 s */
+    tf_advance(&f, 300 * MS);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN | TCP_ACK, f.peer_iss, f.stack_nxt);
+    h.opts = f.peer_syn_opts;
+    tf_send_hdr(&f, &h);
+    f.peer_nxt = f.peer_iss + 1;
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    struct ts_tcp_info in = info_of(&f);
+    ck_assert_uint_eq(in.srtt, 0);
+    /* RFC 6298 5.7: without a sample, the RTO for data is at least 1 s (3 s if
+     * re-initialised). */
+    ck_assert_uint_ge(in.rto, 1 * SEC);
+    tf_free(&f);
+}
+END_TEST
+
+/* The FIN is retransmitted like data, with backoff, until it is acknowledged.
+ */
+START_TEST(test_fin_retransmitted_with_backoff_until_acked)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_fin_wait1(&f);
+    uint32_t fin_seq = f.stack_nxt - 1;
+    struct tf_seg *r1 = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(r1);
+    ck_assert_uint_eq(r1->h.flags & ~TCP_PSH, TCP_FIN | TCP_ACK);
+    ck_assert_uint_eq(r1->h.seq, fin_seq);
+    ts_time_t first_gap = r1->t - tf_time_of(&f, TS_TCP_FIN_WAIT1);
+    ck_assert_uint_ge(first_gap, RTO_MIN);
+    struct tf_seg *r2 = tf_wait_seg(&f, 10 * SEC);
+    ck_assert_ptr_nonnull(r2);
+    ck_assert_uint_eq(r2->h.seq, fin_seq);
+    ck_assert_uint_eq(r2->t - r1->t, 2 * first_gap);
+    tf_send_ack(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT2);
+    tf_advance(&f, 20 * SEC);
+    tf_expect_nothing(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 6298 5.3: an ACK of new data restarts the timer from that moment. */
+START_TEST(test_ack_of_new_data_restarts_retransmission_timer)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    for (int i = 0; i < 5; i++)
+        data_round(&f, 100, 1 * MS);
+    ck_assert_uint_eq(info_of(&f).rto, RTO_MIN);
+    uint8_t a[100], b[100];
+    tf_fill(a, sizeof(a), 3, 0);
+    tf_fill(b, sizeof(b), 3, 100);
+    struct ts_tcp_opts o;
+    ts_tcp_get_opts(f.conn, &o);
+    o.nodelay = true; /* both segments leave at once */
+    ck_assert_int_eq(ts_tcp_set_opts(f.conn, &o, f.now), 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, a, sizeof(a), f.now), 100);
+    ck_assert_int_eq(ts_tcp_send(f.conn, b, sizeof(b), f.now), 100);
+    ck_assert_uint_eq(tf_flush(&f), 2);
+    tf_advance(&f, 150 * MS);
+    tf_send(&f, TCP_ACK, f.peer_nxt, f.stack_nxt + 100, NULL, 0); /* first one only */
+    ts_time_t acked = f.now;
+    struct tf_seg *r = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->h.seq, f.stack_nxt + 100);
+    ck_assert_uint_ge(r->t - acked, RTO_MIN - MS); /* not 200 ms after the original send */
+    tf_free(&f);
+}
+END_TEST
+
+static Suite *tcp_rto_suite(void)
+{
+    Suite *s = suite_create("tcp_rto");
+    TCase *tc = tcase_create("rto");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_syn_retransmitted_after_1_2_4_8_16_32_s_then_etimedout);
+    tcase_add_test(tc, test_syn_ack_retransmitted_after_1_then_2_s);
+    tcase_add_test(tc, test_rto_is_srtt_plus_four_rttvar_and_the_timer_uses_it);
+    tcase_add_test(tc, test_rto_backoff_200ms_floor_doubling_to_120s_ceiling_then_etimedout);
+    tcase_add_test(tc, test_karn_no_rtt_sample_from_retransmitted_segment);
+    tcase_add_test(tc, test_karn_no_rtt_sample_from_retransmitted_syn);
+    tcase_add_test(tc, test_fin_retransmitted_with_backoff_until_acked);
+    tcase_add_test(tc, test_ack_of_new_data_restarts_retransmission_timer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcp_rto_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
