@@ -133,8 +133,8 @@ static bool may_send_error(const struct ts_stack *s, const struct ipv4_hdr *ip)
 {
     if (ip->frag_off != 0)
         return false; /* not the first fragment */
-    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst))
-        return false;
+    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst) || s->rx_link_broadcast)
+        return false; /* a broadcast, at the IP or at the link layer */
     /* The source must name a single host. */
     if (ip->src == 0 || ts_ip_is_broadcast(s, ip->src) || ipv4_is_multicast(ip->src) ||
         (ip->src >> 24) == 127)

@@ -47,6 +47,9 @@ struct ts_stack {
     /* ICMP error rate limit (RFC 1122 3.2.2): a token bucket. */
     uint32_t icmp_tokens;
     ts_time_t icmp_refill;
+    /* The frame being processed was sent to the Ethernet broadcast address: no ICMP error may
+     * answer it (RFC 1122 3.2.2). Set by ts_stack_input for the duration of the call. */
+    bool rx_link_broadcast;
 
     uint8_t tx[TS_TX_BUF_SIZE]; /* the transmit buffer; see ts_ip_tx_buf */
     uint8_t rx[TS_TX_BUF_SIZE]; /* ts_stack_step's receive buffer */

@@ -157,6 +157,7 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
         ts_count(s, TS_C_ETH_DROP_BAD_SRC);
         return;
     }
+    s->rx_link_broadcast = eth_is_broadcast(eth.dst);
     switch (eth.type) {
     case ETH_TYPE_ARP:
         ts_arp_input(s, &eth);
@@ -168,6 +169,7 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
         ts_count(s, TS_C_ETH_DROP_UNKNOWN_TYPE);
         break;
     }
+    s->rx_link_broadcast = false;
 }
 
 int ts_link_send(struct ts_stack *s, const uint8_t dst_mac[6], uint16_t type, uint8_t *frame,

@@ -128,7 +128,9 @@ struct th_raw {
     struct ts_driver *drv;  /* its end of the pair */
     struct ts_driver *peer; /* the end the test drives */
     ts_time_t now;
-    uint32_t ip, peer_ip; /* stack and peer addresses */
+    /* Stack and peer addresses. peer_ip may be changed to speak as another host of the subnet
+     * (auto-ARP answers for the current peer_ip only; prime the stack with th_raw_send_arp). */
+    uint32_t ip, peer_ip;
     uint8_t mac[6], peer_mac[6];
     bool auto_arp;
     uint32_t arp_answered;  /* ARP requests the peer answered automatically */

@@ -244,6 +244,20 @@ START_TEST(test_no_protocol_unreachable_for_a_broadcast)
 }
 END_TEST
 
+START_TEST(test_no_protocol_unreachable_for_a_link_layer_broadcast)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    uint8_t data[8] = {0}, f[64];
+    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, 99, data, sizeof data);
+    size_t l = th_build_ipv4(f, sizeof f, th_mac_bcast, th_mac_a, &ip);
+    th_raw_inject(&r, f, l);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_UNKNOWN_PROTO), 1);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_no_error_about_an_icmp_error_or_a_later_fragment)
 {
     struct th_raw r;
@@ -313,6 +327,7 @@ static Suite *icmp_suite(void)
     tcase_add_test(tc, test_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram);
     tcase_add_test(tc, test_error_quote_is_limited_to_576_bytes);
     tcase_add_test(tc, test_no_protocol_unreachable_for_a_broadcast);
+    tcase_add_test(tc, test_no_protocol_unreachable_for_a_link_layer_broadcast);
     tcase_add_test(tc, test_no_error_about_an_icmp_error_or_a_later_fragment);
     tcase_add_test(tc, test_errors_are_rate_limited_by_a_token_bucket);
     suite_add_tcase(s, tc);
