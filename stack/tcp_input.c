@@ -543,8 +543,10 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         if (seq_gt(seg->ack, c->snd_una)) {
             new_ack(s, c, seg);
         } else if (seg->ack == c->snd_una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd_wnd &&
-                   seq_gt(c->snd_max, c->snd_una)) {
-            /* RFC 5681 2: a duplicate ACK. */
+                   new_wnd > 0 && seq_gt(c->snd_max, c->snd_una)) {
+            /* RFC 5681 2: a duplicate ACK. An answer to a zero-window probe is not one (the
+             * window is closed, nothing was lost): counting it made a fast retransmit push a
+             * full segment into the zero window. */
             tcp_cc_on_dupack(s, c, now);
         }
         /* RFC 9293 3.10.7.4: window update only from a newer segment. */
