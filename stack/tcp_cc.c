@@ -94,6 +94,10 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
         c->cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
         return;
     }
+    /* A hole lies before the segment being timed: its ACK will include the repair time. Time a
+     * later segment instead (RFC 7323 timestamps give a sample meanwhile). */
+    c->rtt_timing = false;
+    c->karn_blocked = true;
     c->dupacks++;
     if (c->dupacks != 3)
         return;

@@ -295,10 +295,12 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
     }
     if (delivered) {
         c->bytes_received += delivered;
-        /* RFC 1122 4.2.3.2: ACK at least every second full-sized segment. */
+        /* RFC 1122 4.2.3.2: ACK at least every second full-sized segment: as Linux, once more
+         * than one full segment's worth is unacknowledged (segments carrying SACK blocks are a
+         * little shorter than "full" and must still count). */
         uint32_t full = c->adv_mss > 12 && c->ts_ok ? c->adv_mss - 12u : c->adv_mss;
         c->unacked_bytes += delivered;
-        if (c->unacked_bytes >= 2 * full)
+        if (c->unacked_bytes > full)
             c->ack_now = true;
         else if (c->t_delack == TS_TIME_NEVER)
             c->t_delack = s->now + TCP_DELACK;
