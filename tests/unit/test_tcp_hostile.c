@@ -1,0 +1,554 @@
+/* Hostile segments: malformed headers, impossible flag combinations, bad
+ * options, extreme option values, blind attacks (RFC 5961) and floods. Nothing
+ * may crash or corrupt the connection, and each drop is counted under its own
+ * TS_C_ reason. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_fixture.h"
+
+#define MS  TS_MS
+#define SEC TS_SEC
+
+/* After an attack: the connection still works, in sequence, byte for byte. */
+static void assert_still_works(struct tf *f)
+{
+    ck_assert_int_eq(tf_state(f), TS_TCP_ESTABLISHED);
+    uint8_t junk[64];
+    while (ts_tcp_recv(f->conn, junk, sizeof(junk), f->now) > 0)
+        ;
+    tf_send_data(f, "still-ok", 8);
+    char buf[16];
+    ck_assert_int_eq(ts_tcp_recv(f->conn, buf, sizeof(buf), f->now), 8);
+    ck_assert_int_eq(memcmp(buf, "still-ok", 8), 0);
+    ck_assert_int_eq(ts_tcp_send(f->conn, "back", 4, f->now), 4);
+    struct tf_seg *sg = tf_next(f);
+    while (sg && sg->h.payload_len == 0)
+        sg = tf_next(f);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.seq, f->stack_nxt);
+    ck_assert_int_eq(memcmp(sg->h.payload, "back", 4), 0);
+    f->stack_nxt += 4;
+    tf_send_ack(f);
+    tf_flush(f);
+}
+
+/* A raw segment from the peer to the established connection, with data. */
+static size_t raw_data_seg(struct tf *f, uint8_t *buf, size_t cap)
+{
+    struct tcp_hdr h = tf_hdr(f, TCP_ACK | TCP_PSH, f->peer_nxt, f->stack_nxt);
+    h.payload = (const uint8_t *)"evil-bytes";
+    h.payload_len = 10;
+    return tf_build_tcp(&h, buf, cap);
+}
+
+START_TEST(test_bad_checksum_dropped_and_counted)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint8_t seg[128];
+    size_t n = raw_data_seg(&f, seg, sizeof(seg));
+    seg[n - 1] ^= 0x40; /* payload changed, checksum not */
+    tf_send_raw(&f, seg, n);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_CSUM), 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+START_TEST(test_bad_data_offset_dropped_and_counted)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint8_t seg[128];
+    size_t n = raw_data_seg(&f, seg, sizeof(seg));
+    seg[12] = (uint8_t)((seg[12] & 0x0f) | (4 << 4)); /* 16 bytes: less than a header */
+    tf_fix_csum(seg, n);
+    tf_send_raw(&f, seg, n);
+    n = raw_data_seg(&f, seg, sizeof(seg));
+    seg[12] = (uint8_t)((seg[12] & 0x0f) | (15 << 4)); /* 60 bytes: beyond the 30-byte segment */
+    tf_fix_csum(seg, n);
+    tf_send_raw(&f, seg, n);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_HDRLEN), 2);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+START_TEST(test_truncated_segment_dropped_and_counted)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint8_t seg[128];
+    raw_data_seg(&f, seg, sizeof(seg));
+    for (size_t len = 0; len < TCP_HDR_LEN; len += 3)
+        tf_send_raw(&f, seg, len);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_TRUNCATED), 7);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* SYN+FIN, SYN+RST and no flags at all are nonsense: dropped, counted, never
+ * answered. */
+START_TEST(test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    tf_send(&f, TCP_SYN | TCP_FIN, 1000, 0, NULL, 0);
+    tf_send(&f, TCP_SYN | TCP_RST, 2000, 0, NULL, 0);
+    tf_send(&f, TCP_SYN | TCP_FIN | TCP_PSH | TCP_URG, 3000, 0, NULL, 0); /* "christmas tree" */
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 3);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 1); /* no half-open connection */
+    ck_assert_str_eq(tf_path(&f), "");
+    tf_free(&f);
+}
+END_TEST
+
+START_TEST(test_segment_without_flags_dropped_as_bad_flags)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    tf_send(&f, 0, f.peer_nxt, 0, "noflags!", 8);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    /* and to a closed port: no RST for a segment without flags either */
+    f.lport = 9999;
+    tf_send(&f, 0, 1, 0, NULL, 0);
+    tf_expect_nothing(&f);
+    f.lport = TF_STACK_PORT;
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* A SYN with raw option bytes (padded by the caller to a multiple of 4). */
+static void send_syn_with_options(struct tf *f, uint16_t sport, const uint8_t *opt, size_t olen)
+{
+    uint8_t seg[TCP_HDR_LEN + 40];
+    ck_assert_uint_eq(olen % 4, 0);
+    struct tcp_hdr h = tf_hdr(f, TCP_SYN, 5000, 0);
+    h.sport = sport;
+    size_t n = tf_build_tcp(&h, seg, sizeof(seg));
+    ck_assert_uint_eq(n, TCP_HDR_LEN);
+    memcpy(seg + TCP_HDR_LEN, opt, olen);
+    seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+    tf_fix_csum(seg, TCP_HDR_LEN + olen);
+    tf_send_raw(f, seg, TCP_HDR_LEN + olen);
+}
+
+START_TEST(test_options_with_bad_lengths_dropped_as_bad_options)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    static const uint8_t bad[][8] = {
+        {TCP_OPT_MSS, 3, 0x05, 0xb4},                     /* MSS must be 4 long */
+        {TCP_OPT_WSCALE, 2, 7, TCP_OPT_NOP},              /* window scale must be 3 */
+        {TCP_OPT_TS, 6, 0, 0, 0, 0, 0, 0},                /* timestamps must be 10 */
+        {99, 0, 0, 0},                                    /* length 0: would never advance */
+        {TCP_OPT_NOP, TCP_OPT_NOP, 99, 40},               /* runs past the header */
+        {TCP_OPT_SACK_PERM, 1, TCP_OPT_NOP, TCP_OPT_NOP}, /* length 1 < 2 */
+    };
+    static const size_t len[] = {4, 4, 8, 4, 4, 4};
+    for (size_t i = 0; i < sizeof(len) / sizeof(len[0]); i++)
+        send_syn_with_options(&f, (uint16_t)(30000 + i), bad[i], len[i]);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_OPTIONS), sizeof(len) / sizeof(len[0]));
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 1);
+    /* An unknown option with a sane length is skipped: the SYN is answered. */
+    static const uint8_t unknown[] = {99, 4, 1, 2, TCP_OPT_MSS, 4, 0x05, 0xb4};
+    send_syn_with_options(&f, 31000, unknown, sizeof(unknown));
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(sa->h.ack, 5001);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 7323 2.3: a shift above 14 is used as 14. */
+START_TEST(test_window_scale_above_14_clamped_to_14)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.ws_ok = true;
+    f.peer_syn_opts.ws = 20;
+    tf_syn_received(&f);
+    ck_assert(f.stack_syn_opts.ws_ok); /* we answer with our own shift */
+    ck_assert_uint_le(f.stack_syn_opts.ws, 14);
+    f.peer_wnd = 1;
+    tf_send_ack(&f);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    struct ts_tcp_info in;
+    ts_tcp_get_info(f.conn, &in, f.now);
+    ck_assert_uint_eq(in.snd_wnd, 1u << 14);
+    /* The stack really uses that window: 16384 bytes go out, no more. */
+    static uint8_t data[40000];
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (ssize_t)sizeof(data));
+    size_t sent = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f)))
+        sent += sg->h.payload_len;
+    ck_assert_uint_le(sent, 1u << 14);
+    tf_free(&f);
+}
+END_TEST
+
+/* MSS 0 or 1 must neither stop the connection nor make it loop: data still
+ * flows, in segments of at least one byte and at most our own MSS. */
+static void tiny_mss(uint16_t mss)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.mss = mss;
+    tf_establish(&f);
+    static uint8_t data[3000];
+    tf_fill(data, sizeof(data), 4, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (ssize_t)sizeof(data));
+    size_t got = 0;
+    for (int round = 0; round < 4000 && got < sizeof(data); round++) {
+        struct tf_seg *sg;
+        bool any = false;
+        while ((sg = tf_next(&f))) {
+            if (!sg->h.payload_len)
+                continue;
+            ck_assert_uint_ge(sg->h.payload_len, 1);
+            ck_assert_uint_le(sg->h.payload_len, 1460);
+            ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+            ck_assert_int_eq(memcmp(sg->h.payload, data + got, sg->h.payload_len), 0);
+            got += sg->h.payload_len;
+            f.stack_nxt += (uint32_t)sg->h.payload_len;
+            any = true;
+        }
+        if (any)
+            tf_send_ack(&f);
+        else
+            tf_advance(&f, 100 * MS);
+    }
+    ck_assert_uint_eq(got, sizeof(data));
+    tf_free(&f);
+}
+
+START_TEST(test_mss_zero_from_peer_does_not_stall_or_loop)
+{
+    tiny_mss(0);
+}
+END_TEST
+START_TEST(test_mss_one_from_peer_does_not_stall_or_loop)
+{
+    tiny_mss(1);
+}
+END_TEST
+
+/* Urgent data is delivered inline; a pointer beyond the data is harmless (RFC
+ * 9293 3.8.5). */
+START_TEST(test_urgent_pointer_beyond_data_is_harmless)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_ACK | TCP_URG | TCP_PSH, f.peer_nxt, f.stack_nxt);
+    h.urp = 60000;
+    h.payload = (const uint8_t *)"urgent!!!!";
+    h.payload_len = 10;
+    tf_send_hdr(&f, &h);
+    f.peer_nxt += 10;
+    h = tf_hdr(&f, TCP_ACK | TCP_URG, f.peer_nxt, f.stack_nxt); /* URG without data */
+    h.urp = 0xffff;
+    tf_send_hdr(&f, &h);
+    char buf[32];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 10);
+    ck_assert_int_eq(memcmp(buf, "urgent!!!!", 10), 0);
+    tf_advance(&f, 200 * MS);
+    tf_flush(&f);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* Data on a SYN (no TFO): either queued or ignored, but never delivered twice
+ * or out of order. */
+START_TEST(test_data_on_syn_to_listener_never_duplicated)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN, f.peer_iss, 0);
+    h.opts = f.peer_syn_opts;
+    h.payload = (const uint8_t *)"early-data";
+    h.payload_len = 10;
+    tf_send_hdr(&f, &h);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    bool kept = sa->h.ack == f.peer_iss + 11;
+    ck_assert(kept || sa->h.ack == f.peer_iss + 1);
+    f.stack_iss = sa->h.seq;
+    f.stack_nxt = sa->h.seq + 1;
+    f.peer_nxt = f.peer_iss + 1;
+    if (kept) {
+        f.peer_nxt += 10;
+        tf_send_ack(&f);
+    } else {
+        tf_send_ack(&f);
+        tf_send_data(&f, "early-data", 10); /* the peer retransmits it */
+    }
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    char buf[32];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 10);
+    ck_assert_int_eq(memcmp(buf, "early-data", 10), 0);
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), -EAGAIN);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 9293 3.10.7.4: an ACK of something not yet sent gets an ACK and is
+ * dropped, data too. */
+START_TEST(test_ack_beyond_snd_nxt_answered_with_ack_and_dropped)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint64_t bad = tf_count(&f, TS_C_TCP_DROP_BAD_ACK);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt + 100000, "blind", 5);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), bad + 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 5961 5.2: an ACK below SND.UNA - MAX.SND.WND is a blind injection: ACK
+ * back, drop the segment (its data is not accepted). */
+START_TEST(test_ack_far_below_window_rfc5961_dropped_with_ack)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint64_t bad = tf_count(&f, TS_C_TCP_DROP_BAD_ACK);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt - 0x40000000u, "blind", 5);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), bad + 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 4987: the half-open queue is bounded; excess SYNs are dropped and
+ * counted. */
+START_TEST(test_syn_flood_half_open_queue_bounded_and_counted)
+{
+    struct ts_config cfg;
+    tf_config(&cfg);
+    cfg.tcp_syncookies = false;
+    struct tf f;
+    tf_init_cfg(&f, &cfg);
+    tf_listen(&f);
+    size_t answered = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 1000000 + i * 7919, 0);
+        h.sport = (uint16_t)(10000 + i);
+        tf_send_hdr(&f, &h);
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f)))
+            if (sg->h.flags == (TCP_SYN | TCP_ACK))
+                answered++;
+    }
+    ck_assert_uint_ge(answered, 16);
+    ck_assert_uint_lt(answered, 1000);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_QUEUE_FULL), 1000 - answered);
+    ck_assert_uint_le(ts_tcp_table(f.s, NULL, 0, f.now), answered + 1);
+    /* The half-open entries time out; then the listener takes new connections
+     * again. */
+    tf_advance(&f, 10 * 60 * SEC);
+    tf_flush(&f);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 1);
+    tf_send(&f, TCP_SYN, 42, 0, NULL, 0);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    tf_free(&f);
+}
+END_TEST
+
+/* With SYN cookies on (the default), a flood costs no memory beyond the queue,
+ * and a cookie, when the stack sends them, completes a real connection. */
+START_TEST(test_syn_flood_with_cookies_keeps_memory_bounded)
+{
+    struct tf f;
+    tf_init(&f);
+    ck_assert(f.cfg.tcp_syncookies);
+    tf_listen(&f);
+    size_t answered = 0;
+    struct tcp_hdr last_syn = {0};
+    uint32_t last_synack_seq = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 1000000 + i * 7919, 0);
+        h.sport = (uint16_t)(10000 + i);
+        h.opts.mss_ok = true;
+        h.opts.mss = 1460;
+        tf_send_hdr(&f, &h);
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f)))
+            if (sg->h.flags == (TCP_SYN | TCP_ACK)) {
+                answered++;
+                last_syn = h;
+                last_synack_seq = sg->h.seq;
+            }
+    }
+    size_t table = ts_tcp_table(f.s, NULL, 0, f.now);
+    ck_assert_uint_lt(table, 300);
+    uint64_t cookies = tf_count(&f, TS_C_TCP_SYN_COOKIE_SENT);
+    uint64_t dropped = tf_count(&f, TS_C_TCP_DROP_SYN_QUEUE_FULL);
+    ck_assert_uint_eq(answered, 1000 - dropped);
+    if (cookies) {
+        ck_assert_uint_eq(answered, 1000);
+        /* The last SYN was surely answered by a cookie: complete it. */
+        f.rport = last_syn.sport;
+        tf_send(&f, TCP_ACK, last_syn.seq + 1, last_synack_seq + 1, NULL, 0);
+        ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+        struct ts_tcp_conn *c = ts_tcp_accept(f.listener);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(ts_tcp_state(c), TS_TCP_ESTABLISHED);
+        ts_tcp_abort(c, f.now);
+        /* A forged cookie is rejected. */
+        uint64_t badc = tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD);
+        f.rport = 9;
+        tf_send(&f, TCP_ACK, 77, 12345, NULL, 0);
+        ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD) +
+                              tf_count(&f, TS_C_TCP_DROP_LISTEN_BAD),
+                          badc + 1);
+        ck_assert_ptr_null(ts_tcp_accept(f.listener));
+    }
+    tf_free(&f);
+}
+END_TEST
+
+/* Segments for a connection that is gone are answered by RST (RFC
+ * 9293 3.10.7.1). */
+START_TEST(test_segments_to_aborted_connection_get_rst)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish_active(&f); /* no listener behind the port once the connection is gone */
+    ts_tcp_abort(f.conn, f.now);
+    f.conn = NULL;
+    tf_flush(&f);
+    uint64_t ns = tf_count(&f, TS_C_TCP_DROP_NO_SOCKET);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt, "late", 4);
+    tf_expect(&f, TCP_RST, f.stack_nxt, 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_NO_SOCKET), ns + 1);
+    tf_free(&f);
+}
+END_TEST
+
+/* Thousands of random, checksum-correct segments at an established connection
+ * and a listener: nothing crashes, nothing leaks (SAN build), every segment is
+ * accounted for. */
+START_TEST(test_random_segments_never_crash_the_stack)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint64_t x = 0x1234567887654321ull;
+    uint8_t seg[TCP_HDR_LEN + 40 + 200];
+    uint64_t rx0 = tf_count(&f, TS_C_TCP_RX);
+    for (int i = 0; i < 5000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t r = (uint32_t)x, r2 = (uint32_t)(x >> 32);
+        struct tcp_hdr h = tf_hdr(&f, (uint8_t)r, f.peer_nxt + (int32_t)(r2 % 200000) - 100000,
+                                  f.stack_nxt + (int32_t)(r % 200000) - 100000);
+        if (r & 0x100)
+            h.dport = (uint16_t)(r2 >> 16);
+        h.wnd = (uint16_t)(r2 >> 8);
+        h.urp = (uint16_t)r2;
+        size_t olen = (r >> 9) % 11 * 4;
+        size_t plen = (r >> 13) % 200;
+        uint8_t payload[200];
+        for (size_t k = 0; k < plen; k++)
+            payload[k] = (uint8_t)(x >> (k % 56));
+        h.payload = payload;
+        h.payload_len = plen;
+        size_t n = tf_build_tcp(&h, seg, sizeof(seg));
+        /* random option bytes, then fix the data offset and checksum */
+        memmove(seg + TCP_HDR_LEN + olen, seg + TCP_HDR_LEN, n - TCP_HDR_LEN);
+        for (size_t k = 0; k < olen; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            seg[TCP_HDR_LEN + k] = (uint8_t)(x % 12);
+        }
+        seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+        tf_fix_csum(seg, n + olen);
+        tf_send_raw(&f, seg, n + olen);
+        tf_flush(&f);
+        if (i % 500 == 0)
+            tf_advance(&f, 1 * SEC);
+    }
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RX) - rx0, 5000);
+    tf_advance(&f, 10 * 60 * SEC); /* whatever state it is in, timers run out cleanly */
+    enum ts_tcp_state st = tf_state(&f);
+    ck_assert(st >= TS_TCP_ESTABLISHED && st <= TS_TCP_CLOSING);
+    tf_free(&f);
+}
+END_TEST
+
+static Suite *tcp_hostile_suite(void)
+{
+    Suite *s = suite_create("tcp_hostile");
+    TCase *tc = tcase_create("malformed");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_bad_checksum_dropped_and_counted);
+    tcase_add_test(tc, test_bad_data_offset_dropped_and_counted);
+    tcase_add_test(tc, test_truncated_segment_dropped_and_counted);
+    tcase_add_test(tc, test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags);
+    tcase_add_test(tc, test_segment_without_flags_dropped_as_bad_flags);
+    tcase_add_test(tc, test_options_with_bad_lengths_dropped_as_bad_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("extreme");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_window_scale_above_14_clamped_to_14);
+    tcase_add_test(tc, test_mss_zero_from_peer_does_not_stall_or_loop);
+    tcase_add_test(tc, test_mss_one_from_peer_does_not_stall_or_loop);
+    tcase_add_test(tc, test_urgent_pointer_beyond_data_is_harmless);
+    tcase_add_test(tc, test_data_on_syn_to_listener_never_duplicated);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("attacks");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_ack_beyond_snd_nxt_answered_with_ack_and_dropped);
+    tcase_add_test(tc, test_ack_far_below_window_rfc5961_dropped_with_ack);
+    tcase_add_test(tc, test_syn_flood_half_open_queue_bounded_and_counted);
+    tcase_add_test(tc, test_syn_flood_with_cookies_keeps_memory_bounded);
+    tcase_add_test(tc, test_segments_to_aborted_connection_get_rst);
+    tcase_add_test(tc, test_random_segments_never_crash_the_stack);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcp_hostile_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
