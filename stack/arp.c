@@ -16,6 +16,9 @@
 /* RFC 1122 2.3.2.1: at most one request per second per destination. */
 #define ARP_RETRY_INTERVAL (1 * TS_SEC)
 #define ARP_MAX_TRIES      3
+/* RFC 1122 2.3.2.1 "unicast poll": an entry in use is confirmed with a request sent straight to
+ * the MAC we know during its last seconds, so a busy flow never stalls on re-resolution. */
+#define ARP_REFRESH_BEFORE (5 * TS_SEC)
 /* RFC 1122 2.3.2.2: SHOULD keep at least one datagram per unresolved destination. We keep a few
  * (a TCP initial window) per destination, with a global bound against many destinations. */
 #define ARP_QUEUE_PER_ENTRY 16
@@ -228,6 +231,11 @@ int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t l
     struct arp_entry *e = find(a, nexthop);
     if (e && e->resolved && e->expires > s->now) {
         e->last_used = s->now;
+        if (e->expires - s->now <= ARP_REFRESH_BEFORE && e->next_try <= s->now) {
+            if (send_arp(s, ARP_OP_REQUEST, e->mac, zero_mac, e->ip) == 0)
+                ts_count(s, TS_C_ARP_REQUEST_SENT);
+            e->next_try = s->now + ARP_RETRY_INTERVAL;
+        }
         return ts_link_send(s, e->mac, ETH_TYPE_IPV4, frame, len);
     }
     bool is_new = false;

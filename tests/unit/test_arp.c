@@ -316,6 +316,37 @@ START_TEST(test_entry_expires_after_60_s_and_is_resolved_again)
 }
 END_TEST
 
+START_TEST(test_entry_in_use_is_confirmed_by_unicast_poll_before_it_expires)
+{
+    struct th_raw r;
+    init_manual(&r);
+    peer_arp(&r, ARP_OP_REQUEST, th_mac_a, TH_IP_A, TH_IP_B, th_mac_bcast);
+    th_raw_flush(&r);
+    th_raw_advance(&r, 50 * TS_SEC);
+    stack_send(&r, TH_IP_A, 20); /* not yet in the last 5 s: just sent */
+    struct ipv4_hdr ip;
+    ck_assert(th_raw_recv_ipv4(&r, &ip));
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_advance(&r, 6 * TS_SEC);
+    stack_send(&r, TH_IP_A, 20);
+    stack_send(&r, TH_IP_A, 20);
+    /* RFC 1122 2.3.2.1: one request, straight to the known MAC, and the data goes at once */
+    struct arp_pkt a;
+    ck_assert(th_raw_recv_arp(&r, &a));
+    ck_assert_mem_eq(r.frame, th_mac_a, 6);
+    ck_assert_uint_eq(a.tpa, TH_IP_A);
+    ck_assert(th_raw_recv_ipv4(&r, &ip));
+    ck_assert(th_raw_recv_ipv4(&r, &ip));
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    peer_arp(&r, ARP_OP_REPLY, th_mac_a, TH_IP_A, TH_IP_B, th_mac_b);
+    th_raw_advance(&r, 10 * TS_SEC); /* past the old expiry */
+    ck_assert(ts_arp_lookup(r.s, TH_IP_A, NULL));
+    stack_send(&r, TH_IP_A, 20);
+    ck_assert(th_raw_recv_ipv4(&r, &ip));
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_broadcast_destination_needs_no_arp)
 {
     struct th_raw r;
@@ -360,6 +391,7 @@ static Suite *arp_suite(void)
     tcase_add_test(tc, test_pending_queue_is_bounded_globally);
     tcase_add_test(tc, test_cache_is_bounded_and_evicts_least_recently_used);
     tcase_add_test(tc, test_entry_expires_after_60_s_and_is_resolved_again);
+    tcase_add_test(tc, test_entry_in_use_is_confirmed_by_unicast_poll_before_it_expires);
     tcase_add_test(tc, test_broadcast_destination_needs_no_arp);
     tcase_add_test(tc, test_two_stacks_learn_each_other_with_one_request);
     suite_add_tcase(s, tc);
