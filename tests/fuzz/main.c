@@ -13,8 +13,9 @@
  * Half of the mutated frames get their IPv4/ICMP/UDP/TCP checksums recomputed after mutation, so
  * inputs get past checksum verification into the option and protocol code behind it.
  *
- * With -DTS_LIBFUZZER this file defines no main (build with clang -fsanitize=fuzzer and
- * libFuzzer supplies its own). */
+ * With -DTS_LIBFUZZER this file defines no main and libFuzzer supplies its own, e.g.
+ *   clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -DTS_LIBFUZZER -Iinclude \
+ *         -Istack tests/fuzz/main.c tests/fuzz/fuzz_wire.c stack/wire/*.c -o fuzz_wire_lf */
 #ifndef TS_LIBFUZZER
 
 #include <dirent.h>
