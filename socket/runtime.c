@@ -50,7 +50,10 @@ static void wake_loop(struct ts_runtime *rt)
 
 void rt_kick(struct ts_runtime *rt)
 {
-    ts_time_t next = ts_stack_poll(rt->s, shim_now());
+    ts_time_t now = shim_now();
+    /* The driver counts too: a fault wrapper holds delayed outgoing frames until the loop
+     * comes back for them. */
+    ts_time_t next = ts_time_min(ts_stack_poll(rt->s, now), ts_driver_next_deadline(rt->d, now));
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
         wake_loop(rt);

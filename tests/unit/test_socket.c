@@ -532,6 +532,39 @@ START_TEST(test_runtime_stop_wakes_blocked_thread_and_frees_everything)
 }
 END_TEST
 
+START_TEST(test_frames_held_by_a_delaying_driver_leave_without_other_traffic)
+{
+    /* A's frames go out through a fault wrapper that delays them: the loop must wake for the
+     * wrapper's deadline after a send from an application thread, not only for the stack's. */
+    struct ts_driver *da, *db;
+    ts_pair_create(&da, &db, 0);
+    struct ts_fault_config fc = {.out = {.delay = 30 * TS_MS}, .seed = 1};
+    struct ts_driver *fa = ts_fault_wrap(da, &fc);
+    ck_assert_ptr_nonnull(fa);
+    struct ts_config ca, cb;
+    th_config(&ca, TH_A);
+    th_config(&cb, TH_B);
+    struct ts_stack *sa = ts_stack_new(&ca, fa, ts_runtime_now());
+    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
+    rt_a = ts_runtime_start(sa, fa);
+    rt_b = ts_runtime_start(sb, db);
+    ck_assert(rt_a && rt_b);
+    int srv = udp_on(rt_b, 7);
+    int cli = udp_on(rt_a, 0);
+    usleep(100000); /* let the start-up ARP traffic settle so the loops sleep */
+    struct sockaddr_in to = sin_of(TH_IP_B, 7);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ts_sendto(cli, "late", 4, 0, SA(to), sizeof to), 4);
+        char buf[8];
+        ck_assert_int_eq(ts_recv(srv, buf, sizeof buf, 0), 4);
+        usleep(50000);
+    }
+    ts_close(srv);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_poll_across_many_descriptors_reports_only_the_ready_one)
 {
     rig_up();
@@ -1311,6 +1344,7 @@ static Suite *socket_suite(void)
     tcase_add_test(u, test_close_wakes_a_thread_blocked_in_recv_with_ebadf);
     tcase_add_test(u, test_runtime_stop_wakes_blocked_thread_and_frees_everything);
     tcase_add_test(u, test_poll_across_many_descriptors_reports_only_the_ready_one);
+    tcase_add_test(u, test_frames_held_by_a_delaying_driver_leave_without_other_traffic);
     suite_add_tcase(s, u);
     TCase *t = tcase_create("tcp");
     tcase_set_timeout(t, 10);
