@@ -263,6 +263,7 @@ void ts_stack_deliver_icmp_error(struct ts_stack *s, const struct ts_icmp_error 
         break;
     default:
         /* About an ICMP message or a protocol we never send: nobody to tell. */
+        ts_count(s, TS_C_ICMP_DROP_NO_TRANSPORT);
         break;
     }
 }

@@ -65,6 +65,7 @@
     X(ICMP_ERR_RX, "ICMP errors passed to the transport")                                        \
     X(ICMP_UNREACH_SENT, "destination-unreachable messages sent")                                \
     X(ICMP_RATE_LIMITED, "ICMP errors not sent because of the rate limit")                       \
+    X(ICMP_DROP_NO_TRANSPORT, "ICMP error about a protocol with no transport to tell")           \
     /* UDP */                                                                                    \
     X(UDP_RX, "UDP datagrams received")                                                          \
     X(UDP_TX, "UDP datagrams sent")                                                              \

@@ -138,6 +138,10 @@ START_TEST(test_time_exceeded_and_parameter_problem_are_passed_on)
     send_icmp(&r, ICMP_DEST_UNREACH, ICMP_UNREACH_NEEDFRAG, 1280, q, sizeof q);
     ck_assert_uint_eq(C(r.s, TS_C_ICMP_ERR_RX), 3);
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    q[9] = IP_PROTO_ICMP; /* about an ICMP message of ours: no transport to tell, counted */
+    send_icmp(&r, ICMP_DEST_UNREACH, ICMP_UNREACH_HOST, 0, q, sizeof q);
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_ERR_RX), 3);
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_DROP_NO_TRANSPORT), 1);
     th_raw_free(&r);
 }
 END_TEST
