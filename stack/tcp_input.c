@@ -56,6 +56,8 @@ static void no_socket(struct ts_stack *s, const struct ipv4_hdr *ip, const struc
         tcp_send_rst_reply(s, ip->dst, ip->src, seg);
 }
 
+static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg_in);
+
 /* RFC 9293 3.10.7.2: LISTEN. */
 static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
                          const struct tcp_hdr *seg, bool have_min_iss, uint32_t min_iss)
@@ -67,8 +69,17 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
         return;
     }
     if (f & TCP_ACK) {
+        bool checked;
+        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &checked);
+        if (c) {
+            c->segs_in = 1;
+            sync_input(s, c, seg); /* the ACK may carry data */
+            tcp_conn_reap(s, c);
+            return;
+        }
         /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
-        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
+        if (!checked)
+            ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
         tcp_send_rst_reply(s, ip->dst, ip->src, seg);
         return;
     }
@@ -77,12 +88,15 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
         return;
     }
     /* RFC 4987: bounded half-open and accept queues. */
-    if (l->synq_len >= TCP_SYNQ_MAX) {
-        ts_count(s, TS_C_TCP_DROP_SYN_QUEUE_FULL);
-        return;
-    }
     if (l->acceptq_len >= (unsigned)l->backlog) {
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        return;
+    }
+    if (l->synq_len >= TCP_SYNQ_MAX) {
+        if (s->cfg.tcp_syncookies)
+            tcp_syncookie_send(s, l, ip, seg); /* RFC 4987 3.6 */
+        else
+            ts_count(s, TS_C_TCP_DROP_SYN_QUEUE_FULL);
         return;
     }
     struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);

@@ -71,6 +71,8 @@ struct ts_tcp_conn {
     unsigned synq_len;    /* children in SYN_RECV */
     unsigned acceptq_len; /* children ESTABLISHED and waiting for accept() */
     struct ts_tcp_conn *aq_head, *aq_tail;
+    ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
+    bool cookie_sent;
     /* Child side: the listener that owns us until accept(); NULL once accepted. */
     struct ts_tcp_conn *parent;
     struct ts_tcp_conn *aq_next;
@@ -184,6 +186,16 @@ void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c);
 void tcp_child_unlink(struct ts_tcp_conn *c);
 /* Effective send MSS from peer_mss, pmtu and the options we put on data segments. */
 void tcp_update_mss(struct ts_tcp_conn *c);
+
+/* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */
+/* Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. */
+void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                        const struct tcp_hdr *seg);
+/* An ACK to listener l: if it carries a valid cookie, the established connection (already in the
+ * accept queue); NULL otherwise (*checked says whether a cookie check was made). */
+struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
+                                        const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
+                                        bool *checked);
 
 /* ---- tcp_input.c ---- */
 /* FIN reached in sequence: the state transitions of RFC 9293 3.10.7.4 "eighth". */

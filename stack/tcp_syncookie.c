@@ -1,0 +1,137 @@
+/* SYN cookies (RFC 4987 3.6): when a listener's half-open queue is full, the SYN-ACK's ISN
+ * carries the connection's state instead of a block in memory.
+ *
+ * Layout of the 32-bit cookie (our ISN):  t:5 | mss index:2 | hash:25
+ *   t     = the time in 64 s units, mod 32: a cookie is honoured for up to 2 units after it
+ *   mss   = index into a small table of MSS values (the largest not above the peer's)
+ *   hash  = SipHash-2-4(secret; 4-tuple, the peer's ISN, t), so a cookie cannot be forged
+ * What a cookie cannot carry (window scale, SACK, timestamps) is simply not offered; a
+ * connection made from a cookie works without them. */
+#include <string.h>
+
+#include "siphash.h"
+#include "tcp_internal.h"
+
+#define COOKIE_PERIOD       (64 * TS_SEC)
+#define COOKIE_MAX_AGE      2
+#define COOKIE_CHECK_WINDOW (COOKIE_PERIOD * (COOKIE_MAX_AGE + 1))
+
+static const uint16_t cookie_mss[4] = {536, 1300, 1440, 1460};
+
+static uint32_t cookie_hash(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                            uint16_t rport, uint32_t peer_isn, uint32_t t)
+{
+    uint8_t k[21];
+    memcpy(k, &laddr, 4);
+    memcpy(k + 4, &raddr, 4);
+    memcpy(k + 8, &lport, 2);
+    memcpy(k + 10, &rport, 2);
+    memcpy(k + 12, &peer_isn, 4);
+    memcpy(k + 16, &t, 4);
+    k[20] = 'c';
+    return (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k)) & 0x1ffffffu;
+}
+
+static uint32_t cookie_t(ts_time_t now)
+{
+    return (uint32_t)(now / COOKIE_PERIOD) & 31;
+}
+
+void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                        const struct tcp_hdr *seg)
+{
+    uint16_t peer = seg->opts.mss_ok ? seg->opts.mss : TCP_DEFAULT_MSS;
+    uint32_t idx = 0;
+    for (uint32_t i = 0; i < 4; i++)
+        if (cookie_mss[i] <= peer)
+            idx = i;
+    uint32_t t = cookie_t(s->now);
+    uint32_t cookie =
+        t << 27 | idx << 25 | cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, seg->seq, t);
+    uint16_t mtu = ts_ip_mtu(s, ip->src);
+    struct tcp_hdr h = {
+        .sport = seg->dport,
+        .dport = seg->sport,
+        .seq = cookie,
+        .ack = seg->seq + 1,
+        .flags = TCP_SYN | TCP_ACK,
+        .wnd = l->opts.rcvbuf > 65535 ? 65535 : (uint16_t)l->opts.rcvbuf,
+    };
+    h.opts.mss_ok = true;
+    h.opts.mss = (uint16_t)(mtu - 40);
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    size_t n = tcp_emit(&h, ip->dst, ip->src, buf, cap);
+    if (n == 0)
+        return;
+    ts_ip_send(s, ip->dst, ip->src, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    ts_count(s, TS_C_TCP_SYN_COOKIE_SENT);
+    l->cookie_sent = true;
+    l->cookie_time = s->now;
+}
+
+struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
+                                        const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
+                                        bool *checked)
+{
+    *checked = false;
+    if (!s->cfg.tcp_syncookies || !l->cookie_sent || s->now - l->cookie_time > COOKIE_CHECK_WINDOW)
+        return NULL;
+    if ((seg->flags & (TCP_SYN | TCP_RST | TCP_ACK)) != TCP_ACK)
+        return NULL;
+    *checked = true;
+    uint32_t cookie = seg->ack - 1, peer_isn = seg->seq - 1;
+    uint32_t t = cookie >> 27, idx = (cookie >> 25) & 3;
+    uint32_t age = (cookie_t(s->now) - t) & 31;
+    if (age > COOKIE_MAX_AGE ||
+        (cookie & 0x1ffffffu) !=
+            cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, peer_isn, t)) {
+        ts_count(s, TS_C_TCP_DROP_SYN_COOKIE_BAD);
+        return NULL;
+    }
+    if (l->acceptq_len >= (unsigned)l->backlog) {
+        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        return NULL;
+    }
+    struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);
+    if (!c || tcp_bufs_alloc(c) < 0) {
+        if (c)
+            tcp_conn_free(s, c);
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
+        return NULL;
+    }
+    c->laddr = ip->dst;
+    c->lport = seg->dport;
+    c->raddr = ip->src;
+    c->rport = seg->sport;
+    c->parent = l;
+    c->orphan = true;
+    l->synq_len++; /* tcp_child_established moves it to the accept queue */
+    c->pmtu = ts_ip_mtu(s, c->raddr);
+    c->adv_mss = (uint16_t)(c->pmtu - 40);
+    c->peer_mss = cookie_mss[idx];
+    c->ws_ok = c->ts_ok = c->sack_ok = false;
+    c->rcv_wscale = c->snd_wscale = 0;
+    tcp_update_mss(c);
+    c->iss = cookie;
+    c->snd_una = c->snd_nxt = c->snd_max = cookie + 1;
+    c->snd_buf_seq = cookie + 1;
+    c->irs = peer_isn;
+    c->rcv_nxt = peer_isn + 1;
+    uint32_t space = ts_ring_free_space(&c->rcvbuf);
+    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space);
+    c->snd_wnd = seg->wnd;
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    c->last_rx = s->now;
+    c->state = TS_TCP_LISTEN; /* the trace reads LISTEN -> ESTABLISHED */
+    tcp_hash_insert(s, c);
+    tcp_cc_init(c);
+    ts_count(s, TS_C_TCP_SYN_COOKIE_OK);
+    ts_tcp_set_state(s, c, TS_TCP_ESTABLISHED, "rcvd ACK with a valid SYN cookie");
+    tcp_keepalive_reset(c, s->now);
+    tcp_child_established(s, c);
+    return c;
+}
