@@ -14,8 +14,9 @@
  * inputs get past checksum verification into the option and protocol code behind it.
  *
  * With -DTS_LIBFUZZER this file defines no main and libFuzzer supplies its own, e.g.
- *   clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -DTS_LIBFUZZER -Iinclude \
- *         -Istack tests/fuzz/main.c tests/fuzz/fuzz_wire.c $(find stack/wire -name '*.c') -o fuzz_wire_lf */
+ *   clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -DTS_LIBFUZZER \
+ *         -Iinclude -Istack tests/fuzz/main.c tests/fuzz/fuzz_wire.c \
+ *         $(find stack/wire -name '*.c') -o fuzz_wire_lf */
 #ifndef TS_LIBFUZZER
 
 #include <dirent.h>
