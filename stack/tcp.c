@@ -133,8 +133,20 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
 {
     struct ts_tcp_table *t = s->tcp;
     uint32_t maxc = s->cfg.tcp_max_conns ? s->cfg.tcp_max_conns : 4096;
-    if (t->count >= maxc)
-        return NULL;
+    if (t->count >= maxc) {
+        /* Full: give up the TIME_WAIT block closest to its end rather than refuse a live
+         * connection (as Linux does past tcp_max_tw_buckets). */
+        struct ts_tcp_conn *victim = NULL;
+        for (struct ts_tcp_conn *o = t->all; o; o = o->next)
+            if (o->state == TS_TCP_TIME_WAIT && o->orphan &&
+                (!victim || o->t_wait < victim->t_wait))
+                victim = o;
+        if (!victim)
+            return NULL;
+        ts_count(s, TS_C_TCP_TIME_WAIT_RECYCLED);
+        ts_tcp_set_state(s, victim, TS_TCP_CLOSE, "TIME_WAIT recycled: connection table full");
+        tcp_conn_free(s, victim);
+    }
     struct ts_tcp_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;

@@ -120,7 +120,8 @@
     X(TCP_DROP_SYN_COOKIE_BAD, "ACK with an invalid SYN cookie")                                 \
     X(TCP_DROP_BROADCAST, "TCP segment to a broadcast or multicast address")                     \
     X(TCP_DROP_NO_ACK, "segment without ACK in a synchronized state")                            \
-    X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")
+    X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")                            \
+    X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: connection table full")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */
