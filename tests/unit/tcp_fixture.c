@@ -10,6 +10,7 @@
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 
 static const uint8_t tf_peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
@@ -100,6 +101,8 @@ static void tf_capture(struct tf *f, const uint8_t *frame, size_t len)
     enum ts_counter rc = tcp_parse(sg->frame, sg->len, ip.src, ip.dst, &sg->h);
     ck_assert_msg(rc == TS_C_OK, "stack sent a TCP segment that does not parse (%s)",
                   ts_counter_name(rc));
+    if (sg->h.opts.ts_ok)
+        f->stack_tsval = sg->h.opts.tsval;
     if (f->q_len == f->q_cap) {
         f->q_cap = f->q_cap ? 2 * f->q_cap : 64;
         f->q = realloc(f->q, f->q_cap * sizeof(*f->q));
@@ -169,6 +172,15 @@ void tf_free(struct tf *f)
 /* ---------------------------------------------------------------- the peer
  * sends */
 
+static void tf_add_ts(const struct tf *f, struct tcp_hdr *h)
+{
+    if (!f->peer_ts)
+        return;
+    h->opts.ts_ok = true;
+    h->opts.tsval = (uint32_t)(f->now / TS_MS) + f->peer_ts_offset;
+    h->opts.tsecr = (h->flags & TCP_ACK) ? f->stack_tsval : 0;
+}
+
 struct tcp_hdr tf_hdr(const struct tf *f, uint8_t flags, uint32_t seq, uint32_t ack)
 {
     struct tcp_hdr h;
@@ -179,6 +191,7 @@ struct tcp_hdr tf_hdr(const struct tf *f, uint8_t flags, uint32_t seq, uint32_t 
     h.ack = ack;
     h.flags = flags;
     h.wnd = f->peer_wnd;
+    tf_add_ts(f, &h);
     return h;
 }
 
@@ -207,6 +220,45 @@ void tf_input_frame(struct tf *f, const uint8_t *frame, size_t len)
 
 void tf_send_raw(struct tf *f, const uint8_t *seg, size_t len)
 {
+    tf_send_ip(f, IP_PROTO_TCP, seg, len);
+}
+
+void tf_send_icmp_unreach(struct tf *f, uint8_t code, uint32_t quoted_seq)
+{
+    /* The quoted datagram: the stack's IPv4 header and the first 8 bytes of its TCP header. */
+    uint8_t msg[ICMP_HDR_LEN + IPV4_HDR_LEN + 8];
+    struct ipv4_hdr q;
+    memset(&q, 0, sizeof(q));
+    q.hdr_len = IPV4_HDR_LEN;
+    q.df = true;
+    q.ttl = 64;
+    q.proto = IP_PROTO_TCP;
+    q.src = TF_STACK_IP;
+    q.dst = TF_PEER_IP;
+    q.payload_len = 20; /* as if the segment had a bare header */
+    uint8_t *quote = msg + ICMP_HDR_LEN;
+    ck_assert_uint_eq(ipv4_emit(&q, quote, IPV4_HDR_LEN), IPV4_HDR_LEN);
+    uint8_t *th = quote + IPV4_HDR_LEN;
+    th[0] = (uint8_t)(f->lport >> 8);
+    th[1] = (uint8_t)f->lport;
+    th[2] = (uint8_t)(f->rport >> 8);
+    th[3] = (uint8_t)f->rport;
+    th[4] = (uint8_t)(quoted_seq >> 24);
+    th[5] = (uint8_t)(quoted_seq >> 16);
+    th[6] = (uint8_t)(quoted_seq >> 8);
+    th[7] = (uint8_t)quoted_seq;
+    struct icmp_hdr ih;
+    memset(&ih, 0, sizeof(ih));
+    ih.type = ICMP_DEST_UNREACH;
+    ih.code = code;
+    ih.payload = quote;
+    ih.payload_len = IPV4_HDR_LEN + 8;
+    ck_assert_uint_eq(icmp_emit(&ih, msg, sizeof(msg)), sizeof(msg));
+    tf_send_ip(f, IP_PROTO_ICMP, msg, sizeof(msg));
+}
+
+void tf_send_ip(struct tf *f, uint8_t proto, const uint8_t *seg, size_t len)
+{
     static uint8_t frame[TF_FRAME_CAP];
     ck_assert_uint_le(len, sizeof(frame) - ETH_HDR_LEN - IPV4_HDR_LEN);
     struct eth_hdr eh = {.type = ETH_TYPE_IPV4};
@@ -219,7 +271,7 @@ void tf_send_raw(struct tf *f, const uint8_t *seg, size_t len)
     ip.id = f->ip_id++;
     ip.df = true;
     ip.ttl = 64;
-    ip.proto = IP_PROTO_TCP;
+    ip.proto = proto;
     ip.src = TF_PEER_IP;
     ip.dst = TF_STACK_IP;
     ip.payload_len = len;
@@ -384,6 +436,7 @@ struct tf_seg *tf_syn_received(struct tf *f)
     tf_listen(f);
     struct tcp_hdr h = tf_hdr(f, TCP_SYN, f->peer_iss, 0);
     h.opts = f->peer_syn_opts;
+    tf_add_ts(f, &h);
     tf_send_hdr(f, &h);
     f->peer_nxt = f->peer_iss + 1;
     struct tf_seg *sg = tf_next(f);
@@ -437,6 +490,7 @@ void tf_establish_active(struct tf *f)
     tf_syn_sent(f);
     struct tcp_hdr h = tf_hdr(f, TCP_SYN | TCP_ACK, f->peer_iss, f->stack_nxt);
     h.opts = f->peer_syn_opts;
+    tf_add_ts(f, &h);
     tf_send_hdr(f, &h);
     f->peer_nxt = f->peer_iss + 1;
     tf_expect(f, TCP_ACK, f->stack_nxt, f->peer_nxt);

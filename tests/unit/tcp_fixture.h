@@ -81,6 +81,12 @@ struct tf {
     uint16_t peer_wnd;              /* window the peer advertises (default 65535) */
     struct tcp_opts peer_syn_opts;  /* options on the peer's SYN / SYN-ACK (default: MSS 1460) */
     struct tcp_opts stack_syn_opts; /* options the stack put on its SYN / SYN-ACK */
+    /* RFC 7323 timestamps from the peer: when peer_ts is set, every segment the peer sends
+     * (tf_hdr, the SYN fixtures) carries TSval = now in ms + peer_ts_offset and TSecr = the
+     * last TSval the stack sent. */
+    bool peer_ts;
+    uint32_t peer_ts_offset;
+    uint32_t stack_tsval; /* last TSval seen from the stack */
     uint16_t ip_id;
 };
 
@@ -107,6 +113,11 @@ size_t tf_build_tcp(const struct tcp_hdr *h, uint8_t *buf, size_t cap);
 void tf_fix_csum(uint8_t *seg, size_t len);
 /* Wrap raw TCP bytes in IPv4 + Ethernet, unchanged, and hand them to the stack. */
 void tf_send_raw(struct tf *f, const uint8_t *seg, size_t len);
+/* Any IPv4 payload of protocol proto from the peer to the stack. */
+void tf_send_ip(struct tf *f, uint8_t proto, const uint8_t *payload, size_t len);
+/* ICMP destination unreachable (code) about a segment of the connection under test whose
+ * sequence number was quoted_seq. */
+void tf_send_icmp_unreach(struct tf *f, uint8_t code, uint32_t quoted_seq);
 /* Hand a whole Ethernet frame to the stack. */
 void tf_input_frame(struct tf *f, const uint8_t *frame, size_t len);
 

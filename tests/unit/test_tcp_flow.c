@@ -288,6 +288,43 @@ START_TEST(test_small_window_opening_after_zero_window_sends_in_order)
 }
 END_TEST
 
+/* RFC 9293 3.7.1 / RFC 1122 4.2.2.6: without an MSS option the peer gets at most 536 bytes per
+ * segment; with one, at most what it asked for. */
+static void mss_check(bool offer, uint16_t mss, size_t want_max)
+{
+    struct tf f;
+    tf_init(&f);
+    app_off = 0;
+    f.peer_syn_opts.mss_ok = offer;
+    f.peer_syn_opts.mss = mss;
+    tf_establish(&f);
+    app_send(&f, 20000);
+    uint32_t seq = f.stack_nxt;
+    size_t biggest = 0, segs = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f))) {
+        ck_assert_uint_eq(sg->h.seq, seq);
+        seq += (uint32_t)sg->h.payload_len;
+        if (sg->h.payload_len > biggest)
+            biggest = sg->h.payload_len;
+        segs++;
+    }
+    ck_assert_uint_ge(segs, 2);
+    ck_assert_uint_eq(biggest, want_max);
+    tf_free(&f);
+}
+
+START_TEST(test_peer_without_mss_option_gets_536_byte_segments)
+{
+    mss_check(false, 0, 536);
+}
+END_TEST
+START_TEST(test_peer_mss_option_is_honoured)
+{
+    mss_check(true, 1000, 1000);
+}
+END_TEST
+
 static Suite *tcp_flow_suite(void)
 {
     Suite *s = suite_create("tcp_flow");
@@ -300,6 +337,8 @@ static Suite *tcp_flow_suite(void)
     tcase_add_test(tc, test_advertised_window_follows_free_receive_buffer);
     tcase_add_test(tc, test_window_update_sent_when_app_drains_full_buffer);
     tcase_add_test(tc, test_receiver_sws_avoidance_no_tiny_window_update);
+    tcase_add_test(tc, test_peer_without_mss_option_gets_536_byte_segments);
+    tcase_add_test(tc, test_peer_mss_option_is_honoured);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -512,6 +512,103 @@ START_TEST(test_random_segments_never_crash_the_stack)
 }
 END_TEST
 
+/* RFC 7323 5.3: a segment whose TSval is older than TS.Recent is an old duplicate (PAWS):
+ * dropped with an ACK, counted, its data not delivered. */
+START_TEST(test_paws_drops_segment_with_old_timestamp)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_ts = true;
+    f.peer_ts_offset = 100000;
+    tf_establish(&f);
+    ck_assert(f.stack_syn_opts.ts_ok);
+    tf_advance(&f, 50 * MS);
+    tf_send_data(&f, "fresh", 5);
+    struct tcp_hdr h = tf_hdr(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt);
+    h.opts.tsval -= 1000000; /* from long ago */
+    h.payload = (const uint8_t *)"stale";
+    h.payload_len = 5;
+    tf_flush(&f);
+    tf_send_hdr(&f, &h);
+    struct tf_seg *a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert(a->h.opts.ts_ok);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_PAWS), 1);
+    char buf[16];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 5);
+    ck_assert_int_eq(memcmp(buf, "fresh", 5), 0);
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), -EAGAIN);
+    tf_free(&f);
+}
+END_TEST
+
+/* A full accept queue: further handshakes are refused (SYN dropped and counted), the queued
+ * ones are intact and accepting one makes room again. */
+START_TEST(test_accept_queue_full_drops_syn_and_counts)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f); /* backlog 16 */
+    int established = 0, refused = 0;
+    for (uint16_t i = 0; i < 40; i++) {
+        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 5000u + i * 100000u, 0);
+        h.sport = (uint16_t)(20000 + i);
+        tf_send_hdr(&f, &h);
+        struct tf_seg *sa = tf_next(&f);
+        if (!sa || sa->h.flags != (TCP_SYN | TCP_ACK)) {
+            refused++;
+            continue;
+        }
+        tf_flush(&f);
+        struct tcp_hdr a = tf_hdr(&f, TCP_ACK, h.seq + 1, sa->h.seq + 1);
+        a.sport = h.sport;
+        tf_send_hdr(&f, &a);
+        tf_flush(&f);
+        established++;
+    }
+    ck_assert_int_ge(established, 16);
+    ck_assert_int_lt(established, 40);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL), (uint64_t)refused);
+    int accepted = 0;
+    struct ts_tcp_conn *c;
+    while ((c = ts_tcp_accept(f.listener))) {
+        ck_assert_int_eq(ts_tcp_state(c), TS_TCP_ESTABLISHED);
+        ts_tcp_abort(c, f.now);
+        accepted++;
+    }
+    ck_assert_int_eq(accepted, established);
+    tf_flush(&f);
+    tf_send(&f, TCP_SYN, 42, 0, NULL, 0); /* room again */
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 5961 7: challenge ACKs are rate-limited (1000 per second per stack), and the limit is
+ * counted; a blind RST flood cannot turn us into an ACK cannon. */
+START_TEST(test_challenge_acks_rate_limited_under_rst_flood)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    size_t acks = 0;
+    for (int i = 0; i < 3000; i++) {
+        tf_send(&f, TCP_RST, f.peer_nxt + 1 + (uint32_t)i, 0, NULL, 0);
+        acks += tf_flush(&f);
+    }
+    ck_assert_uint_ge(acks, 100);
+    ck_assert_uint_le(acks, 1000);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CHALLENGE_ACK), acks);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CHALLENGE_ACK_LIMITED), 3000 - acks);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    tf_advance(&f, 1100 * MS); /* a new second: challenge ACKs again */
+    tf_send(&f, TCP_RST, f.peer_nxt + 1, 0, NULL, 0);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -540,6 +637,9 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_syn_flood_with_cookies_keeps_memory_bounded);
     tcase_add_test(tc, test_segments_to_aborted_connection_get_rst);
     tcase_add_test(tc, test_random_segments_never_crash_the_stack);
+    tcase_add_test(tc, test_paws_drops_segment_with_old_timestamp);
+    tcase_add_test(tc, test_accept_queue_full_drops_syn_and_counts);
+    tcase_add_test(tc, test_challenge_acks_rate_limited_under_rst_flood);
     suite_add_tcase(s, tc);
     return s;
 }

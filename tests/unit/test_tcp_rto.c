@@ -302,6 +302,103 @@ START_TEST(test_ack_of_new_data_restarts_retransmission_timer)
 }
 END_TEST
 
+/* RFC 5681 3.2: the third duplicate ACK triggers a retransmission at once (no RTO wait), and
+ * RFC 6582: a partial ACK during recovery retransmits the next hole at once too. */
+START_TEST(test_three_dup_acks_fast_retransmit_and_partial_ack_resends_next_hole)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    for (int i = 0; i < 3; i++)
+        data_round(&f, 100, 1 * MS);
+    struct ts_tcp_opts o;
+    ts_tcp_get_opts(f.conn, &o);
+    o.nodelay = true;
+    ck_assert_int_eq(ts_tcp_set_opts(f.conn, &o, f.now), 0);
+    uint8_t buf[6000];
+    tf_fill(buf, sizeof(buf), 2, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    uint32_t s0 = f.stack_nxt, seqs[8];
+    int n = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f)) && n < 8)
+        seqs[n++] = sg->h.seq;
+    ck_assert_int_ge(n, 5); /* initial window of 10 segments: all of it left at once */
+    ck_assert_uint_eq(seqs[0], s0);
+    /* Segment 0 is lost; 1, 2, 3 arrive: three duplicate ACKs. */
+    tf_send(&f, TCP_ACK, f.peer_nxt, s0, NULL, 0);
+    tf_send(&f, TCP_ACK, f.peer_nxt, s0, NULL, 0);
+    tf_expect_nothing(&f);
+    tf_send(&f, TCP_ACK, f.peer_nxt, s0, NULL, 0);
+    sg = tf_next(&f);
+    ck_assert_msg(sg != NULL, "no fast retransmit after 3 duplicate ACKs");
+    ck_assert_uint_eq(sg->h.seq, s0);
+    ck_assert_int_eq(memcmp(sg->h.payload, buf, sg->h.payload_len), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FAST_RETRANSMIT), 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_flush(&f);
+    /* Segment 4 was lost too: the ACK after the repair is partial (up to segment 4). */
+    tf_send(&f, TCP_ACK, f.peer_nxt, seqs[4], NULL, 0);
+    sg = tf_next(&f);
+    ck_assert_msg(sg != NULL, "no retransmission on a partial ACK (RFC 6582)");
+    ck_assert_uint_eq(sg->h.seq, seqs[4]);
+    tf_flush(&f);
+    f.stack_nxt = s0 + sizeof(buf);
+    tf_send_ack(&f);
+    tf_advance(&f, 5 * SEC);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 7323 4.1 / RFC 6298 3: with timestamps, the echoed TSval makes even the ACK of a
+ * retransmission a valid RTT sample (Karn's ambiguity does not exist). */
+START_TEST(test_timestamps_give_rtt_sample_after_retransmission)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_ts = true;
+    f.peer_ts_offset = 777;
+    tf_establish(&f);
+    ck_assert(f.stack_syn_opts.ts_ok);
+    for (int i = 0; i < 3; i++)
+        data_round(&f, 100, 100 * MS);
+    struct ts_tcp_info before = info_of(&f);
+    ck_assert_uint_ge(before.srtt, 20 * MS); /* the handshake gave a sample of 0 */
+    ck_assert_int_eq(ts_tcp_send(f.conn, "retx", 4, f.now), 4);
+    struct tf_seg *orig = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert(orig->h.opts.ts_ok); /* RFC 7323 3.2: on every segment once negotiated */
+    f.stack_nxt += 4;
+    struct tf_seg *r = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->h.opts.ts_ok);
+    tf_advance(&f, 10 * MS);
+    tf_send_ack(&f); /* echoes the retransmission's TSval: RTT 10 ms */
+    ck_assert_uint_lt(info_of(&f).srtt, before.srtt);
+    tf_free(&f);
+}
+END_TEST
+
+/* A half-open connection whose SYN-ACK is never answered is given up after 5 retries (as
+ * Linux); the listener stays. */
+START_TEST(test_syn_ack_retry_limit_drops_half_open_listener_stays)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    int retx = 0;
+    while (tf_wait_seg(&f, 200 * SEC))
+        retx++;
+    ck_assert_int_eq(retx, 5);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV CLOSE");
+    ck_assert_int_eq(ts_tcp_state(f.listener), TS_TCP_LISTEN);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 1);
+    ck_assert_int_eq(ts_tcp_error(f.listener, false), 0);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -315,6 +412,9 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_karn_no_rtt_sample_from_retransmitted_syn);
     tcase_add_test(tc, test_fin_retransmitted_with_backoff_until_acked);
     tcase_add_test(tc, test_ack_of_new_data_restarts_retransmission_timer);
+    tcase_add_test(tc, test_three_dup_acks_fast_retransmit_and_partial_ack_resends_next_hole);
+    tcase_add_test(tc, test_timestamps_give_rtt_sample_after_retransmission);
+    tcase_add_test(tc, test_syn_ack_retry_limit_drops_half_open_listener_stays);
     suite_add_tcase(s, tc);
     return s;
 }

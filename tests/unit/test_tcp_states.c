@@ -539,6 +539,54 @@ START_TEST(test_bad_ack_in_syn_sent_gets_rst_with_seq_of_ack)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ ICMP errors */
+
+/* RFC 1122 4.2.3.9 / RFC 9293 3.10.7.3: port unreachable is a hard error: the connect fails. */
+START_TEST(test_icmp_port_unreachable_in_syn_sent_refuses_connection)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_sent(&f);
+    tf_send_icmp_unreach(&f, 3 /* port */, f.stack_iss);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), ECONNREFUSED);
+    ck_assert_str_eq(tf_path(&f), "SYN_SENT CLOSE");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ICMP_ERR), 1);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 5927: an ICMP error quoting a sequence number we never sent is ignored. */
+START_TEST(test_icmp_error_with_out_of_window_quote_is_ignored)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_sent(&f);
+    tf_send_icmp_unreach(&f, 3, f.stack_iss + 100000);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_SYN_SENT);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 1122 4.2.3.9: host unreachable is soft: an established connection does not abort. */
+START_TEST(test_icmp_host_unreachable_in_established_is_soft)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "data", 4, f.now), 4);
+    tf_flush(&f);
+    tf_send_icmp_unreach(&f, 1 /* host */, f.stack_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    f.stack_nxt += 4;
+    tf_send_ack(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "more", 4, f.now), 4);
+    tf_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ closed
  * port, listener */
 
@@ -809,6 +857,9 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_ack_to_closed_port_gets_rst_with_seq_of_ack);
     tcase_add_test(tc, test_rst_to_closed_port_is_dropped_silently);
     tcase_add_test(tc, test_ack_to_listen_gets_rst_listener_stays);
+    tcase_add_test(tc, test_icmp_port_unreachable_in_syn_sent_refuses_connection);
+    tcase_add_test(tc, test_icmp_error_with_out_of_window_quote_is_ignored);
+    tcase_add_test(tc, test_icmp_host_unreachable_in_established_is_soft);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("time_wait");
