@@ -609,6 +609,29 @@ START_TEST(test_challenge_acks_rate_limited_under_rst_flood)
 }
 END_TEST
 
+/* Data arriving after the owner closed the connection can never be read: the connection is
+ * reset (RFC 2525 2.17, as Linux) and the drop is counted. */
+START_TEST(test_data_after_close_gets_rst_and_is_counted)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ts_tcp_close(f.conn, f.now);
+    f.conn = NULL;
+    tf_expect(&f, TCP_FIN | TCP_ACK, f.stack_nxt, f.peer_nxt);
+    f.stack_nxt++;
+    uint64_t closed = tf_count(&f, TS_C_TCP_DROP_CLOSED);
+    tf_send_data(&f, "too late", 8);
+    struct tf_seg *sg = tf_next(&f);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert(sg->h.flags & TCP_RST);
+    ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_CLOSED), closed + 1);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV ESTABLISHED FIN_WAIT1 CLOSE");
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -636,6 +659,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_syn_flood_half_open_queue_bounded_and_counted);
     tcase_add_test(tc, test_syn_flood_with_cookies_keeps_memory_bounded);
     tcase_add_test(tc, test_segments_to_aborted_connection_get_rst);
+    tcase_add_test(tc, test_data_after_close_gets_rst_and_is_counted);
     tcase_add_test(tc, test_random_segments_never_crash_the_stack);
     tcase_add_test(tc, test_paws_drops_segment_with_old_timestamp);
     tcase_add_test(tc, test_accept_queue_full_drops_syn_and_counts);

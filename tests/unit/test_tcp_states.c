@@ -777,6 +777,93 @@ START_TEST(test_retransmitted_fin_in_time_wait_gets_ack_and_restarts_2msl)
 }
 END_TEST
 
+/* RFC 9293 3.10.4: CLOSE in SYN-RECEIVED: a FIN (now, or once established) and FIN_WAIT1. */
+START_TEST(test_shutdown_in_syn_recv_leads_to_fin_wait1)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_sent(&f);
+    tf_send(&f, TCP_SYN, f.peer_iss, 0, NULL, 0); /* simultaneous open */
+    f.peer_nxt = f.peer_iss + 1;
+    tf_expect(&f, TCP_SYN | TCP_ACK, f.stack_iss, f.peer_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_SYN_RECV);
+    ck_assert_int_eq(ts_tcp_shutdown_write(f.conn, f.now), 0);
+    tf_flush(&f);
+    tf_send_ack(&f); /* ACK of our SYN */
+    struct tf_seg *fin = tf_next(&f);
+    if (!fin)
+        fin = tf_wait_seg(&f, 2 * TS_SEC);
+    ck_assert_ptr_nonnull(fin);
+    ck_assert_uint_eq(fin->h.flags & ~TCP_PSH, TCP_FIN | TCP_ACK);
+    ck_assert_uint_eq(fin->h.seq, f.stack_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT1);
+    const char *p = tf_path(&f);
+    ck_assert_msg(!strcmp(p, "SYN_SENT SYN_RECV FIN_WAIT1") ||
+                      !strcmp(p, "SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT1"),
+                  "path %s", p);
+    tf_free(&f);
+}
+END_TEST
+
+/* An orphan (closed by its owner) stuck in FIN_WAIT2 is not kept forever (Linux tcp_fin_timeout,
+ * 60 s): the peer may never send its FIN. */
+START_TEST(test_orphan_in_fin_wait2_times_out)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ts_tcp_close(f.conn, f.now);
+    f.conn = NULL;
+    tf_expect(&f, TCP_FIN | TCP_ACK, f.stack_nxt, f.peer_nxt);
+    f.stack_nxt++;
+    tf_send_ack(&f);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 2);
+    tf_advance(&f, 59 * TS_SEC);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 2);
+    tf_advance(&f, 2 * TS_SEC);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 1);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV ESTABLISHED FIN_WAIT1 FIN_WAIT2 CLOSE");
+    tf_free(&f);
+}
+END_TEST
+
+/* Closing a listener resets the connections still waiting in its accept queue. */
+START_TEST(test_listener_close_resets_unaccepted_connections)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    tf_send_ack(&f); /* established, waiting in the accept queue */
+    ck_assert(ts_tcp_accept_ready(f.listener));
+    ts_tcp_close(f.listener, f.now);
+    f.listener = NULL;
+    struct tf_seg *sg = tf_next(&f);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert(sg->h.flags & TCP_RST);
+    ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV ESTABLISHED CLOSE");
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* LAST_ACK: the FIN is retransmitted until it is acknowledged. */
+START_TEST(test_last_ack_retransmits_fin_until_acked)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_last_ack(&f);
+    struct tf_seg *r = tf_wait_seg(&f, 5 * TS_SEC);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->h.flags & ~TCP_PSH, TCP_FIN | TCP_ACK);
+    ck_assert_uint_eq(r->h.seq, f.stack_nxt - 1);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_LAST_ACK);
+    tf_send_ack(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    tf_free(&f);
+}
+END_TEST
+
 /* Every trace event carries a cause (the trace is what people read to learn the
  * machine). */
 START_TEST(test_every_transition_has_a_cause_and_time)
@@ -821,6 +908,10 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_close_with_unread_data_sends_rst);
     tcase_add_test(tc, test_abort_sends_rst_and_closes);
     tcase_add_test(tc, test_every_transition_has_a_cause_and_time);
+    tcase_add_test(tc, test_shutdown_in_syn_recv_leads_to_fin_wait1);
+    tcase_add_test(tc, test_orphan_in_fin_wait2_times_out);
+    tcase_add_test(tc, test_listener_close_resets_unaccepted_connections);
+    tcase_add_test(tc, test_last_ack_retransmits_fin_until_acked);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rst");
