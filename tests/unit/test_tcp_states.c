@@ -140,6 +140,30 @@ START_TEST(test_close_in_syn_sent_goes_to_close_silently)
 }
 END_TEST
 
+/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 us clock: for one 4-tuple the ISN advances with
+ * time (one tick per 4 us), and another 4-tuple gets an unrelated one. */
+START_TEST(test_isn_follows_4us_clock_and_differs_per_4tuple)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    uint32_t iss1 = f.stack_iss;
+    tf_send(&f, TCP_RST, f.peer_nxt, 0, NULL, 0); /* clear the half-open connection */
+    tf_advance(&f, 1 * TS_SEC);
+    tf_send(&f, TCP_SYN, f.peer_iss, 0, NULL, 0);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.seq - iss1, 250000u);
+    f.rport = TF_PEER_PORT + 1;
+    tf_send(&f, TCP_SYN, f.peer_iss, 0, NULL, 0);
+    sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    uint32_t d = sa->h.seq - iss1;
+    ck_assert_msg(d > 250000u + 1000 || d < 250000u - 1000, "ISN of another 4-tuple too close");
+    tf_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ closing */
 
 START_TEST(test_active_close_fin_wait1_fin_wait2_time_wait_close_after_2msl)
@@ -431,6 +455,7 @@ START_TEST(test_rst_in_time_wait_is_ignored_rfc1337)
     tf_send(&f, TCP_RST, f.peer_nxt, 0, NULL, 0);
     tf_expect_nothing(&f);
     ck_assert_int_eq(tf_state(&f), TS_TCP_TIME_WAIT);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_TIME_WAIT_RST), 1);
     tf_free(&f);
 }
 END_TEST
@@ -894,6 +919,7 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_simultaneous_open_completed_by_peers_syn_ack);
     tcase_add_test(tc, test_listener_close_goes_listen_to_close);
     tcase_add_test(tc, test_close_in_syn_sent_goes_to_close_silently);
+    tcase_add_test(tc, test_isn_follows_4us_clock_and_differs_per_4tuple);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("close");
