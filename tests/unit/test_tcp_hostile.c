@@ -633,6 +633,55 @@ START_TEST(test_data_after_close_gets_rst_and_is_counted)
 }
 END_TEST
 
+/* RFC 7323 2.2 / 3.2, RFC 2018 2: a SYN-ACK carries window scale, timestamps and
+ * SACK-permitted only if the SYN offered them. */
+START_TEST(test_syn_ack_options_only_answer_what_the_peer_offered)
+{
+    struct tf f;
+    tf_init(&f);
+    struct tf_seg *sa = tf_syn_received(&f); /* the peer offers only MSS */
+    ck_assert(sa->h.opts.mss_ok);
+    ck_assert(!sa->h.opts.ws_ok);
+    ck_assert(!sa->h.opts.ts_ok);
+    ck_assert(!sa->h.opts.sack_perm);
+    tf_free(&f);
+
+    tf_init(&f);
+    f.peer_syn_opts.ws_ok = true;
+    f.peer_syn_opts.ws = 2;
+    f.peer_syn_opts.sack_perm = true;
+    f.peer_ts = true;
+    sa = tf_syn_received(&f);
+    ck_assert(sa->h.opts.ws_ok);
+    ck_assert(sa->h.opts.ts_ok);
+    ck_assert(sa->h.opts.sack_perm);
+    /* RFC 7323 3.2: TSecr of the SYN-ACK echoes the SYN's TSval */
+    ck_assert_uint_eq(sa->h.opts.tsecr, (uint32_t)(f.now / TS_MS) + f.peer_ts_offset);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 7323 2.2: a window scale option outside a SYN is ignored; the shift agreed on the SYN
+ * stays. */
+START_TEST(test_window_scale_option_outside_syn_is_ignored)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.ws_ok = true;
+    f.peer_syn_opts.ws = 2;
+    tf_establish(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_ACK, f.peer_nxt, f.stack_nxt);
+    h.wnd = 1000;
+    h.opts.ws_ok = true;
+    h.opts.ws = 10;
+    tf_send_hdr(&f, &h);
+    struct ts_tcp_info in;
+    ts_tcp_get_info(f.conn, &in, f.now);
+    ck_assert_uint_eq(in.snd_wnd, 4000);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -648,6 +697,8 @@ static Suite *tcp_hostile_suite(void)
     tc = tcase_create("extreme");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_window_scale_above_14_clamped_to_14);
+    tcase_add_test(tc, test_syn_ack_options_only_answer_what_the_peer_offered);
+    tcase_add_test(tc, test_window_scale_option_outside_syn_is_ignored);
     tcase_add_test(tc, test_mss_zero_from_peer_does_not_stall_or_loop);
     tcase_add_test(tc, test_mss_one_from_peer_does_not_stall_or_loop);
     tcase_add_test(tc, test_urgent_pointer_beyond_data_is_harmless);
