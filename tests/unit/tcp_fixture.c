@@ -225,6 +225,11 @@ void tf_send_raw(struct tf *f, const uint8_t *seg, size_t len)
 
 void tf_send_icmp_unreach(struct tf *f, uint8_t code, uint32_t quoted_seq)
 {
+    tf_send_icmp_unreach_mtu(f, code, 0, quoted_seq);
+}
+
+void tf_send_icmp_unreach_mtu(struct tf *f, uint8_t code, uint16_t mtu, uint32_t quoted_seq)
+{
     /* The quoted datagram: the stack's IPv4 header and the first 8 bytes of its TCP header. */
     uint8_t msg[ICMP_HDR_LEN + IPV4_HDR_LEN + 8];
     struct ipv4_hdr q;
@@ -251,6 +256,7 @@ void tf_send_icmp_unreach(struct tf *f, uint8_t code, uint32_t quoted_seq)
     memset(&ih, 0, sizeof(ih));
     ih.type = ICMP_DEST_UNREACH;
     ih.code = code;
+    ih.mtu = mtu;
     ih.payload = quote;
     ih.payload_len = IPV4_HDR_LEN + 8;
     ck_assert_uint_eq(icmp_emit(&ih, msg, sizeof(msg)), sizeof(msg));

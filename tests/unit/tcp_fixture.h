@@ -118,6 +118,8 @@ void tf_send_ip(struct tf *f, uint8_t proto, const uint8_t *payload, size_t len)
 /* ICMP destination unreachable (code) about a segment of the connection under test whose
  * sequence number was quoted_seq. */
 void tf_send_icmp_unreach(struct tf *f, uint8_t code, uint32_t quoted_seq);
+/* The same with a next-hop MTU (code 4, "fragmentation needed", RFC 1191). */
+void tf_send_icmp_unreach_mtu(struct tf *f, uint8_t code, uint16_t mtu, uint32_t quoted_seq);
 /* Hand a whole Ethernet frame to the stack. */
 void tf_input_frame(struct tf *f, const uint8_t *frame, size_t len);
 

@@ -612,6 +612,45 @@ START_TEST(test_icmp_host_unreachable_in_established_is_soft)
 }
 END_TEST
 
+/* RFC 1191: segments leave with DF; "fragmentation needed" with a next-hop MTU lowers the MSS
+ * and the lost segment is resent in pieces that fit. */
+START_TEST(test_icmp_frag_needed_lowers_mss_and_resends)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    static uint8_t data[4000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7);
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (ssize_t)sizeof(data));
+    struct tf_seg *first = tf_next(&f);
+    ck_assert_ptr_nonnull(first);
+    ck_assert(first->df);
+    ck_assert_uint_eq(first->h.payload_len, 1460);
+    tf_flush(&f);
+    tf_send_icmp_unreach_mtu(&f, 4, 1000, f.stack_nxt);
+    /* Everything resent from SND.UNA on is at most 1000 - 40 bytes per segment. */
+    uint32_t seq = f.stack_nxt;
+    size_t got = 0;
+    for (int round = 0; round < 20 && got < sizeof(data); round++) {
+        struct tf_seg *sg = tf_next(&f);
+        if (!sg)
+            sg = tf_wait_seg(&f, 5 * TS_SEC);
+        ck_assert_ptr_nonnull(sg);
+        if (!sg->h.payload_len || sg->h.seq != seq)
+            continue;
+        ck_assert_uint_le(sg->h.payload_len, 960);
+        ck_assert_int_eq(memcmp(sg->h.payload, data + got, sg->h.payload_len), 0);
+        got += sg->h.payload_len;
+        seq += (uint32_t)sg->h.payload_len;
+        tf_send(&f, TCP_ACK, f.peer_nxt, seq, NULL, 0);
+    }
+    ck_assert_uint_eq(got, sizeof(data));
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    tf_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ closed
  * port, listener */
 
@@ -977,6 +1016,7 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_icmp_port_unreachable_in_syn_sent_refuses_connection);
     tcase_add_test(tc, test_icmp_error_with_out_of_window_quote_is_ignored);
     tcase_add_test(tc, test_icmp_host_unreachable_in_established_is_soft);
+    tcase_add_test(tc, test_icmp_frag_needed_lowers_mss_and_resends);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("time_wait");

@@ -21,6 +21,9 @@ struct side {
     struct ts_tcp_conn *c;
     uint64_t sent, rcvd;
     bool shut, eof, closed;
+    uint64_t total;      /* bytes this side sends */
+    uint64_t read_rate;  /* bytes it reads per virtual ms (0 = as fast as it can) */
+    ts_time_t last_read; /* time the rate budget was last computed */
     unsigned stream_out, stream_in;
     uint64_t mismatch_at; /* first wrong byte + 1, 0 = none */
 };
@@ -32,7 +35,7 @@ struct xfer {
     /* trace of both stacks: final state per side and RST/state counts */
     char path_a[512], path_b[512];
     /* data segments seen on the wire (spy), by sender */
-    uint64_t data_segs[2], small_segs[2], pure_acks[2];
+    uint64_t data_segs[2], small_segs[2], pure_acks[2], zero_wnd[2];
 };
 
 static void record(char *path, size_t cap, const struct ts_trace_event *ev)
@@ -63,6 +66,8 @@ static void spy(void *arg, enum th_side from, const uint8_t *frame, size_t len, 
     struct tcp_hdr h;
     if (!th_parse_tcp(frame, len, &h))
         return;
+    if (h.wnd == 0 && !(h.flags & (TCP_SYN | TCP_RST)))
+        x->zero_wnd[from]++;
     if (h.payload_len) {
         x->data_segs[from]++;
         if (h.payload_len < 1000)
@@ -80,8 +85,8 @@ static bool pump_side(struct side *s, uint64_t now)
     bool progress = false;
     if (!s->c)
         return false;
-    while (s->sent < TOTAL) {
-        size_t n = TOTAL - s->sent < CHUNK ? (size_t)(TOTAL - s->sent) : CHUNK;
+    while (s->sent < s->total) {
+        size_t n = s->total - s->sent < CHUNK ? (size_t)(s->total - s->sent) : CHUNK;
         tf_fill(buf, n, s->stream_out, s->sent);
         ssize_t k = ts_tcp_send(s->c, buf, n, now);
         if (k <= 0)
@@ -89,13 +94,24 @@ static bool pump_side(struct side *s, uint64_t now)
         s->sent += (uint64_t)k;
         progress = true;
     }
-    if (s->sent == TOTAL && !s->shut) {
+    if (s->sent == s->total && !s->shut) {
         ck_assert_int_eq(ts_tcp_shutdown_write(s->c, now), 0);
         s->shut = true;
         progress = true;
     }
+    size_t budget = sizeof(buf);
+    if (s->read_rate) {
+        /* A slow reader: a budget that grows with virtual time. */
+        if (!s->last_read)
+            s->last_read = now;
+        uint64_t b = (now - s->last_read) / TS_MS * s->read_rate;
+        if (b == 0)
+            return progress;
+        s->last_read += b / s->read_rate * TS_MS;
+        budget = b < sizeof(buf) ? (size_t)b : sizeof(buf);
+    }
     for (;;) {
-        ssize_t k = ts_tcp_recv(s->c, buf, sizeof(buf), now);
+        ssize_t k = ts_tcp_recv(s->c, buf, budget, now);
         if (k == 0 && !s->eof) {
             s->eof = true;
             progress = true;
@@ -111,6 +127,8 @@ static bool pump_side(struct side *s, uint64_t now)
         }
         s->rcvd += (uint64_t)k;
         progress = true;
+        if (s->read_rate)
+            break; /* one read per budget */
     }
     return progress;
 }
@@ -153,10 +171,11 @@ static bool run_transfer(struct xfer *x, ts_time_t max)
     }
 }
 
-static void setup(struct xfer *x, const struct ts_fault_config *fault)
+static void setup_ex(struct xfer *x, const struct ts_fault_config *fault,
+                     const struct ts_config *cfg_b, uint64_t total_a, uint64_t total_b)
 {
     memset(x, 0, sizeof(*x));
-    struct th_net_opts o = {.latency = 100 * TS_US, .fault_a = fault};
+    struct th_net_opts o = {.latency = 100 * TS_US, .fault_a = fault, .cfg_b = cfg_b};
     th_net_init_ex(&x->n, &o);
     x->n.spy = spy;
     x->n.spy_arg = x;
@@ -172,6 +191,13 @@ static void setup(struct xfer *x, const struct ts_fault_config *fault)
     ck_assert_msg(x->a.c != NULL, "connect: %d", err);
     x->a.stream_out = x->b.stream_in = 11;
     x->b.stream_out = x->a.stream_in = 12;
+    x->a.total = total_a;
+    x->b.total = total_b;
+}
+
+static void setup(struct xfer *x, const struct ts_fault_config *fault)
+{
+    setup_ex(x, fault, NULL, TOTAL, TOTAL);
 }
 
 /* Both sides read EOF: close both and let the stacks finish; no RST, both end
@@ -268,6 +294,36 @@ START_TEST(test_8mb_each_way_over_clean_link_uses_full_segments_and_no_retransmi
 }
 END_TEST
 
+/* Flow control under loss: a receiver with an 8 KB buffer that reads slowly keeps closing the
+ * window; zero windows, persist probes and window updates get lost too, and still the 2 MB arrive
+ * intact and nobody gives up. */
+START_TEST(test_2mb_into_small_slow_receiver_over_lossy_link)
+{
+    static struct xfer x;
+    struct ts_config cb;
+    th_config(&cb, TH_B);
+    cb.tcp_rcvbuf = 8192;
+    struct ts_fault_config fc = {
+        .in = {.drop = 0.03, .dup = 0.01, .reorder = 0.02},
+        .out = {.drop = 0.03, .dup = 0.01, .reorder = 0.02},
+        .seed = 7,
+    };
+    setup_ex(&x, &fc, &cb, 2 * MB, 1000);
+    x.b.read_rate = 512; /* 512 KB/s of virtual time: the buffer fills all the time */
+    bool ok = run_transfer(&x, 60 * 60 * TS_SEC);
+    ck_assert_msg(!x.b.mismatch_at, "B received a wrong byte at offset %llu",
+                  (unsigned long long)x.b.mismatch_at - 1);
+    ck_assert_msg(ok, "incomplete: B rcvd %llu of %u", (unsigned long long)x.b.rcvd, 2 * MB);
+    ck_assert_uint_eq(x.b.rcvd, 2 * MB);
+    ck_assert_uint_eq(x.a.rcvd, 1000);
+    /* The window really closed, many times. */
+    ck_assert_uint_gt(x.zero_wnd[TH_B], 10);
+    ck_assert_uint_eq(x.zero_wnd[TH_A], 0);
+    close_cleanly(&x);
+    th_net_free(&x.n);
+}
+END_TEST
+
 static Suite *tcp_transfer_suite(void)
 {
     Suite *s = suite_create("tcp_transfer");
@@ -275,6 +331,7 @@ static Suite *tcp_transfer_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_8mb_each_way_over_clean_link_uses_full_segments_and_no_retransmissions);
     tcase_add_test(tc, test_8mb_each_way_over_lossy_duplicating_reordering_link_byte_identical);
+    tcase_add_test(tc, test_2mb_into_small_slow_receiver_over_lossy_link);
     suite_add_tcase(s, tc);
     return s;
 }
