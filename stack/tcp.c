@@ -161,6 +161,7 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
     c->rcv_wscale = 7;
     while (c->rcv_wscale < TCP_WSCALE_MAX && (c->opts.rcvbuf >> c->rcv_wscale) > 65535)
         c->rcv_wscale++;
+    c->rcv_wscale_max = c->rcv_wscale;
     c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = TS_TIME_NEVER;
     c->rto = TCP_RTO_INIT;
     c->peer_mss = TCP_DEFAULT_MSS;
@@ -240,7 +241,9 @@ int tcp_bufs_alloc(struct ts_tcp_conn *c)
 {
     if (!c->sndbuf.buf && ts_ring_init(&c->sndbuf, c->opts.sndbuf) < 0)
         return -ENOMEM;
-    if (!c->rcvbuf.buf && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf) < 0)
+    /* The ring has 2^wscale bytes more than we advertise: a scaled window field rounded up (so
+     * the right edge never moves left, RFC 7323 2.4) must still fit. */
+    if (!c->rcvbuf.buf && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -756,7 +759,8 @@ int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_
         n.rcvbuf = c->opts.rcvbuf;
     if (n.sndbuf < c->opts.sndbuf)
         n.sndbuf = c->opts.sndbuf;
-    if (c->rcvbuf.buf && n.rcvbuf > c->rcvbuf.cap && ts_ring_grow(&c->rcvbuf, n.rcvbuf) < 0)
+    if (c->rcvbuf.buf && n.rcvbuf > c->opts.rcvbuf &&
+        ts_ring_grow(&c->rcvbuf, n.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
     if (c->sndbuf.buf && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
         return -ENOMEM;

@@ -179,8 +179,9 @@ static void syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const stru
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     syn_options(s, c, seg);
-    uint32_t space = c->rcvbuf.buf ? ts_ring_free_space(&c->rcvbuf) : c->opts.rcvbuf;
+    uint32_t space = c->opts.rcvbuf - c->rcvbuf.len;
     c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space); /* what our SYN said */
+    c->rcv_adv_seen = c->rcv_adv;
     c->snd_wnd = seg->wnd; /* RFC 7323 2.2: not scaled in a SYN */
     c->max_snd_wnd = c->snd_wnd;
     c->snd_wl1 = seg->seq;
@@ -255,7 +256,7 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
         seq = c->rcv_nxt;
     }
     /* Keep to the window we advertised, and to the room in the ring. */
-    uint32_t edge = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv : c->rcv_nxt;
+    uint32_t edge = c->rcv_nxt + tcp_rcv_wnd_seen(c);
     uint32_t room_edge = c->rcv_nxt + ts_ring_free_space(&c->rcvbuf);
     if (seq_lt(room_edge, edge))
         edge = room_edge;
@@ -429,7 +430,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     }
 
     /* First: the sequence number (four cases). */
-    uint32_t wnd = tcp_rcv_wnd(c);
+    uint32_t wnd = tcp_rcv_wnd_seen(c);
     bool ok;
     bool ack_only = false;
     if (seg_len == 0)
@@ -437,8 +438,10 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     else
         ok = wnd != 0 && (seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
                           seq_in(seg->seq + seg_len - 1, c->rcv_nxt, c->rcv_nxt + wnd));
-    if (!ok && wnd == 0 && seg->seq == c->rcv_nxt) {
-        /* RFC 9293 3.10.7.4: with a zero window, still take valid ACKs and RSTs. */
+    if (!ok && wnd < c->adv_mss && seq_geq(seg->seq, c->rcv_nxt) && seg->seq - c->rcv_nxt < 65536) {
+        /* RFC 9293 3.10.7.4: with a (nearly) closed window, still take valid ACKs and RSTs,
+         * also from a peer whose SND.NXT went past our right edge (a window probe with data):
+         * dropping its ACKs would stall our own sending. */
         ok = true;
         ack_only = true;
     }

@@ -91,17 +91,21 @@ struct ts_tcp_conn {
     bool fin_queued;      /* the app is done sending: FIN after sndbuf */
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
-    bool fin_rcvd;                  /* peer's FIN consumed (rcv_nxt counts it) */
-    bool ooo_fin;                   /* a FIN seen beyond rcv_nxt, at ooo_fin_seq */
+    /* The right edge the peer may have seen: a scaled window field is rounded up, so it can lie
+     * up to 2^wscale - 1 past rcv_adv; data up to it is taken (the ring has that slack). */
+    uint32_t rcv_adv_seen;
+    bool fin_rcvd; /* peer's FIN consumed (rcv_nxt counts it) */
+    bool ooo_fin;  /* a FIN seen beyond rcv_nxt, at ooo_fin_seq */
     uint32_t ooo_fin_seq;
 
     /* Options. */
-    uint16_t peer_mss;  /* from the peer's SYN (536 when absent) */
-    uint16_t adv_mss;   /* what we advertised */
-    uint16_t pmtu;      /* path MTU (RFC 1191) */
-    uint16_t mss;       /* effective send MSS: payload bytes per segment, options excluded */
-    uint8_t snd_wscale; /* peer's shift, applied to windows we receive */
-    uint8_t rcv_wscale; /* our shift, applied to windows we send */
+    uint16_t peer_mss;      /* from the peer's SYN (536 when absent) */
+    uint16_t adv_mss;       /* what we advertised */
+    uint16_t pmtu;          /* path MTU (RFC 1191) */
+    uint16_t mss;           /* effective send MSS: payload bytes per segment, options excluded */
+    uint8_t snd_wscale;     /* peer's shift, applied to windows we receive */
+    uint8_t rcv_wscale;     /* our shift, applied to windows we send */
+    uint8_t rcv_wscale_max; /* the shift we offer (rcv_wscale before negotiation) */
     bool ws_ok, ts_ok, sack_ok;
     uint32_t ts_recent, ts_offset;
     ts_time_t ts_recent_age;
@@ -223,6 +227,8 @@ uint16_t tcp_rcv_window(struct ts_tcp_conn *c);
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
 /* The receive window currently advertised (bytes). */
 uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c);
+/* The window segments are checked against (RFC 9293 3.10.7.4): up to the edge the peer saw. */
+uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c);
 uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
 bool tcp_synchronized(enum ts_tcp_state st);
 
@@ -248,6 +254,11 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 /* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
 void tcp_cc_on_rto(struct ts_tcp_conn *c);
+/* Receive ring bytes beyond the advertised buffer (see tcp_bufs_alloc). */
+static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
+{
+    return (uint32_t)1 << c->rcv_wscale_max;
+}
 /* Bytes in flight. */
 static inline uint32_t tcp_flight(const struct ts_tcp_conn *c)
 {

@@ -28,11 +28,18 @@ uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c)
     return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 }
 
+uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c)
+{
+    uint32_t edge = seq_max(c->rcv_adv, c->rcv_adv_seen);
+    return seq_gt(edge, c->rcv_nxt) ? edge - c->rcv_nxt : 0;
+}
+
 static uint32_t rcv_space(const struct ts_tcp_conn *c)
 {
     if (!c->rcvbuf.buf)
         return c->opts.rcvbuf;
-    return ts_ring_free_space(&c->rcvbuf);
+    uint32_t f = ts_ring_free_space(&c->rcvbuf), slack = tcp_rcv_slack(c);
+    return f > slack ? f - slack : 0;
 }
 
 uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
@@ -44,7 +51,7 @@ uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
         space = maxwin;
     space &= ~(((uint32_t)1 << ws) - 1); /* what the scaled field can say exactly */
     uint32_t cur = tcp_rcv_wnd(c);
-    uint32_t cap = c->rcvbuf.buf ? c->rcvbuf.cap : c->opts.rcvbuf;
+    uint32_t cap = c->opts.rcvbuf;
     uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
     /* RFC 1122 4.2.3.3: move the right edge only by a useful amount, or to the whole buffer. */
     if (space > cur && (space - cur >= thresh || space == (cap & ~(((uint32_t)1 << ws) - 1))))
@@ -54,7 +61,12 @@ uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
     cur = tcp_rcv_wnd(c);
     /* Never shrink: round the field up if the kept edge is not a multiple of the scale. */
     uint32_t field = (cur + ((uint32_t)1 << ws) - 1) >> ws;
-    return field > 65535 ? 65535 : (uint16_t)field;
+    if (field > 65535)
+        field = 65535;
+    uint32_t seen = c->rcv_nxt + (field << ws);
+    if (seq_gt(seen, c->rcv_adv_seen) || seq_lt(c->rcv_adv_seen, c->rcv_nxt))
+        c->rcv_adv_seen = seen;
+    return (uint16_t)field;
 }
 
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
@@ -63,7 +75,7 @@ void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
         return;
     uint32_t cur = tcp_rcv_wnd(c);
     uint32_t space = rcv_space(c);
-    uint32_t cap = c->rcvbuf.cap;
+    uint32_t cap = c->opts.rcvbuf;
     uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
     /* RFC 7323 2.3: the window field cannot say more than 65535 << shift; without that clamp
      * every read sent a useless update when the buffer exceeds the largest window. */
@@ -278,10 +290,22 @@ void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
     data_opts(c, &o, s->now);
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    /* After a timeout snd_nxt goes back to snd_una (go-back-N), but the peer may already hold
+     * data up to snd_max: an ACK carrying the rewound seq is then below its RCV.NXT, fails its
+     * acceptability test and its ACK field is never read, and two such sides retransmit old
+     * data at each other until the retry limit. Pure ACKs use snd_max (as BSD does). */
+    uint32_t seq = seq_gt(c->snd_max, c->snd_nxt) ? c->snd_max : c->snd_nxt;
+    uint32_t wnd_end = c->snd_una + c->snd_wnd;
+    /* It must also be acceptable to the peer (RFC 9293 3.10.7.4): after a window probe it may
+     * lie past the peer's right edge; then send the edge itself, unless it is only within the
+     * rounding of a scaled window (as Linux's tcp_acceptable_seq). */
+    if (seq_gt(seq, wnd_end) && tcp_synchronized(c->state) &&
+        (c->snd_wnd == 0 || seq - wnd_end >= ((uint32_t)1 << c->snd_wscale)))
+        seq = wnd_end;
     struct tcp_hdr h = {
         .sport = c->lport,
         .dport = c->rport,
-        .seq = c->snd_nxt,
+        .seq = seq,
         .ack = c->rcv_nxt,
         .flags = TCP_ACK,
         .wnd = tcp_rcv_window(c),
@@ -331,7 +355,7 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
         .opts = o,
     };
     if (synack)
-        c->rcv_adv = c->rcv_nxt + h.wnd;
+        c->rcv_adv = c->rcv_adv_seen = c->rcv_nxt + h.wnd;
     size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
     if (n == 0)
         return;

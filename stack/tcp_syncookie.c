@@ -119,8 +119,9 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
     c->snd_buf_seq = cookie + 1;
     c->irs = peer_isn;
     c->rcv_nxt = peer_isn + 1;
-    uint32_t space = ts_ring_free_space(&c->rcvbuf);
+    uint32_t space = c->opts.rcvbuf;
     c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space);
+    c->rcv_adv_seen = c->rcv_adv;
     c->snd_wnd = seg->wnd;
     c->max_snd_wnd = c->snd_wnd;
     c->snd_wl1 = seg->seq;
