@@ -25,10 +25,11 @@ ts_pcap_rsts() {
     tcpdump -n -r "$1" 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l
 }
 
-# ts_bg CMD...: run CMD inside the namespace in the background, killed by the cleanup trap.
+# ts_bg CMD... [<IN]: run CMD inside the namespace in the background, killed by the cleanup trap.
 # Sets TS_BG_PID.
 ts_bg() {
-    ip netns exec "$TS_NS" "$@" &
+    # <&0: a background command's stdin would otherwise be /dev/null, not the caller's redirection.
+    ip netns exec "$TS_NS" "$@" <&0 &
     TS_BG_PID=$!
     TS_PIDS+=("$TS_BG_PID")
 }
