@@ -399,6 +399,39 @@ START_TEST(test_syn_ack_retry_limit_drops_half_open_listener_stays)
 }
 END_TEST
 
+/* After a timeout the stack resends from SND.UNA (go-back-N), but the peer may already hold
+ * everything up to the highest sequence sent. A pure ACK must then carry that highest sequence
+ * number: with the rewound one it is below the peer's RCV.NXT, fails the peer's acceptability
+ * test (RFC 9293 3.10.7.4) and its ACK is never read; two such stacks retransmitted old data at
+ * each other until the retry limit (seen in test_tcp_transfer at 5% loss). */
+START_TEST(test_pure_ack_after_timeout_carries_highest_seq_sent)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    struct ts_tcp_opts o;
+    ts_tcp_get_opts(f.conn, &o);
+    o.nodelay = true;
+    ck_assert_int_eq(ts_tcp_set_opts(f.conn, &o, f.now), 0);
+    static uint8_t buf[3000];
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    ck_assert_uint_ge(tf_flush(&f), 3); /* all of it left; the peer got it, its ACK is lost */
+    struct tf_seg *r = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->h.seq, f.stack_nxt); /* resent from SND.UNA */
+    tf_flush(&f);
+    tf_send_data(&f, "?", 1); /* the peer talks; its ACK field acknowledges nothing new */
+    struct tf_seg *a = tf_next(&f);
+    if (!a)
+        a = tf_wait_seg(&f, 200 * MS);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->h.payload_len, 0);
+    ck_assert_uint_eq(a->h.ack, f.peer_nxt);
+    ck_assert_uint_eq(a->h.seq, f.stack_nxt + sizeof(buf));
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -415,6 +448,7 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_three_dup_acks_fast_retransmit_and_partial_ack_resends_next_hole);
     tcase_add_test(tc, test_timestamps_give_rtt_sample_after_retransmission);
     tcase_add_test(tc, test_syn_ack_retry_limit_drops_half_open_listener_stays);
+    tcase_add_test(tc, test_pure_ack_after_timeout_carries_highest_seq_sent);
     suite_add_tcase(s, tc);
     return s;
 }
