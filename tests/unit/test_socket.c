@@ -508,6 +508,56 @@ START_TEST(test_close_wakes_a_thread_blocked_in_recv_with_ebadf)
 }
 END_TEST
 
+START_TEST(test_udp_icmp_error_shows_as_pollerr_and_so_error_clears_it)
+{
+    rig_up();
+    int cli = udp_on(rt_a, 0);
+    struct sockaddr_in to = sin_of(TH_IP_B, 9999);
+    ck_assert_int_eq(ts_connect(cli, SA(to), sizeof to), 0);
+    ck_assert_int_eq(ts_send(cli, "x", 1, 0), 1);
+    short ev = poll1(cli, POLLIN, 2000);
+    ck_assert(ev & POLLERR);
+    ck_assert(!(ev & POLLIN));
+    int err = 0;
+    socklen_t el = sizeof err;
+    ck_assert_int_eq(ts_getsockopt(cli, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    ck_assert_int_eq(err, ECONNREFUSED);
+    ck_assert_int_eq(poll1(cli, POLLIN, 0), 0);
+    ts_close(cli);
+    rig_down();
+}
+END_TEST
+
+struct poller {
+    int fd;
+    int result;
+    short revents;
+};
+static void *blocked_poll(void *arg)
+{
+    struct poller *p = arg;
+    struct pollfd pf = {.fd = p->fd, .events = POLLIN};
+    p->result = ts_poll(&pf, 1, -1);
+    p->revents = pf.revents;
+    return NULL;
+}
+
+START_TEST(test_close_wakes_a_thread_blocked_in_poll_with_pollnval)
+{
+    rig_up();
+    int fd = udp_on(rt_b, 7000);
+    struct poller p = {.fd = fd};
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_poll, &p);
+    usleep(20000);
+    ck_assert_int_eq(ts_close(fd), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(p.result, 1);
+    ck_assert_int_eq(p.revents, POLLNVAL);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_runtime_stop_wakes_blocked_thread_and_frees_everything)
 {
     rig_up();
@@ -1072,6 +1122,46 @@ START_TEST(test_tcp_msg_peek_leaves_data_for_the_next_read)
 }
 END_TEST
 
+START_TEST(test_tcp_closing_listener_resets_connections_never_accepted)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8098);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8098);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    set_rcvtimeo(c, 2000);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert(poll1(l, POLLIN, 2000) & POLLIN); /* established and waiting in the queue */
+    ts_close(l);
+    char b[4];
+    errno = 0;
+    ck_assert_int_eq(ts_recv(c, b, sizeof b, 0), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    ts_close(c);
+    rig_down();
+}
+END_TEST
+
+START_TEST(test_tcp_recv_msg_waitall_waits_for_the_whole_buffer)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8099, &c, &s, NULL);
+    ck_assert_int_eq(ts_send(c, "abc", 3, 0), 3);
+    usleep(20000);
+    ck_assert_int_eq(ts_send(c, "defgh", 5, 0), 5);
+    char b[8];
+    ck_assert_int_eq(ts_recv(s, b, sizeof b, MSG_WAITALL), 8);
+    ck_assert_mem_eq(b, "abcdefgh", 8);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_tcp_options_round_trip)
 {
     rig_up();
@@ -1343,6 +1433,8 @@ static Suite *socket_suite(void)
     tcase_add_test(u, test_udp_so_rcvtimeo_expiry_returns_eagain);
     tcase_add_test(u, test_close_wakes_a_thread_blocked_in_recv_with_ebadf);
     tcase_add_test(u, test_runtime_stop_wakes_blocked_thread_and_frees_everything);
+    tcase_add_test(u, test_udp_icmp_error_shows_as_pollerr_and_so_error_clears_it);
+    tcase_add_test(u, test_close_wakes_a_thread_blocked_in_poll_with_pollnval);
     tcase_add_test(u, test_poll_across_many_descriptors_reports_only_the_ready_one);
     tcase_add_test(u, test_frames_held_by_a_delaying_driver_leave_without_other_traffic);
     suite_add_tcase(s, u);
@@ -1369,6 +1461,8 @@ static Suite *socket_suite(void)
     tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
     tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
     tcase_add_test(t, test_tcp_options_round_trip);
+    tcase_add_test(t, test_tcp_closing_listener_resets_connections_never_accepted);
+    tcase_add_test(t, test_tcp_recv_msg_waitall_waits_for_the_whole_buffer);
     tcase_add_test(t, test_tcp_shutdown_of_listener_wakes_blocked_accept_with_einval);
     tcase_add_test(t, test_tcp_many_threads_echo_at_once);
     tcase_add_test(t, test_tcp_blocking_bulk_transfer_is_byte_identical);
