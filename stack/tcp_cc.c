@@ -59,6 +59,30 @@ void tcp_cc_init(struct ts_tcp_conn *c)
     c->recover = c->snd_una;
 }
 
+/* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK). */
+static void enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    c->ssthresh = c->cc->ssthresh(c);
+    c->recover = c->snd_max;
+    c->in_recovery = true;
+    c->rtt_timing = false;
+    c->karn_blocked = true;
+    ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
+    if (c->sack_ok && c->nsacked) {
+        /* RFC 6675 5 steps (4.1)-(4.3): cwnd = ssthresh, resend the first hole at once, then
+         * what the pipe allows. */
+        c->cwnd = c->ssthresh;
+        c->high_rxt = c->snd_una;
+        uint32_t n = tcp_retransmit_range(s, c, c->snd_una, c->sacked[0].left - c->snd_una);
+        c->high_rxt = c->snd_una + n;
+        tcp_sack_recover(s, c);
+    } else {
+        tcp_retransmit_una(s, c);
+        c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
+    }
+    tcp_timer_rexmt_arm(c, s->now);
+}
+
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
     if (c->in_recovery) {
@@ -70,6 +94,9 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
             c->in_recovery = false;
             c->dupacks = 0;
             c->cwnd_acc = 0;
+        } else if (c->sack_ok && c->nsacked) {
+            /* RFC 6675 5 (C): the pipe shrank; send what it allows. */
+            tcp_sack_recover(s, c);
         } else {
             /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
              * acknowledged, add back one MSS if that was at least one MSS. */
@@ -91,7 +118,10 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     (void)now;
     ts_count(s, TS_C_TCP_DUP_ACK_RX);
     if (c->in_recovery) {
-        c->cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
+        if (c->sack_ok && c->nsacked)
+            tcp_sack_recover(s, c); /* RFC 6675: no inflation, the pipe says it */
+        else
+            c->cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
         return;
     }
     /* A hole lies before the segment being timed: its ACK will include the repair time. Time a
@@ -104,13 +134,14 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
     if (seq_lt(c->snd_una, c->recover))
         return;
-    c->ssthresh = c->cc->ssthresh(c);
-    c->recover = c->snd_max;
-    c->in_recovery = true;
-    ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
-    tcp_retransmit_una(s, c);
-    c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
-    tcp_timer_rexmt_arm(c, s->now);
+    enter_recovery(s, c);
+}
+
+void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->in_recovery || !c->sack_ok || seq_lt(c->snd_una, c->recover) || !tcp_sack_lost(c))
+        return;
+    enter_recovery(s, c);
 }
 
 void tcp_cc_on_rto(struct ts_tcp_conn *c)
@@ -119,9 +150,12 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c)
      * ssthresh must not shrink further on repeated timeouts of the same segment) and LW = 1. */
     if (c->retries <= 1)
         c->ssthresh = c->cc->ssthresh(c);
+    else
+        tcp_sack_clear(c); /* timed out twice: maybe the receiver reneged (RFC 2018 8) */
     c->cwnd = c->mss;
     c->cwnd_acc = 0;
     c->in_recovery = false;
     c->dupacks = 0;
+    c->high_rxt = c->snd_una;
     c->recover = c->snd_max; /* RFC 6582 4: no fast retransmit for what was sent before */
 }

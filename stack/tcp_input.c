@@ -379,6 +379,8 @@ static void new_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_
     }
     c->bytes_acked += freed;
     c->snd_una = seg->ack;
+    if (c->nsacked)
+        tcp_sack_trim(c);
     if (seq_lt(c->snd_nxt, c->snd_una))
         c->snd_nxt = c->snd_una;
     c->retries = 0;
@@ -559,6 +561,8 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             return;
         }
         uint32_t new_wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        if (c->sack_ok && seg->opts.nsack)
+            tcp_sack_update(c, &seg->opts); /* before the ACK moves recovery along */
         if (seq_gt(seg->ack, c->snd_una)) {
             new_ack(s, c, seg);
         } else if (seg->ack == c->snd_una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd_wnd &&
@@ -578,6 +582,8 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             if (new_wnd > c->max_snd_wnd)
                 c->max_snd_wnd = new_wnd;
         }
+        if (c->sack_ok)
+            tcp_cc_sack_check(s, c); /* RFC 6675 5: loss recovery from the scoreboard */
     }
     if (c->t_persist != TS_TIME_NEVER && c->snd_wnd > 0) {
         /* The window opened: leave persist; resend the probe byte if it was not taken. */

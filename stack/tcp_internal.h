@@ -34,7 +34,8 @@
 #define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
 #define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
 #define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
-#define TCP_CHALLENGE_PER_SEC 1000                         /* RFC 5961 7, Linux's default */
+#define TCP_SACKSB_MAX        32   /* SACKed ranges remembered (RFC 6675 scoreboard) */
+#define TCP_CHALLENGE_PER_SEC 1000 /* RFC 5961 7, Linux's default */
 #define TCP_HASH_BITS         12
 
 /* Retransmission of data/SYN is tracked with one timer; which kind of timer runs is derived. */
@@ -128,6 +129,11 @@ struct ts_tcp_conn {
     uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
     unsigned dupacks;
     bool in_recovery;
+    /* RFC 6675 scoreboard: what the peer SACKed above snd_una, sorted, disjoint. */
+    struct tcp_range sacked[TCP_SACKSB_MAX];
+    unsigned nsacked;
+    uint32_t sacked_bytes;
+    uint32_t high_rxt; /* HighRxt: end of the highest hole retransmitted in this recovery */
 
     /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
     ts_time_t t_rexmt, t_persist, t_delack, t_keep, t_wait;
@@ -212,6 +218,9 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK 
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
+uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
+                              uint32_t maxlen);
 /* RST for connection c (seq = snd_nxt), with ACK of rcv_nxt when synchronized. */
 void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c);
 /* RST built from an offending segment per RFC 9293 3.10.7.1. */
@@ -246,6 +255,22 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name);
 /* Start the persist timer if the peer's window is closed and we have something to send. */
 void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
 
+/* ---- tcp_sack.c (RFC 2018 / RFC 6675 sender side) ---- */
+void tcp_sack_clear(struct ts_tcp_conn *c);
+/* snd_una moved: forget what lies below it. */
+void tcp_sack_trim(struct ts_tcp_conn *c);
+/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd_una, snd_max]). */
+void tcp_sack_update(struct ts_tcp_conn *c, const struct tcp_opts *o);
+/* RFC 6675 SetPipe, with every hole below the highest SACKed byte taken as lost. */
+uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c);
+/* RFC 6675 IsLost(snd_una), with RFC 5827 early retransmit for a small flight. */
+bool tcp_sack_lost(const struct ts_tcp_conn *c);
+/* Retransmit holes while the pipe allows (RFC 6675 5, NextSeg rule 1). */
+void tcp_sack_recover(struct ts_stack *s, struct ts_tcp_conn *c);
+/* If seq lies in a SACKed range, the range's end; else seq. *limit: the next SACKed left edge
+ * above seq (or snd_max). */
+uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);
+
 /* ---- tcp_cc.c ---- */
 void tcp_cc_init(struct ts_tcp_conn *c);
 /* An ACK advanced snd_una by acked bytes (called after snd_una moved). */
@@ -254,6 +279,8 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 /* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
 void tcp_cc_on_rto(struct ts_tcp_conn *c);
+/* After an ACK was processed: enter SACK-based loss recovery if the scoreboard says so. */
+void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Receive ring bytes beyond the advertised buffer (see tcp_bufs_alloc). */
 static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
 {

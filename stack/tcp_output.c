@@ -194,24 +194,36 @@ static bool fin_state(enum ts_tcp_state st)
     return st == TS_TCP_FIN_WAIT1 || st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
 }
 
-void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
+uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
+                              uint32_t maxlen)
 {
     struct tcp_opts o;
     data_opts(c, &o, s->now);
     uint32_t end = c->snd_buf_seq + c->sndbuf.len;
-    uint32_t avail = seq_lt(c->snd_una, end) ? end - c->snd_una : 0;
+    if (seq_lt(seq, c->snd_buf_seq))
+        return 0;
+    uint32_t avail = seq_lt(seq, end) ? end - seq : 0;
     uint32_t room = seg_room(c, &o);
     uint32_t len = avail < room ? avail : room;
+    if (len > maxlen)
+        len = maxlen;
     uint8_t flags = 0;
-    if (c->fin_queued && fin_state(c->state) && c->snd_una + len == fin_seq(c) &&
-        seq_gt(c->snd_max, fin_seq(c)))
+    if (c->fin_queued && fin_state(c->state) && seq + len == fin_seq(c) &&
+        seq_gt(c->snd_max, fin_seq(c)) && len < maxlen + 1)
         flags |= TCP_FIN;
     if (len == 0 && !flags)
-        return;
+        return 0;
     c->rtt_timing = false; /* Karn */
-    send_segment(s, c, c->snd_una, len, flags, &o);
-    if (seq_lt(c->snd_nxt, c->snd_una + len + (flags ? 1 : 0)))
-        c->snd_nxt = c->snd_una + len + (flags ? 1 : 0);
+    send_segment(s, c, seq, len, flags, &o);
+    uint32_t n = len + (flags ? 1 : 0);
+    if (seq_lt(c->snd_nxt, seq + n))
+        c->snd_nxt = seq + n;
+    return n;
+}
+
+void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    tcp_retransmit_range(s, c, c->snd_una, UINT32_MAX - 1);
 }
 
 void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
@@ -240,17 +252,36 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
     bool persisting = c->t_persist != TS_TIME_NEVER;
     for (;;) {
         uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+        uint32_t seg_limit = UINT32_MAX;
+        if (c->nsacked && seq_lt(c->snd_nxt, c->snd_max)) {
+            /* Going back after a timeout: skip what the peer has SACKed. */
+            uint32_t lim;
+            c->snd_nxt = tcp_sack_skip(c, c->snd_nxt, &lim);
+            if (seq_lt(c->snd_nxt, c->snd_max))
+                seg_limit = lim - c->snd_nxt;
+        }
         uint32_t avail = seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
-        uint32_t flight = tcp_flight(c);
-        uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+        if (avail > seg_limit)
+            avail = seg_limit;
+        /* In SACK recovery the pipe (RFC 6675) stands for the flight. */
+        uint32_t flight = (c->in_recovery && c->sack_ok) ? tcp_sack_pipe(c) : tcp_flight(c);
+        uint32_t cwnd = c->cwnd;
+        if (!c->in_recovery && c->dupacks > 0)
+            cwnd += (c->dupacks < 2 ? c->dupacks : 2) * c->mss; /* RFC 3042 limited transmit */
+        uint32_t wnd = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
+        /* ... and never beyond the peer's window itself. */
+        uint32_t wedge = c->snd_una + c->snd_wnd;
+        uint32_t inwnd = seq_gt(wedge, c->snd_nxt) ? wedge - c->snd_nxt : 0;
+        if (usable > inwnd)
+            usable = inwnd;
         if (persisting)
             usable = 0; /* probes only, until the window opens */
         uint32_t len = avail < room ? avail : room;
         if (len > usable)
             len = usable;
         bool fin = c->fin_queued && fin_state(c->state) && c->snd_nxt + len == end &&
-                   !seq_gt(c->snd_nxt, end) && !persisting;
+                   seg_limit == UINT32_MAX && !seq_gt(c->snd_nxt, end) && !persisting;
         if (len == 0 && !fin)
             break;
         if (len > 0 && len < room && !fin) {
