@@ -830,7 +830,9 @@ int ts_shutdown(int fd, int how)
         return (int)leave(k, 0, 0);
     } else if (!k->tc) {
         return (int)leave(k, -1, ENOTCONN);
-    } else if (ts_tcp_state(k->tc) == TS_TCP_SYN_SENT) {
+    } else if (ts_tcp_state(k->tc) == TS_TCP_SYN_SENT || ts_tcp_state(k->tc) == TS_TCP_CLOSE) {
+        /* Not (or no longer) connected: Linux says ENOTCONN for a reset connection too. (It
+         * abandons a connect in progress instead; a blocked connect() here keeps waiting.) */
         return (int)leave(k, -1, ENOTCONN);
     }
     if (rd)

@@ -33,7 +33,8 @@ int ts_udp_connect(struct ts_udp_sock *u, uint32_t raddr, uint16_t rport);
  * EDESTADDRREQ, ENETUNREACH, and a pending ECONNREFUSED). */
 ssize_t ts_udp_sendto(struct ts_udp_sock *u, const void *buf, size_t len, uint32_t raddr,
                       uint16_t rport, ts_time_t now);
-/* Take the oldest datagram (truncated to len; *full_len says how long it was). -EAGAIN when none. */
+/* Take the oldest datagram (truncated to len; *full_len says how long it was). -EAGAIN when none.
+ */
 ssize_t ts_udp_recvfrom(struct ts_udp_sock *u, void *buf, size_t len, uint32_t *raddr,
                         uint16_t *rport, size_t *full_len);
 size_t ts_udp_readable(const struct ts_udp_sock *u); /* size of the next datagram + 1, 0 = none */
