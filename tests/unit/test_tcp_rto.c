@@ -432,6 +432,48 @@ START_TEST(test_pure_ack_after_timeout_carries_highest_seq_sent)
 }
 END_TEST
 
+/* RFC 6928: the initial window is 10 segments; RFC 5681 3.1: after a timeout cwnd is one
+ * segment (one retransmission, nothing else), and slow start doubles it per round trip. */
+START_TEST(test_initial_window_10_segments_then_one_after_timeout_then_slow_start)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    static uint8_t buf[60000];
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    int n = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f))) {
+        ck_assert_uint_eq(sg->h.payload_len, TF_MSS);
+        n++;
+    }
+    ck_assert_int_eq(n, 10);
+    /* All ten are lost: one segment at the timeout. */
+    sg = tf_wait_seg(&f, 5 * SEC);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+    tf_expect_nothing(&f);
+    /* Its ACK lets two out, whose ACK lets four out (slow start: cwnd grows by the bytes
+     * acknowledged, RFC 5681 3.1 with an appropriate byte count). */
+    uint32_t una = f.stack_nxt + TF_MSS;
+    int want[] = {2, 4};
+    for (int r = 0; r < 2; r++) {
+        tf_send(&f, TCP_ACK, f.peer_nxt, una, NULL, 0);
+        int k = 0;
+        uint32_t last = una;
+        while ((sg = tf_next(&f))) {
+            if (!sg->h.payload_len)
+                continue;
+            k++;
+            last = sg->h.seq + (uint32_t)sg->h.payload_len;
+        }
+        ck_assert_int_eq(k, want[r]);
+        una = last;
+    }
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -449,6 +491,7 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_timestamps_give_rtt_sample_after_retransmission);
     tcase_add_test(tc, test_syn_ack_retry_limit_drops_half_open_listener_stays);
     tcase_add_test(tc, test_pure_ack_after_timeout_carries_highest_seq_sent);
+    tcase_add_test(tc, test_initial_window_10_segments_then_one_after_timeout_then_slow_start);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -164,6 +164,61 @@ START_TEST(test_isn_follows_4us_clock_and_differs_per_4tuple)
 }
 END_TEST
 
+/* RFC 9293 3.10.7.4 (fifth, SYN-RECEIVED): an unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>
+ * and the half-open connection stays. */
+START_TEST(test_bad_ack_in_syn_recv_gets_rst_with_seq_of_ack)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    uint32_t bad = f.stack_iss + 1000;
+    tf_send(&f, TCP_ACK, f.peer_nxt, bad, NULL, 0);
+    tf_expect(&f, TCP_RST, bad, 0);
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV");
+    tf_send_ack(&f); /* the right ACK still completes it */
+    ck_assert_str_eq(tf_path(&f), "LISTEN SYN_RECV ESTABLISHED");
+    tf_free(&f);
+}
+END_TEST
+
+/* The ACK that completes the handshake may carry data: it is kept for the application. */
+START_TEST(test_handshake_ack_with_data_delivers_data)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    tf_send_data(&f, "GET /", 5);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    char buf[8];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 5);
+    ck_assert_int_eq(memcmp(buf, "GET /", 5), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* Data and FIN in one segment: the data is delivered, then end of stream; CLOSE_WAIT. */
+START_TEST(test_fin_with_data_delivers_data_then_eof)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    tf_send(&f, TCP_ACK | TCP_PSH | TCP_FIN, f.peer_nxt, f.stack_nxt, "bye", 3);
+    f.peer_nxt += 4;
+    struct tf_seg *a = tf_next(&f);
+    if (!a)
+        a = tf_wait_seg(&f, 200 * TS_MS);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->h.ack, f.peer_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE_WAIT);
+    char buf[8];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 3);
+    ck_assert_int_eq(memcmp(buf, "bye", 3), 0);
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 0);
+    tf_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ closing */
 
 START_TEST(test_active_close_fin_wait1_fin_wait2_time_wait_close_after_2msl)
@@ -959,6 +1014,9 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_listener_close_goes_listen_to_close);
     tcase_add_test(tc, test_close_in_syn_sent_goes_to_close_silently);
     tcase_add_test(tc, test_isn_follows_4us_clock_and_differs_per_4tuple);
+    tcase_add_test(tc, test_bad_ack_in_syn_recv_gets_rst_with_seq_of_ack);
+    tcase_add_test(tc, test_handshake_ack_with_data_delivers_data);
+    tcase_add_test(tc, test_fin_with_data_delivers_data_then_eof);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("close");
