@@ -36,7 +36,7 @@ hdr=$(curl_ -I "$U/bytes/12345")
 grep -qi "^content-length: 12345" <<<"$hdr" || ts_fail "HEAD /bytes/12345 has no Content-Length 12345"
 
 # Connection: close is honoured: the server closes after the answer (nc exits on its FIN).
-out=$(printf 'GET /bytes/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+out=$(printf 'HEAD /bytes/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
     ts_ns_exec timeout 10 nc "$S" 80) || ts_fail "server did not close after Connection: close"
 grep -q "^Connection: close" <<<"$out" || ts_fail "no Connection: close in the answer"
 
