@@ -219,6 +219,64 @@ START_TEST(test_fin_with_data_delivers_data_then_eof)
 }
 END_TEST
 
+/* Wrap-safety of the send side: choose the moment of the SYN so that the stack's ISS (a 4 us
+ * clock plus a fixed hash, RFC 6528) lies 1000 below 2^32; data, ACKs and the FIN then cross
+ * zero, and everything must still be in order and acknowledged exactly. */
+START_TEST(test_send_sequence_wraps_around_zero_cleanly)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_received(&f);
+    uint32_t iss1 = f.stack_iss;
+    tf_send(&f, TCP_RST, f.peer_nxt, 0, NULL, 0);
+    uint32_t ticks = 0xfffffc18u - iss1; /* ISS 1000 below zero, counting its SYN */
+    tf_advance(&f, (ts_time_t)ticks * 4);
+    tf_flush(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN, f.peer_iss, 0);
+    h.opts = f.peer_syn_opts;
+    tf_send_hdr(&f, &h);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.seq, 0xfffffc18u);
+    f.stack_iss = sa->h.seq;
+    f.stack_nxt = sa->h.seq + 1;
+    f.peer_nxt = f.peer_iss + 1;
+    tf_send_ack(&f);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+
+    static uint8_t data[5000], got[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13 + 1);
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (ssize_t)sizeof(data));
+    ck_assert_int_eq(ts_tcp_shutdown_write(f.conn, f.now), 0);
+    size_t have = 0;
+    bool fin = false;
+    for (int round = 0; round < 10 && !fin; round++) {
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f))) {
+            uint32_t off = sg->h.seq - (f.stack_iss + 1);
+            ck_assert_uint_eq(off, have); /* in order, no gap, no repeat */
+            memcpy(got + have, sg->h.payload, sg->h.payload_len);
+            have += sg->h.payload_len;
+            if (sg->h.flags & TCP_FIN)
+                fin = true;
+        }
+        f.stack_nxt = f.stack_iss + 1 + (uint32_t)have + (fin ? 1 : 0);
+        tf_send_ack(&f);
+    }
+    ck_assert(fin);
+    ck_assert_uint_eq(have, sizeof(data));
+    ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
+    ck_assert(f.stack_nxt < 0x10000u); /* really wrapped */
+    ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT2);
+    tf_advance(&f, 10 * TS_SEC);
+    tf_expect_nothing(&f); /* nothing left unacknowledged */
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 0);
+    tf_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ closing */
 
 START_TEST(test_active_close_fin_wait1_fin_wait2_time_wait_close_after_2msl)
@@ -1017,6 +1075,7 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_bad_ack_in_syn_recv_gets_rst_with_seq_of_ack);
     tcase_add_test(tc, test_handshake_ack_with_data_delivers_data);
     tcase_add_test(tc, test_fin_with_data_delivers_data_then_eof);
+    tcase_add_test(tc, test_send_sequence_wraps_around_zero_cleanly);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("close");
