@@ -3,6 +3,7 @@
  * receiver and sender silly window syndrome avoidance (RFC 1122 4.2.3.3
  * and 4.2.3.4). */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,6 +326,30 @@ START_TEST(test_peer_mss_option_is_honoured)
 }
 END_TEST
 
+/* RFC 1122 4.2.2.17 keeps probing a zero window only while the peer answers: a peer that
+ * vanished behind a zero window does not hold the connection forever (ETIMEDOUT, like data
+ * retransmissions). */
+START_TEST(test_unanswered_zero_window_probes_eventually_abort)
+{
+    struct tf f;
+    tf_init(&f);
+    app_off = 0;
+    tf_establish(&f);
+    f.peer_wnd = 0;
+    tf_send_ack(&f);
+    app_send(&f, 100);
+    int probes = 0;
+    while (tf_state(&f) == TS_TCP_ESTABLISHED && f.now < TF_T0 + 4 * 3600 * SEC) {
+        if (tf_wait_seg(&f, 5 * 60 * SEC))
+            probes++;
+    }
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    ck_assert_int_ge(probes, 8);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), ETIMEDOUT);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_flow_suite(void)
 {
     Suite *s = suite_create("tcp_flow");
@@ -339,6 +364,7 @@ static Suite *tcp_flow_suite(void)
     tcase_add_test(tc, test_receiver_sws_avoidance_no_tiny_window_update);
     tcase_add_test(tc, test_peer_without_mss_option_gets_536_byte_segments);
     tcase_add_test(tc, test_peer_mss_option_is_honoured);
+    tcase_add_test(tc, test_unanswered_zero_window_probes_eventually_abort);
     suite_add_tcase(s, tc);
     return s;
 }
