@@ -8,6 +8,9 @@
  *        tf_establish(&f);
  *        tf_send(&f, TCP_RST, f.peer_nxt + 100, 0, NULL, 0);
  *        tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);      (RFC 5961 3.2 challenge ACK)
+ *    (Why not th_raw from harness.h: the TCP tests need the send time of every segment, e.g. to
+ *    assert an RTO backoff sequence exactly, plus the per-connection sequence bookkeeping and
+ *    the state builders below; this layer is small and keeps its own capture queue.)
  *  - two stacks: the shared harness (struct th_net) is used directly.
  *
  * Nothing here reads a real clock; every test is deterministic. Names start with tf_ so they never
@@ -39,7 +42,7 @@ struct tf_seg {
     uint32_t src, dst; /* IPv4 addresses */
     bool df;
     struct tcp_hdr h; /* h.payload points into frame[] */
-    size_t len;
+    size_t len;       /* bytes in frame[]: the TCP segment (the IPv4 payload) */
     uint8_t frame[];
 };
 
