@@ -82,4 +82,4 @@ out=$(printf 'one\ntwo\nthree\n' | ts_ns_exec timeout 30 "$TS_BIN/tapstack-echo-
     ts_fail "UDP echo-client exited with status $?"
 [[ $out == $'one\ntwo\nthree' ]] || ts_fail "UDP echo-client printed '$out'"
 
-ts_pass "50 MB nc echo, 8 concurrent clients, UDP echo, discard, echo-client both ways (TCP, UDP)"
+ts_pass "$TS_MID-byte nc echo, 8 concurrent clients, UDP echo, discard, echo-client both ways (TCP, UDP)"
