@@ -36,6 +36,9 @@ struct xfer {
     char path_a[512], path_b[512];
     /* data segments seen on the wire (spy), by sender */
     uint64_t data_segs[2], small_segs[2], pure_acks[2], zero_wnd[2];
+    /* B's window below half of an 8 KB buffer, in raw (scaled-down) units; 0 = not known yet */
+    uint32_t small_wnd_raw;
+    uint64_t small_wnd_b;
 };
 
 static void record(char *path, size_t cap, const struct ts_trace_event *ev)
@@ -68,6 +71,8 @@ static void spy(void *arg, enum th_side from, const uint8_t *frame, size_t len, 
         return;
     if (h.wnd == 0 && !(h.flags & (TCP_SYN | TCP_RST)))
         x->zero_wnd[from]++;
+    if (from == TH_B && x->small_wnd_raw && h.wnd < x->small_wnd_raw && !(h.flags & TCP_SYN))
+        x->small_wnd_b++;
     if (h.payload_len) {
         x->data_segs[from]++;
         if (h.payload_len < 1000)
@@ -139,6 +144,9 @@ static bool pump(struct xfer *x)
         x->b.c = ts_tcp_accept(x->listener);
         if (!x->b.c)
             return false;
+        struct ts_tcp_info in;
+        ts_tcp_get_info(x->b.c, &in, x->n.now);
+        x->small_wnd_raw = 4096u >> in.rcv_wscale;
     }
     bool p = pump_side(&x->a, x->n.now);
     p |= pump_side(&x->b, x->n.now);
@@ -202,14 +210,19 @@ static void setup(struct xfer *x, const struct ts_fault_config *fault)
 
 /* Both sides read EOF: close both and let the stacks finish; no RST, both end
  * in CLOSE. */
-static void close_cleanly(struct xfer *x)
+/* strict: no RST sent at all. Over a link that duplicates and delays frames a late copy of a
+ * segment may reach a side whose connection is already gone and draw a RST (RFC 9293 3.10.7.1,
+ * correct behaviour); what matters is that no connection was reset by one. */
+static void close_cleanly(struct xfer *x, bool strict)
 {
     ts_tcp_close(x->a.c, x->n.now);
     ts_tcp_close(x->b.c, x->n.now);
     x->a.c = x->b.c = NULL;
     th_run(&x->n, 5 * 60 * TS_SEC); /* TIME_WAIT included */
-    ck_assert_uint_eq(ts_stack_counter(x->n.a, TS_C_TCP_RST_SENT), 0);
-    ck_assert_uint_eq(ts_stack_counter(x->n.b, TS_C_TCP_RST_SENT), 0);
+    if (strict) {
+        ck_assert_uint_eq(ts_stack_counter(x->n.a, TS_C_TCP_RST_SENT), 0);
+        ck_assert_uint_eq(ts_stack_counter(x->n.b, TS_C_TCP_RST_SENT), 0);
+    }
     ck_assert_uint_eq(ts_stack_counter(x->n.a, TS_C_TCP_RST_RX), 0);
     ck_assert_uint_eq(ts_stack_counter(x->n.b, TS_C_TCP_RST_RX), 0);
     /* Both saw FIN-based closes, and everything is freed. */
@@ -264,7 +277,7 @@ START_TEST(test_8mb_each_way_over_lossy_duplicating_reordering_link_byte_identic
     ck_assert_uint_gt(ts_stack_counter(x.n.a, TS_C_TCP_OOO_QUEUED) +
                           ts_stack_counter(x.n.b, TS_C_TCP_OOO_QUEUED),
                       0);
-    close_cleanly(&x);
+    close_cleanly(&x, false);
     th_net_free(&x.n);
 }
 END_TEST
@@ -291,7 +304,7 @@ START_TEST(test_8mb_each_way_over_clean_link_uses_full_segments_and_no_retransmi
         ck_assert_msg(x.pure_acks[s] <= x.data_segs[1 - s] + 16, "side %d: %llu pure ACKs", s,
                       (unsigned long long)x.pure_acks[s]);
     }
-    close_cleanly(&x);
+    close_cleanly(&x, true);
     th_net_free(&x.n);
 }
 END_TEST
@@ -318,10 +331,11 @@ START_TEST(test_2mb_into_small_slow_receiver_over_lossy_link)
     ck_assert_msg(ok, "incomplete: B rcvd %llu of %u", (unsigned long long)x.b.rcvd, 2 * MB);
     ck_assert_uint_eq(x.b.rcvd, 2 * MB);
     ck_assert_uint_eq(x.a.rcvd, 1000);
-    /* The window really closed, many times. */
-    ck_assert_uint_gt(x.zero_wnd[TH_B], 10);
+    /* The receiver's window really held the sender back: it was under half the buffer again
+     * and again (sender SWS avoidance means it rarely has to close completely). */
+    ck_assert_uint_gt(x.small_wnd_b, 100);
     ck_assert_uint_eq(x.zero_wnd[TH_A], 0);
-    close_cleanly(&x);
+    close_cleanly(&x, false);
     th_net_free(&x.n);
 }
 END_TEST
