@@ -474,6 +474,65 @@ START_TEST(test_initial_window_10_segments_then_one_after_timeout_then_slow_star
 }
 END_TEST
 
+/* RFC 6675: with SACK the sender repairs every hole the scoreboard shows during one recovery,
+ * and never resends SACKed data. Segments 1 and 5 of 10 are lost: both are resent before any
+ * cumulative ACK moves (NewReno alone would wait for a partial ACK to find the second hole). */
+START_TEST(test_sack_recovery_resends_both_holes_and_nothing_sacked)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    ck_assert(f.stack_syn_opts.sack_perm);
+    static uint8_t buf[10 * 1460];
+    tf_fill(buf, sizeof(buf), 6, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    ck_assert_uint_eq(tf_flush(&f), 10);
+    uint32_t s0 = f.stack_nxt;
+#define SEG(k) (s0 + (uint32_t)(k)*1460u) /* start of segment k (0-based) */
+    bool resent[10] = {false};
+    /* Arrivals of segments 1,2,3 (0-based), then 5..9, each answered by a duplicate ACK. */
+    static const int arrived[] = {1, 2, 3, 5, 6, 7, 8, 9};
+    for (size_t i = 0; i < sizeof(arrived) / sizeof(arrived[0]); i++) {
+        int k = arrived[i];
+        struct tcp_hdr h = tf_hdr(&f, TCP_ACK, f.peer_nxt, s0);
+        if (k < 4) {
+            h.opts.nsack = 1;
+            h.opts.sack[0].left = SEG(1);
+            h.opts.sack[0].right = SEG(k + 1);
+        } else {
+            h.opts.nsack = 2; /* most recent block first (RFC 2018) */
+            h.opts.sack[0].left = SEG(5);
+            h.opts.sack[0].right = SEG(k + 1);
+            h.opts.sack[1].left = SEG(1);
+            h.opts.sack[1].right = SEG(4);
+        }
+        tf_send_hdr(&f, &h);
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f))) {
+            if (!sg->h.payload_len)
+                continue;
+            uint32_t off = sg->h.seq - s0;
+            ck_assert_uint_eq(off % 1460, 0);
+            uint32_t seg = off / 1460;
+            ck_assert_msg(seg == 0 || seg == 4, "resent segment %u, which was SACKed", seg);
+            ck_assert_int_eq(memcmp(sg->h.payload, buf + off, sg->h.payload_len), 0);
+            resent[seg] = true;
+        }
+    }
+    ck_assert_msg(resent[0], "first hole not repaired");
+    ck_assert_msg(resent[4], "second hole not repaired during the same recovery");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_send(&f, TCP_ACK, f.peer_nxt, s0 + sizeof(buf), NULL, 0);
+    tf_advance(&f, 5 * SEC);
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f)))
+        ck_assert_uint_eq(sg->h.payload_len, 0);
+#undef SEG
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -492,6 +551,7 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_syn_ack_retry_limit_drops_half_open_listener_stays);
     tcase_add_test(tc, test_pure_ack_after_timeout_carries_highest_seq_sent);
     tcase_add_test(tc, test_initial_window_10_segments_then_one_after_timeout_then_slow_start);
+    tcase_add_test(tc, test_sack_recovery_resends_both_holes_and_nothing_sacked);
     suite_add_tcase(s, tc);
     return s;
 }
