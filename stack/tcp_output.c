@@ -209,7 +209,7 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
         len = maxlen;
     uint8_t flags = 0;
     if (c->fin_queued && fin_state(c->state) && seq + len == fin_seq(c) &&
-        seq_gt(c->snd_max, fin_seq(c)) && len < maxlen + 1)
+        seq_gt(c->snd_max, fin_seq(c)))
         flags |= TCP_FIN;
     if (len == 0 && !flags)
         return 0;
