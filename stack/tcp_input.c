@@ -463,6 +463,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         return;
     }
     if (ack_only && !(f & TCP_RST) && seg_len > 0) {
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW); /* its data; the ACK field is used */
         c->ack_now = true;
         plen = 0;
         seg->payload_len = 0;
@@ -629,7 +630,10 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             fin_in_order = (f & TCP_FIN) && seg->seq == c->rcv_nxt;
         break;
     default:
-        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already. */
+        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already, so data
+         * past it cannot be (RFC 9293 3.10.7.4 seventh): ignored, and counted. */
+        if (plen > 0)
+            ts_count(s, TS_C_TCP_DROP_CLOSED);
         break;
     }
 
