@@ -19,12 +19,14 @@ run_case() {
     shift
     ts_start_app "$TS_BIN/tapstack-echo-server" --tap "$TS_TAP" --port 7 "$@"
     ts_wait_log "TCP and UDP echo on" || ts_fail "$name: echo server not listening"
+    local t0=$SECONDS
     ts_ns_exec timeout 240 nc -N "$S" 7 <"$TS_TMP/in.bin" >"$TS_TMP/out.bin" ||
         ts_fail "$name: 50 MB echo failed or timed out (status $?)"
     local got
     got=$(ts_sha "$TS_TMP/out.bin")
     [[ $got == "$want_echo" ]] ||
         ts_fail "$name: echo differs ($(stat -c %s "$TS_TMP/out.bin") bytes back)"
+    ts_log "$name: echo took $((SECONDS - t0)) s"
     ts_stop_app
     grep -qE "fault injector: [0-9]" "$TS_APP_LOG" || ts_fail "$name: no fault statistics printed"
     grep -qE "fault injector: 0 dropped, 0 duplicated, 0 reordered" "$TS_APP_LOG" &&
@@ -32,8 +34,10 @@ run_case() {
 
     ts_start_app "$TS_BIN/tapstack-httpd" --tap "$TS_TAP" "$@"
     ts_wait_log "listening on" || ts_fail "$name: httpd not listening"
+    t0=$SECONDS
     got=$(ts_ns_exec curl -sS --max-time 300 "http://$S/bytes/$TS_BIG" | sha256sum | cut -d' ' -f1)
     [[ $got == "$want_bytes" ]] || ts_fail "$name: /bytes/$TS_BIG differs from the pattern"
+    ts_log "$name: download took $((SECONDS - t0)) s"
     ts_stop_app
     ts_log "$name: ok ($(grep -o 'fault injector:.*' "$TS_APP_LOG"))"
 }
