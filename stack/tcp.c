@@ -162,7 +162,7 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
     while (c->rcv_wscale < TCP_WSCALE_MAX && (c->opts.rcvbuf >> c->rcv_wscale) > 65535)
         c->rcv_wscale++;
     c->rcv_wscale_max = c->rcv_wscale;
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = TS_TIME_NEVER;
+    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = c->t_tlp = TS_TIME_NEVER;
     c->rto = TCP_RTO_INIT;
     c->peer_mss = TCP_DEFAULT_MSS;
     c->adv_mss = TCP_DEFAULT_MSS;

@@ -65,6 +65,7 @@ static void enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
     c->ssthresh = c->cc->ssthresh(c);
     c->recover = c->snd_max;
     c->in_recovery = true;
+    c->tlp_out = false;
     c->rtt_timing = false;
     c->karn_blocked = true;
     ts_count(s, TS_C_TCP_FAST_RETRANSMIT);

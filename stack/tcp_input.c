@@ -381,6 +381,8 @@ static void new_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_
     c->snd_una = seg->ack;
     if (c->nsacked)
         tcp_sack_trim(c);
+    if (c->tlp_out && seq_geq(c->snd_una, c->tlp_high))
+        c->tlp_out = false; /* everything up to the probe arrived */
     if (seq_lt(c->snd_nxt, c->snd_una))
         c->snd_nxt = c->snd_una;
     c->retries = 0;
@@ -562,8 +564,11 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             return;
         }
         uint32_t new_wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        uint32_t sacked_before = c->sacked_bytes;
         if (c->sack_ok && seg->opts.nsack)
             tcp_sack_update(c, &seg->opts); /* before the ACK moves recovery along */
+        if (c->sacked_bytes > sacked_before && seg->ack == c->snd_una)
+            tcp_sack_lost_retransmit(s, c);
         if (seq_gt(seg->ack, c->snd_una)) {
             new_ack(s, c, seg);
         } else if (seg->ack == c->snd_una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd_wnd &&

@@ -133,10 +133,15 @@ struct ts_tcp_conn {
     struct tcp_range sacked[TCP_SACKSB_MAX];
     unsigned nsacked;
     uint32_t sacked_bytes;
-    uint32_t high_rxt; /* HighRxt: end of the highest hole retransmitted in this recovery */
+    uint32_t high_rxt;    /* HighRxt: end of the highest hole retransmitted in this recovery */
+    uint32_t una_rxt_seq; /* the last retransmission of the segment at snd_una: its seq, time */
+    ts_time_t una_rxt_time;
 
     /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
     ts_time_t t_rexmt, t_persist, t_delack, t_keep, t_wait;
+    ts_time_t t_tlp;   /* tail loss probe (RFC 8985 7), with SACK only */
+    bool tlp_out;      /* a probe is out and not yet answered */
+    uint32_t tlp_high; /* snd_max when it was sent */
     ts_time_t last_rx; /* for keepalive idle */
 
     /* ACK policy. */
@@ -267,6 +272,10 @@ uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c);
 bool tcp_sack_lost(const struct ts_tcp_conn *c);
 /* Retransmit holes while the pipe allows (RFC 6675 5, NextSeg rule 1). */
 void tcp_sack_recover(struct ts_stack *s, struct ts_tcp_conn *c);
+/* New SACK information arrived in recovery: if the retransmission at snd_una has had more than
+ * an RTT to be acknowledged and later data is being SACKed instead, it was lost: send it again
+ * (the idea of RACK, RFC 8985, for the one segment that matters most). */
+void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c);
 /* If seq lies in a SACKed range, the range's end; else seq. *limit: the next SACKed left edge
  * above seq (or snd_max). */
 uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);

@@ -215,6 +215,10 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
         return 0;
     c->rtt_timing = false; /* Karn */
     send_segment(s, c, seq, len, flags, &o);
+    if (seq == c->snd_una) {
+        c->una_rxt_seq = seq;
+        c->una_rxt_time = s->now;
+    }
     uint32_t n = len + (flags ? 1 : 0);
     if (seq_lt(c->snd_nxt, seq + n))
         c->snd_nxt = seq + n;

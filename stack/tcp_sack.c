@@ -102,9 +102,24 @@ bool tcp_sack_lost(const struct ts_tcp_conn *c)
         return false;
     if (c->sacked_bytes >= 3u * c->mss)
         return true;
+    if (c->tlp_out)
+        return true; /* RFC 8985 7.4: the probe got through, what lies below it did not */
     /* RFC 5827: a flight too small to produce three duplicates. */
     uint32_t flight = c->snd_max - c->snd_una;
     return flight < 4u * c->mss && c->sacked_bytes + c->mss >= flight;
+}
+
+void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (!c->in_recovery || !c->nsacked || !c->rtt_valid || c->una_rxt_seq != c->snd_una ||
+        c->una_rxt_time == 0)
+        return;
+    /* RFC 8985 6.2: lost if not delivered within RTT + a reordering window (RTT/4). */
+    ts_time_t wait = c->srtt + c->srtt / 4 + 500 * TS_US;
+    if (s->now - c->una_rxt_time < wait)
+        return;
+    ts_count(s, TS_C_TCP_LOST_RETRANSMIT);
+    tcp_retransmit_range(s, c, c->snd_una, c->sacked[0].left - c->snd_una);
 }
 
 uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit)

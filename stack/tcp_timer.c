@@ -5,18 +5,40 @@
 
 #include "tcp_internal.h"
 
+/* RFC 8985 7.2: a tail loss probe goes out after PTO = 2*SRTT (at least 10 ms) when nothing
+ * else happens, so that a lost tail is repaired by SACK recovery instead of a 200+ ms timeout.
+ * We add 50 ms so that a receiver's delayed ACK (40 ms on Linux and here) does not draw
+ * spurious probes. Only with SACK (the probe's answer must say what is missing), only in the
+ * open state, one probe per episode. */
+static void tlp_arm(struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_tlp = TS_TIME_NEVER;
+    if (!c->sack_ok || !c->rtt_valid || c->in_recovery || c->retries > 0 || c->tlp_out ||
+        c->t_persist != TS_TIME_NEVER || !seq_gt(c->snd_max, c->snd_una) ||
+        (c->state != TS_TCP_ESTABLISHED && c->state != TS_TCP_CLOSE_WAIT))
+        return;
+    ts_time_t pto = 2 * c->srtt;
+    if (pto < 10 * TS_MS)
+        pto = 10 * TS_MS;
+    pto += 50 * TS_MS;
+    if (now + pto < c->t_rexmt)
+        c->t_tlp = now + pto;
+}
+
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now)
 {
     c->t_rexmt = now + c->rto;
+    tlp_arm(c, now);
 }
 void tcp_timer_rexmt_stop(struct ts_tcp_conn *c)
 {
     c->t_rexmt = TS_TIME_NEVER;
+    c->t_tlp = TS_TIME_NEVER;
 }
 
 void tcp_timer_stop_all(struct ts_tcp_conn *c)
 {
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = TS_TIME_NEVER;
+    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = c->t_tlp = TS_TIME_NEVER;
 }
 
 void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t r)
@@ -52,7 +74,7 @@ void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now)
 void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now)
 {
     ts_time_t msl = c->s->cfg.tcp_msl ? c->s->cfg.tcp_msl : 30 * TS_SEC;
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = TS_TIME_NEVER;
+    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_tlp = TS_TIME_NEVER;
     c->t_wait = now + 2 * msl;
     /* Nothing is sent any more: give the send ring back (TIME_WAIT blocks stay small). */
     if (c->sndbuf.buf && c->sndbuf.len == 0)
@@ -68,6 +90,10 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
     if (c->t_rexmt < t) {
         t = c->t_rexmt;
         n = "retransmit";
+    }
+    if (c->t_tlp < t) {
+        t = c->t_tlp;
+        n = "loss-probe";
     }
     if (c->t_persist < t) {
         t = c->t_persist;
@@ -116,6 +142,7 @@ void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
         c->persist_shift = 0;
         c->t_persist = now + persist_interval(c);
         c->t_rexmt = TS_TIME_NEVER;
+        c->t_tlp = TS_TIME_NEVER;
     }
 }
 
@@ -140,6 +167,8 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     if (c->retries == 0)
         c->retx_start = now;
     c->retries++;
+    c->tlp_out = false;
+    c->t_tlp = TS_TIME_NEVER;
     ts_count(s, TS_C_TCP_RTO);
     /* RFC 6298 5.5: back off. */
     c->rto = c->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rto * 2;
@@ -158,6 +187,31 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     tcp_output(s, c);
     if (c->t_rexmt == TS_TIME_NEVER && seq_gt(c->snd_nxt, c->snd_una))
         tcp_timer_rexmt_arm(c, now);
+}
+
+static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    c->t_tlp = TS_TIME_NEVER;
+    if (!can_send_data(c->state) || !seq_gt(c->snd_max, c->snd_una) || c->in_recovery)
+        return;
+    c->tlp_out = true;
+    c->tlp_high = c->snd_max;
+    ts_count(s, TS_C_TCP_LOSS_PROBE);
+    /* RFC 8985 7.3: new data if there is some and the peer's window allows, else the last
+     * segment again. */
+    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    if (seq_lt(c->snd_nxt, end) && seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)) {
+        uint32_t saved = c->cwnd;
+        c->cwnd = tcp_flight(c) + c->mss;
+        tcp_output(s, c);
+        c->cwnd = saved;
+    }
+    if (c->snd_max == c->tlp_high) {
+        uint32_t flight = c->snd_max - c->snd_una;
+        uint32_t back = flight < c->mss ? flight : c->mss;
+        tcp_retransmit_range(s, c, c->snd_max - back, back);
+    }
+    c->t_rexmt = now + c->rto; /* RFC 8985 7.3: the RTO runs on from the probe */
 }
 
 static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
@@ -218,6 +272,8 @@ ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t n
         else if (c->state == TS_TCP_FIN_WAIT2)
             tcp_drop(s, c, 0, "FIN_WAIT2 timeout (orphan)");
     }
+    if (c->t_tlp <= now)
+        tlp_fire(s, c, now);
     if (c->t_rexmt <= now)
         rexmt_fire(s, c, now);
     if (c->t_persist <= now)
