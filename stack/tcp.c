@@ -1,5 +1,23 @@
 /* TCP: the connection table, lookup, initial sequence numbers, the one door through which every
- * state change passes, and the connection API of include/tapstack/tcp.h. */
+ * state change passes, and the connection API of include/tapstack/tcp.h.
+ *
+ * Choices made in the engine (each also stated where it is implemented):
+ *  - RTO: 1 s initial, 200 ms floor (Linux; RFC 6298 says 1 s), 120 s ceiling, doubling; SYN
+ *    given up after 6 retransmissions, SYN-ACK after 5, data after 15 (Linux's defaults).
+ *  - Delayed ACK 40 ms (Linux), an ACK once more than one full segment is unacknowledged.
+ *  - RST in TIME_WAIT is ignored (RFC 1337), unlike Linux.
+ *  - A SYN for a TIME_WAIT 4-tuple reopens it when its timestamp (or, without timestamps, its
+ *    sequence number) is newer (RFC 6191); the new ISS lies above the old incarnation's.
+ *  - Listener: at most 256 half-open children, then SYN cookies (RFC 4987) when configured;
+ *    a full accept queue drops SYNs and third ACKs (as Linux). Children not yet accepted are
+ *    reset when the listener closes.
+ *  - A full connection table ends the oldest TIME_WAIT early rather than refuse a connection.
+ *  - Congestion control: RFC 5681 + NewReno (RFC 6582), SACK recovery (RFC 6675), limited
+ *    transmit (RFC 3042), early retransmit (RFC 5827), tail loss probes (RFC 8985 7).
+ *  - Data on a SYN or SYN-ACK is not queued (the peer sends it again); urgent data is delivered
+ *    inline and the urgent pointer ignored (RFC 6093).
+ *  - A child connection starts as a copy of its listener's LISTEN state, so the door's first
+ *    trace of it reads LISTEN -> SYN_RECV (creation is not a state change). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
