@@ -343,6 +343,115 @@ START_TEST(test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one)
 }
 END_TEST
 
+START_TEST(test_tail_loss_probe_resends_the_last_segment_before_the_rto)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    int err = 0;
+    struct ts_tcp_conn *l = ts_tcp_listen(r.s, 0, 80, 4, NULL, &err, r.now);
+    ck_assert_ptr_nonnull(l);
+    struct tcp_hdr syn = {.sport = 5555, .dport = 80, .seq = 1000, .flags = TCP_SYN, .wnd = 65535};
+    syn.opts.mss_ok = true;
+    syn.opts.mss = 1460;
+    syn.opts.sack_perm = true;
+    th_raw_send_tcp(&r, &syn);
+    struct tcp_hdr h;
+    ck_assert(th_raw_recv_tcp(&r, &h));
+    ck_assert_int_eq(h.flags, TCP_SYN | TCP_ACK);
+    ck_assert(h.opts.sack_perm);
+    uint32_t iss = h.seq;
+    th_raw_advance(&r, 1 * TS_MS);
+    th_raw_send_tcp(&r, &(struct tcp_hdr){.sport = 5555,
+                                          .dport = 80,
+                                          .seq = 1001,
+                                          .ack = iss + 1,
+                                          .flags = TCP_ACK,
+                                          .wnd = 65535});
+    struct ts_tcp_conn *c = ts_tcp_accept(l);
+    ck_assert_ptr_nonnull(c);
+    static uint8_t data[3 * 1460];
+    ck_assert_int_eq(ts_tcp_send(c, data, sizeof data, r.now), (ssize_t)sizeof data);
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert(th_raw_recv_tcp(&r, &h));
+        ck_assert_uint_eq(h.seq, iss + 1 + i * 1460);
+        ck_assert_uint_eq(h.payload_len, 1460);
+    }
+    /* The first two are acknowledged, the last one (the tail) is lost. */
+    th_raw_advance(&r, 1 * TS_MS);
+    th_raw_send_tcp(&r, &(struct tcp_hdr){.sport = 5555,
+                                          .dport = 80,
+                                          .seq = 1001,
+                                          .ack = iss + 1 + 2920,
+                                          .flags = TCP_ACK,
+                                          .wnd = 65535});
+    ck_assert_uint_eq(th_raw_pending(&r), 0);
+    /* RFC 8985 7: the probe (the last segment again) comes well before the 200 ms RTO. */
+    th_raw_advance(&r, 100 * TS_MS);
+    ck_assert(th_raw_recv_tcp(&r, &h));
+    ck_assert_uint_eq(h.seq, iss + 1 + 2920);
+    ck_assert_uint_eq(h.payload_len, 1460);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_TCP_LOSS_PROBE), 1);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_TCP_RTO), 0);
+    /* Its ACK ends the episode: no timeout follows. */
+    th_raw_send_tcp(&r, &(struct tcp_hdr){.sport = 5555,
+                                          .dport = 80,
+                                          .seq = 1001,
+                                          .ack = iss + 1 + 3 * 1460,
+                                          .flags = TCP_ACK,
+                                          .wnd = 65535});
+    th_raw_advance(&r, 2 * TS_SEC);
+    ck_assert_uint_eq(th_raw_pending(&r), 0);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_TCP_RTO), 0);
+    ts_tcp_abort(c, r.now);
+    ts_tcp_close(l, r.now);
+    th_raw_free(&r);
+}
+END_TEST
+
+START_TEST(test_full_connection_table_recycles_time_wait_not_live_connections)
+{
+    struct fixture f;
+    memset(&f, 0, sizeof(f));
+    struct ts_config ca;
+    th_config(&ca, TH_A);
+    ca.tcp_max_conns = 2;
+    struct th_net_opts o = {.latency = 1 * TS_MS, .cfg_a = &ca};
+    th_net_init_ex(&f.n, &o);
+    ts_stack_set_trace(f.n.b, trace_cb, &f.tb);
+    int err = 0;
+    f.l = ts_tcp_listen(f.n.b, 0, 80, 16, NULL, &err, f.n.now);
+    f.ca = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
+    ck_assert_ptr_nonnull(f.ca);
+    ck_assert(run_until(&f.n, both_established, &f, 5 * TS_SEC));
+    /* A closes first and ends in TIME_WAIT (an orphan). */
+    ts_tcp_close(f.ca, f.n.now);
+    ck_assert(run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
+    ts_tcp_close(f.cb, f.n.now);
+    th_run(&f.n, 1 * TS_SEC);
+    struct ts_tcp_info info;
+    ck_assert_uint_eq(ts_tcp_table(f.n.a, &info, 1, f.n.now), 1);
+    ck_assert_int_eq(info.state, TS_TCP_TIME_WAIT);
+    struct ts_tcp_conn *c2 = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
+    ck_assert_ptr_nonnull(c2);
+    /* The table is full (TIME_WAIT + c2): the TIME_WAIT block gives way. */
+    struct ts_tcp_conn *c3 = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
+    ck_assert_ptr_nonnull(c3);
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_TIME_WAIT_RECYCLED), 1);
+    /* Two live connections: nothing gives way. */
+    err = 0;
+    ck_assert_ptr_null(ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now));
+    ck_assert_int_eq(err, ENOMEM);
+    ts_tcp_abort(c2, f.n.now);
+    ts_tcp_abort(c3, f.n.now);
+    th_run(&f.n, 1 * TS_SEC);
+    struct ts_tcp_conn *x;
+    while ((x = ts_tcp_accept(f.l)))
+        ts_tcp_abort(x, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_net_free(&f.n);
+}
+END_TEST
+
 static Suite *tcp_basic_suite(void)
 {
     Suite *s = suite_create("tcp_basic");
@@ -354,6 +463,8 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack);
     tcase_add_test(tc, test_server_close_first_puts_server_in_time_wait);
     tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
+    tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_before_the_rto);
+    tcase_add_test(tc, test_full_connection_table_recycles_time_wait_not_live_connections);
     suite_add_tcase(s, tc);
     return s;
 }
