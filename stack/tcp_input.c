@@ -362,7 +362,10 @@ static void new_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_
         tcp_rtt_sample(c, now - c->rtt_start);
         c->rtt_timing = false;
         c->karn_blocked = false;
-    } else if (c->karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0) {
+    } else if (c->karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0 &&
+               seq_geq(seg->opts.tsecr, c->rxt_tsval)) {
+        /* Only an echo of a segment sent at or after our latest retransmission: an older one
+         * (the original got through, its ACK did not) would time the loss recovery too. */
         uint32_t d = tcp_ts_now(c, now) - seg->opts.tsecr;
         if (d < 0x7fffffff) {
             tcp_rtt_sample(c, (ts_time_t)d * TS_MS);

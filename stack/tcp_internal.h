@@ -136,6 +136,7 @@ struct ts_tcp_conn {
     uint32_t high_rxt;    /* HighRxt: end of the highest hole retransmitted in this recovery */
     uint32_t una_rxt_seq; /* the last retransmission of the segment at snd_una: its seq, time */
     ts_time_t una_rxt_time;
+    unsigned una_rxt_count; /* times that segment was retransmitted */
 
     /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
     ts_time_t t_rexmt, t_persist, t_delack, t_keep, t_wait;
@@ -148,6 +149,7 @@ struct ts_tcp_conn {
     bool ack_now;
     uint32_t unacked_bytes; /* received and not yet ACKed: ACK at 2 full-sized segments */
     bool sws_override;      /* the persist timer lets one small segment out */
+    uint32_t rxt_tsval;     /* TSval of our latest retransmission */
     bool karn_blocked;      /* a retransmission spoilt timing: take the next sample from TSecr */
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */

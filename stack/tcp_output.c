@@ -177,6 +177,8 @@ static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq
     if (seq_lt(seq, c->snd_max)) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
+        if (h.opts.ts_ok)
+            c->rxt_tsval = h.opts.tsval;
     } else {
         c->bytes_sent += len;
     }
@@ -216,8 +218,19 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
     c->rtt_timing = false; /* Karn */
     send_segment(s, c, seq, len, flags, &o);
     if (seq == c->snd_una) {
+        c->una_rxt_count = c->una_rxt_seq == seq ? c->una_rxt_count + 1 : 1;
         c->una_rxt_seq = seq;
         c->una_rxt_time = s->now;
+        /* In SACK recovery, if this one is lost too, later SACKs may never come (the pipe is
+         * full): look again after an RTT and a reordering allowance (RFC 8985 6.3), a few times,
+         * before leaving it to the RTO. */
+        if (c->in_recovery && c->sack_ok && c->rtt_valid && c->una_rxt_count <= 3) {
+            ts_time_t wait = c->srtt + c->srtt / 4 + 2 * TS_MS;
+            if (wait < 5 * TS_MS)
+                wait = 5 * TS_MS;
+            if (s->now + wait < c->t_rexmt)
+                c->t_tlp = s->now + wait;
+        }
     }
     uint32_t n = len + (flags ? 1 : 0);
     if (seq_lt(c->snd_nxt, seq + n))
@@ -400,6 +413,8 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
     if (seq_gt(c->snd_max, c->iss)) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
+        if (o.ts_ok)
+            c->rxt_tsval = o.tsval;
         c->rtt_timing = false; /* Karn */
     } else {
         c->rtt_timing = true;

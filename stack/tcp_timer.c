@@ -12,8 +12,10 @@
  * open state, one probe per episode. */
 static void tlp_arm(struct ts_tcp_conn *c, ts_time_t now)
 {
+    if (c->in_recovery)
+        return; /* the timer then watches the retransmission at snd_una (tcp_output.c) */
     c->t_tlp = TS_TIME_NEVER;
-    if (!c->sack_ok || !c->rtt_valid || c->in_recovery || c->retries > 0 || c->tlp_out ||
+    if (!c->sack_ok || !c->rtt_valid || c->retries > 0 || c->tlp_out ||
         c->t_persist != TS_TIME_NEVER || !seq_gt(c->snd_max, c->snd_una) ||
         (c->state != TS_TCP_ESTABLISHED && c->state != TS_TCP_CLOSE_WAIT))
         return;
@@ -192,8 +194,16 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     c->t_tlp = TS_TIME_NEVER;
-    if (!can_send_data(c->state) || !seq_gt(c->snd_max, c->snd_una) || c->in_recovery)
+    if (!can_send_data(c->state) || !seq_gt(c->snd_max, c->snd_una))
         return;
+    if (c->in_recovery) {
+        /* The retransmission at snd_una had an RTT and more: lost as well, send it again. */
+        if (c->una_rxt_seq == c->snd_una && c->nsacked && c->una_rxt_count <= 3) {
+            ts_count(s, TS_C_TCP_LOST_RETRANSMIT);
+            tcp_retransmit_range(s, c, c->snd_una, c->sacked[0].left - c->snd_una);
+        }
+        return;
+    }
     c->tlp_out = true;
     c->tlp_high = c->snd_max;
     ts_count(s, TS_C_TCP_LOSS_PROBE);
