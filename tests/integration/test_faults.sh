@@ -45,4 +45,4 @@ run_case() {
 run_case "drop 5%" --drop 0.05 --seed 1
 run_case "reorder 5% dup 2%" --reorder 0.05 --dup 0.02 --seed 2
 
-ts_pass "50 MB echo and $TS_BIG-byte download byte-identical with --drop 0.05 and with --reorder 0.05 --dup 0.02"
+ts_pass "$TS_MID-byte echo and $TS_BIG-byte download byte-identical with --drop 0.05 and with --reorder 0.05 --dup 0.02"
