@@ -186,7 +186,7 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
     c->adv_mss = TCP_DEFAULT_MSS;
     c->pmtu = 576;
     c->mss = TCP_DEFAULT_MSS;
-    c->cc = &tcp_cc_newreno;
+    c->cc = s->cfg.tcp_cubic ? &tcp_cc_cubic : &tcp_cc_newreno;
     c->next = t->all;
     if (t->all)
         t->all->prev = c;

@@ -1,6 +1,8 @@
 /* Congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit / fast
  * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
  * algorithm (CUBIC, RFC 9438) can supply its own growth and ssthresh. */
+#include <math.h>
+
 #include "tcp_internal.h"
 
 static void reno_init(struct ts_tcp_conn *c)
@@ -160,3 +162,78 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c)
     c->high_rxt = c->snd_una;
     c->recover = c->snd_max; /* RFC 6582 4: no fast retransmit for what was sent before */
 }
+
+/* ---- CUBIC (RFC 9438), selected by ts_config.tcp_cubic ---- */
+
+#define CUBIC_C    0.4
+#define CUBIC_BETA 0.7
+
+static void cubic_init(struct ts_tcp_conn *c)
+{
+    reno_init(c);
+    c->cubic.w_max = c->cubic.w_last_max = c->cubic.k = c->cubic.w_est = 0;
+    c->cubic.epoch = 0;
+}
+
+static void cubic_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+{
+    double mss = c->mss;
+    if (c->cwnd < c->ssthresh) {
+        reno_cong_avoid(c, acked, now); /* RFC 9438 4.10: slow start as Reno */
+        return;
+    }
+    double cwnd = c->cwnd / mss;
+    if (c->cubic.epoch == 0) {
+        /* An epoch starts: from W_max after a loss, or from here when there was none. */
+        c->cubic.epoch = now ? now : 1;
+        if (c->cubic.w_max < cwnd) {
+            c->cubic.w_max = cwnd;
+            c->cubic.k = 0;
+        }
+        c->cubic.w_est = cwnd;
+    }
+    /* RFC 9438 4.2: W_cubic(t) = C (t - K)^3 + W_max, aimed one RTT ahead. */
+    double rtt = (c->rtt_valid ? (double)c->srtt : 100e3) / 1e6;
+    double t = (double)(now - c->cubic.epoch) / 1e6 + rtt;
+    double d = t - c->cubic.k;
+    double target = CUBIC_C * d * d * d + c->cubic.w_max;
+    if (target > 1.5 * cwnd)
+        target = 1.5 * cwnd;
+    /* RFC 9438 4.3: the Reno-friendly estimate, alpha = 3 (1 - beta) / (1 + beta). */
+    double alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
+    c->cubic.w_est += alpha * ((double)acked / mss) / cwnd;
+    if (c->cubic.w_est > target)
+        target = c->cubic.w_est;
+    if (target > cwnd) {
+        /* RFC 9438 4.4: grow by (target - cwnd) / cwnd per acknowledged segment. */
+        double inc = (target - cwnd) / cwnd * ((double)acked / mss) * mss;
+        c->cwnd += (uint32_t)(inc + 0.5);
+    }
+    if (c->cwnd > (1u << 30))
+        c->cwnd = 1u << 30;
+}
+
+static uint32_t cubic_ssthresh(struct ts_tcp_conn *c)
+{
+    double cwnd = c->cwnd / (double)c->mss;
+    /* RFC 9438 4.7: fast convergence. */
+    if (cwnd < c->cubic.w_last_max)
+        c->cubic.w_max = cwnd * (1.0 + CUBIC_BETA) / 2.0;
+    else
+        c->cubic.w_max = cwnd;
+    c->cubic.w_last_max = cwnd;
+    c->cubic.k = cbrt(c->cubic.w_max * (1.0 - CUBIC_BETA) / CUBIC_C);
+    c->cubic.epoch = 0;
+    /* RFC 9438 4.6: ssthresh = flight * beta, at least 2 segments. */
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t base = flight > c->cwnd ? c->cwnd : flight;
+    uint32_t th = (uint32_t)(base * CUBIC_BETA);
+    return th > 2u * c->mss ? th : 2u * c->mss;
+}
+
+const struct tcp_cc_ops tcp_cc_cubic = {
+    .name = "cubic",
+    .init = cubic_init,
+    .cong_avoid = cubic_cong_avoid,
+    .ssthresh = cubic_ssthresh,
+};

@@ -51,6 +51,7 @@ struct tcp_cc_ops {
     uint32_t (*ssthresh)(struct ts_tcp_conn *c);
 };
 extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
 
 struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
@@ -127,6 +128,10 @@ struct ts_tcp_conn {
     const struct tcp_cc_ops *cc;
     uint32_t cwnd, ssthresh, recover;
     uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
+    struct {           /* CUBIC (RFC 9438 4), windows in segments */
+        double w_max, w_last_max, k, w_est;
+        ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
+    } cubic;
     unsigned dupacks;
     bool in_recovery;
     /* RFC 6675 scoreboard: what the peer SACKed above snd_una, sorted, disjoint. */

@@ -39,6 +39,7 @@ struct ts_config {
     bool tcp_syncookies;      /* RFC 4987 SYN cookies when the SYN queue is full; default on */
     uint16_t ephemeral_lo;    /* ephemeral port range, default 32768..60999 as Linux */
     uint16_t ephemeral_hi;
+    bool tcp_cubic;           /* congestion control CUBIC (RFC 9438) instead of NewReno; default off */
 };
 
 /* Fill cfg with the defaults: MAC 02:00:00:00:00:02, 10.0.0.2/24 via 10.0.0.1, MTU 1500. */

@@ -452,6 +452,99 @@ START_TEST(test_full_connection_table_recycles_time_wait_not_live_connections)
 }
 END_TEST
 
+/* A raw peer that completes a handshake with the stack listening on port 80 (no options but
+ * MSS 1460): returns the accepted connection and the stack's ISS. */
+static struct ts_tcp_conn *raw_accept(struct th_raw *r, struct ts_tcp_conn **l, uint32_t *iss)
+{
+    int err = 0;
+    *l = ts_tcp_listen(r->s, 0, 80, 4, NULL, &err, r->now);
+    ck_assert_ptr_nonnull(*l);
+    struct tcp_hdr syn = {.sport = 5555, .dport = 80, .seq = 1000, .flags = TCP_SYN, .wnd = 65535};
+    syn.opts.mss_ok = true;
+    syn.opts.mss = 1460;
+    th_raw_send_tcp(r, &syn);
+    struct tcp_hdr h;
+    ck_assert(th_raw_recv_tcp(r, &h));
+    ck_assert_int_eq(h.flags, TCP_SYN | TCP_ACK);
+    *iss = h.seq;
+    th_raw_advance(r, 1 * TS_MS);
+    th_raw_send_tcp(r, &(struct tcp_hdr){.sport = 5555,
+                                         .dport = 80,
+                                         .seq = 1001,
+                                         .ack = *iss + 1,
+                                         .flags = TCP_ACK,
+                                         .wnd = 65535});
+    struct ts_tcp_conn *c = ts_tcp_accept(*l);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static uint32_t ssthresh_after_three_dupacks(bool cubic)
+{
+    struct th_raw r;
+    struct ts_config cfg;
+    th_config(&cfg, TH_B);
+    cfg.tcp_cubic = cubic;
+    struct th_raw_opts o = {.cfg = &cfg};
+    th_raw_init_ex(&r, &o);
+    struct ts_tcp_conn *l;
+    uint32_t iss;
+    struct ts_tcp_conn *c = raw_accept(&r, &l, &iss);
+    static uint8_t data[10 * 1460];
+    ck_assert_int_eq(ts_tcp_send(c, data, sizeof data, r.now), (ssize_t)sizeof data);
+    struct tcp_hdr h;
+    for (int i = 0; i < 10; i++)
+        ck_assert(th_raw_recv_tcp(&r, &h)); /* IW 10 (RFC 6928) */
+    for (int i = 0; i < 3; i++)
+        th_raw_send_tcp(&r, &(struct tcp_hdr){.sport = 5555,
+                                              .dport = 80,
+                                              .seq = 1001,
+                                              .ack = iss + 1,
+                                              .flags = TCP_ACK,
+                                              .wnd = 65535});
+    ck_assert(th_raw_recv_tcp(&r, &h)); /* the fast retransmit */
+    ck_assert_uint_eq(h.seq, iss + 1);
+    struct ts_tcp_info i;
+    ts_tcp_get_info(c, &i, r.now);
+    ts_tcp_abort(c, r.now);
+    ts_tcp_close(l, r.now);
+    th_raw_free(&r);
+    return i.ssthresh;
+}
+
+START_TEST(test_cubic_reduces_ssthresh_to_seven_tenths_newreno_to_half)
+{
+    /* RFC 9438 4.6: beta_cubic 0.7; RFC 5681 3.1 eq. 4: FlightSize / 2. */
+    ck_assert_uint_eq(ssthresh_after_three_dupacks(false), 10 * 1460 / 2);
+    ck_assert_uint_eq(ssthresh_after_three_dupacks(true), 10 * 1460 * 7 / 10);
+}
+END_TEST
+
+START_TEST(test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link)
+{
+    struct ts_fault_config fc = {.in = {.drop = 0.02, .reorder = 0.01}, .seed = 9};
+    struct ts_config ca, cb;
+    th_config(&ca, TH_A);
+    th_config(&cb, TH_B);
+    ca.tcp_cubic = cb.tcp_cubic = true;
+    struct fixture f;
+    memset(&f, 0, sizeof(f));
+    struct th_net_opts o = {
+        .latency = 1 * TS_MS, .cfg_a = &ca, .cfg_b = &cb, .fault_a = &fc, .fault_b = &fc};
+    th_net_init_ex(&f.n, &o);
+    int err = 0;
+    f.l = ts_tcp_listen(f.n.b, 0, 80, 16, NULL, &err, f.n.now);
+    f.ca = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
+    ck_assert(run_until(&f.n, both_established, &f, 60 * TS_SEC));
+    transfer(&f, 2 << 20, 600 * TS_SEC);
+    ck_assert_uint_gt(ts_stack_counter(f.n.a, TS_C_TCP_FAST_RETRANSMIT), 0);
+    ts_tcp_abort(f.ca, f.n.now);
+    ts_tcp_abort(f.cb, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_net_free(&f.n);
+}
+END_TEST
+
 static Suite *tcp_basic_suite(void)
 {
     Suite *s = suite_create("tcp_basic");
@@ -465,6 +558,8 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_before_the_rto);
     tcase_add_test(tc, test_full_connection_table_recycles_time_wait_not_live_connections);
+    tcase_add_test(tc, test_cubic_reduces_ssthresh_to_seven_tenths_newreno_to_half);
+    tcase_add_test(tc, test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link);
     suite_add_tcase(s, tc);
     return s;
 }
