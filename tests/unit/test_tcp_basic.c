@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "siphash.h"
 #include "tapstack/tcp.h"
 
 #define MAXEV 64
@@ -545,6 +546,19 @@ START_TEST(test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link)
 }
 END_TEST
 
+START_TEST(test_siphash24_matches_the_reference_vectors)
+{
+    /* The ISN function (RFC 6528) rests on it: key 00..0f, message 00 01 02 ... (Aumasson and
+     * Bernstein's test vectors for lengths 0, 8 and 15). */
+    uint8_t k[16], m[16];
+    for (int i = 0; i < 16; i++)
+        k[i] = m[i] = (uint8_t)i;
+    ck_assert_uint_eq(ts_siphash24(k, m, 0), 0x726fdb47dd0e0e31ull);
+    ck_assert_uint_eq(ts_siphash24(k, m, 8), 0x93f5f5799a932462ull);
+    ck_assert_uint_eq(ts_siphash24(k, m, 15), 0xa129ca6149be45e5ull);
+}
+END_TEST
+
 static Suite *tcp_basic_suite(void)
 {
     Suite *s = suite_create("tcp_basic");
@@ -560,6 +574,7 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_full_connection_table_recycles_time_wait_not_live_connections);
     tcase_add_test(tc, test_cubic_reduces_ssthresh_to_seven_tenths_newreno_to_half);
     tcase_add_test(tc, test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link);
+    tcase_add_test(tc, test_siphash24_matches_the_reference_vectors);
     suite_add_tcase(s, tc);
     return s;
 }
