@@ -59,11 +59,13 @@ time.sleep(delay)
 c.close()' "$TS_HOST_IP" "$1" "$2" "${3:-0}"
 }
 
-# ts_wait_port PORT: wait until something on the host side listens on TCP PORT (5 s).
+# ts_wait_port PORT [udp]: wait until something on the host side listens on TCP (or UDP) PORT
+# (5 s).
 ts_wait_port() {
-    local i
+    local i flags=-Htln
+    [[ ${2:-} == udp ]] && flags=-Huln
     for i in $(seq 50); do
-        ts_ns_exec ss -Htln "sport = :$1" 2>/dev/null | grep -q . && return 0
+        ts_ns_exec ss "$flags" "sport = :$1" 2>/dev/null | grep -q . && return 0
         sleep 0.1
     done
     return 1

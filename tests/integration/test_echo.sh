@@ -76,7 +76,7 @@ cmp -s "$TS_TMP/stack.bin" "$TS_TMP/host.got" || ts_fail "the host did not get t
 # UDP client against a socat UDP echo.
 # One peer, no fork (a forked UDP child would outlive the cleanup); -T: ends when idle.
 ts_bg socat -T 10 UDP-LISTEN:7300,bind=$TS_HOST_IP,reuseaddr PIPE
-sleep 0.2
+ts_wait_port 7300 udp || ts_fail "socat did not bind UDP port 7300"
 out=$(printf 'one\ntwo\nthree\n' | ts_ns_exec timeout 30 "$TS_BIN/tapstack-echo-client" \
     --tap "$TS_TAP" --udp "$TS_HOST_IP" 7300 2>"$TS_TMP/app-client3.log") ||
     ts_fail "UDP echo-client exited with status $?"
