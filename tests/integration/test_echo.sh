@@ -77,8 +77,10 @@ cmp -s "$TS_TMP/stack.bin" "$TS_TMP/host.got" || ts_fail "the host did not get t
 # One peer, no fork (a forked UDP child would outlive the cleanup); -T: ends when idle.
 ts_bg socat -T 10 UDP-LISTEN:7300,bind=$TS_HOST_IP,reuseaddr PIPE
 ts_wait_port 7300 udp || ts_fail "socat did not bind UDP port 7300"
+# --timeout 3000: a stack that has just come up may need an ARP retry (1 s, RFC 1122 2.3.2.1)
+# before its first datagram leaves, when the host's tap did not carry the first reply yet.
 out=$(printf 'one\ntwo\nthree\n' | ts_ns_exec timeout 30 "$TS_BIN/tapstack-echo-client" \
-    --tap "$TS_TAP" --udp "$TS_HOST_IP" 7300 2>"$TS_TMP/app-client3.log") ||
+    --tap "$TS_TAP" --udp --timeout 3000 "$TS_HOST_IP" 7300 2>"$TS_TMP/app-client3.log") ||
     ts_fail "UDP echo-client exited with status $?"
 [[ $out == $'one\ntwo\nthree' ]] || ts_fail "UDP echo-client printed '$out'"
 
