@@ -178,7 +178,7 @@ static void cubic_init(struct ts_tcp_conn *c)
 static void cubic_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
     double mss = c->mss;
-    if (c->cwnd < c->ssthresh) {
+    if (c->cwnd < c->ssthresh || c->cwnd < c->mss) {
         reno_cong_avoid(c, acked, now); /* RFC 9438 4.10: slow start as Reno */
         return;
     }

@@ -552,6 +552,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         c->max_snd_wnd = c->snd_wnd;
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
+        tcp_cc_init(c); /* new_ack feeds congestion control the ACK of our SYN */
         new_ack(s, c, seg);
         established(s, c, "rcvd ACK of SYN");
     } else {
