@@ -741,11 +741,11 @@ bool ts_tcp_accept_ready(const struct ts_tcp_conn *c)
 
 int ts_tcp_error(struct ts_tcp_conn *c, bool take)
 {
-    int e = c->err ? c->err : c->soft_err;
-    if (take) {
+    /* As Linux's SO_ERROR: a soft error (RFC 1122 4.2.3.9) is not an error of the socket; it
+     * only replaces ETIMEDOUT if the connection times out. */
+    int e = c->err;
+    if (take)
         c->err = 0;
-        c->soft_err = 0;
-    }
     return e;
 }
 

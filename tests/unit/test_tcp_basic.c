@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "siphash.h"
 #include "tapstack/tcp.h"
+#include "tcp_fixture.h"
 
 #define MAXEV 64
 struct trace_log {
@@ -559,6 +560,27 @@ START_TEST(test_siphash24_matches_the_reference_vectors)
 }
 END_TEST
 
+/* RFC 1122 4.2.3.9: host unreachable is a soft error: not an error of the socket (SO_ERROR
+ * stays 0), but the reason given when the connection finally times out. */
+START_TEST(test_soft_icmp_error_is_reported_only_when_retransmissions_time_out)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "data", 4, f.now), 4);
+    tf_flush(&f);
+    tf_send_icmp_unreach(&f, 1 /* host */, f.stack_nxt);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), 0);
+    /* The peer never answers: 15 retransmissions (RTO doubling up to 120 s), then abort. */
+    tf_advance(&f, 2000 * TS_SEC);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CONN_TIMEOUT), 1);
+    ck_assert_int_eq(ts_tcp_error(f.conn, true), EHOSTUNREACH);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_basic_suite(void)
 {
     Suite *s = suite_create("tcp_basic");
@@ -575,6 +597,7 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_cubic_reduces_ssthresh_to_seven_tenths_newreno_to_half);
     tcase_add_test(tc, test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link);
     tcase_add_test(tc, test_siphash24_matches_the_reference_vectors);
+    tcase_add_test(tc, test_soft_icmp_error_is_reported_only_when_retransmissions_time_out);
     suite_add_tcase(s, tc);
     return s;
 }
