@@ -73,6 +73,23 @@ wait "$nc_pid" || ts_fail "nc -l exited with status $?"
 cmp -s "$TS_TMP/host.bin" "$TS_TMP/stack.got" || ts_fail "the client did not get the host's bytes"
 cmp -s "$TS_TMP/stack.bin" "$TS_TMP/host.got" || ts_fail "the host did not get the client's bytes"
 
+# Round-trip measurement: small and large round trips (the client sends and reads at once, so a
+# round trip larger than the socket buffers cannot deadlock), each echo checked by the client.
+ts_host_echo 7400 "$TS_TMP/rt.res"
+ts_wait_port 7400 || ts_fail "the host echo did not start listening"
+out=$(ts_ns_exec timeout 60 "$TS_BIN/tapstack-echo-client" --tap "$TS_TAP" --count 200 \
+    --size 100 "$TS_HOST_IP" 7400 2>"$TS_TMP/app-client4.log") ||
+    ts_fail "echo-client --count 200 exited with status $?"
+grep -qE "^tcp: 200 round trips of 100 bytes, 0 lost; latency min [0-9.]+ avg [0-9.]+ max [0-9.]+ p99 [0-9.]+ ms$" <<<"$out" ||
+    ts_fail "echo-client --count printed '$out'"
+[[ $(cat "$TS_TMP/rt.res") == "20000 "* ]] || ts_fail "the host echo saw '$(cat "$TS_TMP/rt.res")'"
+ts_host_echo 7401 "$TS_TMP/rt2.res"
+ts_wait_port 7401 || ts_fail "the host echo did not start listening"
+ts_ns_exec timeout 60 "$TS_BIN/tapstack-echo-client" --tap "$TS_TAP" --count 3 --size 4000000 \
+    "$TS_HOST_IP" 7401 >/dev/null 2>"$TS_TMP/app-client5.log" ||
+    ts_fail "echo-client --count 3 --size 4000000 exited with status $?"
+[[ $(cat "$TS_TMP/rt2.res") == "12000000 "* ]] || ts_fail "the host echo saw '$(cat "$TS_TMP/rt2.res")'"
+
 # UDP client against a socat UDP echo.
 # One peer, no fork (a forked UDP child would outlive the cleanup); -T: ends when idle.
 ts_bg socat -T 10 UDP-LISTEN:7300,bind=$TS_HOST_IP,reuseaddr PIPE
@@ -84,4 +101,4 @@ out=$(printf 'one\ntwo\nthree\n' | ts_ns_exec timeout 30 "$TS_BIN/tapstack-echo-
     ts_fail "UDP echo-client exited with status $?"
 [[ $out == $'one\ntwo\nthree' ]] || ts_fail "UDP echo-client printed '$out'"
 
-ts_pass "$TS_MID-byte nc echo, 8 concurrent clients, UDP echo, discard, echo-client both ways (TCP, UDP)"
+ts_pass "$TS_MID-byte nc echo, 8 concurrent clients, UDP echo, discard, echo-client both ways (TCP, UDP, round trips)"

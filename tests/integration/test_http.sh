@@ -40,6 +40,12 @@ out=$(printf 'HEAD /bytes/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
     ts_ns_exec timeout 10 nc "$S" 80) || ts_fail "server did not close after Connection: close"
 grep -q "^Connection: close" <<<"$out" || ts_fail "no Connection: close in the answer"
 
+# Pipelining (RFC 9112 9.3.2): two requests in one write get two answers, in order.
+out=$(printf 'GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+    ts_ns_exec timeout 10 nc "$S" 80 | tr -d '\0\1\2' | grep '^HTTP/1.1')
+[[ $out == $'HTTP/1.1 200 OK\r\nHTTP/1.1 404 Not Found\r' ]] ||
+    ts_fail "pipelined requests answered: $(cat -A <<<"$out")"
+
 # 100 MB download compared with the pattern.
 got=$(curl_ "$U/bytes/$TS_BIG" | sha256sum | cut -d' ' -f1)
 want=$(ts_pattern_sha256 "$TS_BIG")
