@@ -55,7 +55,10 @@ struct ts_stack {
     uint8_t rx[TS_TX_BUF_SIZE]; /* ts_stack_step's receive buffer */
 };
 
-static inline void ts_count(struct ts_stack *s, enum ts_counter c) { s->counters[c]++; }
+static inline void ts_count(struct ts_stack *s, enum ts_counter c)
+{
+    s->counters[c]++;
+}
 
 /* ---- stack.c: the conductor ---- */
 /* A complete (reassembled) IPv4 datagram addressed to us. */
@@ -63,10 +66,10 @@ void ts_stack_deliver(struct ts_stack *s, const struct ipv4_hdr *ip);
 /* An ICMP error about a datagram we sent: passed to the transport named in the quote. */
 struct ts_icmp_error {
     uint8_t type, code;
-    uint16_t mtu;           /* next-hop MTU for "fragmentation needed", else 0 */
-    uint32_t src, dst;      /* of the original datagram (src is us) */
+    uint16_t mtu;      /* next-hop MTU for "fragmentation needed", else 0 */
+    uint32_t src, dst; /* of the original datagram (src is us) */
     uint8_t proto;
-    const uint8_t *l4;      /* the quoted transport header (at least 8 bytes) */
+    const uint8_t *l4; /* the quoted transport header (at least 8 bytes) */
     size_t l4_len;
 };
 void ts_stack_deliver_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);

@@ -17,7 +17,8 @@ struct ts_driver;
 struct ts_driver_ops {
     /* Send one Ethernet frame (no FCS). Returns 0, or -errno; a full queue may drop (-EAGAIN). */
     int (*send)(struct ts_driver *d, const uint8_t *frame, size_t len, ts_time_t now);
-    /* Receive one frame into buf: returns its length, 0 when nothing is waiting, -errno on error. */
+    /* Receive one frame into buf: returns its length, 0 when nothing is waiting, -errno on error.
+     */
     int (*recv)(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now);
     /* A file descriptor that becomes readable when recv may return a frame, or -1. */
     int (*fd)(struct ts_driver *d);
@@ -42,7 +43,10 @@ static inline int ts_driver_recv(struct ts_driver *d, uint8_t *buf, size_t cap, 
 {
     return d->ops->recv(d, buf, cap, now);
 }
-static inline int ts_driver_fd(struct ts_driver *d) { return d->ops->fd ? d->ops->fd(d) : -1; }
+static inline int ts_driver_fd(struct ts_driver *d)
+{
+    return d->ops->fd ? d->ops->fd(d) : -1;
+}
 static inline ts_time_t ts_driver_next_deadline(struct ts_driver *d, ts_time_t now)
 {
     return d->ops->next_deadline ? d->ops->next_deadline(d, now) : TS_TIME_NEVER;

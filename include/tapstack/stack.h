@@ -29,17 +29,17 @@ struct ts_config {
     uint8_t secret[16]; /* keys ISNs (RFC 6528) and SYN cookies: the caller fills it at random */
 
     /* TCP defaults for new connections (each socket may override). */
-    uint32_t tcp_rcvbuf;      /* bytes; default 256 KiB */
-    uint32_t tcp_sndbuf;      /* bytes; default 256 KiB */
-    ts_time_t tcp_msl;        /* maximum segment lifetime; TIME_WAIT lasts 2*MSL. default 30 s */
-    uint16_t tcp_max_conns;   /* bound on connection blocks; default 4096 */
-    bool tcp_timestamps;      /* RFC 7323 timestamps offered; default on */
-    bool tcp_sack;            /* RFC 2018 SACK offered; default on */
-    bool tcp_window_scaling;  /* RFC 7323 window scale offered; default on */
-    bool tcp_syncookies;      /* RFC 4987 SYN cookies when the SYN queue is full; default on */
-    uint16_t ephemeral_lo;    /* ephemeral port range, default 32768..60999 as Linux */
+    uint32_t tcp_rcvbuf;     /* bytes; default 256 KiB */
+    uint32_t tcp_sndbuf;     /* bytes; default 256 KiB */
+    ts_time_t tcp_msl;       /* maximum segment lifetime; TIME_WAIT lasts 2*MSL. default 30 s */
+    uint16_t tcp_max_conns;  /* bound on connection blocks; default 4096 */
+    bool tcp_timestamps;     /* RFC 7323 timestamps offered; default on */
+    bool tcp_sack;           /* RFC 2018 SACK offered; default on */
+    bool tcp_window_scaling; /* RFC 7323 window scale offered; default on */
+    bool tcp_syncookies;     /* RFC 4987 SYN cookies when the SYN queue is full; default on */
+    uint16_t ephemeral_lo;   /* ephemeral port range, default 32768..60999 as Linux */
     uint16_t ephemeral_hi;
-    bool tcp_cubic;           /* congestion control CUBIC (RFC 9438) instead of NewReno; default off */
+    bool tcp_cubic; /* congestion control CUBIC (RFC 9438) instead of NewReno; default off */
 };
 
 /* Fill cfg with the defaults: MAC 02:00:00:00:00:02, 10.0.0.2/24 via 10.0.0.1, MTU 1500. */
@@ -57,7 +57,8 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
 ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now);
 
 /* Read every frame the driver has, feed them in, run timers: the body of any run loop.
- * Returns the next deadline as ts_stack_poll does (taking the driver's own deadline into account). */
+ * Returns the next deadline as ts_stack_poll does (taking the driver's own deadline into account).
+ */
 ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now);
 
 const struct ts_config *ts_stack_config(const struct ts_stack *s);
@@ -101,13 +102,14 @@ struct ts_trace_event {
 };
 typedef void (*ts_trace_fn)(void *arg, const struct ts_trace_event *ev);
 void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg);
-/* Format an event as one line: "12.345678 10.0.0.1:5555 > 10.0.0.2:80 SYN_RECV -> ESTABLISHED (rcvd ACK of SYN)". */
+/* Format an event as one line: "12.345678 10.0.0.1:5555 > 10.0.0.2:80 SYN_RECV -> ESTABLISHED (rcvd
+ * ACK of SYN)". */
 size_t ts_trace_format(const struct ts_trace_event *ev, char *buf, size_t cap);
 
 /* Helpers for addresses in host byte order. */
-int ts_ip_parse(const char *str, uint32_t *ip);              /* "10.0.0.2" -> 0 or -1 */
-const char *ts_ip_format(uint32_t ip, char buf[16]);          /* -> "10.0.0.2" */
-int ts_mac_parse(const char *str, uint8_t mac[6]);           /* "02:00:00:00:00:02" -> 0 or -1 */
+int ts_ip_parse(const char *str, uint32_t *ip);      /* "10.0.0.2" -> 0 or -1 */
+const char *ts_ip_format(uint32_t ip, char buf[16]); /* -> "10.0.0.2" */
+int ts_mac_parse(const char *str, uint8_t mac[6]);   /* "02:00:00:00:00:02" -> 0 or -1 */
 const char *ts_mac_format(const uint8_t mac[6], char buf[18]);
 
 #endif

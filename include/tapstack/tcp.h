@@ -76,10 +76,10 @@ void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now);
 void ts_tcp_abort(struct ts_tcp_conn *c, ts_time_t now);
 
 /* Readiness, for poll(). */
-size_t ts_tcp_readable(const struct ts_tcp_conn *c);     /* bytes ready to read */
-bool ts_tcp_read_eof(const struct ts_tcp_conn *c);       /* peer sent FIN, all data read */
-size_t ts_tcp_writable(const struct ts_tcp_conn *c);     /* free send-buffer space */
-bool ts_tcp_accept_ready(const struct ts_tcp_conn *c);   /* listener has a connection */
+size_t ts_tcp_readable(const struct ts_tcp_conn *c);   /* bytes ready to read */
+bool ts_tcp_read_eof(const struct ts_tcp_conn *c);     /* peer sent FIN, all data read */
+size_t ts_tcp_writable(const struct ts_tcp_conn *c);   /* free send-buffer space */
+bool ts_tcp_accept_ready(const struct ts_tcp_conn *c); /* listener has a connection */
 /* The pending error as a positive errno (0 = none); take=true clears it (SO_ERROR). */
 int ts_tcp_error(struct ts_tcp_conn *c, bool take);
 
@@ -98,16 +98,16 @@ struct ts_tcp_info {
     uint16_t lport, rport;
     uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd; /* sequence numbers relative to ISS/IRS */
     uint32_t mss_send, mss_recv;
-    uint32_t cwnd, ssthresh;                              /* bytes */
+    uint32_t cwnd, ssthresh; /* bytes */
     ts_time_t srtt, rttvar, rto;
-    uint32_t send_queued, recv_queued;                    /* bytes in the buffers */
+    uint32_t send_queued, recv_queued; /* bytes in the buffers */
     uint8_t snd_wscale, rcv_wscale;
     bool ts_ok, sack_ok;
     uint64_t bytes_sent, bytes_received, bytes_acked;
     uint64_t segs_in, segs_out, retransmits;
-    ts_time_t timer;          /* time left on the running timer (0 = none) */
-    const char *timer_name;   /* "retransmit", "persist", "keepalive", "time-wait", "delack", "-" */
-    bool orphan;              /* closed by its owner, finishing on its own */
+    ts_time_t timer;        /* time left on the running timer (0 = none) */
+    const char *timer_name; /* "retransmit", "persist", "keepalive", "time-wait", "delack", "-" */
+    bool orphan;            /* closed by its owner, finishing on its own */
 };
 void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *info, ts_time_t now);
 

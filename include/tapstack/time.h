@@ -7,11 +7,14 @@
 
 typedef uint64_t ts_time_t;
 
-#define TS_US ((ts_time_t)1)
-#define TS_MS ((ts_time_t)1000)
-#define TS_SEC ((ts_time_t)1000000)
+#define TS_US         ((ts_time_t)1)
+#define TS_MS         ((ts_time_t)1000)
+#define TS_SEC        ((ts_time_t)1000000)
 #define TS_TIME_NEVER UINT64_MAX
 
-static inline ts_time_t ts_time_min(ts_time_t a, ts_time_t b) { return a < b ? a : b; }
+static inline ts_time_t ts_time_min(ts_time_t a, ts_time_t b)
+{
+    return a < b ? a : b;
+}
 
 #endif

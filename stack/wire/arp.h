@@ -7,9 +7,9 @@
 
 #include "tapstack/counters.h"
 
-#define ARP_PKT_LEN 28
+#define ARP_PKT_LEN    28
 #define ARP_OP_REQUEST 1
-#define ARP_OP_REPLY 2
+#define ARP_OP_REPLY   2
 
 struct arp_pkt {
     uint16_t op;

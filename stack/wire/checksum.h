@@ -12,6 +12,9 @@ uint32_t csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t csum_fold(uint32_t sum);
 /* The IPv4 pseudo-header of TCP and UDP (addresses in host order). */
 uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
-static inline uint16_t csum(const void *data, size_t len) { return csum_fold(csum_add(0, data, len)); }
+static inline uint16_t csum(const void *data, size_t len)
+{
+    return csum_fold(csum_add(0, data, len));
+}
 
 #endif

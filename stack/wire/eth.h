@@ -7,10 +7,10 @@
 
 #include "tapstack/counters.h"
 
-#define ETH_HDR_LEN 14
-#define ETH_ADDR_LEN 6
+#define ETH_HDR_LEN   14
+#define ETH_ADDR_LEN  6
 #define ETH_TYPE_IPV4 0x0800
-#define ETH_TYPE_ARP 0x0806
+#define ETH_TYPE_ARP  0x0806
 
 struct eth_hdr {
     uint8_t dst[ETH_ADDR_LEN];
@@ -29,6 +29,9 @@ static inline int eth_is_broadcast(const uint8_t a[6])
 {
     return (a[0] & a[1] & a[2] & a[3] & a[4] & a[5]) == 0xff;
 }
-static inline int eth_is_multicast(const uint8_t a[6]) { return a[0] & 1; }
+static inline int eth_is_multicast(const uint8_t a[6])
+{
+    return a[0] & 1;
+}
 
 #endif

@@ -7,22 +7,22 @@
 
 #include "tapstack/counters.h"
 
-#define ICMP_HDR_LEN 8
-#define ICMP_ECHO_REPLY 0
-#define ICMP_DEST_UNREACH 3
+#define ICMP_HDR_LEN       8
+#define ICMP_ECHO_REPLY    0
+#define ICMP_DEST_UNREACH  3
 #define ICMP_SOURCE_QUENCH 4
-#define ICMP_REDIRECT 5
-#define ICMP_ECHO_REQUEST 8
+#define ICMP_REDIRECT      5
+#define ICMP_ECHO_REQUEST  8
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAM_PROBLEM 12
 
 /* Destination-unreachable codes */
-#define ICMP_UNREACH_NET 0
-#define ICMP_UNREACH_HOST 1
-#define ICMP_UNREACH_PROTO 2
-#define ICMP_UNREACH_PORT 3
+#define ICMP_UNREACH_NET      0
+#define ICMP_UNREACH_HOST     1
+#define ICMP_UNREACH_PROTO    2
+#define ICMP_UNREACH_PORT     3
 #define ICMP_UNREACH_NEEDFRAG 4
-#define ICMP_UNREACH_SRCFAIL 5
+#define ICMP_UNREACH_SRCFAIL  5
 
 struct icmp_hdr {
     uint8_t type, code;

@@ -8,23 +8,23 @@
 
 #include "tapstack/counters.h"
 
-#define IPV4_HDR_LEN 20 /* without options */
-#define IPV4_MAX_LEN 65535
-#define IP_PROTO_ICMP 1
-#define IP_PROTO_TCP 6
-#define IP_PROTO_UDP 17
+#define IPV4_HDR_LEN   20 /* without options */
+#define IPV4_MAX_LEN   65535
+#define IP_PROTO_ICMP  1
+#define IP_PROTO_TCP   6
+#define IP_PROTO_UDP   17
 #define IPV4_BROADCAST 0xffffffffu
 
 struct ipv4_hdr {
-    uint8_t hdr_len;    /* bytes, 20..60 */
+    uint8_t hdr_len; /* bytes, 20..60 */
     uint8_t tos;
     uint16_t total_len; /* header + payload */
     uint16_t id;
     bool df, mf;
-    uint16_t frag_off;  /* in bytes (field value * 8) */
+    uint16_t frag_off; /* in bytes (field value * 8) */
     uint8_t ttl;
     uint8_t proto;
-    uint32_t src, dst;  /* host order */
+    uint32_t src, dst;      /* host order */
     const uint8_t *options; /* hdr_len - 20 bytes, NULL when none */
     const uint8_t *payload; /* total_len - hdr_len bytes (Ethernet padding excluded) */
     size_t payload_len;
@@ -40,6 +40,9 @@ enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
  * and a correct checksum. Does not copy the payload. Returns 20, or 0 if cap is too small. */
 size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap);
 
-static inline bool ipv4_is_multicast(uint32_t a) { return (a >> 28) == 0xe; }
+static inline bool ipv4_is_multicast(uint32_t a)
+{
+    return (a >> 28) == 0xe;
+}
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "tapstack/counters.h"
 
-#define TCP_HDR_LEN 20
+#define TCP_HDR_LEN     20
 #define TCP_MAX_OPT_LEN 40
 
 #define TCP_FIN 0x01
@@ -20,13 +20,13 @@
 #define TCP_ECE 0x40
 #define TCP_CWR 0x80
 
-#define TCP_OPT_EOL 0
-#define TCP_OPT_NOP 1
-#define TCP_OPT_MSS 2
-#define TCP_OPT_WSCALE 3
+#define TCP_OPT_EOL       0
+#define TCP_OPT_NOP       1
+#define TCP_OPT_MSS       2
+#define TCP_OPT_WSCALE    3
 #define TCP_OPT_SACK_PERM 4
-#define TCP_OPT_SACK 5
-#define TCP_OPT_TS 8
+#define TCP_OPT_SACK      5
+#define TCP_OPT_TS        8
 
 #define TCP_MAX_SACK 4
 

@@ -99,12 +99,13 @@ int main(int argc, char **argv)
                 if (k <= 0)
                     break;
                 for (ssize_t i = 0; i < k; i += 4096)
-                    mismatches += dst[i] != (uint8_t)(((received + (uint64_t)i) % sizeof src) % 251);
+                    mismatches +=
+                        dst[i] != (uint8_t)(((received + (uint64_t)i) % sizeof src) % 251);
                 received += (uint64_t)k;
             }
         }
-        next = ts_time_min(next, ts_time_min(ts_driver_next_deadline(da, now),
-                                             ts_driver_next_deadline(db, now)));
+        next = ts_time_min(
+            next, ts_time_min(ts_driver_next_deadline(da, now), ts_driver_next_deadline(db, now)));
         if (next == TS_TIME_NEVER) {
             fprintf(stderr, "bench_transfer: stalled after %llu bytes\n",
                     (unsigned long long)received);
