@@ -159,29 +159,10 @@ struct ts_runtime *nio_runtime_start(struct ts_app *app)
     return rt;
 }
 
-/* What ts_app_teardown prints when it owns the stack (fault statistics, --stats counters), done
- * under the runtime's lock before the runtime frees the stack. */
+/* The runtime frees the stack: print the exit statistics under its lock first. */
 static void print_exit_stats(struct ts_stack *s, void *arg)
 {
-    struct ts_app *app = arg;
-    struct ts_fault_stats st;
-    if (app->fault && ts_fault_stats(app->fault, &st) == 0)
-        fprintf(stderr,
-                "%s: fault injector: %llu dropped, %llu duplicated, %llu reordered, %llu "
-                "corrupted, %llu delayed\n",
-                app->opts->prog, (unsigned long long)st.dropped, (unsigned long long)st.duplicated,
-                (unsigned long long)st.reordered, (unsigned long long)st.corrupted,
-                (unsigned long long)st.delayed);
-    if (app->opts->stats) {
-        size_t need = ts_stack_counters_format(s, NULL, 0, false);
-        char *buf = malloc(need + 1);
-        if (buf) {
-            ts_stack_counters_format(s, buf, need + 1, false);
-            fprintf(stderr, "%s: counters:\n%s", app->opts->prog, buf);
-            free(buf);
-        }
-    }
-    fflush(stderr);
+    ts_app_print_exit_stats(arg, s);
 }
 
 void nio_runtime_stop(struct ts_runtime *rt, struct ts_app *app)

@@ -561,28 +561,35 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
     return 0;
 }
 
-void ts_app_teardown(struct ts_app *app)
+void ts_app_print_exit_stats(const struct ts_app *app, const struct ts_stack *s)
 {
-    if (!app)
-        return;
     struct ts_fault_stats st;
-    if (app->fault && app->drv && ts_fault_stats(app->fault, &st) == 0 && app->opts) {
+    if (app->fault && ts_fault_stats(app->fault, &st) == 0)
         fprintf(stderr,
                 "%s: fault injector: %llu dropped, %llu duplicated, %llu reordered, %llu "
                 "corrupted, %llu delayed\n",
                 app->opts->prog, (unsigned long long)st.dropped, (unsigned long long)st.duplicated,
                 (unsigned long long)st.reordered, (unsigned long long)st.corrupted,
                 (unsigned long long)st.delayed);
-    }
-    if (app->stack && app->opts && app->opts->stats) {
-        size_t need = ts_stack_counters_format(app->stack, NULL, 0, false);
+    if (s && app->opts->stats) {
+        size_t need = ts_stack_counters_format(s, NULL, 0, false);
         char *buf = malloc(need + 1);
         if (buf) {
-            ts_stack_counters_format(app->stack, buf, need + 1, false);
+            ts_stack_counters_format(s, buf, need + 1, false);
             fprintf(stderr, "%s: counters:\n%s", app->opts->prog, buf);
             free(buf);
         }
     }
+    fflush(stderr);
+}
+
+void ts_app_teardown(struct ts_app *app)
+{
+    if (!app)
+        return;
+    /* Once a runtime took the stack and drivers over (both NULL here), it printed them. */
+    if (app->opts && (app->stack || app->drv))
+        ts_app_print_exit_stats(app, app->stack);
     if (app->stack)
         ts_stack_free(app->stack);
     if (app->drv)

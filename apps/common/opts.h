@@ -113,6 +113,9 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app);
  * Safe on a zeroed app. When a socket runtime took over the stack and driver (it frees them),
  * set app->stack and app->drv to NULL first. */
 void ts_app_teardown(struct ts_app *app);
+/* What teardown prints: the fault injector's statistics, and with --stats the non-zero
+ * counters of s (may be NULL). nio_runtime_stop calls it under the runtime's lock. */
+void ts_app_print_exit_stats(const struct ts_app *app, const struct ts_stack *s);
 
 /* CLOCK_MONOTONIC in microseconds: the clock every app gives the stack. */
 ts_time_t ts_app_now(void);
