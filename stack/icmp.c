@@ -13,38 +13,6 @@
  * bytes (RFC 792 requires only the header and 8 bytes). */
 #define ICMP_ERR_MAX_QUOTE (576 - IPV4_HDR_LEN - ICMP_HDR_LEN)
 
-/* The datagram quoted in an error: usually truncated, so ipv4_parse (which requires the whole
- * datagram) does not apply. Validates only what we use. */
-struct quoted_ip {
-    uint8_t proto;
-    uint16_t frag_off;
-    uint32_t src, dst;
-    const uint8_t *l4;
-    size_t l4_len;
-};
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static bool quoted_parse(const uint8_t *buf, size_t len, struct quoted_ip *q)
-{
-    if (len < IPV4_HDR_LEN || (buf[0] >> 4) != 4)
-        return false;
-    size_t hl = (size_t)(buf[0] & 0x0f) * 4;
-    /* RFC 792: the quote holds the header and at least the first 8 bytes of the payload. */
-    if (hl < IPV4_HDR_LEN || len < hl + 8)
-        return false;
-    q->frag_off = (uint16_t)(((buf[6] & 0x1f) << 8 | buf[7]) * 8);
-    q->proto = buf[9];
-    q->src = be32(buf + 12);
-    q->dst = be32(buf + 16);
-    q->l4 = buf + hl;
-    q->l4_len = len - hl;
-    return true;
-}
-
 static bool is_error_type(uint8_t type)
 {
     return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
@@ -53,10 +21,11 @@ static bool is_error_type(uint8_t type)
 
 static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
 {
-    struct quoted_ip q;
+    struct ipv4_hdr q;
     /* The quote must be a datagram we sent (from our address), and a first fragment, or there
      * is no transport header to hand on. */
-    if (!quoted_parse(ic->payload, ic->payload_len, &q) || q.src != s->cfg.ip || q.frag_off != 0) {
+    if (!ipv4_parse_quoted(ic->payload, ic->payload_len, &q) || q.src != s->cfg.ip ||
+        q.frag_off != 0) {
         ts_count(s, TS_C_ICMP_DROP_BAD_ERROR);
         return;
     }
@@ -67,8 +36,8 @@ static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
         .src = q.src,
         .dst = q.dst,
         .proto = q.proto,
-        .l4 = q.l4,
-        .l4_len = q.l4_len,
+        .l4 = q.payload,
+        .l4_len = q.payload_len,
     };
     ts_stack_deliver_icmp_error(s, &e);
 }

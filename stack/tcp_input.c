@@ -726,15 +726,13 @@ static int unreach_errno(uint8_t code)
 
 void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
 {
-    if (e->l4_len < 8) {
+    struct tcp_hdr q;
+    if (!tcp_parse_quoted(e->l4, e->l4_len, &q)) {
         ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
         return;
     }
-    const uint8_t *q = e->l4;
-    uint16_t sport = (uint16_t)(q[0] << 8 | q[1]);
-    uint16_t dport = (uint16_t)(q[2] << 8 | q[3]);
-    uint32_t seq = (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 | (uint32_t)q[6] << 8 | q[7];
-    struct ts_tcp_conn *c = tcp_lookup(s, e->src, sport, e->dst, dport);
+    uint32_t seq = q.seq;
+    struct ts_tcp_conn *c = tcp_lookup(s, e->src, q.sport, e->dst, q.dport);
     if (!c || c->is_listener) {
         ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
         return;

@@ -490,10 +490,10 @@ static int icmp_errno(uint8_t type, uint8_t code)
 
 void ts_udp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
 {
-    if (!s->udp || !e->l4 || e->l4_len < UDP_HDR_LEN)
+    struct udp_hdr q;
+    if (!s->udp || !udp_parse_quoted(e->l4, e->l4_len, &q))
         return;
-    uint16_t sport = (uint16_t)(e->l4[0] << 8 | e->l4[1]);
-    uint16_t dport = (uint16_t)(e->l4[2] << 8 | e->l4[3]);
+    uint16_t sport = q.sport, dport = q.dport;
     int err = icmp_errno(e->type, e->code);
     if (err == 0)
         return;

@@ -72,6 +72,32 @@ enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
     return TS_C_OK;
 }
 
+bool ipv4_parse_quoted(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
+{
+    if (buf == NULL || len < IPV4_HDR_LEN || (buf[0] >> 4) != 4)
+        return false;
+    size_t hlen = (size_t)(buf[0] & 0x0f) * 4;
+    /* RFC 792: the quote holds the header and at least the first 8 bytes of the payload. */
+    if (hlen < IPV4_HDR_LEN || len < hlen + 8)
+        return false;
+    uint16_t frag = be16_get(buf + 6);
+    out->hdr_len = (uint8_t)hlen;
+    out->tos = buf[1];
+    out->total_len = be16_get(buf + 2);
+    out->id = be16_get(buf + 4);
+    out->df = (frag & 0x4000) != 0;
+    out->mf = (frag & 0x2000) != 0;
+    out->frag_off = (uint16_t)((frag & 0x1fff) * 8);
+    out->ttl = buf[8];
+    out->proto = buf[9];
+    out->src = be32_get(buf + 12);
+    out->dst = be32_get(buf + 16);
+    out->options = hlen > IPV4_HDR_LEN ? buf + IPV4_HDR_LEN : NULL;
+    out->payload = buf + hlen;
+    out->payload_len = len - hlen;
+    return true;
+}
+
 size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap)
 {
     if (buf == NULL || cap < IPV4_HDR_LEN || h->payload_len > IPV4_MAX_LEN - IPV4_HDR_LEN)

@@ -36,6 +36,11 @@ struct ipv4_hdr {
  * (IP_DROP_TRUNCATED, IP_DROP_BAD_VERSION, IP_DROP_BAD_HDRLEN, IP_DROP_BAD_LEN, IP_DROP_BAD_CSUM,
  * IP_DROP_BAD_OPTIONS). */
 enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out);
+/* The datagram quoted in an ICMP error (RFC 792): usually truncated, so only version, header
+ * length and the 8 transport bytes that RFC 792 guarantees are checked; no checksum, and
+ * total_len is as written in the quote. payload/payload_len are the quoted transport bytes
+ * (at least 8). Returns false when the quote is unusable. */
+bool ipv4_parse_quoted(const uint8_t *buf, size_t len, struct ipv4_hdr *out);
 /* Writes a 20-byte header (options are never emitted) with total_len = 20 + h->payload_len
  * and a correct checksum. Does not copy the payload. Returns 20, or 0 if cap is too small. */
 size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap);

@@ -106,6 +106,17 @@ enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
     return TS_C_OK;
 }
 
+bool tcp_parse_quoted(const uint8_t *buf, size_t len, struct tcp_hdr *out)
+{
+    if (buf == NULL || len < 8)
+        return false;
+    memset(out, 0, sizeof *out);
+    out->sport = be16_get(buf);
+    out->dport = be16_get(buf + 2);
+    out->seq = be32_get(buf + 4);
+    return true;
+}
+
 /* Option layout, shared by tcp_opts_len and tcp_emit so the two can never disagree. As Linux
  * lays them out (32-bit aligned, NOP padded):
  *   MSS              02 04 mm mm

@@ -65,6 +65,9 @@ struct tcp_hdr {
  * Flag sanity (SYN+FIN etc.) is protocol logic, not checked here. Addresses in host order. */
 enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                           struct tcp_hdr *out);
+/* The first 8 bytes of a TCP header quoted in an ICMP error (RFC 792 guarantees no more):
+ * fills sport, dport and seq only. Returns false when fewer than 8 bytes were quoted. */
+bool tcp_parse_quoted(const uint8_t *buf, size_t len, struct tcp_hdr *out);
 /* Bytes the options in o take on the wire, padded to a multiple of 4 (at most 40). Options are
  * emitted in a fixed order: MSS, SACK-permitted, timestamps, window scale, SACK blocks, with NOPs
  * for alignment as Linux does; SACK blocks that do not fit are left out. */

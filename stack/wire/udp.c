@@ -30,6 +30,19 @@ enum ts_counter udp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
     return TS_C_OK;
 }
 
+bool udp_parse_quoted(const uint8_t *buf, size_t len, struct udp_hdr *out)
+{
+    if (buf == NULL || len < UDP_HDR_LEN)
+        return false;
+    out->sport = be16_get(buf);
+    out->dport = be16_get(buf + 2);
+    out->len = be16_get(buf + 4);
+    out->csum = be16_get(buf + 6);
+    out->payload = NULL;
+    out->payload_len = 0;
+    return true;
+}
+
 size_t udp_emit(const struct udp_hdr *h, uint32_t src, uint32_t dst, uint8_t *buf, size_t cap)
 {
     if (buf == NULL || cap < UDP_HDR_LEN || h->payload_len > cap - UDP_HDR_LEN ||

@@ -619,6 +619,62 @@ START_TEST(test_ipv4_option_length_0_1_or_overrunning_is_bad_options)
 }
 END_TEST
 
+/* An ICMP error quotes a datagram cut after 8 transport bytes (RFC 792): the quote parser must
+ * take it though its total length and checksum no longer match, and refuse anything shorter. */
+START_TEST(test_ipv4_quoted_datagram_cut_after_8_transport_bytes_parses_and_shorter_is_refused)
+{
+    uint8_t d[64];
+    struct ipv4_hdr h = {
+        .ttl = 64, .proto = IP_PROTO_TCP, .src = IP_B, .dst = IP_A, .frag_off = 0, .df = true};
+    h.payload_len = 1000; /* as sent: the quote holds only 8 of these bytes */
+    ck_assert_uint_eq(ipv4_emit(&h, d, sizeof(d)), 20);
+    d[11] ^= 0xff; /* the quoted checksum is not verified: routers may rewrite TTL */
+    for (int i = 0; i < 8; i++)
+        d[20 + i] = (uint8_t)(0xa0 + i);
+    struct ipv4_hdr q;
+    ck_assert(ipv4_parse_quoted(d, 28, &q));
+    ck_assert_uint_eq(q.hdr_len, 20);
+    ck_assert_uint_eq(q.total_len, 1020);
+    ck_assert(q.df);
+    ck_assert_uint_eq(q.frag_off, 0);
+    ck_assert_uint_eq(q.proto, IP_PROTO_TCP);
+    ck_assert_uint_eq(q.src, IP_B);
+    ck_assert_uint_eq(q.dst, IP_A);
+    ck_assert_ptr_eq(q.payload, d + 20);
+    ck_assert_uint_eq(q.payload_len, 8);
+    ck_assert(!ipv4_parse_quoted(d, 27, &q)); /* fewer than 8 transport bytes */
+    ck_assert(!ipv4_parse_quoted(NULL, 28, &q));
+    d[0] = 0x44; /* header length 16: below the minimum */
+    ck_assert(!ipv4_parse_quoted(d, 28, &q));
+    d[0] = 0x46; /* 24-byte header (options): now 32 bytes are needed */
+    ck_assert(!ipv4_parse_quoted(d, 31, &q));
+    ck_assert(ipv4_parse_quoted(d, 32, &q));
+    ck_assert_uint_eq(q.payload_len, 8);
+    ck_assert_ptr_eq(q.options, d + 20);
+    d[0] = 0x65; /* IPv6 */
+    ck_assert(!ipv4_parse_quoted(d, 28, &q));
+}
+END_TEST
+
+START_TEST(test_quoted_tcp_and_udp_headers_give_ports_and_sequence_from_8_bytes)
+{
+    const uint8_t b[8] = {0xb2, 0x6e, 0x00, 0x50, 0x12, 0x34, 0x56, 0x78};
+    struct tcp_hdr t;
+    ck_assert(tcp_parse_quoted(b, 8, &t));
+    ck_assert_uint_eq(t.sport, 45678);
+    ck_assert_uint_eq(t.dport, 80);
+    ck_assert_uint_eq(t.seq, 0x12345678u);
+    ck_assert(!tcp_parse_quoted(b, 7, &t));
+    struct udp_hdr u;
+    ck_assert(udp_parse_quoted(b, 8, &u));
+    ck_assert_uint_eq(u.sport, 45678);
+    ck_assert_uint_eq(u.dport, 80);
+    ck_assert_uint_eq(u.len, 0x1234);
+    ck_assert_uint_eq(u.payload_len, 0);
+    ck_assert(!udp_parse_quoted(b, 7, &u));
+}
+END_TEST
+
 static Suite *ipv4_suite(void)
 {
     Suite *s = suite_create("ipv4");
@@ -635,6 +691,9 @@ static Suite *ipv4_suite(void)
     tcase_add_test(tc, test_ipv4_header_checksum_error_in_any_bit_is_bad_csum);
     tcase_add_test(tc, test_ipv4_well_formed_options_are_skipped_and_exposed);
     tcase_add_test(tc, test_ipv4_option_length_0_1_or_overrunning_is_bad_options);
+    tcase_add_test(
+        tc, test_ipv4_quoted_datagram_cut_after_8_transport_bytes_parses_and_shorter_is_refused);
+    tcase_add_test(tc, test_quoted_tcp_and_udp_headers_give_ports_and_sequence_from_8_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
