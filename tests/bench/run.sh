@@ -60,3 +60,9 @@ rss_conns=$(ts_rss_kb "$TS_APP_PID")
 echo "tapstack-httpd resident memory: idle ${rss_idle} KiB, with 200 open connections ${rss_conns} KiB"
 ts_stop_app
 ts_cleanup
+
+# The reference for the loss-recovery figures of tests/integration/test_faults.sh: Linux's own TCP
+# between two namespaces with 5% loss each way (root only, like everything above).
+echo "== Linux TCP over 5% loss each way (reference for tapstack's --drop 0.05) =="
+bash "$root/tests/bench/loss_reference.sh" 100000000 0.05 reno
+bash "$root/tests/bench/loss_reference.sh" 100000000 0.05 cubic
