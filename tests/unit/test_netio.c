@@ -10,44 +10,33 @@
 #include "../../apps/common/netio.h"
 #include "../../apps/common/pattern.h"
 #include "harness.h"
+#include "rt_fixture.h"
 #include "tapstack/socket.h"
 
 /* A: 10.0.0.1 (client), B: 10.0.0.2 (server). */
 static struct ts_runtime *rt_a, *rt_b;
-static uint32_t ip_b;
 
 static void rig_up(void)
 {
-    struct ts_driver *da, *db;
-    ts_pair_create(&da, &db, 0);
-    struct ts_config ca, cb;
-    th_config(&ca, TH_A);
-    th_config(&cb, TH_B);
-    ip_b = cb.ip;
-    struct ts_stack *sa = ts_stack_new(&ca, da, ts_runtime_now());
-    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
-    ck_assert(sa && sb);
-    rt_a = ts_runtime_start(sa, da);
-    rt_b = ts_runtime_start(sb, db);
-    ck_assert(rt_a && rt_b);
+    rt_pair_up(&rt_a, &rt_b, NULL, NULL);
     ts_runtime_set_default(rt_b); /* nio_serve_socket makes its sockets on the default */
 }
 
 static void rig_down(void)
 {
-    ts_runtime_stop(rt_a);
-    ts_runtime_stop(rt_b);
+    rt_pair_down(&rt_a, &rt_b);
 }
 
 /* A listener on B, a connection from A, and the accepted end: both non-blocking. */
 static void connected_pair(unsigned port, int *client, int *server)
 {
-    int l = nio_serve_socket("test", SOCK_STREAM, ip_b, port, 8);
+    int l = nio_serve_socket("test", SOCK_STREAM, TH_IP_B, port, 8);
     ck_assert_int_ge(l, 0);
     int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(c, 0);
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(ip_b)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(TH_IP_B)};
     ck_assert_int_eq(ts_connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
     int s = ts_accept(l, NULL, NULL);
     ck_assert_int_ge(s, 0);
@@ -179,10 +168,10 @@ END_TEST
 
 START_TEST(test_second_listener_on_a_port_is_refused)
 {
-    int l = nio_serve_socket("test", SOCK_STREAM, ip_b, 7006, 8);
+    int l = nio_serve_socket("test", SOCK_STREAM, TH_IP_B, 7006, 8);
     ck_assert_int_ge(l, 0);
-    ck_assert_int_eq(nio_serve_socket("test", SOCK_STREAM, ip_b, 7006, 8), -1);
-    int u = nio_serve_socket("test", SOCK_DGRAM, ip_b, 7006, 0); /* UDP is another space */
+    ck_assert_int_eq(nio_serve_socket("test", SOCK_STREAM, TH_IP_B, 7006, 8), -1);
+    int u = nio_serve_socket("test", SOCK_DGRAM, TH_IP_B, 7006, 0); /* UDP is another space */
     ck_assert_int_ge(u, 0);
     ts_close(u);
     ts_close(l);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rt_fixture.h"
 #include "tapstack/socket.h"
 #include "tapstack/tcp.h"
 
@@ -21,18 +22,7 @@ static struct ts_runtime *rt_a, *rt_b;
 
 static void rig_up(void)
 {
-    struct ts_driver *da, *db;
-    ts_pair_create(&da, &db, 0);
-    ck_assert(da && db);
-    struct ts_config ca, cb;
-    th_config(&ca, TH_A);
-    th_config(&cb, TH_B);
-    struct ts_stack *sa = ts_stack_new(&ca, da, ts_runtime_now());
-    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
-    ck_assert(sa && sb);
-    rt_a = ts_runtime_start(sa, da);
-    rt_b = ts_runtime_start(sb, db);
-    ck_assert(rt_a && rt_b);
+    rt_pair_up(&rt_a, &rt_b, NULL, NULL);
     ts_runtime_set_default(rt_a);
 }
 
@@ -73,35 +63,28 @@ static const struct ts_driver_ops hole_ops = {
     .destroy = hole_destroy,
 };
 
+static struct ts_driver *hole_wrap(struct ts_driver *inner, void *arg)
+{
+    struct hole *h = arg;
+    h->inner = inner;
+    h->drv = (struct ts_driver){.ops = &hole_ops, .name = "hole", .priv = h};
+    atomic_init(&h->cut, false);
+    return &h->drv;
+}
+
 /* Like rig_up, with A's sending side behind a hole the test can cut. */
 static struct hole *rig_up_with_hole(void)
 {
-    struct ts_driver *da, *db;
-    ts_pair_create(&da, &db, 0);
-    ck_assert(da && db);
     struct hole *h = calloc(1, sizeof *h);
     ck_assert_ptr_nonnull(h);
-    h->inner = da;
-    h->drv = (struct ts_driver){.ops = &hole_ops, .name = "hole", .priv = h};
-    atomic_init(&h->cut, false);
-    struct ts_config ca, cb;
-    th_config(&ca, TH_A);
-    th_config(&cb, TH_B);
-    struct ts_stack *sa = ts_stack_new(&ca, &h->drv, ts_runtime_now());
-    struct ts_stack *sb = ts_stack_new(&cb, db, ts_runtime_now());
-    ck_assert(sa && sb);
-    rt_a = ts_runtime_start(sa, &h->drv);
-    rt_b = ts_runtime_start(sb, db);
-    ck_assert(rt_a && rt_b);
+    rt_pair_up(&rt_a, &rt_b, hole_wrap, h);
     ts_runtime_set_default(rt_a);
     return h;
 }
 
 static void rig_down(void)
 {
-    ts_runtime_stop(rt_a);
-    ts_runtime_stop(rt_b);
-    rt_a = rt_b = NULL;
+    rt_pair_down(&rt_a, &rt_b);
 }
 
 static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
