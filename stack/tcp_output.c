@@ -143,6 +143,19 @@ static void after_ack_sent(struct ts_tcp_conn *c)
     c->t_delack = TS_TIME_NEVER;
 }
 
+/* Emit h into buf (from ts_ip_tx_buf) and send it: every segment we send leaves through here.
+ * DF is set on all of them (RFC 1191: path MTU discovery). False when it did not fit. */
+static bool xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h,
+                 uint8_t *buf, size_t cap)
+{
+    size_t n = tcp_emit(h, laddr, raddr, buf, cap);
+    if (n == 0)
+        return false;
+    ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
+    ts_count(s, TS_C_TCP_TX);
+    return true;
+}
+
 /* Send one segment [seq, seq+len) (+FIN) of c with ACK. */
 static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
                          uint8_t flags, const struct tcp_opts *opts)
@@ -168,11 +181,8 @@ static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq
         if (!(flags & TCP_FIN) && seq + len == c->snd_buf_seq + c->sndbuf.len)
             h.flags |= TCP_PSH; /* the last queued byte */
     }
-    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
-    if (n == 0)
+    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
         return;
-    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
     c->segs_out++;
     if (seq_lt(seq, c->snd_max)) {
         c->retransmits++;
@@ -324,7 +334,7 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
             tcp_timer_rexmt_arm(c, now);
         if (fin)
             break;
-        data_opts(c, &o, now); /* SACK blocks may not change, timestamps do not: cheap */
+        /* o stays valid: nothing here changes the clock, ts_recent or the out-of-order list. */
     }
     c->sws_override = false;
     if (!sent_any && c->ack_now)
@@ -359,11 +369,8 @@ void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
         .wnd = tcp_rcv_window(c),
         .opts = o,
     };
-    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
-    if (n == 0)
+    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
         return;
-    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
     c->segs_out++;
     after_ack_sent(c);
 }
@@ -404,11 +411,8 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
     };
     if (synack)
         c->rcv_adv = c->rcv_adv_seen = c->rcv_nxt + h.wnd;
-    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
-    if (n == 0)
+    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
         return;
-    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
     c->segs_out++;
     if (seq_gt(c->snd_max, c->iss)) {
         c->retransmits++;
@@ -442,12 +446,8 @@ static void send_rst(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_
         .flags = (uint8_t)(TCP_RST | (with_ack ? TCP_ACK : 0)),
         .wnd = 0,
     };
-    size_t n = tcp_emit(&h, laddr, raddr, buf, cap);
-    if (n == 0)
-        return;
-    ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
-    ts_count(s, TS_C_TCP_RST_SENT);
+    if (xmit(s, laddr, raddr, &h, buf, cap))
+        ts_count(s, TS_C_TCP_RST_SENT);
 }
 
 void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c)
@@ -521,11 +521,8 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
         .wnd = tcp_rcv_window(c),
         .opts = o,
     };
-    size_t n = tcp_emit(&h, c->laddr, c->raddr, buf, cap);
-    if (n == 0)
+    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
         return;
-    ts_ip_send(s, c->laddr, c->raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
     ts_count(s, keepalive ? TS_C_TCP_KEEPALIVE_SENT : TS_C_TCP_PERSIST_PROBE);
     c->segs_out++;
     after_ack_sent(c);
