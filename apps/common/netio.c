@@ -47,6 +47,24 @@ int nio_wait(int fd, short events, int64_t deadline_ms, volatile sig_atomic_t *s
     }
 }
 
+/* nio_wait for the blocking helpers: 0 to try the call again, or -1 with errno (ETIMEDOUT when
+ * the deadline passed, EBADF when fd is not open, ECANCELED on stop). */
+static int wait_again(int fd, short events, int64_t deadline_ms, volatile sig_atomic_t *stop)
+{
+    int r = nio_wait(fd, events, deadline_ms, stop);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (r & POLLNVAL) {
+        errno = EBADF;
+        return -1;
+    }
+    return 0;
+}
+
 ssize_t nio_recv(int fd, void *buf, size_t len, int idle_ms, volatile sig_atomic_t *stop)
 {
     int64_t deadline = idle_ms < 0 ? -1 : nio_now_ms() + idle_ms;
@@ -56,17 +74,8 @@ ssize_t nio_recv(int fd, void *buf, size_t len, int idle_ms, volatile sig_atomic
             return n;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        int r = nio_wait(fd, POLLIN | POLLRDHUP, deadline, stop);
-        if (r < 0)
+        if (wait_again(fd, POLLIN | POLLRDHUP, deadline, stop) < 0)
             return -1;
-        if (r == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (r & POLLNVAL) {
-            errno = EBADF;
-            return -1;
-        }
         /* POLLIN, POLLHUP or POLLERR: the next recv says which (data, EOF or the error). */
     }
 }
@@ -83,17 +92,8 @@ int nio_send_all(int fd, const void *buf, size_t len, int idle_ms, volatile sig_
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        int r = nio_wait(fd, POLLOUT, idle_ms < 0 ? -1 : nio_now_ms() + idle_ms, stop);
-        if (r < 0)
+        if (wait_again(fd, POLLOUT, idle_ms < 0 ? -1 : nio_now_ms() + idle_ms, stop) < 0)
             return -1;
-        if (r == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (r & POLLNVAL) {
-            errno = EBADF;
-            return -1;
-        }
     }
     return 0;
 }
