@@ -90,10 +90,18 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
 {
     if (c->in_recovery) {
         if (seq_geq(c->snd_una, c->recover)) {
-            /* RFC 6582 3.2 step 3: full ACK; deflate (option 1). */
-            uint32_t flight = tcp_flight(c);
-            uint32_t w = flight + c->mss;
-            c->cwnd = c->ssthresh < w ? c->ssthresh : w;
+            if (c->sack_ok) {
+                /* RFC 6675 5 (4.2): cwnd was set to ssthresh on entry and the pipe, not cwnd
+                 * inflation, paced the recovery: nothing to deflate, leave at ssthresh. */
+                c->cwnd = c->ssthresh;
+            } else {
+                /* RFC 6582 3.2 step 3 option 1: min(ssthresh, max(FlightSize, SMSS) + SMSS).
+                 * The full ACK usually leaves nothing in flight: without the max() cwnd fell to
+                 * one segment, which a delayed-ACK receiver holds 40 ms every time. */
+                uint32_t flight = tcp_flight(c);
+                uint32_t w = (flight > c->mss ? flight : c->mss) + c->mss;
+                c->cwnd = c->ssthresh < w ? c->ssthresh : w;
+            }
             c->in_recovery = false;
             c->dupacks = 0;
             c->cwnd_acc = 0;

@@ -26,6 +26,7 @@
 #define TCP_DATA_RETRIES      15 /* Linux tcp_retries2 (RFC 1122 4.2.3.5 R2 >= 100 s) */
 #define TCP_PERSIST_MAX       (60 * TS_SEC) /* persist backoff ceiling */
 #define TCP_DELACK            (40 * TS_MS) /* see tcp_output.c: Linux's delayed ACK, < 200 ms cap */
+#define TCP_TLP_DELACK        (50 * TS_MS) /* RFC 8985 7.2 WCDelAckT: over a 40 ms delayed ACK */
 #define TCP_FIN_TIMEOUT       (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
 #define TCP_DEFAULT_MSS       536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
 #define TCP_MIN_MSS           28            /* RFC 791 minimum MTU 68 - 40 */
@@ -255,6 +256,8 @@ bool tcp_synchronized(enum ts_tcp_state st);
 
 /* ---- tcp_timer.c ---- */
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now); /* (re)start at now + rto */
+/* (Re)start the tail-loss-probe timer (RFC 8985 7.2) for the flight now out, if it applies. */
+void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
 void tcp_timer_rexmt_stop(struct ts_tcp_conn *c);
 void tcp_timer_stop_all(struct ts_tcp_conn *c);
 void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);

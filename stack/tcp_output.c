@@ -337,6 +337,10 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
         /* o stays valid: nothing here changes the clock, ts_recent or the out-of-order list. */
     }
     c->sws_override = false;
+    /* RFC 8985 7.2: restart the probe timer after sending new data, so that its PTO fits the
+     * flight now out (the delayed-ACK allowance applies to a single segment only). */
+    if (sent_any)
+        tcp_timer_tlp_arm(c, now);
     if (!sent_any && c->ack_now)
         tcp_send_ack(s, c);
     tcp_persist_check(c, now);

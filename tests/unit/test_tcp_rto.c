@@ -533,6 +533,186 @@ START_TEST(test_sack_recovery_resends_both_holes_and_nothing_sacked)
 }
 END_TEST
 
+/* ---- loss recovery performance: what the 5% loss runs showed (tests/bench/loss_reference.sh) ----
+ */
+
+/* A few 100-byte rounds with a 1 ms RTT: SRTT is about 1 ms, so PTO = max(2 SRTT, 10 ms) = 10 ms.
+ */
+static void settle_rtt(struct tf *f)
+{
+    for (int i = 0; i < 4; i++)
+        data_round(f, 100, 1 * MS);
+    struct ts_tcp_opts o;
+    ts_tcp_get_opts(f->conn, &o);
+    o.nodelay = true;
+    ck_assert_int_eq(ts_tcp_set_opts(f->conn, &o, f->now), 0);
+}
+
+/* Queue n full segments; returns how many left at once (their first seq is f->stack_nxt). */
+static int send_segments(struct tf *f, int n)
+{
+    static uint8_t buf[40 * TF_MSS];
+    ck_assert_int_le(n, 40);
+    tf_fill(buf, (size_t)n * TF_MSS, 7, 0);
+    ck_assert_int_eq(ts_tcp_send(f->conn, buf, (size_t)n * TF_MSS, f->now),
+                     (ssize_t)((size_t)n * TF_MSS));
+    int k = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(f))) {
+        ck_assert_uint_eq(sg->h.seq, f->stack_nxt + (uint32_t)k * TF_MSS);
+        ck_assert_uint_eq(sg->h.payload_len, TF_MSS);
+        k++;
+    }
+    return k;
+}
+
+/* The data segments among what the stack sent since the last look. */
+static int data_segments_sent(struct tf *f)
+{
+    int k = 0;
+    struct tf_seg *sg;
+    while ((sg = tf_next(f)))
+        if (sg->h.payload_len)
+            k++;
+    return k;
+}
+
+/* RFC 6582 3.2 step 3, option 1: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). The full ACK
+ * usually empties the flight: cwnd was set to one segment, which a delayed-ACK receiver held 40 ms
+ * at the end of every recovery (the largest cost in the 5% loss download). */
+START_TEST(test_newreno_full_ack_with_nothing_in_flight_leaves_two_segments_of_cwnd)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ck_assert(!info_of(&f).sack_ok);
+    settle_rtt(&f);
+    uint32_t s0 = f.stack_nxt;
+    ck_assert_int_eq(send_segments(&f, 4), 4);
+    /* Segment 0 lost, 1..3 arrive: three duplicate ACKs, fast retransmit. */
+    for (int i = 0; i < 3; i++)
+        tf_send(&f, TCP_ACK, f.peer_nxt, s0, NULL, 0);
+    struct tf_seg *sg = tf_next(&f);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.seq, s0);
+    tf_flush(&f);
+    /* The full ACK: nothing left in flight. */
+    f.stack_nxt = s0 + 4 * TF_MSS;
+    tf_send_ack(&f);
+    struct ts_tcp_info in = info_of(&f);
+    ck_assert_uint_eq(in.ssthresh, 2 * TF_MSS); /* FlightSize 4 segments / 2 */
+    ck_assert_uint_eq(in.cwnd, 2 * TF_MSS);
+    /* So two segments leave together, and a receiver ACKs the second at once. */
+    ck_assert_int_eq(send_segments(&f, 4), 2);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 6675 5 (4.2): SACK recovery sets cwnd = ssthresh on entry and paces itself by the pipe, so
+ * nothing is deflated at the end: after the full ACK, ssthresh worth of new data leaves at once. */
+START_TEST(test_sack_recovery_ends_with_cwnd_at_ssthresh)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    settle_rtt(&f);
+    uint32_t s0 = f.stack_nxt;
+    int k = send_segments(&f, 10);
+    ck_assert_int_eq(k, 10);
+    /* Segment 0 lost; 1..9 arrive, each SACKed. */
+    for (int i = 1; i < k; i++) {
+        struct tcp_hdr h = tf_hdr(&f, TCP_ACK, f.peer_nxt, s0);
+        h.opts.nsack = 1;
+        h.opts.sack[0].left = s0 + TF_MSS;
+        h.opts.sack[0].right = s0 + (uint32_t)(i + 1) * TF_MSS;
+        tf_send_hdr(&f, &h);
+    }
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FAST_RETRANSMIT), 1);
+    bool repaired = false;
+    struct tf_seg *sg;
+    while ((sg = tf_next(&f)))
+        if (sg->h.payload_len && sg->h.seq == s0)
+            repaired = true;
+    ck_assert(repaired);
+    f.stack_nxt = s0 + (uint32_t)k * TF_MSS;
+    tf_send_ack(&f);
+    struct ts_tcp_info in = info_of(&f);
+    ck_assert_uint_eq(in.ssthresh, 5 * TF_MSS);
+    ck_assert_uint_eq(in.cwnd, in.ssthresh);
+    ck_assert_int_eq(send_segments(&f, 8), 5);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 8985 7.2: PTO = max(2 SRTT, 10 ms); the delayed-ACK allowance (WCDelAckT) only when a
+ * single segment is in flight, since a receiver ACKs every second full segment at once. The timer
+ * is set for the whole burst, not for its first segment. */
+START_TEST(test_loss_probe_after_10ms_for_a_burst_and_after_the_delack_allowance_for_one_segment)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    settle_rtt(&f);
+    ck_assert_uint_lt(info_of(&f).srtt, 3 * MS);
+    /* Three segments, no answer at all: the probe comes after about 10 ms. */
+    uint32_t s0 = f.stack_nxt;
+    ts_time_t t0 = f.now;
+    ck_assert_int_eq(send_segments(&f, 3), 3);
+    struct tf_seg *sg = tf_wait_seg(&f, RTO_MIN);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
+    ck_assert_uint_eq(sg->h.seq, s0 + 2 * TF_MSS);
+    assert_near(sg->t - t0, 10 * MS, 1 * MS, "probe time for three segments");
+    f.stack_nxt = s0 + 3 * TF_MSS;
+    tf_send_ack(&f);
+    tf_flush(&f);
+    /* One segment: the peer may hold its ACK 40 ms, so the probe waits 10 + 50 ms. */
+    s0 = f.stack_nxt;
+    t0 = f.now;
+    ck_assert_int_eq(send_segments(&f, 1), 1);
+    sg = tf_wait_seg(&f, RTO_MIN);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 2);
+    ck_assert_uint_eq(sg->h.seq, s0);
+    assert_near(sg->t - t0, 60 * MS, 1 * MS, "probe time for one segment");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* The probe is the last segment sent, even when unsent data waits (a deliberate choice against
+ * RFC 8985 7.3's preference for new data): the common cause of the silence under random loss is a
+ * lost final ACK, and a receiver must answer a segment it already has at once (RFC 9293
+ * 3.10.7.4), while a new in-order segment may wait for its delayed ACK. */
+START_TEST(test_loss_probe_resends_the_last_segment_sent_even_with_new_data_queued)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    settle_rtt(&f);
+    uint32_t s0 = f.stack_nxt;
+    int k = send_segments(&f, 20);
+    ck_assert_int_ge(k, 10);
+    ck_assert_int_lt(k, 20); /* cwnd holds the rest back */
+    struct tf_seg *sg = tf_wait_seg(&f, RTO_MIN);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
+    ck_assert_uint_eq(sg->h.seq, s0 + (uint32_t)(k - 1) * TF_MSS);
+    ck_assert_uint_eq(sg->h.payload_len, TF_MSS);
+    tf_expect_nothing(&f);
+    /* The peer had it all (only the ACKs were lost): its ACK lets the queued data go. */
+    f.stack_nxt = s0 + (uint32_t)k * TF_MSS;
+    tf_send_ack(&f);
+    ck_assert_int_gt(data_segments_sent(&f), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -553,6 +733,14 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_initial_window_10_segments_then_one_after_timeout_then_slow_start);
     tcase_add_test(tc, test_sack_recovery_resends_both_holes_and_nothing_sacked);
     suite_add_tcase(s, tc);
+    TCase *lr = tcase_create("loss recovery");
+    tcase_set_timeout(lr, 60);
+    tcase_add_test(lr, test_newreno_full_ack_with_nothing_in_flight_leaves_two_segments_of_cwnd);
+    tcase_add_test(lr, test_sack_recovery_ends_with_cwnd_at_ssthresh);
+    tcase_add_test(
+        lr, test_loss_probe_after_10ms_for_a_burst_and_after_the_delack_allowance_for_one_segment);
+    tcase_add_test(lr, test_loss_probe_resends_the_last_segment_sent_even_with_new_data_queued);
+    suite_add_tcase(s, lr);
     return s;
 }
 
