@@ -87,14 +87,27 @@ static void *loop_main(void *arg)
         if (rt->drvfd < 0 && (timeout < 0 || timeout > 5))
             timeout = 5;
         int n = epoll_wait(rt->epfd, ev, 4, timeout);
+        bool gone = false;
         for (int i = 0; i < n; i++) {
             if (ev[i].data.fd == rt->wakefd) {
                 uint64_t v;
                 ssize_t r = read(rt->wakefd, &v, sizeof v);
                 (void)r;
+            } else if (ev[i].data.fd == rt->drvfd && (ev[i].events & (EPOLLERR | EPOLLHUP))) {
+                /* The link is gone: its fd stays ready for ever, so stop watching it. */
+                epoll_ctl(rt->epfd, EPOLL_CTL_DEL, rt->drvfd, NULL);
+                gone = true;
             }
         }
         pthread_mutex_lock(&rt->mu);
+        if (gone && rt->link_down) {
+            void (*fn)(void *) = rt->link_down;
+            void *a = rt->link_down_arg;
+            rt->link_down = NULL;
+            pthread_mutex_unlock(&rt->mu);
+            fn(a);
+            pthread_mutex_lock(&rt->mu);
+        }
     }
     pthread_mutex_unlock(&rt->mu);
     return NULL;
@@ -166,6 +179,14 @@ fail:
     free(rt);
     errno = err ? err : ENOMEM;
     return NULL;
+}
+
+void ts_runtime_on_link_down(struct ts_runtime *rt, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->link_down = fn;
+    rt->link_down_arg = arg;
+    pthread_mutex_unlock(&rt->mu);
 }
 
 void ts_runtime_set_default(struct ts_runtime *rt)

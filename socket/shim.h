@@ -31,6 +31,9 @@ struct ts_runtime {
     ts_time_t sleep_until;   /* rt->mu: the deadline the loop sleeps towards */
     uint32_t port_seed;      /* rt->mu: ephemeral port search start */
     struct tsock *lingering; /* rt->mu: sockets blocked in a lingering close */
+    /* rt->mu: called once, from the loop, when the driver's fd reports an error or hang-up */
+    void (*link_down)(void *arg);
+    void *link_down_arg;
 
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */

@@ -145,6 +145,14 @@ int nio_serve_socket(const char *prog, int type, uint32_t ip, unsigned port, int
     return fd;
 }
 
+/* The tap went away under us (deleted): nothing more can arrive, so the app stops. */
+static void link_gone(void *prog)
+{
+    fprintf(stderr, "%s: the link is gone (was the tap deleted?): stopping\n", (const char *)prog);
+    fflush(stderr);
+    ts_app_request_stop();
+}
+
 struct ts_runtime *nio_runtime_start(struct ts_app *app)
 {
     struct ts_runtime *rt = ts_runtime_start(app->stack, app->drv);
@@ -153,6 +161,7 @@ struct ts_runtime *nio_runtime_start(struct ts_app *app)
                 strerror(errno));
         return NULL;
     }
+    ts_runtime_on_link_down(rt, link_gone, (void *)app->opts->prog);
     /* The runtime owns them now; only its loop touches them, under its lock. */
     app->stack = NULL;
     app->drv = NULL;

@@ -404,7 +404,6 @@ ts_time_t ts_app_now(void)
 }
 
 static volatile sig_atomic_t stop_flag;
-static const char *app_prog = "tapstack"; /* for the run loop's messages */
 static int stop_pipe[2] = {-1, -1};
 
 static void on_stop_signal(int sig)
@@ -447,11 +446,9 @@ int ts_app_signals_install(void)
     return 0;
 }
 
-void ts_app_wait_for_stop(void)
+void ts_app_request_stop(void)
 {
-    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
-    while (!stop_flag)
-        (void)poll(&p, stop_pipe[0] >= 0 ? 1 : 0, 1000);
+    on_stop_signal(0); /* as SIGTERM would: the flag, and the stop fd readable */
 }
 
 /* ---- bring-up ---- */
@@ -482,7 +479,6 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
 {
     memset(app, 0, sizeof(*app));
     app->opts = o;
-    app_prog = o->prog;
     struct ts_config cfg = o->cfg;
 
     /* RFC 6528: the ISN hash key must be secret and unpredictable: fresh at every start. */
@@ -597,39 +593,4 @@ void ts_app_teardown(struct ts_app *app)
     app->stack = NULL;
     app->drv = NULL;
     app->fault = NULL;
-}
-
-/* ---- the single-threaded loop ---- */
-
-int ts_app_run_loop(struct ts_stack *s, struct ts_driver *d, volatile sig_atomic_t *stop)
-{
-    struct pollfd p[2] = {
-        {.fd = ts_driver_fd(d), .events = POLLIN},
-        {.fd = ts_app_stop_fd(), .events = POLLIN},
-    };
-    while (!*stop) {
-        ts_time_t next = ts_stack_step(s, ts_app_now());
-        ts_time_t now = ts_app_now();
-        struct timespec ts, *tp = NULL;
-        if (next != TS_TIME_NEVER) {
-            ts_time_t wait = next > now ? next - now : 0;
-            ts.tv_sec = (time_t)(wait / TS_SEC);
-            ts.tv_nsec = (long)(wait % TS_SEC) * 1000;
-            tp = &ts;
-        }
-        if (ppoll(p, 2, tp, NULL) < 0 && errno != EINTR)
-            return -1;
-        if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-            /* The tap was deleted under us: its fd stays "ready" forever, so stop instead of
-             * spinning. */
-            fprintf(stderr, "%s: the link is gone (was the tap deleted?): stopping\n", app_prog);
-            return -1;
-        }
-        if (p[1].revents & POLLIN) {
-            char buf[64];
-            while (read(p[1].fd, buf, sizeof(buf)) > 0)
-                ;
-        }
-    }
-    return 0;
 }

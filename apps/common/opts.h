@@ -31,7 +31,9 @@
  *         struct ts_app app;
  *         if (ts_app_bringup(&o, &app) < 0)          // one line already printed
  *             return 1;
- *         ... ts_app_run_loop(app.stack, app.drv, ts_app_stop_flag()) or ts_runtime_start ...
+ *         struct ts_runtime *rt = nio_runtime_start(&app);  // netio.h: the socket runtime
+ *         ... serve with ts_socket() & co until *ts_app_stop_flag() ...
+ *         nio_runtime_stop(rt, &app);
  *         ts_app_teardown(&app);
  *     }
  *
@@ -125,12 +127,8 @@ volatile sig_atomic_t *ts_app_stop_flag(void);
 int ts_app_stop_fd(void);
 /* Install the handlers (ts_app_bringup does it; idempotent). Returns 0 or -1. */
 int ts_app_signals_install(void);
-/* Block until SIGINT/SIGTERM (for an app whose work happens in other threads). */
-void ts_app_wait_for_stop(void);
-
-/* The single-threaded loop: feed frames and run timers (ts_stack_step), then sleep in ppoll on
- * the driver's fd and the stop fd until the next deadline. Returns 0 when *stop becomes set. */
-int ts_app_run_loop(struct ts_stack *s, struct ts_driver *d, volatile sig_atomic_t *stop);
+/* Stop as SIGTERM would (set the flag, wake the stop fd): for a reason found inside the app. */
+void ts_app_request_stop(void);
 
 /* Print the --trace line of an event to stderr (what ts_app_bringup installs with --trace). */
 void ts_app_trace_print(void *arg, const struct ts_trace_event *ev);

@@ -70,6 +70,10 @@ void ts_runtime_set_default(struct ts_runtime *rt);
 /* Run fn(stack, arg) under the runtime's lock (to read counters or the connection table). */
 void ts_runtime_with_stack(struct ts_runtime *rt, void (*fn)(struct ts_stack *s, void *arg),
                            void *arg);
+/* fn(arg) is called once, from the loop thread with no lock held, if the driver's fd reports an
+ * error or hang-up (the tap was deleted): the loop then stops watching that fd (it would stay
+ * ready and make the loop spin) and runs only timers. The app should stop. */
+void ts_runtime_on_link_down(struct ts_runtime *rt, void (*fn)(void *arg), void *arg);
 /* The runtime's idea of now (CLOCK_MONOTONIC, microseconds). */
 ts_time_t ts_runtime_now(void);
 

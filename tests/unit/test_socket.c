@@ -1396,11 +1396,85 @@ START_TEST(test_tcp_blocking_bulk_transfer_is_byte_identical)
 }
 END_TEST
 
+/* A driver on a pipe: its fd hangs up when the test closes the write end, as a tap's does when
+ * the interface is deleted. */
+struct pipedrv {
+    struct ts_driver drv;
+    int rd, wr;
+    atomic_int recvs;
+};
+static int pipedrv_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
+{
+    (void)d, (void)f, (void)n, (void)now;
+    return 0;
+}
+static int pipedrv_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
+{
+    (void)buf, (void)cap, (void)now;
+    atomic_fetch_add(&((struct pipedrv *)d->priv)->recvs, 1);
+    return 0;
+}
+static int pipedrv_fd(struct ts_driver *d)
+{
+    return ((struct pipedrv *)d->priv)->rd;
+}
+static void pipedrv_destroy(struct ts_driver *d)
+{
+    struct pipedrv *p = d->priv;
+    close(p->rd);
+    if (p->wr >= 0)
+        close(p->wr);
+    free(p);
+}
+static const struct ts_driver_ops pipedrv_ops = {
+    .send = pipedrv_send, .recv = pipedrv_recv, .fd = pipedrv_fd, .destroy = pipedrv_destroy};
+
+static void count_link_down(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+START_TEST(test_runtime_reports_a_hung_up_link_once_and_stops_watching_its_fd)
+{
+    struct pipedrv *p = calloc(1, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    p->rd = fds[0];
+    p->wr = fds[1];
+    p->drv = (struct ts_driver){.ops = &pipedrv_ops, .name = "pipe", .priv = p};
+    struct ts_config cfg;
+    th_config(&cfg, TH_A);
+    struct ts_stack *st = ts_stack_new(&cfg, &p->drv, ts_runtime_now());
+    ck_assert_ptr_nonnull(st);
+    struct ts_runtime *rt = ts_runtime_start(st, &p->drv);
+    ck_assert_ptr_nonnull(rt);
+    atomic_int downs;
+    atomic_init(&downs, 0);
+    ts_runtime_on_link_down(rt, count_link_down, &downs);
+
+    close(p->wr); /* the read end now reports POLLHUP for ever */
+    p->wr = -1;
+    for (int i = 0; i < 500 && atomic_load(&downs) == 0; i++)
+        usleep(10000); /* a safety net, not a speed test */
+    ck_assert_int_eq(atomic_load(&downs), 1);
+    /* Still watched, the fd would wake the loop at once, again and again: thousands of recv calls
+     * in this pause. Unwatched, the loop sleeps until its timers. */
+    int before = atomic_load(&p->recvs);
+    usleep(300000);
+    int wakeups = atomic_load(&p->recvs) - before;
+    ck_assert_int_lt(wakeups, 100);
+    ck_assert_int_eq(atomic_load(&downs), 1);
+    ts_runtime_stop(rt);
+}
+END_TEST
+
 static Suite *socket_suite(void)
 {
     Suite *s = suite_create("socket");
     TCase *g = tcase_create("generic");
     tcase_add_test(g, test_bad_descriptor_gives_ebadf_everywhere);
+    tcase_add_test(g, test_runtime_reports_a_hung_up_link_once_and_stops_watching_its_fd);
     tcase_add_test(g, test_socket_rejects_other_families_and_types);
     tcase_add_test(g, test_fcntl_toggles_o_nonblock_and_socket_type_flag_sets_it);
     tcase_add_test(g, test_getsockopt_so_type_and_unknown_options);
