@@ -195,6 +195,24 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
     return c;
 }
 
+struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
+                                  const struct ipv4_hdr *ip, const struct tcp_hdr *seg)
+{
+    struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);
+    if (!c)
+        return NULL;
+    c->laddr = ip->dst;
+    c->lport = seg->dport;
+    c->raddr = ip->src;
+    c->rport = seg->sport;
+    c->parent = l;
+    c->orphan = true; /* the listener's until accept() */
+    l->synq_len++;    /* tcp_child_established moves it to the accept queue */
+    c->pmtu = ts_ip_mtu(s, c->raddr);
+    c->adv_mss = (uint16_t)(c->pmtu - 40); /* RFC 6691: MTU - 40 for IPv4 */
+    return c;
+}
+
 void tcp_child_unlink(struct ts_tcp_conn *c)
 {
     struct ts_tcp_conn *l = c->parent;

@@ -99,20 +99,11 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
             ts_count(s, TS_C_TCP_DROP_SYN_QUEUE_FULL);
         return;
     }
-    struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);
+    struct ts_tcp_conn *c = tcp_child_new(s, l, ip, seg);
     if (!c) {
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
         return;
     }
-    c->laddr = ip->dst;
-    c->lport = seg->dport;
-    c->raddr = ip->src;
-    c->rport = seg->sport;
-    c->parent = l;
-    c->orphan = true; /* the listener's until accept() */
-    l->synq_len++;
-    c->pmtu = ts_ip_mtu(s, c->raddr);
-    c->adv_mss = (uint16_t)(c->pmtu - 40);
     c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport, s->now);
     if (have_min_iss && seq_lt(c->iss, min_iss))
         c->iss = min_iss; /* RFC 6191: above anything the old incarnation used */

@@ -193,6 +193,11 @@ struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lpor
 struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport);
 /* A new connection block (not hashed), options from o (or the stack defaults). */
 struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o);
+/* A child of listener l for the segment seg of datagram ip (a SYN, or the ACK of a SYN cookie):
+ * its 4-tuple, counted in l's half-open queue, path MTU and the MSS we offer set. Not hashed;
+ * the caller fills the sequence space and moves it out of LISTEN. */
+struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
+                                  const struct ipv4_hdr *ip, const struct tcp_hdr *seg);
 void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Free it (unhash, unlink). */
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);

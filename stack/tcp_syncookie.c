@@ -94,22 +94,13 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
         return NULL;
     }
-    struct ts_tcp_conn *c = tcp_conn_new(s, &l->opts);
+    struct ts_tcp_conn *c = tcp_child_new(s, l, ip, seg);
     if (!c || tcp_bufs_alloc(c) < 0) {
         if (c)
-            tcp_conn_free(s, c);
+            tcp_conn_free(s, c); /* also takes it out of the half-open count */
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
         return NULL;
     }
-    c->laddr = ip->dst;
-    c->lport = seg->dport;
-    c->raddr = ip->src;
-    c->rport = seg->sport;
-    c->parent = l;
-    c->orphan = true;
-    l->synq_len++; /* tcp_child_established moves it to the accept queue */
-    c->pmtu = ts_ip_mtu(s, c->raddr);
-    c->adv_mss = (uint16_t)(c->pmtu - 40);
     c->peer_mss = cookie_mss[idx];
     c->ws_ok = c->ts_ok = c->sack_ok = false;
     c->rcv_wscale = c->snd_wscale = 0;
