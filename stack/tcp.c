@@ -63,14 +63,20 @@ void ts_tcp_table_free(struct ts_tcp_table *t)
     free(t);
 }
 
-static uint32_t tuple_hash(const struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                           uint16_t rport)
+/* The 4-tuple as the bytes the keyed hashes (table, ISN) take. */
+static void tuple_key(uint8_t k[12], uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    uint8_t k[12];
     memcpy(k, &laddr, 4);
     memcpy(k + 4, &raddr, 4);
     memcpy(k + 8, &lport, 2);
     memcpy(k + 10, &rport, 2);
+}
+
+static uint32_t tuple_hash(const struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                           uint16_t rport)
+{
+    uint8_t k[12];
+    tuple_key(k, laddr, lport, raddr, rport);
     return (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k)) & ((1u << TCP_HASH_BITS) - 1);
 }
 
@@ -266,10 +272,7 @@ uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
     /* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 us
      * timer, F a keyed pseudo-random function (SipHash-2-4 here). */
     uint8_t k[12];
-    memcpy(k, &laddr, 4);
-    memcpy(k + 4, &raddr, 4);
-    memcpy(k + 8, &lport, 2);
-    memcpy(k + 10, &rport, 2);
+    tuple_key(k, laddr, lport, raddr, rport);
     return (uint32_t)(now / 4) + (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k));
 }
 
