@@ -16,6 +16,8 @@
  *    transmit (RFC 3042), early retransmit (RFC 5827), tail loss probes (RFC 8985 7).
  *  - Data on a SYN or SYN-ACK is not queued (the peer sends it again); urgent data is delivered
  *    inline and the urgent pointer ignored (RFC 6093).
+ *  - Once timestamps are negotiated, a segment without one is still accepted (RFC 7323 3.2 says
+ *    SHOULD drop; Linux accepts, and a middlebox that strips options would otherwise stall us).
  *  - A child connection starts as a copy of its listener's LISTEN state, so the door's first
  *    trace of it reads LISTEN -> SYN_RECV (creation is not a state change). */
 #include <errno.h>
