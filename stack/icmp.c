@@ -13,12 +13,6 @@
  * bytes (RFC 792 requires only the header and 8 bytes). */
 #define ICMP_ERR_MAX_QUOTE (576 - IPV4_HDR_LEN - ICMP_HDR_LEN)
 
-static bool is_error_type(uint8_t type)
-{
-    return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
-           type == ICMP_TIME_EXCEEDED || type == ICMP_PARAM_PROBLEM;
-}
-
 static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
 {
     struct ipv4_hdr q;
@@ -113,8 +107,9 @@ static bool may_send_error(const struct ts_stack *s, const struct ipv4_hdr *ip)
         if (ip->payload_len < 1)
             return false;
         uint8_t t = ip->payload[0];
-        if (is_error_type(t) || (t != ICMP_ECHO_REQUEST && t != ICMP_ECHO_REPLY && t != 13 &&
-                                 t != 14 && t != 15 && t != 16 && t != 17 && t != 18))
+        bool query = t == ICMP_ECHO_REQUEST || t == ICMP_ECHO_REPLY ||
+                     (t >= ICMP_QUERY_FIRST && t <= ICMP_QUERY_LAST);
+        if (!query)
             return false;
     }
     return true;

@@ -15,6 +15,10 @@
 #define ICMP_ECHO_REQUEST  8
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAM_PROBLEM 12
+/* The other queries of RFC 792 and RFC 950: timestamp (13, 14), information (15, 16) and
+ * address mask (17, 18) request and reply. We answer none of them. */
+#define ICMP_QUERY_FIRST 13
+#define ICMP_QUERY_LAST  18
 
 /* Destination-unreachable codes */
 #define ICMP_UNREACH_NET      0

@@ -290,6 +290,17 @@ START_TEST(test_no_error_about_an_icmp_error_or_a_later_fragment)
     struct icmp_hdr ic;
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     ck_assert_uint_eq(ic.type, ICMP_PARAM_PROBLEM);
+    /* and so may the other queries (RFC 792 timestamp .. RFC 950 address mask reply), but not
+     * the next, unassigned, type */
+    msg[0] = 13;
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    msg[0] = 18;
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    msg[0] = 19;
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
     th_raw_free(&r);
 }
 END_TEST
