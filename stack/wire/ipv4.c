@@ -33,6 +33,25 @@ static bool ipv4_opts_valid(const uint8_t *o, size_t len)
     return true;
 }
 
+/* The fields of a header whose version and length were checked (both parsers). */
+static void header_fields(const uint8_t *buf, size_t hlen, struct ipv4_hdr *out)
+{
+    uint16_t frag = be16_get(buf + 6);
+    out->hdr_len = (uint8_t)hlen;
+    out->tos = buf[1];
+    out->total_len = be16_get(buf + 2);
+    out->id = be16_get(buf + 4);
+    out->df = (frag & 0x4000) != 0;
+    out->mf = (frag & 0x2000) != 0;
+    out->frag_off = (uint16_t)((frag & 0x1fff) * 8);
+    out->ttl = buf[8];
+    out->proto = buf[9];
+    out->src = be32_get(buf + 12);
+    out->dst = be32_get(buf + 16);
+    out->options = hlen > IPV4_HDR_LEN ? buf + IPV4_HDR_LEN : NULL;
+    out->payload = buf + hlen;
+}
+
 enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
 {
     if (buf == NULL || len < IPV4_HDR_LEN)
@@ -54,20 +73,7 @@ enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
     if (hlen > IPV4_HDR_LEN && !ipv4_opts_valid(buf + IPV4_HDR_LEN, hlen - IPV4_HDR_LEN))
         return TS_C_IP_DROP_BAD_OPTIONS;
 
-    uint16_t frag = be16_get(buf + 6);
-    out->hdr_len = (uint8_t)hlen;
-    out->tos = buf[1];
-    out->total_len = (uint16_t)total;
-    out->id = be16_get(buf + 4);
-    out->df = (frag & 0x4000) != 0;
-    out->mf = (frag & 0x2000) != 0;
-    out->frag_off = (uint16_t)((frag & 0x1fff) * 8);
-    out->ttl = buf[8];
-    out->proto = buf[9];
-    out->src = be32_get(buf + 12);
-    out->dst = be32_get(buf + 16);
-    out->options = hlen > IPV4_HDR_LEN ? buf + IPV4_HDR_LEN : NULL;
-    out->payload = buf + hlen;
+    header_fields(buf, hlen, out);
     out->payload_len = total - hlen;
     return TS_C_OK;
 }
@@ -80,20 +86,7 @@ bool ipv4_parse_quoted(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
     /* RFC 792: the quote holds the header and at least the first 8 bytes of the payload. */
     if (hlen < IPV4_HDR_LEN || len < hlen + 8)
         return false;
-    uint16_t frag = be16_get(buf + 6);
-    out->hdr_len = (uint8_t)hlen;
-    out->tos = buf[1];
-    out->total_len = be16_get(buf + 2);
-    out->id = be16_get(buf + 4);
-    out->df = (frag & 0x4000) != 0;
-    out->mf = (frag & 0x2000) != 0;
-    out->frag_off = (uint16_t)((frag & 0x1fff) * 8);
-    out->ttl = buf[8];
-    out->proto = buf[9];
-    out->src = be32_get(buf + 12);
-    out->dst = be32_get(buf + 16);
-    out->options = hlen > IPV4_HDR_LEN ? buf + IPV4_HDR_LEN : NULL;
-    out->payload = buf + hlen;
+    header_fields(buf, hlen, out);
     out->payload_len = len - hlen;
     return true;
 }
