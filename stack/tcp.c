@@ -612,6 +612,17 @@ ssize_t ts_tcp_recv(struct ts_tcp_conn *c, void *buf, size_t len, ts_time_t now)
     }
 }
 
+/* RFC 9293 3.10.4 CLOSE, for close and for shutdown of the write side: a FIN follows the queued
+ * data. Before the connection is established it waits (established() sends it). */
+static void queue_fin(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause)
+{
+    c->fin_queued = true;
+    if (c->state == TS_TCP_ESTABLISHED)
+        ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, cause);
+    else if (c->state == TS_TCP_CLOSE_WAIT)
+        ts_tcp_set_state(s, c, TS_TCP_LAST_ACK, cause);
+}
+
 int ts_tcp_shutdown_write(struct ts_tcp_conn *c, ts_time_t now)
 {
     struct ts_stack *s = c->s;
@@ -619,16 +630,11 @@ int ts_tcp_shutdown_write(struct ts_tcp_conn *c, ts_time_t now)
     switch (c->state) {
     case TS_TCP_SYN_SENT:
     case TS_TCP_SYN_RECV:
-        /* RFC 9293 3.10.4: queue the FIN until the connection is established. */
-        c->fin_queued = true;
+        queue_fin(s, c, "app shutdown");
         return 0;
     case TS_TCP_ESTABLISHED:
-        c->fin_queued = true;
-        ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, "app shutdown");
-        break;
     case TS_TCP_CLOSE_WAIT:
-        c->fin_queued = true;
-        ts_tcp_set_state(s, c, TS_TCP_LAST_ACK, "app shutdown");
+        queue_fin(s, c, "app shutdown");
         break;
     case TS_TCP_LISTEN:
     case TS_TCP_CLOSE:
@@ -659,17 +665,26 @@ static void close_listener(struct ts_stack *s, struct ts_tcp_conn *l)
     tcp_conn_free(s, l);
 }
 
-void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
+/* The owner lets go of c (close or abort): from now on the stack frees it when it reaches CLOSE.
+ * A listener goes at once. Returns false when nothing is left to do. */
+static bool let_go(struct ts_tcp_conn *c, ts_time_t now)
 {
-    struct ts_stack *s = c->s;
-    s->now = now;
+    c->s->now = now;
     c->orphan = true;
     c->cb = NULL;
     c->user = NULL;
     if (c->is_listener) {
-        close_listener(s, c);
-        return;
+        close_listener(c->s, c);
+        return false;
     }
+    return true;
+}
+
+void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
+{
+    if (!let_go(c, now))
+        return;
+    struct ts_stack *s = c->s;
     switch (c->state) {
     case TS_TCP_SYN_SENT:
         ts_tcp_set_state(s, c, TS_TCP_CLOSE, "app close");
@@ -686,17 +701,10 @@ void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
             tcp_drop(s, c, 0, "app close with unread data");
             break;
         }
-        if (c->state == TS_TCP_SYN_RECV) {
-            c->fin_queued = true;
-        } else if (c->state == TS_TCP_ESTABLISHED) {
-            c->fin_queued = true;
-            ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, "app close");
-        } else if (c->state == TS_TCP_CLOSE_WAIT) {
-            c->fin_queued = true;
-            ts_tcp_set_state(s, c, TS_TCP_LAST_ACK, "app close");
-        } else if (c->state == TS_TCP_FIN_WAIT2) {
+        if (c->state == TS_TCP_FIN_WAIT2)
             c->t_wait = now + TCP_FIN_TIMEOUT; /* Linux tcp_fin_timeout for orphans */
-        }
+        else
+            queue_fin(s, c, "app close"); /* FIN_WAIT1: queued already */
         tcp_output(s, c);
         break;
     default:
@@ -707,15 +715,9 @@ void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
 
 void ts_tcp_abort(struct ts_tcp_conn *c, ts_time_t now)
 {
-    struct ts_stack *s = c->s;
-    s->now = now;
-    c->orphan = true;
-    c->cb = NULL;
-    c->user = NULL;
-    if (c->is_listener) {
-        close_listener(s, c);
+    if (!let_go(c, now))
         return;
-    }
+    struct ts_stack *s = c->s;
     switch (c->state) {
     case TS_TCP_SYN_RECV:
     case TS_TCP_ESTABLISHED:
