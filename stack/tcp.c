@@ -218,6 +218,8 @@ struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
     l->synq_len++;    /* tcp_child_established moves it to the accept queue */
     c->pmtu = ts_ip_mtu(s, c->raddr);
     c->adv_mss = (uint16_t)(c->pmtu - 40); /* RFC 6691: MTU - 40 for IPv4 */
+    /* Born a copy of its listener: the door's first trace of it reads LISTEN -> ... */
+    c->state = TS_TCP_LISTEN;
     return c;
 }
 

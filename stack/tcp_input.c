@@ -120,7 +120,6 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
     c->last_rx = s->now;
     c->segs_in = 1;
     /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
-    c->state = TS_TCP_LISTEN; /* so the trace reads LISTEN -> SYN_RECV */
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
     tcp_send_syn(s, c);

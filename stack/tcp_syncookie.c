@@ -118,7 +118,6 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
     c->last_rx = s->now;
-    c->state = TS_TCP_LISTEN; /* the trace reads LISTEN -> ESTABLISHED */
     tcp_hash_insert(s, c);
     tcp_cc_init(c);
     ts_count(s, TS_C_TCP_SYN_COOKIE_OK);
