@@ -682,6 +682,26 @@ START_TEST(test_window_scale_option_outside_syn_is_ignored)
 }
 END_TEST
 
+/* RFC 5927 4.1: on an idle connection (nothing in flight) a blind attacker's port unreachable
+ * quoting SND.UNA + 2^31 is not about our data: ignored, counted, the connection lives. (That
+ * offset is where both signed sequence comparisons hold, so a range check built from them alone
+ * took it as in flight and aborted the connection.) */
+START_TEST(test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    tf_send_icmp_unreach(&f, 3 /* port */, f.stack_nxt + 0x80000000u);
+    tf_send_icmp_unreach(&f, 2 /* protocol */, f.stack_nxt + 0x80000000u);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ICMP_DROP_NO_CONN), 2);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ICMP_ERR), 0);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), 0);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -716,6 +736,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_paws_drops_segment_with_old_timestamp);
     tcase_add_test(tc, test_accept_queue_full_drops_syn_and_counts);
     tcase_add_test(tc, test_challenge_acks_rate_limited_under_rst_flood);
+    tcase_add_test(tc, test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored);
     suite_add_tcase(s, tc);
     return s;
 }
