@@ -108,6 +108,16 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
         } else if (c->sack_ok && c->nsacked) {
             /* RFC 6675 5 (C): the pipe shrank; send what it allows. */
             tcp_sack_recover(s, c);
+            if (seq_lt(c->snd_una, c->high_rxt) && c->una_rxt_seq != c->snd_una) {
+                /* The hole now at snd_una was retransmitted earlier in this recovery. Watch
+                 * that retransmission as the one at snd_una is watched (RFC 8985 6.3: lost if
+                 * not delivered within an RTT and a reordering window, counted from now, a
+                 * little late): when it was lost, SACKs alone may never reveal it and the
+                 * recovery would wait for the RTO. */
+                c->una_rxt_seq = c->snd_una;
+                c->una_rxt_count = 1;
+                tcp_rxt_watch(s, c);
+            }
         } else {
             /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
              * acknowledged, add back one MSS if that was at least one MSS. */

@@ -236,6 +236,9 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK 
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Watch the latest retransmission of the segment at snd_una (una_rxt_seq/count) from now: in
+ * SACK recovery, look again after an RTT and a reordering window (RFC 8985 6.3). */
+void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
                               uint32_t maxlen);

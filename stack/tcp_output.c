@@ -206,6 +206,21 @@ static bool fin_state(enum ts_tcp_state st)
     return st == TS_TCP_FIN_WAIT1 || st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
 }
 
+void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    c->una_rxt_time = s->now;
+    /* In SACK recovery, if the retransmission at snd_una is lost too, later SACKs may never come
+     * (the pipe is full): look again after an RTT and a reordering allowance (RFC 8985 6.3), a
+     * few times, before leaving it to the RTO. */
+    if (c->in_recovery && c->sack_ok && c->rtt_valid && c->una_rxt_count <= 3) {
+        ts_time_t wait = c->srtt + c->srtt / 4 + 2 * TS_MS;
+        if (wait < 5 * TS_MS)
+            wait = 5 * TS_MS;
+        if (s->now + wait < c->t_rexmt)
+            c->t_tlp = s->now + wait;
+    }
+}
+
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
                               uint32_t maxlen)
 {
@@ -230,17 +245,7 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
     if (seq == c->snd_una) {
         c->una_rxt_count = c->una_rxt_seq == seq ? c->una_rxt_count + 1 : 1;
         c->una_rxt_seq = seq;
-        c->una_rxt_time = s->now;
-        /* In SACK recovery, if this one is lost too, later SACKs may never come (the pipe is
-         * full): look again after an RTT and a reordering allowance (RFC 8985 6.3), a few times,
-         * before leaving it to the RTO. */
-        if (c->in_recovery && c->sack_ok && c->rtt_valid && c->una_rxt_count <= 3) {
-            ts_time_t wait = c->srtt + c->srtt / 4 + 2 * TS_MS;
-            if (wait < 5 * TS_MS)
-                wait = 5 * TS_MS;
-            if (s->now + wait < c->t_rexmt)
-                c->t_tlp = s->now + wait;
-        }
+        tcp_rxt_watch(s, c);
     }
     uint32_t n = len + (flags ? 1 : 0);
     if (seq_lt(c->snd_nxt, seq + n))

@@ -713,6 +713,66 @@ START_TEST(test_loss_probe_resends_the_last_segment_sent_even_with_new_data_queu
 }
 END_TEST
 
+/* RFC 8985 6.3 (the idea of RACK's reordering timer): in SACK recovery, when a partial ACK
+ * brings snd_una to a hole whose retransmission was itself lost, nothing else reveals it (the
+ * SACKs above it were all counted already): it is sent again after an RTT and a reordering
+ * window, not after the 200 ms RTO followed by a slow start from one segment. */
+START_TEST(test_lost_retransmission_of_second_hole_resent_without_waiting_for_the_rto)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    settle_rtt(&f);
+    uint32_t s0 = f.stack_nxt;
+#define SEG(k) (s0 + (uint32_t)(k)*TF_MSS)
+    ck_assert_int_eq(send_segments(&f, 10), 10);
+    /* Segments 0 and 4 lost; 1..3 and 5..9 arrive, SACKed. */
+    static const int arrived[] = {1, 2, 3, 5, 6, 7, 8, 9};
+    bool resent0 = false, resent4 = false;
+    for (size_t i = 0; i < sizeof(arrived) / sizeof(arrived[0]); i++) {
+        int k = arrived[i];
+        struct tcp_hdr h = tf_hdr(&f, TCP_ACK, f.peer_nxt, s0);
+        h.opts.nsack = k < 4 ? 1 : 2;
+        h.opts.sack[0].left = k < 4 ? SEG(1) : SEG(5);
+        h.opts.sack[0].right = SEG(k + 1);
+        h.opts.sack[1].left = SEG(1);
+        h.opts.sack[1].right = SEG(4);
+        tf_send_hdr(&f, &h);
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f))) {
+            resent0 |= sg->h.payload_len && sg->h.seq == SEG(0);
+            resent4 |= sg->h.payload_len && sg->h.seq == SEG(4);
+        }
+    }
+    ck_assert(resent0 && resent4);
+    /* The repair of segment 0 arrives, that of segment 4 was lost: a partial ACK. */
+    tf_advance(&f, 1 * MS);
+    struct tcp_hdr h = tf_hdr(&f, TCP_ACK, f.peer_nxt, SEG(4));
+    h.opts.nsack = 1;
+    h.opts.sack[0].left = SEG(5);
+    h.opts.sack[0].right = SEG(10);
+    tf_send_hdr(&f, &h);
+    ts_time_t t_ack = f.now;
+    uint64_t lost_before = tf_count(&f, TS_C_TCP_LOST_RETRANSMIT);
+    tf_advance(&f, 50 * MS);
+    struct tf_seg *sg, *again = NULL;
+    while ((sg = tf_next(&f)))
+        if (sg->h.payload_len && sg->h.seq == SEG(4) && !again)
+            again = sg;
+    ck_assert_msg(again != NULL, "lost retransmission of the second hole not resent within 50 ms");
+    ck_assert_uint_ge(again->t - t_ack, 2 * MS); /* not at once: it may still be on its way */
+    ck_assert_uint_gt(tf_count(&f, TS_C_TCP_LOST_RETRANSMIT), lost_before);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    f.stack_nxt = SEG(10);
+    tf_send_ack(&f);
+    tf_advance(&f, 2 * SEC);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+#undef SEG
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -740,6 +800,7 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(
         lr, test_loss_probe_after_10ms_for_a_burst_and_after_the_delack_allowance_for_one_segment);
     tcase_add_test(lr, test_loss_probe_resends_the_last_segment_sent_even_with_new_data_queued);
+    tcase_add_test(lr, test_lost_retransmission_of_second_hole_resent_without_waiting_for_the_rto);
     suite_add_tcase(s, lr);
     return s;
 }
