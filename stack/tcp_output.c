@@ -351,12 +351,32 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
     tcp_persist_check(c, now);
 }
 
-void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
+/* A segment with no data and no SYN/FIN at sequence number seq: an ACK, a window update, or a
+ * keep-alive. False when it could not be built. */
+static bool send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq)
 {
     struct tcp_opts o;
     data_opts(c, &o, s->now);
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    struct tcp_hdr h = {
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = seq,
+        .ack = c->rcv_nxt,
+        .flags = TCP_ACK,
+        .wnd = tcp_rcv_window(c),
+        .opts = o,
+    };
+    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
+        return false;
+    c->segs_out++;
+    after_ack_sent(c);
+    return true;
+}
+
+void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
+{
     /* After a timeout snd_nxt goes back to snd_una (go-back-N), but the peer may already hold
      * data up to snd_max: an ACK carrying the rewound seq is then below its RCV.NXT, fails its
      * acceptability test and its ACK field is never read, and two such sides retransmit old
@@ -369,19 +389,7 @@ void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
     if (seq_gt(seq, wnd_end) && tcp_synchronized(c->state) &&
         (c->snd_wnd == 0 || seq - wnd_end >= ((uint32_t)1 << c->snd_wscale)))
         seq = wnd_end;
-    struct tcp_hdr h = {
-        .sport = c->lport,
-        .dport = c->rport,
-        .seq = seq,
-        .ack = c->rcv_nxt,
-        .flags = TCP_ACK,
-        .wnd = tcp_rcv_window(c),
-        .opts = o,
-    };
-    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
-        return;
-    c->segs_out++;
-    after_ack_sent(c);
+    send_bare_ack(s, c, seq);
 }
 
 void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
@@ -517,22 +525,6 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
     }
     /* RFC 1122 4.2.3.6: a keep-alive is an old sequence number (SND.NXT - 1) with no data, which
      * the peer must answer with an ACK. Also used as a window probe when only a FIN waits. */
-    struct tcp_opts o;
-    data_opts(c, &o, s->now);
-    size_t cap;
-    uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    struct tcp_hdr h = {
-        .sport = c->lport,
-        .dport = c->rport,
-        .seq = c->snd_una - 1,
-        .ack = c->rcv_nxt,
-        .flags = TCP_ACK,
-        .wnd = tcp_rcv_window(c),
-        .opts = o,
-    };
-    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
-        return;
-    ts_count(s, keepalive ? TS_C_TCP_KEEPALIVE_SENT : TS_C_TCP_PERSIST_PROBE);
-    c->segs_out++;
-    after_ack_sent(c);
+    if (send_bare_ack(s, c, c->snd_una - 1))
+        ts_count(s, keepalive ? TS_C_TCP_KEEPALIVE_SENT : TS_C_TCP_PERSIST_PROBE);
 }
