@@ -282,8 +282,8 @@ static int page_bytes(struct conn *c, const char *num, bool keep, bool head_only
                             "/bytes/N: N must be a decimal number of bytes\n");
     /* The head goes out in the same send as the first bytes of the body: one segment for a
      * small response instead of two. */
-    size_t hl = http_format_head((char *)c->out, sizeof c->out, 200, "application/octet-stream",
-                                 n, keep, "X-Pattern: byte i = i mod 251\r\n");
+    size_t hl = http_format_head((char *)c->out, sizeof c->out, 200, "application/octet-stream", n,
+                                 keep, "X-Pattern: byte i = i mod 251\r\n");
     if (hl >= sizeof c->out)
         return -1;
     if (head_only)
