@@ -347,6 +347,18 @@ def garbage(n):
             fix_ip_csum(frame)
         tx(bytes(frame))
 
+    # The same kinds, deterministically: closed port, impossible flag sets, lying data offsets.
+    for i in range(10):
+        sp = 20000 + i
+        tx(eth() / ip / TCP(sport=sp, dport=81, flags="S"))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="SF"))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags=0))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="SR"))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="S", dataofs=15))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="S", dataofs=3))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="S", chksum=0xBEEF))
+        tx(eth() / ip / TCP(sport=sp, dport=80, flags="S", options=[(2, b"\x05")]))
+
     # IPv4 fragments: overlapping with different data, duplicated, never completed, past 64 KiB.
     for k in range(max(8, n // 20)):
         fid = 1000 + k
