@@ -2,9 +2,10 @@
  *
  * Decisions made here:
  *  - Sender SWS avoidance and Nagle (RFC 1122 4.2.3.4, RFC 896): a segment goes out when it is
- *    full-sized, or when it carries all queued data and nothing is unacknowledged (or Nagle is
- * off), or when it fills at least half of the largest window the peer ever offered. When only the
- *    window holds data back and nothing is in flight, the persist timer is the override timeout.
+ *    full-sized, or when it carries all queued data and nothing is unacknowledged (or Nagle
+ *    is off), or when it fills at least half of the largest window the peer ever offered. When
+ *    only the window holds data back and nothing is in flight, the persist timer is the
+ *    override timeout.
  *  - Receiver SWS avoidance (RFC 1122 4.2.3.3): the right edge moves only by at least
  *    min(rcvbuf/2, MSS); it never moves left (RFC 9293 3.8.6.2.2).
  *  - Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): 40 ms, Linux's delayed-ACK minimum, well under
