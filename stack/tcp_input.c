@@ -765,9 +765,12 @@ void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
     if (c->state == TS_TCP_SYN_SENT && e->type == ICMP_DEST_UNREACH) {
         /* A connect in progress fails with the matching error, as on Linux. */
         tcp_drop(s, c, err, "rcvd ICMP unreachable");
-    } else if (hard && c->state != TS_TCP_SYN_RECV) {
+    } else if (hard && !tcp_synchronized(c->state) && c->state != TS_TCP_SYN_RECV) {
         tcp_drop(s, c, err, "rcvd ICMP port/protocol unreachable");
     } else {
+        /* RFC 5927 7.2 (as Linux, FreeBSD): in the synchronized states hard errors are soft
+         * too. A blind attacker who hits the window of a bulk transfer would otherwise reset it
+         * with one forged datagram, and the peer's own stack says "no such port" with a RST. */
         c->soft_err = err; /* RFC 1122 4.2.3.9: soft; reported if we time out */
         return;
     }

@@ -295,10 +295,21 @@ def icmp():
     big = max_payload(c, m)
     say("icmp_fragneeded_survived", 1 if ok else 0)
     say("mss_after_fragneeded", big)
+    if not ok:
+        fail("the connection died after an in-window frag-needed")
+
+    # RFC 5927 7.2: in a synchronized state even port/protocol unreachable quoting SND.UNA is
+    # soft: the connection lives on.
+    c.learn()
+    w.send(err(3, 3, c.snd_nxt))
+    w.send(err(3, 2, c.snd_nxt))
+    time.sleep(0.3)
+    ok = c.alive("/bytes/3000", 3000)
+    say("icmp_hard_in_window_survived", 1 if ok else 0)
     w.close()
     c.close()
     if not ok:
-        fail("the connection died after an in-window frag-needed")
+        fail("an in-window port unreachable killed an established connection")
     if big == 0 or big > 960:
         fail("after frag-needed (MTU 1000) the stack sent %d-byte segments, want <= 960" % big)
 

@@ -67,12 +67,12 @@ need tcp_drop_bad_ack 4 "RFC 5961 5.2: ACKs outside [SND.UNA - MAX.SND.WND, SND.
 # the live connection outlived 300 in-window RSTs was checked by hostile.py.)
 
 # ---- RFC 5927 / RFC 1191: forged ICMP errors against a live connection.
-before=$(counter tcp_icmp_drop_no_conn)
+before=$(counter tcp_icmp_drop_no_conn) before_err=$(counter tcp_icmp_err)
 hostile icmp >"$TS_TMP/icmp.out" 2>&1 || ts_fail "ICMP attacks: $(cat "$TS_TMP/icmp.out")"
 ts_log "icmp: $(tr '\n' ' ' <"$TS_TMP/icmp.out")"
 snap "the ICMP attacks"
 need tcp_icmp_drop_no_conn $((before + 12)) "RFC 5927: errors quoting out-of-window sequence numbers"
-need tcp_icmp_err 1 "RFC 1191: the in-window frag-needed"
+need tcp_icmp_err $((before_err + 3)) "RFC 1191, RFC 5927 7.2: the in-window frag-needed and unreachables"
 
 # ---- garbage of every layer (the tap takes frames beyond the stack's MTU for a while).
 ts_ns_exec ip link set "$TS_TAP" mtu 9000 || ts_fail "could not raise the tap's MTU"

@@ -702,6 +702,28 @@ START_TEST(test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored)
 }
 END_TEST
 
+/* RFC 5927 7.2: a port unreachable quoting data in flight (what a blind attacker sweeping the
+ * window of a transfer eventually sends) does not reset an established connection: it is kept as
+ * a soft error, and the transfer goes on. */
+START_TEST(test_icmp_port_unreachable_in_window_does_not_abort_established)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "inflight", 8, f.now), 8);
+    tf_flush(&f);
+    tf_send_icmp_unreach(&f, 3 /* port */, f.stack_nxt + 3);
+    tf_send_icmp_unreach(&f, 2 /* protocol */, f.stack_nxt);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ICMP_ERR), 2);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    ck_assert_int_eq(ts_tcp_error(f.conn, false), 0);
+    f.stack_nxt += 8;
+    tf_send_ack(&f);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -737,6 +759,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_accept_queue_full_drops_syn_and_counts);
     tcase_add_test(tc, test_challenge_acks_rate_limited_under_rst_flood);
     tcase_add_test(tc, test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored);
+    tcase_add_test(tc, test_icmp_port_unreachable_in_window_does_not_abort_established);
     suite_add_tcase(s, tc);
     return s;
 }
