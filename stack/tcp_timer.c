@@ -199,10 +199,14 @@ static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     if (!can_send_data(c->state) || !seq_gt(c->snd_max, c->snd_una))
         return;
     if (c->in_recovery) {
-        /* The retransmission at snd_una had an RTT and more: lost as well, send it again. */
-        if (c->una_rxt_seq == c->snd_una && c->nsacked && c->una_rxt_count <= 3) {
+        /* The retransmission at snd_una had an RTT and more: lost as well, send it again. Also
+         * with an empty scoreboard (recovery entered on duplicate ACKs that carried only
+         * D-SACKs, or a partial ACK that covered every SACKed block): the NewReno repair then
+         * has nothing but the RTO behind it. */
+        if (c->una_rxt_seq == c->snd_una && c->una_rxt_count <= 3) {
             ts_count(s, TS_C_TCP_LOST_RETRANSMIT);
-            tcp_retransmit_range(s, c, c->snd_una, c->sacked[0].left - c->snd_una);
+            tcp_retransmit_range(s, c, c->snd_una,
+                                 c->nsacked ? c->sacked[0].left - c->snd_una : UINT32_MAX - 1);
         }
         return;
     }

@@ -773,6 +773,43 @@ START_TEST(test_lost_retransmission_of_second_hole_resent_without_waiting_for_th
 }
 END_TEST
 
+/* The same watch when the scoreboard is empty: three duplicate ACKs without SACK blocks (a SACK
+ * peer sends those when it holds only duplicates, e.g. answers to spurious retransmissions, with
+ * D-SACKs we ignore) start a NewReno recovery; its retransmission is lost too. It is sent again
+ * after an RTT and a reordering window instead of at the RTO. */
+START_TEST(test_lost_fast_retransmission_resent_before_the_rto_with_empty_scoreboard)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_syn_opts.sack_perm = true;
+    tf_establish(&f);
+    settle_rtt(&f);
+    uint32_t s0 = f.stack_nxt;
+    ck_assert_int_eq(send_segments(&f, 4), 4);
+    for (int i = 0; i < 3; i++)
+        tf_send(&f, TCP_ACK, f.peer_nxt, s0, NULL, 0);
+    struct tf_seg *sg = tf_next(&f);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.seq, s0); /* the fast retransmission, lost */
+    ts_time_t t_fr = sg->t;
+    tf_flush(&f);
+    tf_advance(&f, 50 * MS);
+    struct tf_seg *again = NULL;
+    while ((sg = tf_next(&f)))
+        if (sg->h.payload_len && sg->h.seq == s0 && !again)
+            again = sg;
+    ck_assert_msg(again != NULL, "lost fast retransmission not resent within 50 ms");
+    ck_assert_uint_ge(again->t - t_fr, 2 * MS);
+    ck_assert_uint_ge(tf_count(&f, TS_C_TCP_LOST_RETRANSMIT), 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    f.stack_nxt = s0 + 4 * TF_MSS;
+    tf_send_ack(&f);
+    tf_advance(&f, 2 * SEC);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 0);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_rto_suite(void)
 {
     Suite *s = suite_create("tcp_rto");
@@ -801,6 +838,7 @@ static Suite *tcp_rto_suite(void)
         lr, test_loss_probe_after_10ms_for_a_burst_and_after_the_delack_allowance_for_one_segment);
     tcase_add_test(lr, test_loss_probe_resends_the_last_segment_sent_even_with_new_data_queued);
     tcase_add_test(lr, test_lost_retransmission_of_second_hole_resent_without_waiting_for_the_rto);
+    tcase_add_test(lr, test_lost_fast_retransmission_resent_before_the_rto_with_empty_scoreboard);
     suite_add_tcase(s, lr);
     return s;
 }
