@@ -318,6 +318,203 @@ def max_payload(c, mark):
     return max([len(p[TCP].payload) for p in c.packets()[mark:] if p[TCP].sport == 80] or [0])
 
 
+# ---------------------------------------------------------------- raw connections
+PATTERN = bytes(range(251))
+
+
+def pattern_ok(body, n):
+    want = (PATTERN * (n // 251 + 1))[:n]
+    return body == want
+
+
+class RawConn:
+    """A TCP connection whose client side is scapy (the caller makes the kernel drop its own RSTs
+    for these ports), so every segment can be bent: SACK blocks, urgent pointers, overlaps."""
+
+    def __init__(self, w, sport):
+        self.w, self.sport = w, sport
+        self.cap = Capture()
+        self.seen = 0
+        self.iss = rng.getrandbits(32)
+        self.tsval = 1000
+        self.ts_recent = 0
+        self.tx(
+            "S",
+            self.iss,
+            0,
+            opts=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (self.tsval, 0)), ("NOP", None), ("WScale", 7)],
+            ts=False,
+        )
+        sa = self.wait(lambda t: t.flags & 0x12 == 0x12, 3)
+        if sa is None:
+            fail("raw connection from port %d: no SYN-ACK" % sport)
+        self.snd_nxt = (self.iss + 1) & 0xFFFFFFFF
+        self.rcv_nxt = (sa.seq + 1) & 0xFFFFFFFF
+        self.note_ts(sa)
+        self.tx("A", self.snd_nxt, self.rcv_nxt)
+
+    def note_ts(self, t):
+        for o in t.options:
+            if o[0] == "Timestamp":
+                self.ts_recent = o[1][0]
+
+    def tx(self, flags, seq, ack, payload=b"", opts=None, ts=True, **kw):
+        o = list(opts or [])
+        if ts:
+            self.tsval += 1
+            o = [("NOP", None), ("NOP", None), ("Timestamp", (self.tsval, self.ts_recent))] + o
+        p = eth() / IP(src=HOST_IP, dst=STACK_IP) / TCP(
+            sport=self.sport,
+            dport=80,
+            flags=flags,
+            seq=seq & 0xFFFFFFFF,
+            ack=ack & 0xFFFFFFFF,
+            window=kw.pop("window", 65535),
+            options=o,
+            **kw,
+        )
+        self.w.send(p / Raw(payload) if payload else p)
+
+    def segs(self):
+        out = []
+        for p in self.cap.packets()[self.seen :]:
+            if TCP in p and p[IP].src == STACK_IP and p[TCP].dport == self.sport:
+                out.append(p[TCP])
+        self.seen = len(self.cap.got)
+        return out
+
+    def wait(self, pred, secs):
+        end = time.time() + secs
+        while time.time() < end:
+            for t in self.segs():
+                if pred(t):
+                    return t
+            time.sleep(0.01)
+        return None
+
+    def request(self, path, flags="PA", **kw):
+        data = ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode()
+        self.tx(flags, self.snd_nxt, self.rcv_nxt, data, **kw)
+        self.snd_nxt = (self.snd_nxt + len(data)) & 0xFFFFFFFF
+        return data
+
+    def receive(self, n, secs=10, sack_garbage=False):
+        """Read an HTTP answer with an n-byte body, ACKing in order (the stack's data beyond a
+        hole waits for its retransmission). With sack_garbage, every ACK carries a SACK block
+        that is nonsense: below SND.UNA, beyond SND.NXT, reversed, or 2 GiB away."""
+        buf = b""
+        ooo = {}
+        end = time.time() + secs
+        k = 0
+        while time.time() < end:
+            got = False
+            for t in self.segs():
+                self.note_ts(t)
+                pl = bytes(t.payload)
+                if t.flags & 0x04:
+                    fail("raw connection reset by the stack while reading")
+                if pl:
+                    ooo[t.seq] = pl
+                    got = True
+            while self.rcv_nxt in ooo:
+                pl = ooo.pop(self.rcv_nxt)
+                buf += pl
+                self.rcv_nxt = (self.rcv_nxt + len(pl)) & 0xFFFFFFFF
+            if got:
+                k += 1
+                opts = []
+                if sack_garbage:
+                    a = self.rcv_nxt
+                    left, right = [
+                        (a - 200000, a - 100000),
+                        (a + 10**8, a + 10**8 + 1460),
+                        (a + 2920, a + 1460),
+                        (a + (1 << 31), a + (1 << 31) + 100),
+                        (a - 1, a + 5000000),
+                        (a, a),
+                    ][k % 6]
+                    opts = [("SAck", (left & 0xFFFFFFFF, right & 0xFFFFFFFF))]
+                self.tx("A", self.snd_nxt, self.rcv_nxt, opts=opts)
+                if sack_garbage and k % 5 == 0:  # and duplicate ACKs with them
+                    for _ in range(3):
+                        self.tx("A", self.snd_nxt, self.rcv_nxt, opts=opts)
+            head, sep, body = buf.partition(b"\r\n\r\n")
+            if sep and len(body) >= n:
+                return head, body
+            if not got:
+                time.sleep(0.005)
+        return buf.partition(b"\r\n\r\n")[0], None
+
+    def close(self):
+        self.tx("R", self.snd_nxt, 0, ts=False)
+        self.cap.close()
+
+
+def raw_attacks():
+    w = Wire()
+    # 1. A download whose ACKs carry nonsense SACK blocks and duplicate ACKs: the scoreboard must
+    #    not believe them (RFC 2018 / RFC 6675: blocks are only taken inside [SND.UNA, SND.NXT]).
+    c = RawConn(w, 40001)
+    n = 300000
+    c.request("/bytes/%d" % n)
+    head, body = c.receive(n, secs=20, sack_garbage=True)
+    ok = body is not None and pattern_ok(body[:n], n)
+    say("raw_sack_garbage_download_ok", 1 if ok else 0)
+    if not ok:
+        fail("download with nonsense SACK blocks: got %s bytes, head %r" % (None if body is None else len(body), head[:40]))
+
+    # 2. Urgent pointer far beyond the data, and URG with pointer 0: the data is ordinary data
+    #    (RFC 9293 3.8.5, RFC 6093: no out-of-band byte is taken out of the stream).
+    for urp in (0xFFFF, 0, 1):
+        c.request("/bytes/17", flags="PAU", urgptr=urp)
+        head, body = c.receive(17)
+        if body is None or not pattern_ok(body[:17], 17):
+            fail("a request with URG and urgent pointer %d was not answered right" % urp)
+    say("raw_urgent_ok", 1)
+
+    # 3. Overlapping segments with different data. In order: the first copy stays (later bytes
+    #    that overlap data already taken are trimmed, RFC 9293 3.10.7.4). Out of order: whatever
+    #    the stack keeps, the stream must be one of the two and the request answered.
+    s0 = c.snd_nxt
+    a = b"GET /bytes/12 HT"
+    b = b"XXXX/bytes/13 HTTP/1.1\r\nHost: x\r\n\r\n"
+    c.tx("PA", s0, c.rcv_nxt, a)
+    c.tx("PA", s0, c.rcv_nxt, b)  # overlaps all of a, and goes on
+    c.snd_nxt = (s0 + len(b)) & 0xFFFFFFFF
+    head, body = c.receive(12)
+    if body is None or len(body) != 12 or not pattern_ok(body, 12):
+        fail("overlap in order: want the first copy kept (12 bytes), got %r" % (body,))
+    s0 = c.snd_nxt
+    c.tx("PA", (s0 + 4), c.rcv_nxt, b"/bytes/14 HTTP/1.1\r\nHost: x\r\n\r\n")  # ahead of a hole
+    c.tx("PA", s0, c.rcv_nxt, b"GET /bytes/15 HTTP/1.1\r\nHo")  # fills it, overlapping with other data
+    c.snd_nxt = (s0 + 4 + len(b"/bytes/14 HTTP/1.1\r\nHost: x\r\n\r\n")) & 0xFFFFFFFF
+    head, body = c.receive(14, secs=3)
+    if body is None:
+        head, body = c.receive(15, secs=3)
+    if body is None or not pattern_ok(body, len(body)) or len(body) not in (14, 15):
+        fail("overlap out of order: answer %r" % (body,))
+    say("raw_overlap_ok", 1)
+
+    # 4. Out-of-order flood: 1-byte segments with a hole before each, all inside the window and
+    #    never completed. The queue must stay bounded and in-order data keep flowing.
+    s0 = c.snd_nxt
+    for i in range(3000):
+        c.tx("A", s0 + 2 + 2 * i, c.rcv_nxt, b"Z", ts=(i % 2 == 0))
+    time.sleep(0.3)
+    say("raw_ooo_flood_sent", 3000)
+    c.close()
+
+    # 5. A fresh connection still downloads after all that.
+    c = RawConn(w, 40002)
+    c.request("/bytes/5000")
+    head, body = c.receive(5000)
+    c.close()
+    if body is None or not pattern_ok(body[:5000], 5000):
+        fail("a fresh raw connection did not get its answer after the attacks")
+    say("raw_after_ok", 1)
+    w.close()
+
+
 # ---------------------------------------------------------------- garbage
 def garbage(n):
     w = Wire()
@@ -474,6 +671,8 @@ if __name__ == "__main__":
         blind()
     elif cmd == "icmp":
         icmp()
+    elif cmd == "raw":
+        raw_attacks()
     elif cmd == "garbage":
         garbage(int(sys.argv[2]))
     else:

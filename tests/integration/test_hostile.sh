@@ -3,7 +3,8 @@
 # hostile.py): a SYN flood (RFC 4987), blind RST/SYN/ACK attacks on a live connection (RFC 5961),
 # forged ICMP errors (RFC 5927, RFC 1191), and garbage of every layer. Throughout, curl must keep
 # working; afterwards the app is alive, answers ping and curl, its memory did not run away, it
-# exits 0 on SIGTERM, and /stats names the reasons of the drops.
+# exits 0 on SIGTERM, and /stats names the reasons of the drops. Connections driven by scapy
+# itself bend the segments of a live transfer (SACK, URG, overlaps, out-of-order floods).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apps_lib.sh"
 
@@ -74,6 +75,19 @@ snap "the ICMP attacks"
 need tcp_icmp_drop_no_conn $((before + 12)) "RFC 5927: errors quoting out-of-window sequence numbers"
 need tcp_icmp_err $((before_err + 3)) "RFC 1191, RFC 5927 7.2: the in-window frag-needed and unreachables"
 
+# ---- connections whose client is scapy (the namespace's kernel must not reset them: its RSTs
+# from the ports hostile.py uses are dropped): nonsense SACK blocks and duplicate ACKs during a
+# download, urgent pointers, overlapping segments with different data, an out-of-order flood.
+if ts_ns_exec iptables -A OUTPUT -p tcp --tcp-flags RST RST -d "$S" --sport 40000:40999 -j DROP 2>/dev/null; then
+    hostile raw >"$TS_TMP/raw.out" 2>&1 || ts_fail "raw connections: $(cat "$TS_TMP/raw.out")"
+    ts_log "raw: $(tr '\n' ' ' <"$TS_TMP/raw.out")"
+    snap "the raw connections"
+    need tcp_ooo_queued 1 "out-of-order flood"
+    need tcp_drop_ooo_full 1 "out-of-order flood: the queue bound"
+else
+    ts_log "no iptables in the namespace: the raw-connection attacks are skipped"
+fi
+
 # ---- garbage of every layer (the tap takes frames beyond the stack's MTU for a while).
 ts_ns_exec ip link set "$TS_TAP" mtu 9000 || ts_fail "could not raise the tap's MTU"
 hostile garbage "$GARBAGE" >"$TS_TMP/garbage.out" 2>&1 || ts_fail "garbage: $(cat "$TS_TMP/garbage.out")"
@@ -110,4 +124,4 @@ if [[ $TS_SAN != 1 ]]; then
 fi
 ts_stop_app
 grep -qE "^tcp_challenge_ack +[1-9]" "$TS_APP_LOG" || ts_fail "--stats at exit does not list tcp_challenge_ack"
-ts_pass "SYN flood ($FLOOD), RFC 5961 RST/SYN/ACK, RFC 5927 ICMP, $GARBAGE garbage segments + fragments/ARP/ICMP/Ethernet; VmRSS ${rss0}->${rss1}->${rss2} KiB"
+ts_pass "SYN flood ($FLOOD), RFC 5961 RST/SYN/ACK, RFC 5927 ICMP, raw SACK/URG/overlap/OOO, $GARBAGE garbage segments + fragments/ARP/ICMP/Ethernet; VmRSS ${rss0}->${rss1}->${rss2} KiB"
