@@ -297,13 +297,19 @@ void tcp_notify(struct ts_tcp_conn *c, unsigned events)
         c->cb(c->user, c, events);
 }
 
+uint32_t tcp_path_mss(const struct ts_tcp_conn *c)
+{
+    uint32_t m = c->peer_mss;
+    if (c->pmtu > 40 && (uint32_t)(c->pmtu - 40) < m)
+        m = c->pmtu - 40;
+    return m;
+}
+
 void tcp_update_mss(struct ts_tcp_conn *c)
 {
     /* RFC 6691: the MSS counts no options; data segments carry timestamps (12 bytes) when they
      * were negotiated, so that much less data fits. */
-    uint32_t m = c->peer_mss;
-    if (c->pmtu > 40 && (uint32_t)(c->pmtu - 40) < m)
-        m = c->pmtu - 40;
+    uint32_t m = tcp_path_mss(c);
     if (c->ts_ok)
         m = m > 12 ? m - 12 : 1;
     if (m < 16)

@@ -212,7 +212,10 @@ void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *ca
 /* A listener's child is established: move it to the accept queue. */
 void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c);
 void tcp_child_unlink(struct ts_tcp_conn *c);
-/* Effective send MSS from peer_mss, pmtu and the options we put on data segments. */
+/* Largest segment payload without options: the peer's MSS, within the path MTU - 40 (RFC 6691,
+ * RFC 1191). */
+uint32_t tcp_path_mss(const struct ts_tcp_conn *c);
+/* Effective send MSS (c->mss): tcp_path_mss less the timestamps our data segments carry. */
 void tcp_update_mss(struct ts_tcp_conn *c);
 
 /* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */

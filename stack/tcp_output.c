@@ -129,9 +129,7 @@ static void data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
 /* Payload room per segment given the options this segment carries. */
 static uint32_t seg_room(const struct ts_tcp_conn *c, const struct tcp_opts *o)
 {
-    uint32_t m = c->peer_mss;
-    if (c->pmtu > 40 && (uint32_t)(c->pmtu - 40) < m)
-        m = c->pmtu - 40;
+    uint32_t m = tcp_path_mss(c);
     size_t ol = tcp_opts_len(o);
     return m > ol + 8 ? m - (uint32_t)ol : 8;
 }
