@@ -100,6 +100,10 @@ class Capture:
     def __init__(self):
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         self.sock.bind((IFACE, 0))
+        try:  # floods would overrun the default buffer (root may exceed rmem_max)
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
         self.sock.setblocking(False)
         self.got = []
 
@@ -515,6 +519,35 @@ def raw_attacks():
     w.close()
 
 
+def conn_flood(n):
+    """n complete handshakes that then say nothing (an attacker with a real address): they take
+    accept-queue places and httpd threads; the stack must hold them within its bounds."""
+    w = Wire()
+    cap = Capture()
+    iss = {}
+    for i in range(n):
+        sp = 41000 + i
+        iss[sp] = rng.getrandbits(32)
+        w.send(eth() / IP(src=HOST_IP, dst=STACK_IP) / TCP(sport=sp, dport=80, flags="S", seq=iss[sp],
+                                                           options=[("MSS", 1460)]))
+    done = set()
+    end = time.time() + 5
+    while time.time() < end and len(done) < n:
+        for p in cap.packets():
+            if TCP not in p or p[IP].src != STACK_IP:
+                continue
+            t = p[TCP]
+            if t.flags & 0x12 == 0x12 and t.dport in iss and t.dport not in done:
+                done.add(t.dport)
+                w.send(eth() / IP(src=HOST_IP, dst=STACK_IP) / TCP(sport=t.dport, dport=80, flags="A",
+                                                                   seq=iss[t.dport] + 1, ack=t.seq + 1))
+        cap.got = [p for p in cap.got if TCP in p and p[IP].src == STACK_IP and p[TCP].dport not in done]
+        time.sleep(0.05)
+    cap.close()
+    w.close()
+    say("conn_flood_established", len(done))
+
+
 # ---------------------------------------------------------------- garbage
 def garbage(n):
     w = Wire()
@@ -671,6 +704,8 @@ if __name__ == "__main__":
         blind()
     elif cmd == "icmp":
         icmp()
+    elif cmd == "connflood":
+        conn_flood(int(sys.argv[2]))
     elif cmd == "raw":
         raw_attacks()
     elif cmd == "garbage":

@@ -48,7 +48,7 @@ while kill -0 "$flood_pid" 2>/dev/null; do
     sleep 0.2
 done
 wait "$flood_pid" || ts_fail "flood failed: $(cat "$TS_TMP/flood.out")"
-ts_log "flood: $(tr '\n' ' ' <"$TS_TMP/flood.out"); curl during it: $during of $tries"
+ts_log "[${SECONDS}s] flood: $(tr '\n' ' ' <"$TS_TMP/flood.out"); curl during it: $during of $tries"
 ((tries == 0 || during > 0)) || ts_fail "no curl succeeded during the SYN flood ($tries tried)"
 [[ $(status "$U/bytes/1000") == 200 ]] || ts_fail "curl fails right after the SYN flood"
 snap "the SYN flood"
@@ -59,7 +59,7 @@ need arp_drop_queue_full 1 "SYN flood: SYN-ACKs to addresses that never answer A
 # ---- RFC 5961 blind attacks on a live keep-alive connection.
 before=$(counter tcp_challenge_ack)
 hostile blind >"$TS_TMP/blind.out" 2>&1 || ts_fail "blind attacks: $(cat "$TS_TMP/blind.out")"
-ts_log "blind: $(tr '\n' ' ' <"$TS_TMP/blind.out")"
+ts_log "[${SECONDS}s] blind: $(tr '\n' ' ' <"$TS_TMP/blind.out")"
 snap "the blind attacks"
 need tcp_challenge_ack $((before + 8)) "RFC 5961: in-window RSTs and SYNs"
 need tcp_drop_rst_out_of_window 6 "RFC 5961 3.2: RSTs outside the window"
@@ -70,7 +70,7 @@ need tcp_drop_bad_ack 4 "RFC 5961 5.2: ACKs outside [SND.UNA - MAX.SND.WND, SND.
 # ---- RFC 5927 / RFC 1191: forged ICMP errors against a live connection.
 before=$(counter tcp_icmp_drop_no_conn) before_err=$(counter tcp_icmp_err)
 hostile icmp >"$TS_TMP/icmp.out" 2>&1 || ts_fail "ICMP attacks: $(cat "$TS_TMP/icmp.out")"
-ts_log "icmp: $(tr '\n' ' ' <"$TS_TMP/icmp.out")"
+ts_log "[${SECONDS}s] icmp: $(tr '\n' ' ' <"$TS_TMP/icmp.out")"
 snap "the ICMP attacks"
 need tcp_icmp_drop_no_conn $((before + 12)) "RFC 5927: errors quoting out-of-window sequence numbers"
 need tcp_icmp_err $((before_err + 3)) "RFC 1191, RFC 5927 7.2: the in-window frag-needed and unreachables"
@@ -78,12 +78,16 @@ need tcp_icmp_err $((before_err + 3)) "RFC 1191, RFC 5927 7.2: the in-window fra
 # ---- connections whose client is scapy (the namespace's kernel must not reset them: its RSTs
 # from the ports hostile.py uses are dropped): nonsense SACK blocks and duplicate ACKs during a
 # download, urgent pointers, overlapping segments with different data, an out-of-order flood.
-if ts_ns_exec iptables -A OUTPUT -p tcp --tcp-flags RST RST -d "$S" --sport 40000:40999 -j DROP 2>/dev/null; then
+if ts_ns_exec iptables -A OUTPUT -p tcp --tcp-flags RST RST -d "$S" --sport 40000:41999 -j DROP 2>/dev/null; then
     hostile raw >"$TS_TMP/raw.out" 2>&1 || ts_fail "raw connections: $(cat "$TS_TMP/raw.out")"
-    ts_log "raw: $(tr '\n' ' ' <"$TS_TMP/raw.out")"
+    ts_log "[${SECONDS}s] raw: $(tr '\n' ' ' <"$TS_TMP/raw.out")"
     snap "the raw connections"
     need tcp_ooo_queued 1 "out-of-order flood"
     need tcp_drop_ooo_full 1 "out-of-order flood: the queue bound"
+    # 300 handshakes that then stay silent: new clients are still served.
+    hostile connflood 300 >"$TS_TMP/cf.out" 2>&1 || ts_fail "connection flood: $(cat "$TS_TMP/cf.out")"
+    ts_log "[${SECONDS}s] connection flood: $(tr '\n' ' ' <"$TS_TMP/cf.out")"
+    [[ $(status "$U/bytes/1000") == 200 ]] || ts_fail "curl fails while 300 silent connections are open"
 else
     ts_log "no iptables in the namespace: the raw-connection attacks are skipped"
 fi
@@ -92,7 +96,7 @@ fi
 ts_ns_exec ip link set "$TS_TAP" mtu 9000 || ts_fail "could not raise the tap's MTU"
 hostile garbage "$GARBAGE" >"$TS_TMP/garbage.out" 2>&1 || ts_fail "garbage: $(cat "$TS_TMP/garbage.out")"
 ts_ns_exec ip link set "$TS_TAP" mtu 1500
-ts_log "garbage: $(tr '\n' ' ' <"$TS_TMP/garbage.out")"
+ts_log "[${SECONDS}s] garbage: $(tr '\n' ' ' <"$TS_TMP/garbage.out")"
 ts_app_alive || ts_fail "httpd died of the garbage"
 snap "the garbage"
 for c in tcp_drop_bad_csum tcp_drop_bad_hdrlen tcp_drop_bad_flags tcp_drop_no_socket \
@@ -107,10 +111,10 @@ done
 
 # ---- a second round: memory must settle, not grow with every attack.
 rss1=$(ts_rss_kb "$TS_APP_PID")
-hostile flood $((FLOOD / 2)) >/dev/null 2>&1 || ts_fail "second flood failed"
-hostile garbage "$GARBAGE" >/dev/null 2>&1 || ts_fail "second garbage round failed"
+hostile flood $((FLOOD / 4)) >/dev/null 2>&1 || ts_fail "second flood failed"
+hostile garbage $((GARBAGE / 2)) >/dev/null 2>&1 || ts_fail "second garbage round failed"
 rss2=$(ts_rss_kb "$TS_APP_PID")
-ts_log "VmRSS: start ${rss0} KiB, after round 1 ${rss1} KiB, after round 2 ${rss2} KiB"
+ts_log "[${SECONDS}s] VmRSS: start ${rss0} KiB, after round 1 ${rss1} KiB, after round 2 ${rss2} KiB"
 
 # ---- afterwards: alive, ping, curl (new connections and a download), clean exit.
 ts_app_alive || ts_fail "httpd died"
