@@ -737,11 +737,13 @@ void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
     bool hard = false;
     if (e->type == ICMP_DEST_UNREACH) {
         if (e->code == ICMP_UNREACH_NEEDFRAG) {
-            /* RFC 1191: lower the path MTU (never below 68) and resend at the new size. A
-             * message without an MTU (pre-RFC 1191 router) drops us to 576. */
+            /* RFC 1191: lower the path MTU and resend at the new size. A message without an
+             * MTU (pre-RFC 1191 router) drops us to 576. RFC 5927 7.1: a forged tiny MTU would
+             * make every segment a few bytes long, so like Linux (min_pmtu) we never go below
+             * 552 bytes. (Linux also clears DF then; we keep it: no real path is that small.) */
             uint16_t mtu = e->mtu ? e->mtu : 576;
-            if (mtu < 68)
-                mtu = 68;
+            if (mtu < TCP_MIN_PMTU)
+                mtu = TCP_MIN_PMTU;
             if (mtu < c->pmtu) {
                 c->pmtu = mtu;
                 tcp_update_mss(c);

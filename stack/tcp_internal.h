@@ -29,9 +29,9 @@
 #define TCP_TLP_DELACK        (50 * TS_MS) /* RFC 8985 7.2 WCDelAckT: over a 40 ms delayed ACK */
 #define TCP_FIN_TIMEOUT       (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
 #define TCP_DEFAULT_MSS       536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
-#define TCP_MIN_MSS           28            /* RFC 791 minimum MTU 68 - 40 */
-#define TCP_IW_SEGS           10            /* RFC 6928 */
-#define TCP_WSCALE_MAX        14            /* RFC 7323 2.3 */
+#define TCP_MIN_PMTU          552 /* Linux min_pmtu: floor against forged tiny MTUs (RFC 5927 7.1) */
+#define TCP_IW_SEGS           10  /* RFC 6928 */
+#define TCP_WSCALE_MAX        14  /* RFC 7323 2.3 */
 #define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
 #define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
 #define TCP_OOO_MAX           32                           /* out-of-order ranges kept */

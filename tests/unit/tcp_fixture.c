@@ -256,7 +256,7 @@ void tf_send_icmp_unreach_mtu(struct tf *f, uint8_t code, uint16_t mtu, uint32_t
     memset(&ih, 0, sizeof(ih));
     ih.type = ICMP_DEST_UNREACH;
     ih.code = code;
-    ih.mtu = mtu;
+    ih.rest = mtu; /* icmp_emit writes `rest` for errors: the next-hop MTU (RFC 1191) */
     ih.payload = quote;
     ih.payload_len = IPV4_HDR_LEN + 8;
     ck_assert_uint_eq(icmp_emit(&ih, msg, sizeof(msg)), sizeof(msg));

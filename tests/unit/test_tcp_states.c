@@ -744,7 +744,7 @@ START_TEST(test_icmp_frag_needed_lowers_mss_and_resends)
     tf_send_icmp_unreach_mtu(&f, 4, 1000, f.stack_nxt);
     /* Everything resent from SND.UNA on is at most 1000 - 40 bytes per segment. */
     uint32_t seq = f.stack_nxt;
-    size_t got = 0;
+    size_t got = 0, biggest = 0;
     for (int round = 0; round < 20 && got < sizeof(data); round++) {
         struct tf_seg *sg = tf_next(&f);
         if (!sg)
@@ -753,12 +753,37 @@ START_TEST(test_icmp_frag_needed_lowers_mss_and_resends)
         if (!sg->h.payload_len || sg->h.seq != seq)
             continue;
         ck_assert_uint_le(sg->h.payload_len, 960);
+        if (sg->h.payload_len > biggest)
+            biggest = sg->h.payload_len;
         ck_assert_int_eq(memcmp(sg->h.payload, data + got, sg->h.payload_len), 0);
         got += sg->h.payload_len;
         seq += (uint32_t)sg->h.payload_len;
         tf_send(&f, TCP_ACK, f.peer_nxt, seq, NULL, 0);
     }
     ck_assert_uint_eq(got, sizeof(data));
+    ck_assert_uint_eq(biggest, 960); /* the new path MTU is used, not a fallback */
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 5927 7.1: a forged "fragmentation needed" with a tiny MTU (here 68, the RFC 791 minimum)
+ * cannot shrink segments below Linux's floor of a 552-byte path MTU (512 bytes of data). */
+START_TEST(test_icmp_frag_needed_tiny_mtu_is_floored_at_552)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    static uint8_t data[3000];
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (ssize_t)sizeof(data));
+    tf_flush(&f);
+    tf_send_icmp_unreach_mtu(&f, 4, 68, f.stack_nxt);
+    struct tf_seg *sg = tf_next(&f);
+    if (!sg)
+        sg = tf_wait_seg(&f, 5 * TS_SEC);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, 552 - 40);
     ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
     tf_free(&f);
 }
@@ -1134,6 +1159,7 @@ static Suite *tcp_states_suite(void)
     tcase_add_test(tc, test_icmp_error_with_out_of_window_quote_is_ignored);
     tcase_add_test(tc, test_icmp_host_unreachable_in_established_is_soft);
     tcase_add_test(tc, test_icmp_frag_needed_lowers_mss_and_resends);
+    tcase_add_test(tc, test_icmp_frag_needed_tiny_mtu_is_floored_at_552);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("time_wait");
