@@ -638,6 +638,15 @@ def garbage(n):
         if len(q) > 0:
             q[0] = rng.choice((0x45, 0x40, 0x4F, 0x65))
         tx(eth() / ip / ICMP(type=3, code=rng.randint(0, 15)) / Raw(bytes(q)))
+    # UDP: to closed ports faster than the ICMP error budget, with bad checksums and lengths;
+    # TCP to the subnet's broadcast address.
+    for i in range(300):
+        tx(eth() / ip / UDP(sport=5000 + i, dport=9000 + i) / Raw(b"udp"))
+    for i in range(10):
+        tx(eth() / ip / UDP(sport=1, dport=7, chksum=0xDEAD) / Raw(b"bad csum"))
+        tx(eth() / ip / UDP(sport=1, dport=7, len=rng.choice((0, 7, 200))) / Raw(b"bad len"))
+        tx(eth() / IP(src=HOST_IP, dst="10.0.0.255") / TCP(sport=1000 + i, dport=80, flags="S"))
+
     # IP headers that lie: version, header length, bad checksum, our own or broadcast source.
     for i in range(50):
         f = bytearray(raw(eth() / ip / UDP(sport=1, dport=7) / Raw(b"u" * 8)))

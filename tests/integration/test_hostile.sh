@@ -103,7 +103,8 @@ for c in tcp_drop_bad_csum tcp_drop_bad_hdrlen tcp_drop_bad_flags tcp_drop_no_so
     ip_drop_bad_version ip_drop_bad_hdrlen ip_drop_bad_len ip_drop_bad_csum ip_drop_bad_src \
     ip_frag_rx ip_reass_drop_overlap ip_reass_drop_too_big ip_reass_drop_bad_frag \
     arp_drop_bad_sender arp_drop_bad_op arp_drop_bad_format arp_drop_truncated \
-    icmp_drop_bad_csum icmp_drop_truncated icmp_drop_broadcast \
+    icmp_drop_bad_csum icmp_drop_truncated icmp_drop_broadcast icmp_rate_limited \
+    udp_drop_no_port udp_drop_bad_csum udp_drop_bad_len tcp_drop_broadcast \
     eth_drop_not_for_us eth_drop_bad_src eth_drop_unknown_type eth_drop_oversize; do
     (($(counter "$c") > 0)) || missing+=" $c"
 done
