@@ -52,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench clean format format-check
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
@@ -113,6 +113,11 @@ demo: all
 
 bench: all
 	@tests/bench/run.sh $(BUILD)
+
+# Optional: coverage-guided fuzzing with clang's libFuzzer (FUZZ_TIME seconds per target).
+FUZZ_TIME ?= 60
+fuzz:
+	@tests/fuzz/libfuzzer.sh $(FUZZ_TIME)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
