@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# tapstack-httpd attacked from the wire with hand-crafted segments (scapy, tests/integration/
-# hostile.py): a SYN flood (RFC 4987), blind RST/SYN/ACK attacks on a live connection (RFC 5961),
-# forged ICMP errors (RFC 5927, RFC 1191), and garbage of every layer. Throughout, curl must keep
-# working; afterwards the app is alive, answers ping and curl, its memory did not run away, it
-# exits 0 on SIGTERM, and /stats names the reasons of the drops. Connections driven by scapy
-# itself bend the segments of a live transfer (SACK, URG, overlaps, out-of-order floods).
+# tapstack-httpd attacked from the wire with hand-crafted frames (scapy, tests/integration/
+# hostile.py), all inside the test's namespace, to 10.0.0.x on tap0 only:
+#  - a SYN flood from 10.0.0.1 and from addresses nobody answers ARP for (RFC 4987: SYN cookies);
+#  - blind in-window RSTs, SYNs and out-of-window ACKs on a live keep-alive connection (RFC 5961);
+#  - forged ICMP errors against it: out-of-window quotes ignored, frag-needed lowers the path MTU
+#    (floored at 552), port unreachable is soft once synchronized (RFC 5927, RFC 1191);
+#  - connections driven by scapy itself (the namespace's kernel RSTs for those ports are dropped
+#    with iptables): nonsense SACK blocks, URG, overlapping data, an out-of-order flood, and 300
+#    silent established connections;
+#  - garbage of every layer: TCP flags/options/offsets/urgent pointers/lengths, overlapping,
+#    oversized and never-completing fragments, bad ARP, ICMP with bad checksums, UDP to closed
+#    ports past the ICMP budget, short, foreign and oversize Ethernet frames.
+# curl keeps working throughout; afterwards httpd is alive, answers ping and curl, VmRSS settled,
+# it exits 0 on SIGTERM, and /stats names each drop reason. TS_SAN=1 scales the counts down.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apps_lib.sh"
 
