@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of every tests/fuzz/fuzz_*.c target with clang's libFuzzer, ASan and
-# UBSan: `make fuzz` (FUZZ_TIME=seconds per target, default 60). Not part of `make test`, which
-# runs the deterministic generator of tests/fuzz/main.c instead.
+# Coverage-guided fuzzing of every tests/fuzz/fuzz_*.c target (and the libFuzzer-only lf_*.c
+# ones) with clang's libFuzzer, ASan and UBSan: `make fuzz` (FUZZ_TIME=seconds per target, default
+# 60). Not part of `make test`, which runs the deterministic generator of tests/fuzz/main.c.
 #
 # Seeds come from tests/fuzz/corpus/NAME/ (read only: inputs worth keeping, crash inputs that
 # were fixed included); what libFuzzer finds goes to build/libfuzzer/NAME-corpus/. A crash input
@@ -16,13 +16,18 @@ cc=${FUZZ_CC:-clang}
 command -v "$cc" >/dev/null || { echo "libfuzzer: $cc not found (apt-get install clang)" >&2; exit 2; }
 mkdir -p "$out"
 rc=0
-for src in tests/fuzz/fuzz_*.c; do
+for src in tests/fuzz/fuzz_*.c tests/fuzz/lf_*.c; do
     name=$(basename "$src" .c)
     bin=$out/$name
+    if [[ $name == lf_* ]]; then # libFuzzer only: on the unit tests' TCP fixture
+        extra=(-Itests/fuzz/shim -Itests/unit tests/unit/tcp_fixture.c tests/unit/harness.c)
+    else
+        extra=(tests/fuzz/main.c)
+    fi
     # shellcheck disable=SC2046
     "$cc" -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined -DTS_LIBFUZZER -Iinclude -Istack \
-        tests/fuzz/main.c "$src" $(ls stack/*.c stack/wire/*.c drivers/*.c) \
+        "${extra[@]}" "$src" $(ls stack/*.c stack/wire/*.c drivers/*.c) \
         -o "$bin" -lpthread -lm || { echo "libfuzzer: $name does not build" >&2; rc=1; continue; }
     mkdir -p "$out/$name-corpus" "tests/fuzz/corpus/$name"
     echo "libfuzzer: $name for $secs s"
