@@ -651,6 +651,20 @@ def garbage(n):
         if len(q) > 0:
             q[0] = rng.choice((0x45, 0x40, 0x4F, 0x65))
         tx(eth() / ip / ICMP(type=3, code=rng.randint(0, 15)) / Raw(bytes(q)))
+    # IPv4 options that lie: a length of 0 or 1 (a naive parser loops for ever), a length past
+    # the header, a record-route pointer past its option; plus well-formed NOP/EOL padding.
+    for opt in (b"\x07\x00\x00\x00", b"\x83\x01\x00\x00", b"\x44\x28\x05\x00",
+                b"\x07\x07\xff\x00\x00\x00\x00\x00", b"\x01\x01\x01\x00"):
+        for _ in range(3):
+            tx(eth() / IP(src=HOST_IP, dst=STACK_IP, options=[]) / ICMP() / Raw(b"opt"))
+            f = bytearray(raw(eth() / IP(src=HOST_IP, dst=STACK_IP) / ICMP() / Raw(b"opt")))
+            ihl = 5 + len(opt) // 4
+            f = f[:34] + bytearray(opt) + f[34:]
+            f[14] = 0x40 | ihl
+            f[16:18] = (len(f) - 14).to_bytes(2, "big")
+            fix_ip_csum(f)
+            tx(bytes(f))
+
     # UDP: to closed ports faster than the ICMP error budget, with bad checksums and lengths;
     # TCP to the subnet's broadcast address.
     burst = [raw(eth() / ip / UDP(sport=5000 + i, dport=9000 + i) / Raw(b"udp")) for i in range(300)]

@@ -109,6 +109,7 @@ ts_app_alive || ts_fail "httpd died of the garbage"
 snap "the garbage"
 for c in tcp_drop_bad_csum tcp_drop_bad_hdrlen tcp_drop_bad_flags tcp_drop_no_socket \
     ip_drop_bad_version ip_drop_bad_hdrlen ip_drop_bad_len ip_drop_bad_csum ip_drop_bad_src \
+    ip_drop_bad_options \
     ip_frag_rx ip_reass_drop_overlap ip_reass_drop_too_big ip_reass_drop_bad_frag \
     arp_drop_bad_sender arp_drop_bad_op arp_drop_bad_format arp_drop_truncated \
     icmp_drop_bad_csum icmp_drop_truncated icmp_drop_broadcast icmp_rate_limited \
