@@ -183,6 +183,7 @@ struct ts_tcp_table {
     /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
     ts_time_t challenge_window;
     unsigned challenge_count;
+    unsigned challenge_budget; /* this second's: unpredictable, see tcp_send_challenge_ack */
 };
 
 /* ---- tcp.c ---- */

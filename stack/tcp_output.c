@@ -16,6 +16,7 @@
  *    from the send ring. */
 #include <string.h>
 
+#include "siphash.h"
 #include "tcp_internal.h"
 
 uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now)
@@ -492,12 +493,22 @@ void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
 void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     struct ts_tcp_table *t = s->tcp;
-    /* RFC 5961 7: limit challenge ACKs per second, for the whole stack (as Linux). */
-    if (s->now - t->challenge_window >= TS_SEC || s->now < t->challenge_window) {
+    /* RFC 5961 7: limit challenge ACKs per second, for the whole stack (as Linux). A fixed
+     * global budget is a side channel (CVE-2016-5696): an off-path attacker who exhausts it with
+     * his own connection learns from the challenge ACKs he still gets whether his guesses at
+     * another connection's numbers were in its window. So each second's budget is drawn, keyed by
+     * the stack's secret, between half and all of TCP_CHALLENGE_PER_SEC (Linux does the same). */
+    if (s->now - t->challenge_window >= TS_SEC || s->now < t->challenge_window ||
+        t->challenge_budget == 0) {
         t->challenge_window = s->now;
         t->challenge_count = 0;
+        uint8_t k[5 + sizeof(ts_time_t)] = {'c', 'h', 'a', 'c', 'k'};
+        memcpy(k + 5, &s->now, sizeof(s->now));
+        uint64_t r = ts_siphash24(s->cfg.secret, k, sizeof(k));
+        t->challenge_budget =
+            TCP_CHALLENGE_PER_SEC / 2 + (unsigned)(r % (TCP_CHALLENGE_PER_SEC / 2 + 1));
     }
-    if (t->challenge_count >= TCP_CHALLENGE_PER_SEC) {
+    if (t->challenge_count >= t->challenge_budget) {
         ts_count(s, TS_C_TCP_CHALLENGE_ACK_LIMITED);
         return;
     }

@@ -724,6 +724,35 @@ START_TEST(test_icmp_port_unreachable_in_window_does_not_abort_established)
 }
 END_TEST
 
+/* RFC 5961 7 / CVE-2016-5696: the per-second challenge ACK budget is not a fixed global number
+ * that an off-path attacker could count down to learn about other connections: it changes from
+ * second to second, between half and all of the 1000 allowed. */
+START_TEST(test_challenge_ack_budget_is_unpredictable_per_second)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    size_t budget[6];
+    bool differ = false;
+    for (int sec = 0; sec < 6; sec++) {
+        size_t acks = 0;
+        for (int i = 0; i < 1100; i++) {
+            tf_send(&f, TCP_RST, f.peer_nxt + 1 + (uint32_t)i, 0, NULL, 0);
+            acks += tf_flush(&f);
+        }
+        ck_assert_uint_ge(acks, 500);
+        ck_assert_uint_le(acks, 1000);
+        budget[sec] = acks;
+        if (sec > 0 && budget[sec] != budget[0])
+            differ = true;
+        tf_advance(&f, 1100 * MS);
+    }
+    ck_assert_msg(differ, "the same budget (%zu) six seconds running", budget[0]);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -760,6 +789,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_challenge_acks_rate_limited_under_rst_flood);
     tcase_add_test(tc, test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored);
     tcase_add_test(tc, test_icmp_port_unreachable_in_window_does_not_abort_established);
+    tcase_add_test(tc, test_challenge_ack_budget_is_unpredictable_per_second);
     suite_add_tcase(s, tc);
     return s;
 }
