@@ -546,15 +546,17 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         new_ack(s, c, seg);
         established(s, c, "rcvd ACK of SYN");
     } else {
-        /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+        /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; the others
+         * are dropped and answered with an ACK, throttled like every challenge ACK (section 7),
+         * so that a flood of forged ones is not reflected one for one. */
         if (seq_gt(seg->ack, c->snd_max)) {
             ts_count(s, TS_C_TCP_DROP_BAD_ACK);
-            tcp_send_ack(s, c);
+            tcp_send_challenge_ack(s, c);
             return;
         }
         if (seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
             ts_count(s, TS_C_TCP_DROP_BAD_ACK);
-            tcp_send_ack(s, c);
+            tcp_send_challenge_ack(s, c);
             return;
         }
         uint32_t new_wnd = (uint32_t)seg->wnd << c->snd_wscale;

@@ -753,6 +753,28 @@ START_TEST(test_challenge_ack_budget_is_unpredictable_per_second)
 }
 END_TEST
 
+/* RFC 5961 5.2 and 7: ACKs outside [SND.UNA - MAX.SND.WND, SND.NXT] are dropped and answered,
+ * but a flood of them is not reflected one for one: the answers share the challenge ACK budget. */
+START_TEST(test_ack_flood_outside_window_answers_are_throttled)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    size_t answers = 0;
+    for (int i = 0; i < 3000; i++) {
+        uint32_t ack = (i % 2) ? f.stack_nxt + (1u << 20) : f.stack_nxt - (1u << 30);
+        tf_send(&f, TCP_ACK, f.peer_nxt, ack, NULL, 0);
+        answers += tf_flush(&f);
+    }
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), 3000);
+    ck_assert_uint_ge(answers, 1);
+    ck_assert_uint_le(answers, 1000);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CHALLENGE_ACK_LIMITED), 3000 - answers);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_hostile_suite(void)
 {
     Suite *s = suite_create("tcp_hostile");
@@ -790,6 +812,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored);
     tcase_add_test(tc, test_icmp_port_unreachable_in_window_does_not_abort_established);
     tcase_add_test(tc, test_challenge_ack_budget_is_unpredictable_per_second);
+    tcase_add_test(tc, test_ack_flood_outside_window_answers_are_throttled);
     suite_add_tcase(s, tc);
     return s;
 }
