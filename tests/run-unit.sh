@@ -38,14 +38,24 @@ for t in "${tests[@]}"; do
     timeout --signal=KILL "$per_binary_timeout" "$t" >"$tmp" 2>&1
     rc=$?
     if [[ $name == fuzz_* ]]; then
-        if [[ $rc -eq 0 ]]; then
-            passed=$((passed + 1))
-            echo "PASS $name"
-        else
-            failed=$((failed + 1))
-            echo "FAIL $name (exit status $rc)"
-            tail -n 80 "$tmp"
-        fi
+        # The deterministic run, then a replay of the corpus the coverage-guided campaigns kept
+        # (tests/fuzz/corpus/NAME, `make fuzz`), each counted as one test.
+        corpus=$root/tests/fuzz/corpus/$name
+        for what in "" corpus; do
+            if [[ $what == corpus ]]; then
+                [[ -d $corpus ]] || continue
+                timeout --signal=KILL "$per_binary_timeout" "$t" "$corpus" >"$tmp" 2>&1
+                rc=$?
+            fi
+            if [[ $rc -eq 0 ]]; then
+                passed=$((passed + 1))
+                echo "PASS $name${what:+ ($what)}"
+            else
+                failed=$((failed + 1))
+                echo "FAIL $name${what:+ ($what)} (exit status $rc)"
+                tail -n 80 "$tmp"
+            fi
+        done
         continue
     fi
     # Sum every runner's summary line in this binary's output.
