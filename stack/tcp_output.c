@@ -156,21 +156,28 @@ static bool xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struc
     return true;
 }
 
+/* The header of a synchronized connection's segment: our ports, its ACK and current window. */
+static struct tcp_hdr conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t flags,
+                               const struct tcp_opts *opts)
+{
+    return (struct tcp_hdr){
+        .sport = c->lport,
+        .dport = c->rport,
+        .seq = seq,
+        .ack = c->rcv_nxt,
+        .flags = flags,
+        .wnd = tcp_rcv_window(c),
+        .opts = *opts,
+    };
+}
+
 /* Send one segment [seq, seq+len) (+FIN) of c with ACK. */
 static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
                          uint8_t flags, const struct tcp_opts *opts)
 {
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    struct tcp_hdr h = {
-        .sport = c->lport,
-        .dport = c->rport,
-        .seq = seq,
-        .ack = c->rcv_nxt,
-        .flags = (uint8_t)(flags | TCP_ACK),
-        .wnd = tcp_rcv_window(c),
-        .opts = *opts,
-    };
+    struct tcp_hdr h = conn_hdr(c, seq, (uint8_t)(flags | TCP_ACK), opts);
     size_t hl = TCP_HDR_LEN + tcp_opts_len(&h.opts);
     if (len) {
         if (hl + len > cap)
@@ -359,15 +366,7 @@ static bool send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t se
     data_opts(c, &o, s->now);
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    struct tcp_hdr h = {
-        .sport = c->lport,
-        .dport = c->rport,
-        .seq = seq,
-        .ack = c->rcv_nxt,
-        .flags = TCP_ACK,
-        .wnd = tcp_rcv_window(c),
-        .opts = o,
-    };
+    struct tcp_hdr h = conn_hdr(c, seq, TCP_ACK, &o);
     if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
         return false;
     c->segs_out++;
