@@ -469,36 +469,8 @@ static void rst_in_window(void (*setup)(struct tf *), enum ts_tcp_state st)
     tf_free(&f);
 }
 
-/* Setups that end with f->conn in the state under test. */
-static void setup_established(struct tf *f)
-{
-    tf_establish(f);
-}
-static void setup_fin_wait1(struct tf *f)
-{
-    tf_fin_wait1(f);
-}
-static void setup_fin_wait2(struct tf *f)
-{
-    tf_fin_wait2(f);
-}
-static void setup_close_wait(struct tf *f)
-{
-    tf_close_wait(f);
-}
-static void setup_closing(struct tf *f)
-{
-    tf_closing(f);
-}
-static void setup_last_ack(struct tf *f)
-{
-    tf_last_ack(f);
-}
-static void setup_established_active(struct tf *f)
-{
-    tf_establish_active(f);
-}
-
+/* The state builders of tcp_fixture.h (tf_establish, tf_fin_wait1, ...) are the setups: each
+ * ends with f->conn in the state under test. */
 #define RST_TESTS(name, setup, st, err)                                                            \
     START_TEST(test_rst_exact_seq_in_##name##_resets_to_close)                                     \
     {                                                                                              \
@@ -511,13 +483,13 @@ static void setup_established_active(struct tf *f)
     }                                                                                              \
     END_TEST
 
-RST_TESTS(established, setup_established, TS_TCP_ESTABLISHED, ECONNRESET)
-RST_TESTS(established_active, setup_established_active, TS_TCP_ESTABLISHED, ECONNRESET)
-RST_TESTS(fin_wait1, setup_fin_wait1, TS_TCP_FIN_WAIT1, ECONNRESET)
-RST_TESTS(fin_wait2, setup_fin_wait2, TS_TCP_FIN_WAIT2, ECONNRESET)
-RST_TESTS(close_wait, setup_close_wait, TS_TCP_CLOSE_WAIT, ECONNRESET)
-RST_TESTS(closing, setup_closing, TS_TCP_CLOSING, 0)
-RST_TESTS(last_ack, setup_last_ack, TS_TCP_LAST_ACK, 0)
+RST_TESTS(established, tf_establish, TS_TCP_ESTABLISHED, ECONNRESET)
+RST_TESTS(established_active, tf_establish_active, TS_TCP_ESTABLISHED, ECONNRESET)
+RST_TESTS(fin_wait1, tf_fin_wait1, TS_TCP_FIN_WAIT1, ECONNRESET)
+RST_TESTS(fin_wait2, tf_fin_wait2, TS_TCP_FIN_WAIT2, ECONNRESET)
+RST_TESTS(close_wait, tf_close_wait, TS_TCP_CLOSE_WAIT, ECONNRESET)
+RST_TESTS(closing, tf_closing, TS_TCP_CLOSING, 0)
+RST_TESTS(last_ack, tf_last_ack, TS_TCP_LAST_ACK, 0)
 
 /* SYN-RECEIVED (passive): the half-open child dies, the listener stays (RFC
  * 9293 3.10.7.4: "return this connection to the LISTEN state"). */
@@ -594,17 +566,17 @@ static void syn_challenge(void (*setup)(struct tf *), enum ts_tcp_state st)
 
 START_TEST(test_syn_in_established_gets_challenge_ack)
 {
-    syn_challenge(setup_established, TS_TCP_ESTABLISHED);
+    syn_challenge(tf_establish, TS_TCP_ESTABLISHED);
 }
 END_TEST
 START_TEST(test_syn_in_fin_wait2_gets_challenge_ack)
 {
-    syn_challenge(setup_fin_wait2, TS_TCP_FIN_WAIT2);
+    syn_challenge(tf_fin_wait2, TS_TCP_FIN_WAIT2);
 }
 END_TEST
 START_TEST(test_syn_in_close_wait_gets_challenge_ack)
 {
-    syn_challenge(setup_close_wait, TS_TCP_CLOSE_WAIT);
+    syn_challenge(tf_close_wait, TS_TCP_CLOSE_WAIT);
 }
 END_TEST
 
