@@ -177,7 +177,9 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
     if (!c)
         return NULL;
     c->s = s;
+    c->id = ++t->next_id;
     c->state = TS_TCP_CLOSE;
+    c->state_since = s->now;
     if (o)
         c->opts = *o;
     else
@@ -326,6 +328,8 @@ void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_sta
     if (from == to)
         return;
     c->state = to;
+    ts_time_t in_from = s->now - c->state_since;
+    c->state_since = s->now;
     struct ts_trace_event ev = {
         .time = s->now,
         .laddr = c->laddr,
@@ -335,6 +339,8 @@ void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_sta
         .from = from,
         .to = to,
         .cause = cause,
+        .conn_id = c->id,
+        .in_from = in_from,
     };
     ts_stack_trace(s, &ev);
     if (to == TS_TCP_CLOSE) {
@@ -834,7 +840,9 @@ void ts_tcp_get_opts(const struct ts_tcp_conn *c, struct ts_tcp_opts *o)
 void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time_t now)
 {
     memset(i, 0, sizeof(*i));
+    i->id = c->id;
     i->state = c->state;
+    i->state_age = now > c->state_since ? now - c->state_since : 0;
     i->laddr = c->laddr;
     i->raddr = c->raddr;
     i->lport = c->lport;
@@ -870,6 +878,11 @@ void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time
     i->timer = (t == TS_TIME_NEVER) ? 0 : (t > now ? t - now : 0);
     i->timer_name = name;
     i->orphan = c->orphan;
+    if (c->is_listener) {
+        i->accept_queued = c->acceptq_len;
+        i->syn_queued = c->synq_len;
+        i->backlog = (uint32_t)c->backlog;
+    }
 }
 
 size_t ts_tcp_table(const struct ts_stack *s, struct ts_tcp_info *out, size_t max, ts_time_t now)

@@ -60,7 +60,9 @@ struct tcp_range {
 
 struct ts_tcp_conn {
     struct ts_stack *s;
+    uint64_t id; /* unique in this stack (ts_tcp_info.id, trace events) */
     enum ts_tcp_state state;
+    ts_time_t state_since; /* when it entered state */
     uint32_t laddr, raddr;
     uint16_t lport, rport;
 
@@ -180,6 +182,7 @@ struct ts_tcp_table {
     struct ts_tcp_conn *all; /* doubly linked via next/prev */
     size_t count;
     uint16_t next_ephemeral;
+    uint64_t next_id; /* the id the next connection block gets */
     /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
     ts_time_t challenge_window;
     unsigned challenge_count;

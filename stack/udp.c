@@ -333,6 +333,25 @@ int ts_udp_error(struct ts_udp_sock *u, bool take_it)
     return e;
 }
 
+size_t ts_udp_table(const struct ts_stack *s, struct ts_udp_info *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned b = 0; b < UDP_BUCKETS; b++) {
+        for (const struct ts_udp_sock *u = s->udp->bucket[b]; u; u = u->next, n++) {
+            if (!out || n >= max)
+                continue;
+            struct ts_udp_info *i = &out[n];
+            *i = (struct ts_udp_info){
+                .laddr = u->laddr, .raddr = u->raddr, .lport = u->lport, .rport = u->rport};
+            for (const struct udp_dgram *d = u->head; d; d = d->next) {
+                i->recv_queued += d->len;
+                i->recv_dgrams++;
+            }
+        }
+    }
+    return n;
+}
+
 void ts_udp_endpoints(const struct ts_udp_sock *u, uint32_t *laddr, uint16_t *lport,
                       uint32_t *raddr, uint16_t *rport)
 {

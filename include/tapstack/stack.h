@@ -99,6 +99,8 @@ struct ts_trace_event {
     uint16_t lport, rport;
     enum ts_tcp_state from, to;
     const char *cause; /* static string: "rcvd SYN", "app close", "2MSL timer", "rcvd RST", ... */
+    uint64_t conn_id;  /* the connection's id (ts_tcp_info.id), unique in this stack */
+    ts_time_t in_from; /* how long the connection spent in `from` */
 };
 typedef void (*ts_trace_fn)(void *arg, const struct ts_trace_event *ev);
 void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg);

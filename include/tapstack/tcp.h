@@ -93,7 +93,9 @@ void ts_tcp_get_opts(const struct ts_tcp_conn *c, struct ts_tcp_opts *o);
 
 /* A TCP_INFO-like read-out. */
 struct ts_tcp_info {
+    uint64_t id; /* unique in this stack, never reused: 1, 2, ... in order of creation */
     enum ts_tcp_state state;
+    ts_time_t state_age; /* time since the connection entered its state */
     uint32_t laddr, raddr;
     uint16_t lport, rport;
     uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd; /* sequence numbers relative to ISS/IRS */
@@ -108,6 +110,9 @@ struct ts_tcp_info {
     ts_time_t timer;        /* time left on the running timer (0 = none) */
     const char *timer_name; /* "retransmit", "persist", "keepalive", "time-wait", "delack", "-" */
     bool orphan;            /* closed by its owner, finishing on its own */
+    /* Listeners: connections waiting for accept(), half-open ones, and the accept queue's bound
+     * (netstat shows the first and the last as Recv-Q and Send-Q). */
+    uint32_t accept_queued, syn_queued, backlog;
 };
 void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *info, ts_time_t now);
 

@@ -49,4 +49,13 @@ int ts_udp_error(struct ts_udp_sock *u, bool take);
 void ts_udp_endpoints(const struct ts_udp_sock *u, uint32_t *laddr, uint16_t *lport,
                       uint32_t *raddr, uint16_t *rport);
 
+/* One endpoint as stat tools show it. */
+struct ts_udp_info {
+    uint32_t laddr, raddr; /* raddr 0: not connected */
+    uint16_t lport, rport;
+    size_t recv_queued; /* bytes of datagrams waiting to be read */
+    size_t recv_dgrams; /* how many datagrams that is */
+};
+/* Every UDP endpoint the stack has. Returns how many there are; fills up to max. */
+size_t ts_udp_table(const struct ts_stack *s, struct ts_udp_info *out, size_t max);
 #endif

@@ -131,6 +131,37 @@ START_TEST(test_handshake_between_two_stacks_reaches_established_on_both)
 }
 END_TEST
 
+/* The trace says how long each state lasted and which connection it was; the info read-out
+ * says how old the state is and, for a listener, its queues (netstat's Recv-Q/Send-Q). */
+START_TEST(test_trace_events_carry_the_connection_id_and_time_spent_in_the_old_state)
+{
+    struct fixture f;
+    connect_pair(&f); /* 1 ms one-way latency: SYN_SENT lasts a few ms */
+    ck_assert_int_ge(f.ta.n, 2);
+    const struct ts_trace_event *syn_sent = &f.ta.ev[0], *est = &f.ta.ev[1];
+    ck_assert_int_eq(syn_sent->to, TS_TCP_SYN_SENT);
+    ck_assert_int_eq(est->from, TS_TCP_SYN_SENT);
+    ck_assert_uint_eq(est->conn_id, syn_sent->conn_id);
+    ck_assert_uint_eq(est->in_from, est->time - syn_sent->time);
+    ck_assert_uint_gt(est->in_from, 0);
+    struct ts_tcp_info ci, li;
+    th_run(&f.n, 5 * TS_SEC);
+    ts_tcp_get_info(f.ca, &ci, f.n.now);
+    ck_assert_uint_eq(ci.id, est->conn_id);
+    ck_assert_uint_eq(ci.state_age, f.n.now - est->time);
+    ts_tcp_get_info(f.l, &li, f.n.now);
+    struct ts_tcp_info bi;
+    ts_tcp_get_info(f.cb, &bi, f.n.now);
+    ck_assert_uint_gt(bi.id, li.id); /* the child is younger than its listener, on stack B */
+    ck_assert_uint_eq(li.backlog, 16);
+    ck_assert_uint_eq(li.accept_queued, 0); /* f.cb was accepted */
+    ts_tcp_abort(f.ca, f.n.now);
+    ts_tcp_abort(f.cb, f.n.now);
+    ts_tcp_close(f.l, f.n.now);
+    th_net_free(&f.n);
+}
+END_TEST
+
 struct xfer {
     struct fixture *f;
     uint8_t *src_a, *src_b, *dst_a, *dst_b;
@@ -587,6 +618,7 @@ static Suite *tcp_basic_suite(void)
     TCase *tc = tcase_create("basic");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_handshake_between_two_stacks_reaches_established_on_both);
+    tcase_add_test(tc, test_trace_events_carry_the_connection_id_and_time_spent_in_the_old_state);
     tcase_add_test(tc, test_one_megabyte_each_way_arrives_byte_identical);
     tcase_add_test(tc, test_two_megabytes_each_way_survive_loss_duplication_reordering_corruption);
     tcase_add_test(tc, test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack);

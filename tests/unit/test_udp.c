@@ -63,6 +63,35 @@ START_TEST(test_datagram_to_bound_port_is_delivered_with_its_source)
 }
 END_TEST
 
+START_TEST(test_udp_table_lists_every_endpoint_with_its_queued_datagrams)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    struct ts_udp_sock *a = open_on(&r, 7000, false, 65536);
+    struct ts_udp_sock *b = open_on(&r, 7001, false, 65536);
+    ck_assert_int_eq(ts_udp_connect(b, TH_IP_A, 9), 0);
+    th_raw_send_udp(&r, 5555, 7000, "hello", 5);
+    th_raw_send_udp(&r, 5555, 7000, "abc", 3);
+    struct ts_udp_info info[4];
+    ck_assert_uint_eq(ts_udp_table(r.s, NULL, 0), 2);
+    ck_assert_uint_eq(ts_udp_table(r.s, info, 4), 2);
+    const struct ts_udp_info *ia = info[0].lport == 7000 ? &info[0] : &info[1];
+    const struct ts_udp_info *ib = ia == &info[0] ? &info[1] : &info[0];
+    ck_assert_uint_eq(ia->lport, 7000);
+    ck_assert_uint_eq(ia->recv_queued, 8);
+    ck_assert_uint_eq(ia->recv_dgrams, 2);
+    ck_assert_uint_eq(ia->raddr, 0);
+    ck_assert_uint_eq(ib->lport, 7001);
+    ck_assert_uint_eq(ib->raddr, TH_IP_A);
+    ck_assert_uint_eq(ib->rport, 9);
+    ck_assert_uint_eq(ib->recv_queued, 0);
+    ts_udp_close(a);
+    ts_udp_close(b);
+    ck_assert_uint_eq(ts_udp_table(r.s, info, 4), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_empty_datagram_is_delivered_as_zero_length)
 {
     struct th_raw r;
@@ -541,6 +570,7 @@ static Suite *udp_suite(void)
     Suite *s = suite_create("udp");
     TCase *in = tcase_create("input");
     tcase_add_test(in, test_datagram_to_bound_port_is_delivered_with_its_source);
+    tcase_add_test(in, test_udp_table_lists_every_endpoint_with_its_queued_datagrams);
     tcase_add_test(in, test_empty_datagram_is_delivered_as_zero_length);
     tcase_add_test(in, test_closed_port_gets_icmp_port_unreachable_quoting_the_datagram);
     tcase_add_test(in, test_broadcast_to_closed_port_is_dropped_without_icmp);
