@@ -270,36 +270,36 @@ START_TEST(test_no_error_about_an_icmp_error_or_a_later_fragment)
     /* an ICMP error datagram: never the subject of another error (RFC 1122 3.2.2) */
     uint8_t msg[36] = {ICMP_DEST_UNREACH, ICMP_UNREACH_PORT};
     struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     /* an unknown ICMP type might be an error too */
     msg[0] = 44;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     /* a fragment other than the first */
     ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, 99, msg, sizeof msg);
     ip.frag_off = 8;
-    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &(struct ts_ip_rx){.ip = ip});
     /* a source that is not one host */
     ip = th_ipv4_hdr(th_ip(224, 0, 0, 1), TH_IP_B, 99, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
     ck_assert_uint_eq(C(r.s, TS_C_ICMP_TX), 0);
     /* while an echo request may get one */
     msg[0] = ICMP_ECHO_REQUEST;
     ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     struct icmp_hdr ic;
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     ck_assert_uint_eq(ic.type, ICMP_PARAM_PROBLEM);
     /* and so may the other queries (RFC 792 timestamp .. RFC 950 address mask reply), but not
      * the next, unassigned, type */
     msg[0] = 13;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     msg[0] = 18;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     msg[0] = 19;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
     th_raw_free(&r);
 }
