@@ -142,7 +142,7 @@ struct ts_ip_rx {
     struct ipv4_hdr ip; /* a reassembled datagram's payload lives in reassembly memory, valid
                          * until the next call into ip_reass.c */
     /* It came in a frame sent to the Ethernet broadcast address (for a reassembled datagram:
-     * the fragment that completed it did): no ICMP error may answer it (RFC 1122 3.2.2). */
+     * one of its fragments did): no ICMP error may answer it (RFC 1122 3.2.2). */
     bool link_broadcast;
 };
 /* Validates one datagram from the link (RFC 1122 3.2.1) and reassembles fragments. Returns true

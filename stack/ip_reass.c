@@ -36,6 +36,9 @@ struct dgram {
     uint8_t tos, ttl; /* from the first fragment */
     uint32_t total;   /* payload length, known once the last fragment came; else 0 */
     bool have_last;
+    /* Some fragment came in a frame sent to the Ethernet broadcast address: the datagram was,
+     * in part, a link-layer broadcast, and no ICMP error may answer it (RFC 1122 3.2.2). */
+    bool link_broadcast;
     ts_time_t created, expires;
     struct frag *frags; /* sorted by offset */
     size_t mem;
@@ -266,6 +269,7 @@ bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_
         }
         dgram_free(r, o);
     }
+    d->link_broadcast |= rx->link_broadcast;
     struct frag *nf = malloc(FRAG_COST(len));
     if (!nf)
         return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
@@ -285,7 +289,7 @@ bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_
     }
     if (!complete(d))
         return false;
-    whole->link_broadcast = rx->link_broadcast;
+    whole->link_broadcast = d->link_broadcast;
     return assemble(s, d, whole);
 }
 
@@ -293,7 +297,8 @@ bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_
  * call, and free the rest. */
 static void expire(struct ts_reass *r, struct dgram *d, struct ts_reass_expired *x)
 {
-    *x = (struct ts_reass_expired){.has_first = d->frags && d->frags->off == 0};
+    *x = (struct ts_reass_expired){.has_first = d->frags && d->frags->off == 0,
+                                   .first.link_broadcast = d->link_broadcast};
     if (x->has_first) {
         struct frag *first = d->frags;
         d->frags = first->next;

@@ -240,6 +240,45 @@ START_TEST(test_reass_poll_returns_each_expired_datagram_with_its_first_fragment
 }
 END_TEST
 
+/* Send a fragment of a protocol-99 datagram, in a frame to our MAC or to the broadcast MAC. */
+static void frag99(struct th_raw *r, uint16_t id, const uint8_t *data, size_t off, size_t len,
+                   bool mf, bool link_broadcast)
+{
+    struct ipv4_hdr ip = th_ipv4_hdr(r->peer_ip, r->ip, 99, data + off, len);
+    ip.id = id;
+    ip.frag_off = (uint16_t)off;
+    ip.mf = mf;
+    size_t l = th_build_ipv4(r->scratch, sizeof r->scratch, link_broadcast ? th_mac_bcast : r->mac,
+                             r->peer_mac, &ip);
+    th_raw_inject(r, r->scratch, l);
+}
+
+START_TEST(test_no_error_about_a_datagram_one_of_whose_fragments_was_a_link_broadcast)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    static uint8_t data[1600];
+    /* all fragments to our MAC: the reassembled datagram gets protocol unreachable */
+    frag99(&r, 1, data, 0, 800, true, false);
+    frag99(&r, 1, data, 800, 800, false, false);
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    ck_assert_uint_eq(ic.code, ICMP_UNREACH_PROTO);
+    /* fragment zero sent to the broadcast MAC, the completing one to ours: RFC 1122 3.2.2 */
+    frag99(&r, 2, data, 0, 800, true, true);
+    frag99(&r, 2, data, 800, 800, false, false);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_OK), 2);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_UNKNOWN_PROTO), 2);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    /* nor "time exceeded" when such a datagram expires */
+    frag99(&r, 3, data, 0, 800, true, true);
+    th_raw_advance(&r, 31 * TS_SEC);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_DROP_TIMEOUT), 1);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_fragment_reaching_past_65535_drops_the_datagram)
 {
     struct th_raw r;
@@ -400,6 +439,7 @@ static Suite *reass_suite(void)
     tcase_add_test(tc, test_overlap_with_different_bytes_drops_the_whole_datagram);
     tcase_add_test(tc, test_incomplete_datagram_times_out_after_30_s_with_time_exceeded);
     tcase_add_test(tc, test_timeout_without_first_fragment_sends_nothing);
+    tcase_add_test(tc, test_no_error_about_a_datagram_one_of_whose_fragments_was_a_link_broadcast);
     tcase_add_test(
         tc, test_reass_poll_returns_each_expired_datagram_with_its_first_fragment_if_it_came);
     tcase_add_test(tc, test_fragment_reaching_past_65535_drops_the_datagram);
