@@ -52,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
@@ -107,6 +107,11 @@ integration: all
 
 san:
 	$(MAKE) SAN=1 all
+
+# The layers of stack/ call only down: lists who calls whom (from the objects' symbol tables)
+# and fails on an upward call or a loop of files outside TCP (tools/layers-check.py).
+deps-check: $(CORE_LIB)
+	@tools/layers-check.py $(BUILD)
 
 demo: all
 	@tools/demo.sh

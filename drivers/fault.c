@@ -47,8 +47,7 @@ struct fault_dir {
 };
 
 struct fault {
-    struct ts_driver drv;
-    struct ts_driver *inner;
+    struct ts_driver drv; /* drv.inner: the link the faults are injected into */
     struct fault_dir in, out;
     struct ts_fault_stats stats;
 };
@@ -121,7 +120,7 @@ static void stage_delay(struct fault *f, struct fault_dir *d, const uint8_t *fra
     if (d->cfg.delay)
         f->stats.delayed++;
     if (is_out(f, d) && !d->head && due <= now) {
-        (void)ts_driver_send(f->inner, frame, len, now);
+        (void)ts_driver_send(f->drv.inner, frame, len, now);
         return;
     }
     if (d->held >= FAULT_MAX_HELD) {
@@ -212,7 +211,7 @@ static void run_timers(struct fault *f, ts_time_t now)
     while (f->out.head && f->out.head->due <= now) {
         struct held *h = queue_pop(&f->out);
         f->out.held--;
-        (void)ts_driver_send(f->inner, h->data, h->len, now);
+        (void)ts_driver_send(f->drv.inner, h->data, h->len, now);
         free(h);
     }
 }
@@ -239,22 +238,17 @@ static int fault_recv(struct ts_driver *drv, uint8_t *buf, size_t cap, ts_time_t
             free(h);
             return (int)n;
         }
-        int n = ts_driver_recv(f->inner, buf, cap, now);
+        int n = ts_driver_recv(f->drv.inner, buf, cap, now);
         if (n <= 0)
             return n;
         process(f, d, buf, (size_t)n, now);
     }
 }
 
-static int fault_fd(struct ts_driver *drv)
-{
-    return ts_driver_fd(((struct fault *)drv->priv)->inner);
-}
-
 static ts_time_t fault_next_deadline(struct ts_driver *drv, ts_time_t now)
 {
     struct fault *f = drv->priv;
-    ts_time_t t = ts_driver_next_deadline(f->inner, now);
+    ts_time_t t = ts_driver_next_deadline(f->drv.inner, now);
     const struct fault_dir *dirs[2] = {&f->out, &f->in};
     for (int i = 0; i < 2; i++) {
         if (dirs[i]->slot)
@@ -280,14 +274,13 @@ static void fault_destroy(struct ts_driver *drv)
     struct fault *f = drv->priv;
     dir_free(&f->in);
     dir_free(&f->out);
-    ts_driver_destroy(f->inner);
     free(f);
 }
 
+/* fd is the inner driver's (left NULL: passed through). */
 static const struct ts_driver_ops fault_ops = {
     .send = fault_send,
     .recv = fault_recv,
-    .fd = fault_fd,
     .next_deadline = fault_next_deadline,
     .destroy = fault_destroy,
 };
@@ -319,14 +312,11 @@ struct ts_driver *ts_fault_wrap(struct ts_driver *inner, const struct ts_fault_c
     struct fault *f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
-    f->inner = inner;
     /* Two streams from one seed: the directions' decisions do not depend on how sends and
      * receives interleave. */
     dir_init(&f->out, &cfg->out, cfg->seed ^ 0x6f75740000000000ull);
     dir_init(&f->in, &cfg->in, cfg->seed ^ 0x696e000000000000ull);
-    f->drv.ops = &fault_ops;
-    f->drv.name = "fault";
-    f->drv.priv = f;
+    f->drv = (struct ts_driver){.ops = &fault_ops, .name = "fault", .priv = f, .inner = inner};
     return &f->drv;
 }
 

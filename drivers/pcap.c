@@ -34,9 +34,8 @@ struct pcap_rec_hdr {
 };
 
 struct pcap {
-    struct ts_driver drv;
-    struct ts_driver *inner;
-    int fd; /* -1 once writing failed: the capture stops, the traffic does not */
+    struct ts_driver drv; /* drv.inner: the driver whose frames are recorded */
+    int fd;               /* -1 once writing failed: the capture stops, the traffic does not */
     char *path;
 };
 
@@ -88,7 +87,7 @@ static void pcap_record(struct pcap *p, const uint8_t *frame, size_t len, ts_tim
 static int pcap_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_time_t now)
 {
     struct pcap *p = d->priv;
-    int r = ts_driver_send(p->inner, frame, len, now);
+    int r = ts_driver_send(d->inner, frame, len, now);
     if (r == 0)
         pcap_record(p, frame, len, now);
     return r;
@@ -97,20 +96,10 @@ static int pcap_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_t
 static int pcap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
 {
     struct pcap *p = d->priv;
-    int n = ts_driver_recv(p->inner, buf, cap, now);
+    int n = ts_driver_recv(d->inner, buf, cap, now);
     if (n > 0)
         pcap_record(p, buf, (size_t)n, now);
     return n;
-}
-
-static int pcap_fd(struct ts_driver *d)
-{
-    return ts_driver_fd(((struct pcap *)d->priv)->inner);
-}
-
-static ts_time_t pcap_next_deadline(struct ts_driver *d, ts_time_t now)
-{
-    return ts_driver_next_deadline(((struct pcap *)d->priv)->inner, now);
 }
 
 static void pcap_destroy(struct ts_driver *d)
@@ -118,16 +107,14 @@ static void pcap_destroy(struct ts_driver *d)
     struct pcap *p = d->priv;
     if (p->fd >= 0)
         close(p->fd);
-    ts_driver_destroy(p->inner);
     free(p->path);
     free(p);
 }
 
+/* fd and next_deadline are the inner driver's (left NULL: passed through). */
 static const struct ts_driver_ops pcap_ops = {
     .send = pcap_send,
     .recv = pcap_recv,
-    .fd = pcap_fd,
-    .next_deadline = pcap_next_deadline,
     .destroy = pcap_destroy,
 };
 
@@ -161,11 +148,8 @@ struct ts_driver *ts_pcap_wrap(struct ts_driver *inner, const char *path, char *
         close(fd);
         return NULL;
     }
-    p->inner = inner;
     p->fd = fd;
     p->path = pathcopy;
-    p->drv.ops = &pcap_ops;
-    p->drv.name = "pcap";
-    p->drv.priv = p;
+    p->drv = (struct ts_driver){.ops = &pcap_ops, .name = "pcap", .priv = p, .inner = inner};
     return &p->drv;
 }

@@ -1,13 +1,13 @@
 /* ARP (RFC 826) with the host rules of RFC 1122 2.3.2: a bounded cache whose entries expire,
  * requests retried at most once per second, a bounded queue of datagrams waiting for an answer,
- * and a clean failure (ICMP host-unreachable semantics) when nobody answers. */
+ * and a clean failure when nobody answers: ts_arp_poll hands the waiting datagrams back to the
+ * conductor, which tells their transports (ICMP host-unreachable semantics). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "wire/arp.h"
-#include "wire/icmp.h"
 
 #define ARP_CACHE_SIZE 64
 /* RFC 1122 2.3.2.1 leaves the timeout to us; Linux keeps an unconfirmed entry usable for about a
@@ -24,12 +24,6 @@
 #define ARP_QUEUE_PER_ENTRY 16
 #define ARP_QUEUE_TOTAL     256
 
-struct arp_qframe {
-    struct arp_qframe *next;
-    size_t len;
-    uint8_t data[]; /* 14 bytes of room for Ethernet, then the IPv4 datagram */
-};
-
 struct arp_entry {
     uint32_t ip; /* 0: free slot */
     uint8_t mac[6];
@@ -38,7 +32,7 @@ struct arp_entry {
     ts_time_t last_used; /* for LRU eviction */
     ts_time_t next_try;  /* pending: when the next request is due */
     uint8_t tries;       /* pending: requests sent so far */
-    struct arp_qframe *qhead, *qtail;
+    struct ts_arp_frame *qhead, *qtail;
     uint16_t qlen;
 };
 
@@ -47,16 +41,15 @@ struct ts_arp {
     size_t queued; /* frames in all pending queues */
 };
 
-struct ts_arp *ts_arp_new(struct ts_stack *s)
+struct ts_arp *ts_arp_new(void)
 {
-    (void)s;
     return calloc(1, sizeof(struct ts_arp));
 }
 
-static void queue_free(struct arp_qframe *q)
+void ts_arp_frames_free(struct ts_arp_frame *q)
 {
     while (q) {
-        struct arp_qframe *n = q->next;
+        struct ts_arp_frame *n = q->next;
         free(q);
         q = n;
     }
@@ -67,14 +60,14 @@ void ts_arp_free(struct ts_arp *a)
     if (!a)
         return;
     for (int i = 0; i < ARP_CACHE_SIZE; i++)
-        queue_free(a->e[i].qhead);
+        ts_arp_frames_free(a->e[i].qhead);
     free(a);
 }
 
 /* Take the pending queue off an entry (the caller frees or sends it). */
-static struct arp_qframe *detach_queue(struct ts_arp *a, struct arp_entry *e)
+static struct ts_arp_frame *detach_queue(struct ts_arp *a, struct arp_entry *e)
 {
-    struct arp_qframe *q = e->qhead;
+    struct ts_arp_frame *q = e->qhead;
     a->queued -= e->qlen;
     e->qhead = e->qtail = NULL;
     e->qlen = 0;
@@ -126,9 +119,9 @@ static void flush_queue(struct ts_stack *s, struct arp_entry *e)
 {
     uint8_t mac[6];
     memcpy(mac, e->mac, 6);
-    struct arp_qframe *q = detach_queue(s->arp, e);
+    struct ts_arp_frame *q = detach_queue(s->arp, e);
     while (q) {
-        struct arp_qframe *n = q->next;
+        struct ts_arp_frame *n = q->next;
         ts_link_send(s, mac, ETH_TYPE_IPV4, q->data, q->len);
         free(q);
         q = n;
@@ -150,10 +143,10 @@ static struct arp_entry *alloc_entry(struct ts_stack *s)
             victim = e;
     }
     ts_count(s, TS_C_ARP_CACHE_EVICT);
-    struct arp_qframe *q = detach_queue(a, victim);
-    for (struct arp_qframe *f = q; f; f = f->next)
+    struct ts_arp_frame *q = detach_queue(a, victim);
+    for (struct ts_arp_frame *f = q; f; f = f->next)
         ts_count(s, TS_C_ARP_DROP_QUEUE_FULL);
-    queue_free(q);
+    ts_arp_frames_free(q);
     memset(victim, 0, sizeof *victim);
     return victim;
 }
@@ -180,11 +173,11 @@ static bool valid_sender(const struct ts_stack *s, const struct arp_pkt *p)
     return true;
 }
 
-void ts_arp_input(struct ts_stack *s, const struct eth_hdr *eth)
+void ts_arp_input(struct ts_stack *s, const struct ts_link_rx *f)
 {
     struct arp_pkt p;
     ts_count(s, TS_C_ARP_RX);
-    enum ts_counter why = arp_parse(eth->payload, eth->payload_len, &p);
+    enum ts_counter why = arp_parse(f->payload, f->len, &p);
     if (why != TS_C_OK) {
         ts_count(s, why);
         return;
@@ -253,7 +246,7 @@ int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t l
     if (e->qlen >= ARP_QUEUE_PER_ENTRY || a->queued >= ARP_QUEUE_TOTAL) {
         ts_count(s, TS_C_ARP_DROP_QUEUE_FULL);
     } else {
-        struct arp_qframe *q = malloc(sizeof *q + len);
+        struct ts_arp_frame *q = malloc(sizeof *q + len);
         if (!q) {
             ts_count(s, TS_C_ARP_DROP_QUEUE_FULL);
         } else {
@@ -274,36 +267,20 @@ int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t l
     return 0; /* RFC 1122 2.3.2.2: waiting for resolution is not an error */
 }
 
-/* Resolution failed: drop the queue and tell the transports, as a router would have with an
- * ICMP host unreachable (RFC 1122 2.3.2.2 / 3.2.2.1), so TCP and UDP see EHOSTUNREACH. */
-static void report_unreachable(struct ts_stack *s, struct arp_qframe *q)
+/* Resolution failed (RFC 1122 2.3.2.1: we stop asking after ARP_MAX_TRIES): the entry's slot is
+ * freed and its queue handed to the caller, who reports each datagram to its transport. */
+static void fail(struct ts_stack *s, struct arp_entry *e, struct ts_arp_failure *failed)
 {
-    while (q) {
-        struct arp_qframe *n = q->next;
-        struct ipv4_hdr ip;
-        ts_count(s, TS_C_ARP_DROP_UNRESOLVED);
-        /* Only a first fragment carries the transport header the error must quote. */
-        if (q->len > ETH_HDR_LEN &&
-            ipv4_parse(q->data + ETH_HDR_LEN, q->len - ETH_HDR_LEN, &ip) == TS_C_OK &&
-            ip.frag_off == 0 && ip.payload_len >= 8) {
-            struct ts_icmp_error err = {.type = ICMP_DEST_UNREACH,
-                                        .code = ICMP_UNREACH_HOST,
-                                        .src = ip.src,
-                                        .dst = ip.dst,
-                                        .proto = ip.proto,
-                                        .l4 = ip.payload,
-                                        .l4_len = ip.payload_len};
-            ts_stack_deliver_icmp_error(s, &err);
-        }
-        free(q);
-        q = n;
-    }
+    ts_count(s, TS_C_ARP_RESOLVE_FAILED);
+    failed->ip = e->ip;
+    failed->frames = detach_queue(s->arp, e);
+    memset(e, 0, sizeof *e);
 }
 
-ts_time_t ts_arp_poll(struct ts_stack *s, ts_time_t now)
+bool ts_arp_poll(struct ts_stack *s, ts_time_t now, ts_time_t *next, struct ts_arp_failure *failed)
 {
     struct ts_arp *a = s->arp;
-    ts_time_t next = TS_TIME_NEVER;
+    *next = TS_TIME_NEVER;
     for (int i = 0; i < ARP_CACHE_SIZE; i++) {
         struct arp_entry *e = &a->e[i];
         if (e->ip == 0)
@@ -313,25 +290,24 @@ ts_time_t ts_arp_poll(struct ts_stack *s, ts_time_t now)
                 memset(e, 0, sizeof *e); /* resolved entries hold no queue */
                 continue;
             }
-            next = ts_time_min(next, e->expires);
+            *next = ts_time_min(*next, e->expires);
             continue;
         }
         if (e->next_try > now) {
-            next = ts_time_min(next, e->next_try);
+            *next = ts_time_min(*next, e->next_try);
             continue;
         }
         if (e->tries < ARP_MAX_TRIES) {
             send_request(s, e);
-            next = ts_time_min(next, e->next_try);
+            *next = ts_time_min(*next, e->next_try);
             continue;
         }
-        ts_count(s, TS_C_ARP_RESOLVE_FAILED);
-        struct arp_qframe *q = detach_queue(a, e);
-        memset(e, 0, sizeof *e);
-        /* The slot is free before the transports hear of it: they may send again at once. */
-        report_unreachable(s, q);
+        /* Entries before this one are done for now (a request sent moved next_try on), so the
+         * next call picks up where this one stopped. */
+        fail(s, e, failed);
+        return true;
     }
-    return next;
+    return false;
 }
 
 bool ts_arp_lookup(const struct ts_stack *s, uint32_t ip, uint8_t mac[6])

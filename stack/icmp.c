@@ -1,5 +1,6 @@
-/* ICMP (RFC 792) with the host rules of RFC 1122 3.2.2: echo replies, errors passed to the
- * transports, and errors we send (rate-limited, never about errors or broadcasts). */
+/* ICMP (RFC 792) with the host rules of RFC 1122 3.2.2: echo replies, errors parsed for the
+ * conductor to pass to the transports, and errors we send (rate-limited, never about errors or
+ * broadcasts) when the conductor finds a datagram nobody takes. */
 #include <string.h>
 
 #include "internal.h"
@@ -13,7 +14,8 @@
  * bytes (RFC 792 requires only the header and 8 bytes). */
 #define ICMP_ERR_MAX_QUOTE (576 - IPV4_HDR_LEN - ICMP_HDR_LEN)
 
-static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
+/* An error about a datagram of ours: parse the quote for the conductor to route it. */
+static bool error_input(struct ts_stack *s, const struct icmp_hdr *ic, struct ts_icmp_error *e)
 {
     struct ipv4_hdr q;
     /* The quote must be a datagram we sent (from our address), and a first fragment, or there
@@ -21,9 +23,9 @@ static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
     if (!ipv4_parse_quoted(ic->payload, ic->payload_len, &q) || q.src != s->cfg.ip ||
         q.frag_off != 0) {
         ts_count(s, TS_C_ICMP_DROP_BAD_ERROR);
-        return;
+        return false;
     }
-    struct ts_icmp_error e = {
+    *e = (struct ts_icmp_error){
         .type = ic->type,
         .code = ic->code,
         .mtu = (ic->type == ICMP_DEST_UNREACH && ic->code == ICMP_UNREACH_NEEDFRAG) ? ic->mtu : 0,
@@ -33,7 +35,7 @@ static void error_input(struct ts_stack *s, const struct icmp_hdr *ic)
         .l4 = q.payload,
         .l4_len = q.payload_len,
     };
-    ts_stack_deliver_icmp_error(s, &e);
+    return true;
 }
 
 static void echo_reply(struct ts_stack *s, const struct ipv4_hdr *ip, const struct icmp_hdr *req)
@@ -59,14 +61,14 @@ static void echo_reply(struct ts_stack *s, const struct ipv4_hdr *ip, const stru
     }
 }
 
-void ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+bool ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip, struct ts_icmp_error *err)
 {
     struct icmp_hdr ic;
     ts_count(s, TS_C_ICMP_RX);
     enum ts_counter why = icmp_parse(ip->payload, ip->payload_len, &ic);
     if (why != TS_C_OK) {
         ts_count(s, why);
-        return;
+        return false;
     }
     switch (ic.type) {
     case ICMP_ECHO_REQUEST:
@@ -74,29 +76,30 @@ void ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
          * stack cannot be used to amplify ("smurf") traffic. */
         if (ts_ip_is_broadcast(s, ip->dst)) {
             ts_count(s, TS_C_ICMP_DROP_BROADCAST);
-            return;
+            return false;
         }
         echo_reply(s, ip, &ic);
-        break;
+        return false;
     case ICMP_DEST_UNREACH:
     case ICMP_TIME_EXCEEDED:
     case ICMP_PARAM_PROBLEM:
-        error_input(s, &ic);
-        break;
+        /* RFC 1122 3.2.2: errors are passed to the transport that sent the datagram. */
+        return error_input(s, &ic, err);
     default:
         /* Source quench is deprecated (RFC 6633: ignore it); redirects do not apply to a host
          * with a single gateway; echo replies: we send no echo requests of our own. */
         ts_count(s, TS_C_ICMP_DROP_UNKNOWN_TYPE);
-        break;
+        return false;
     }
 }
 
 /* RFC 1122 3.2.2: the datagrams that must never cause an ICMP error. */
-static bool may_send_error(const struct ts_stack *s, const struct ipv4_hdr *ip)
+static bool may_send_error(const struct ts_stack *s, const struct ts_ip_rx *rx)
 {
+    const struct ipv4_hdr *ip = &rx->ip;
     if (ip->frag_off != 0)
         return false; /* not the first fragment */
-    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst) || s->rx_link_broadcast)
+    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst) || rx->link_broadcast)
         return false; /* a broadcast, at the IP or at the link layer */
     /* The source must name a single host. */
     if (ip->src == 0 || ts_ip_is_broadcast(s, ip->src) || ipv4_is_multicast(ip->src) ||
@@ -135,10 +138,11 @@ static bool take_token(struct ts_stack *s)
 }
 
 void ts_icmp_send_error(struct ts_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
-                        const struct ipv4_hdr *ip)
+                        const struct ts_ip_rx *rx)
 {
-    if (!may_send_error(s, ip))
+    if (!may_send_error(s, rx))
         return;
+    const struct ipv4_hdr *ip = &rx->ip;
     if (!take_token(s)) {
         ts_count(s, TS_C_ICMP_RATE_LIMITED);
         return;

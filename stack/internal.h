@@ -1,12 +1,28 @@
-/* Inside the core: the stack instance and the interfaces between its modules.
+/* Inside the core: the stack instance and the interfaces between its layers.
  *
- * Who calls whom. stack.c is the conductor. Inbound, it parses the Ethernet header and hands the
- * frame to arp.c or ipv4.c; ipv4.c validates and reassembles, then gives the whole datagram back
- * to the conductor (ts_stack_deliver), which hands it to icmp.c, udp.c or tcp_input.c. ICMP errors
- * go the same way (ts_stack_deliver_icmp_error). Outbound, a transport writes its packet into the
- * stack's transmit buffer (ts_ip_tx_buf) and calls ts_ip_send; ipv4.c adds its header, fragments
- * if needed, and arp.c resolves the next hop and hands the frame to the driver. No protocol module
- * calls another protocol module by name. */
+ * Who calls whom. The files of stack/ form layers, and a layer calls only the layers below it
+ * (`make deps-check` proves it from the object files; tools/layers-check.sh lists the layers):
+ *
+ *   stack.c                 the conductor: frame in, results dispatched up, timers polled
+ *   tcp*.c                  TCP (its files call each other: output arms timers, timers send)
+ *   udp.c                   UDP
+ *   icmp.c                  ICMP: echo, parsing errors, sending errors
+ *   ipv4.c ip_reass.c       IPv4: validation, reassembly, routing, send and fragmentation
+ *   arp.c                   ARP: the cache, the queue of datagrams waiting for an address
+ *   link.c                  Ethernet: MAC filter in, header and driver out
+ *   trace.c                 trace events, TCP state names and their explanations
+ *   addr.c ringbuf.c siphash.c counters.c   utilities
+ *   wire/                   wire formats: parse and emit, no state
+ *
+ * Inbound, each layer returns what it found and the conductor decides what comes next: link.c
+ * returns the accepted frame (struct ts_link_rx), ipv4.c the validated, reassembled datagram
+ * (struct ts_ip_rx), icmp.c a parsed error for the conductor to route to TCP or UDP (struct
+ * ts_icmp_error), udp.c "nobody on this port" for the conductor to answer. The timers work the
+ * same way: ts_arp_poll returns a next hop that never answered with its waiting datagrams, and
+ * ts_reass_poll a datagram whose reassembly timed out. Outbound goes straight down: a transport
+ * writes its packet into the stack's transmit buffer (ts_ip_tx_buf) and calls ts_ip_send; ipv4.c
+ * adds its header and fragments, arp.c resolves the next hop, link.c adds the Ethernet header and
+ * hands the frame to the driver. */
 #ifndef TS_INTERNAL_H
 #define TS_INTERNAL_H
 
@@ -47,9 +63,6 @@ struct ts_stack {
     /* ICMP error rate limit (RFC 1122 3.2.2): a token bucket. */
     uint32_t icmp_tokens;
     ts_time_t icmp_refill;
-    /* The frame being processed was sent to the Ethernet broadcast address: no ICMP error may
-     * answer it (RFC 1122 3.2.2). Set by ts_stack_input for the duration of the call. */
-    bool rx_link_broadcast;
 
     uint8_t tx[TS_TX_BUF_SIZE]; /* the transmit buffer; see ts_ip_tx_buf */
     uint8_t rx[TS_TX_BUF_SIZE]; /* ts_stack_step's receive buffer */
@@ -60,23 +73,102 @@ static inline void ts_count(struct ts_stack *s, enum ts_counter c)
     s->counters[c]++;
 }
 
-/* ---- stack.c: the conductor ---- */
-/* A complete (reassembled) IPv4 datagram addressed to us. */
-void ts_stack_deliver(struct ts_stack *s, const struct ipv4_hdr *ip);
-/* An ICMP error about a datagram we sent: passed to the transport named in the quote. */
-struct ts_icmp_error {
-    uint8_t type, code;
-    uint16_t mtu;      /* next-hop MTU for "fragmentation needed", else 0 */
-    uint32_t src, dst; /* of the original datagram (src is us) */
-    uint8_t proto;
-    const uint8_t *l4; /* the quoted transport header (at least 8 bytes) */
-    size_t l4_len;
-};
-void ts_stack_deliver_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
+/* ---- The stack's own addresses (configuration facts every layer from ARP up asks about) ---- */
+/* Is addr our (unicast) address? */
+static inline bool ts_ip_is_local(const struct ts_stack *s, uint32_t addr)
+{
+    return addr == s->cfg.ip;
+}
+/* Is addr a broadcast we belong to: the limited broadcast or our subnet's (RFC 1122 3.3.6)? */
+static inline bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
+{
+    return addr == IPV4_BROADCAST || addr == ((s->cfg.ip & s->netmask) | ~s->netmask);
+}
+
+/* ---- trace.c ---- */
 /* Emit a trace event (called by the TCP state door only). */
 void ts_stack_trace(struct ts_stack *s, const struct ts_trace_event *ev);
 
-/* ---- Transmit path for transports ---- */
+/* ---- link.c: Ethernet ---- */
+/* A frame the link layer accepted (addressed to our MAC or to broadcast, from a plausible
+ * source), as it goes up to ARP or IPv4. */
+struct ts_link_rx {
+    uint16_t type; /* ETH_TYPE_ARP, ETH_TYPE_IPV4, or another the caller drops */
+    /* Sent to the Ethernet broadcast address: no ICMP error may answer what it carries
+     * (RFC 1122 3.2.2). */
+    bool broadcast;
+    const uint8_t *payload; /* points into the frame */
+    size_t len;
+};
+/* Parses and filters one received frame; false when it was dropped (and counted). */
+bool ts_link_input(struct ts_stack *s, const uint8_t *frame, size_t len, struct ts_link_rx *out);
+/* frame holds the Ethernet header space (14 bytes) followed by the payload; fills the header and
+ * hands the frame to the driver. Returns 0 or -errno. */
+int ts_link_send(struct ts_stack *s, const uint8_t dst_mac[6], uint16_t type, uint8_t *frame,
+                 size_t len);
+
+/* ---- arp.c ---- */
+struct ts_arp *ts_arp_new(void);
+void ts_arp_free(struct ts_arp *a);
+void ts_arp_input(struct ts_stack *s, const struct ts_link_rx *f);
+/* frame: 14 free bytes then an IPv4 datagram of len - 14 bytes, for next hop nexthop.
+ * Sends at once when the address is known, else copies it into the pending queue and asks. */
+int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len);
+void ts_arp_announce(struct ts_stack *s); /* gratuitous ARP */
+/* A frame that waited in ARP's queue: 14 bytes of room for Ethernet, then an IPv4 datagram. */
+struct ts_arp_frame {
+    struct ts_arp_frame *next;
+    size_t len;
+    uint8_t data[];
+};
+/* A next hop that never answered (RFC 1122 2.3.2.1), and the frames that waited for it (the
+ * caller owns them: ts_arp_frames_free). */
+struct ts_arp_failure {
+    uint32_t ip;
+    struct ts_arp_frame *frames;
+};
+/* ARP's timers: repeats due requests, forgets stale entries. Stops at the first next hop whose
+ * resolution failed and returns true with it in *failed (its slot is already free, so the caller
+ * may send to it again while it reports the failure); call again until it returns false, which
+ * sets *next to the next deadline. */
+bool ts_arp_poll(struct ts_stack *s, ts_time_t now, ts_time_t *next, struct ts_arp_failure *failed);
+void ts_arp_frames_free(struct ts_arp_frame *f);
+/* For tests and tools: is ip in the cache (resolved)? Copies the MAC when mac != NULL. */
+bool ts_arp_lookup(const struct ts_stack *s, uint32_t ip, uint8_t mac[6]);
+
+/* ---- ipv4.c / ip_reass.c ---- */
+/* A datagram addressed to us, as it goes up to ICMP, UDP or TCP. */
+struct ts_ip_rx {
+    struct ipv4_hdr ip; /* a reassembled datagram's payload lives in reassembly memory, valid
+                         * until the next call into ip_reass.c */
+    /* It came in a frame sent to the Ethernet broadcast address (for a reassembled datagram:
+     * one of its fragments did): no ICMP error may answer it (RFC 1122 3.2.2). */
+    bool link_broadcast;
+};
+/* Validates one datagram from the link (RFC 1122 3.2.1) and reassembles fragments. Returns true
+ * with a complete datagram for us in *out; false when it was dropped (counted) or is a fragment
+ * of a datagram not yet complete. */
+bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_rx *out);
+struct ts_reass *ts_reass_new(void);
+void ts_reass_free(struct ts_reass *r);
+/* Takes a fragment; when it completes a datagram, returns true and fills *whole (whose payload
+ * points into reassembly memory valid until the next call). */
+bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *frag, struct ts_ip_rx *whole);
+/* A datagram whose reassembly timed out (RFC 1122 3.3.2). */
+struct ts_reass_expired {
+    /* Fragment zero came: first describes it (payload valid until the next call into
+     * ip_reass.c), for the caller to quote in "time exceeded". Else there is nothing to quote. */
+    bool has_first;
+    struct ts_ip_rx first;
+};
+/* Reassembly's timer: stops at the first datagram that timed out and returns true with it in
+ * *expired (already freed but for the first fragment's data); call again until it returns
+ * false, which sets *next to the next deadline. */
+bool ts_reass_poll(struct ts_stack *s, ts_time_t now, ts_time_t *next,
+                   struct ts_reass_expired *expired);
+size_t ts_reass_memory(const struct ts_stack *s); /* bytes held, for tests */
+
+/* Transmit path for transports. */
 /* Where to write a transport packet: returns a pointer with TS_TX_HEADROOM free bytes before it,
  * and in *cap the most that fits in one datagram (65515). Valid until the next ts_ip_send. */
 uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap);
@@ -85,53 +177,37 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap);
  * An unresolved next hop is not an error: the frame waits in the ARP queue. */
 int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
                uint8_t tos);
-/* Is addr one of ours (unicast), or a broadcast we accept? */
-bool ts_ip_is_local(const struct ts_stack *s, uint32_t addr);
-bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr);
 /* The next hop for dst, or 0 if there is no route. */
 uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst);
 /* The MTU to use towards dst (the link MTU; lowered by RFC 1191 messages in the TCP layer). */
 uint16_t ts_ip_mtu(const struct ts_stack *s, uint32_t dst);
 
-/* ---- link (stack.c) ---- */
-/* frame holds the Ethernet header space (14 bytes) followed by the payload; fills the header and
- * hands the frame to the driver. Returns 0 or -errno. */
-int ts_link_send(struct ts_stack *s, const uint8_t dst_mac[6], uint16_t type, uint8_t *frame,
-                 size_t len);
-
-/* ---- arp.c ---- */
-struct ts_arp *ts_arp_new(struct ts_stack *s);
-void ts_arp_free(struct ts_arp *a);
-void ts_arp_input(struct ts_stack *s, const struct eth_hdr *eth);
-/* frame: 14 free bytes then an IPv4 datagram of len - 14 bytes, for next hop nexthop.
- * Sends at once when the address is known, else copies it into the pending queue and asks. */
-int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len);
-ts_time_t ts_arp_poll(struct ts_stack *s, ts_time_t now);
-void ts_arp_announce(struct ts_stack *s); /* gratuitous ARP */
-/* For tests and tools: is ip in the cache (resolved)? Copies the MAC when mac != NULL. */
-bool ts_arp_lookup(const struct ts_stack *s, uint32_t ip, uint8_t mac[6]);
-
-/* ---- ipv4.c / ip_reass.c ---- */
-void ts_ipv4_input(struct ts_stack *s, const uint8_t *pkt, size_t len);
-struct ts_reass *ts_reass_new(void);
-void ts_reass_free(struct ts_reass *r);
-/* Takes a fragment; when it completes a datagram, returns true and fills *whole (whose payload
- * points into reassembly memory valid until the next call). */
-bool ts_reass_input(struct ts_stack *s, const struct ipv4_hdr *frag, struct ipv4_hdr *whole);
-ts_time_t ts_reass_poll(struct ts_stack *s, ts_time_t now);
-size_t ts_reass_memory(const struct ts_stack *s); /* bytes held, for tests */
-
 /* ---- icmp.c ---- */
-void ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
-/* Send an ICMP error about the datagram ip (RFC 1122 3.2.2: never about an ICMP error, a
- * broadcast/multicast, or a non-first fragment; rate-limited). */
+/* An ICMP error about a datagram we sent, as the conductor hands it to the transport named in
+ * the quote. ARP failures are reported in the same form (host unreachable). */
+struct ts_icmp_error {
+    uint8_t type, code;
+    uint16_t mtu;      /* next-hop MTU for "fragmentation needed", else 0 */
+    uint32_t src, dst; /* of the original datagram (src is us) */
+    uint8_t proto;
+    const uint8_t *l4; /* the quoted transport header (at least 8 bytes) */
+    size_t l4_len;
+};
+/* Answers echo requests; returns true with *err filled when the message is an error about a
+ * datagram of ours (the caller passes it to the transport), false otherwise. */
+bool ts_icmp_input(struct ts_stack *s, const struct ipv4_hdr *ip, struct ts_icmp_error *err);
+/* Send an ICMP error about the datagram rx (RFC 1122 3.2.2: never about an ICMP error, a
+ * broadcast at the link or IP layer, a multicast, or a non-first fragment; rate-limited). */
 void ts_icmp_send_error(struct ts_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
-                        const struct ipv4_hdr *ip);
+                        const struct ts_ip_rx *rx);
 
 /* ---- udp.c ---- */
 struct ts_udp_table *ts_udp_table_new(void);
 void ts_udp_table_free(struct ts_udp_table *t);
-void ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
+/* What became of a datagram: delivered or dropped (counted), or nobody listens on its port, which
+ * the caller may answer with "port unreachable" (RFC 1122 4.1.3.1). */
+enum ts_udp_rx { TS_UDP_RX_DONE, TS_UDP_RX_NO_PORT };
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
 void ts_udp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 
 /* ---- tcp*.c ---- */

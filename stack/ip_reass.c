@@ -7,12 +7,13 @@
  * Hostile input: a fragment that overlaps another with different data makes the whole datagram
  * suspect (it is how filters are evaded, cf. RFC 5722 for IPv6), so the datagram is dropped.
  * Exact or contained duplicates are counted and ignored. Memory and slots are bounded; when a
- * bound is hit the oldest datagram in progress is evicted. */
+ * bound is hit the oldest datagram in progress is evicted. A datagram whose time runs out goes
+ * back to the caller of ts_reass_poll (the conductor), which decides whether "time exceeded" is
+ * sent. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-#include "wire/icmp.h"
 
 /* RFC 1122 3.3.2 suggests 60 to 120 s. Linux uses 30 s (ipfrag_time): fragments of one datagram
  * arrive within milliseconds on real links, and every second an incomplete datagram is kept is
@@ -35,6 +36,9 @@ struct dgram {
     uint8_t tos, ttl; /* from the first fragment */
     uint32_t total;   /* payload length, known once the last fragment came; else 0 */
     bool have_last;
+    /* Some fragment came in a frame sent to the Ethernet broadcast address: the datagram was,
+     * in part, a link-layer broadcast, and no ICMP error may answer it (RFC 1122 3.2.2). */
+    bool link_broadcast;
     ts_time_t created, expires;
     struct frag *frags; /* sorted by offset */
     size_t mem;
@@ -43,7 +47,8 @@ struct dgram {
 struct ts_reass {
     struct dgram d[REASS_MAX_DGRAMS];
     size_t mem;
-    uint8_t *done; /* the last reassembled payload, valid until the next call */
+    uint8_t *done;        /* the last reassembled payload, valid until the next call */
+    struct frag *expired; /* fragment zero of the last expired datagram, valid as long */
 };
 
 #define FRAG_COST(len) (sizeof(struct frag) + (len))
@@ -65,10 +70,13 @@ static void dgram_free(struct ts_reass *r, struct dgram *d)
     memset(d, 0, sizeof *d);
 }
 
-static void release_done(struct ts_reass *r)
+/* Free what the previous call handed back to its caller (valid until this call). */
+static void release_returned(struct ts_reass *r)
 {
     free(r->done);
     r->done = NULL;
+    free(r->expired);
+    r->expired = NULL;
 }
 
 void ts_reass_free(struct ts_reass *r)
@@ -78,7 +86,7 @@ void ts_reass_free(struct ts_reass *r)
     for (int i = 0; i < REASS_MAX_DGRAMS; i++)
         if (r->d[i].used)
             dgram_free(r, &r->d[i]);
-    release_done(r);
+    release_returned(r);
     free(r);
 }
 
@@ -181,29 +189,66 @@ static bool reject(struct ts_stack *s, struct dgram *d, enum ts_counter why)
     return false;
 }
 
-bool ts_reass_input(struct ts_stack *s, const struct ipv4_hdr *frag, struct ipv4_hdr *whole)
+/* The checks a fragment must pass against the datagram it belongs to (RFC 791 3.2: offsets in
+ * units of 8 bytes, the last fragment fixes the length). TS_C_OK or the drop reason. */
+static enum ts_counter check_fragment(const struct dgram *d, const struct ipv4_hdr *frag)
+{
+    uint32_t off = frag->frag_off, len = (uint32_t)frag->payload_len;
+    if (frag->hdr_len + off + len > IPV4_MAX_LEN)
+        return TS_C_IP_REASS_DROP_TOO_BIG;
+    if (!frag->mf) {
+        /* The last fragment fixes the length: it must agree with what we have. */
+        if (d->have_last && d->total != off + len)
+            return TS_C_IP_REASS_DROP_BAD_FRAG;
+        for (const struct frag *f = d->frags; f; f = f->next)
+            if ((uint32_t)f->off + f->len > off + len)
+                return TS_C_IP_REASS_DROP_BAD_FRAG;
+    } else if (d->have_last && off + len > d->total) {
+        return TS_C_IP_REASS_DROP_BAD_FRAG;
+    }
+    return TS_C_OK;
+}
+
+/* Copy a complete datagram's fragments into one buffer and describe it in *whole. */
+static bool assemble(struct ts_stack *s, struct dgram *d, struct ts_ip_rx *whole)
+{
+    uint8_t *buf = malloc(d->total);
+    if (!buf)
+        return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
+    for (const struct frag *f = d->frags; f; f = f->next)
+        memcpy(buf + f->off, f->data, f->len); /* overlaps carry identical bytes */
+    whole->ip = (struct ipv4_hdr){
+        .hdr_len = IPV4_HDR_LEN,
+        .tos = d->tos,
+        .total_len = (uint16_t)(IPV4_HDR_LEN + d->total),
+        .id = d->id,
+        .ttl = d->ttl,
+        .proto = d->proto,
+        .src = d->src,
+        .dst = d->dst,
+        .payload = buf,
+        .payload_len = d->total,
+    };
+    s->reass->done = buf;
+    ts_count(s, TS_C_IP_REASS_OK);
+    dgram_free(s->reass, d);
+    return true;
+}
+
+bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_rx *whole)
 {
     struct ts_reass *r = s->reass;
-    release_done(r);
+    release_returned(r);
+    const struct ipv4_hdr *frag = &rx->ip;
     uint32_t off = frag->frag_off, len = (uint32_t)frag->payload_len;
 
     /* RFC 791: all fragments but the last carry a multiple of 8 bytes; an empty one is no use. */
     if (len == 0 || (frag->mf && len % 8 != 0))
         return reject(s, NULL, TS_C_IP_REASS_DROP_BAD_FRAG);
     struct dgram *d = lookup(s, frag);
-    if (frag->hdr_len + off + len > IPV4_MAX_LEN)
-        return reject(s, d, TS_C_IP_REASS_DROP_TOO_BIG);
-    if (!frag->mf) {
-        /* The last fragment fixes the length: it must agree with what we have. */
-        if (d->have_last && d->total != off + len)
-            return reject(s, d, TS_C_IP_REASS_DROP_BAD_FRAG);
-        for (const struct frag *f = d->frags; f; f = f->next)
-            if ((uint32_t)f->off + f->len > off + len)
-                return reject(s, d, TS_C_IP_REASS_DROP_BAD_FRAG);
-    } else if (d->have_last && off + len > d->total) {
-        return reject(s, d, TS_C_IP_REASS_DROP_BAD_FRAG);
-    }
-
+    enum ts_counter why = check_fragment(d, frag);
+    if (why != TS_C_OK)
+        return reject(s, d, why);
     switch (check_overlaps(d, off, len, frag->payload)) {
     case ADD_OVERLAP:
         return reject(s, d, TS_C_IP_REASS_DROP_OVERLAP);
@@ -224,6 +269,7 @@ bool ts_reass_input(struct ts_stack *s, const struct ipv4_hdr *frag, struct ipv4
         }
         dgram_free(r, o);
     }
+    d->link_broadcast |= rx->link_broadcast;
     struct frag *nf = malloc(FRAG_COST(len));
     if (!nf)
         return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
@@ -243,63 +289,54 @@ bool ts_reass_input(struct ts_stack *s, const struct ipv4_hdr *frag, struct ipv4
     }
     if (!complete(d))
         return false;
-
-    uint8_t *buf = malloc(d->total);
-    if (!buf)
-        return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
-    for (const struct frag *f = d->frags; f; f = f->next)
-        memcpy(buf + f->off, f->data, f->len); /* overlaps carry identical bytes */
-    *whole = (struct ipv4_hdr){
-        .hdr_len = IPV4_HDR_LEN,
-        .tos = d->tos,
-        .total_len = (uint16_t)(IPV4_HDR_LEN + d->total),
-        .id = d->id,
-        .ttl = d->ttl,
-        .proto = d->proto,
-        .src = d->src,
-        .dst = d->dst,
-        .payload = buf,
-        .payload_len = d->total,
-    };
-    r->done = buf;
-    ts_count(s, TS_C_IP_REASS_OK);
-    dgram_free(r, d);
-    return true;
+    whole->link_broadcast = d->link_broadcast;
+    return assemble(s, d, whole);
 }
 
-ts_time_t ts_reass_poll(struct ts_stack *s, ts_time_t now)
+/* Describe an expired datagram for the caller, keeping fragment zero (if it came) until the next
+ * call, and free the rest. */
+static void expire(struct ts_reass *r, struct dgram *d, struct ts_reass_expired *x)
+{
+    *x = (struct ts_reass_expired){.has_first = d->frags && d->frags->off == 0,
+                                   .first.link_broadcast = d->link_broadcast};
+    if (x->has_first) {
+        struct frag *first = d->frags;
+        d->frags = first->next;
+        r->expired = first;
+        x->first.ip = (struct ipv4_hdr){
+            .hdr_len = IPV4_HDR_LEN,
+            .tos = d->tos,
+            .total_len = (uint16_t)(IPV4_HDR_LEN + first->len),
+            .id = d->id,
+            .mf = true,
+            .ttl = d->ttl,
+            .proto = d->proto,
+            .src = d->src,
+            .dst = d->dst,
+            .payload = first->data,
+            .payload_len = first->len,
+        };
+    }
+    dgram_free(r, d);
+}
+
+bool ts_reass_poll(struct ts_stack *s, ts_time_t now, ts_time_t *next,
+                   struct ts_reass_expired *expired)
 {
     struct ts_reass *r = s->reass;
-    ts_time_t next = TS_TIME_NEVER;
-    release_done(r);
+    release_returned(r);
+    *next = TS_TIME_NEVER;
     for (int i = 0; i < REASS_MAX_DGRAMS; i++) {
         struct dgram *d = &r->d[i];
         if (!d->used)
             continue;
         if (d->expires > now) {
-            next = ts_time_min(next, d->expires);
+            *next = ts_time_min(*next, d->expires);
             continue;
         }
         ts_count(s, TS_C_IP_REASS_DROP_TIMEOUT);
-        /* RFC 792 / RFC 1122 3.3.2: time exceeded (code 1), but only if fragment zero came,
-         * since only it holds the transport header the sender needs to see. */
-        if (d->frags && d->frags->off == 0) {
-            struct ipv4_hdr first = {
-                .hdr_len = IPV4_HDR_LEN,
-                .tos = d->tos,
-                .total_len = (uint16_t)(IPV4_HDR_LEN + d->frags->len),
-                .id = d->id,
-                .mf = true,
-                .ttl = d->ttl,
-                .proto = d->proto,
-                .src = d->src,
-                .dst = d->dst,
-                .payload = d->frags->data,
-                .payload_len = d->frags->len,
-            };
-            ts_icmp_send_error(s, ICMP_TIME_EXCEEDED, 1, 0, &first);
-        }
-        dgram_free(r, d);
+        expire(r, d, expired);
+        return true;
     }
-    return next;
+    return false;
 }

@@ -1,6 +1,7 @@
 /* IPv4 (RFC 791) as a host (RFC 1122 3.2, 3.3): input validation and address filtering,
- * handing fragments to reassembly, routing (on-link or via the one gateway) and the transmit
- * path with fragmentation. We never forward (RFC 1122 3.3.1). */
+ * handing fragments to reassembly (ip_reass.c), routing (on-link or via the one gateway) and the
+ * transmit path with fragmentation. We never forward (RFC 1122 3.3.1). A datagram for us goes
+ * back to the caller, the conductor, which picks the protocol. */
 #include <errno.h>
 #include <string.h>
 
@@ -8,21 +9,6 @@
 
 /* RFC 1122 3.2.1.7: a host sends with a TTL of at least 64 (the value Linux uses). */
 #define IP_DEFAULT_TTL 64
-
-static uint32_t subnet_broadcast(const struct ts_stack *s)
-{
-    return (s->cfg.ip & s->netmask) | ~s->netmask;
-}
-
-bool ts_ip_is_local(const struct ts_stack *s, uint32_t addr)
-{
-    return addr == s->cfg.ip;
-}
-
-bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
-{
-    return addr == IPV4_BROADCAST || addr == subnet_broadcast(s);
-}
 
 /* RFC 1122 3.2.1.3: sources that no host may have. */
 static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
@@ -38,37 +24,35 @@ static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
     return src == s->cfg.ip;
 }
 
-void ts_ipv4_input(struct ts_stack *s, const uint8_t *pkt, size_t len)
+bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_rx *out)
 {
-    struct ipv4_hdr ip;
+    struct ts_ip_rx rx = {.link_broadcast = f->broadcast};
     ts_count(s, TS_C_IP_RX);
-    enum ts_counter why = ipv4_parse(pkt, len, &ip);
+    enum ts_counter why = ipv4_parse(f->payload, f->len, &rx.ip);
     if (why != TS_C_OK) {
         /* RFC 1122 3.2.1.2: a bad checksum is discarded silently; so is any malformed header. */
         ts_count(s, why);
-        return;
+        return false;
     }
-    if (bad_source(s, ip.src, ip.dst)) {
+    if (bad_source(s, rx.ip.src, rx.ip.dst)) {
         ts_count(s, TS_C_IP_DROP_BAD_SRC);
-        return;
+        return false;
     }
     /* Our address or a broadcast we belong to; anything else would need forwarding. We join no
      * multicast group. */
-    if (!ts_ip_is_local(s, ip.dst) && !ts_ip_is_broadcast(s, ip.dst)) {
+    if (!ts_ip_is_local(s, rx.ip.dst) && !ts_ip_is_broadcast(s, rx.ip.dst)) {
         ts_count(s, TS_C_IP_DROP_NOT_FOR_US);
-        return;
+        return false;
     }
     /* Options were checked for structure by the parser and are otherwise ignored: RFC 1122
      * 3.2.1.8 only requires that unknown options be skipped. A host does not check the TTL of
      * what it receives (RFC 1122 3.2.1.7). */
-    if (ip.mf || ip.frag_off != 0) {
+    if (rx.ip.mf || rx.ip.frag_off != 0) {
         ts_count(s, TS_C_IP_FRAG_RX);
-        struct ipv4_hdr whole;
-        if (ts_reass_input(s, &ip, &whole))
-            ts_stack_deliver(s, &whole);
-        return;
+        return ts_reass_input(s, &rx, out);
     }
-    ts_stack_deliver(s, &ip);
+    *out = rx;
+    return true;
 }
 
 uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst)

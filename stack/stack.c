@@ -1,9 +1,13 @@
-/* The conductor: one stack instance, the Ethernet layer, the run-loop entry points, counters,
- * and the trace of TCP state changes.
+/* The conductor: one stack instance, its configuration, the run-loop entry points and the
+ * counters, and the only file that knows every layer. It stands on top of them all (see
+ * internal.h): each layer returns what it found, and this file decides where it goes next.
  *
- * Inbound: ts_stack_input parses the Ethernet header, filters by MAC and hands the frame to ARP
- * or IPv4; IPv4 hands every complete datagram back here (ts_stack_deliver) and this file picks
- * the protocol module. Outbound: protocol modules reach the driver only through ts_link_send. */
+ * Inbound, ts_stack_input reads top to bottom: the link layer filters the frame; ARP takes its
+ * own; IPv4 validates and reassembles; the datagram goes to ICMP, TCP or UDP; an ICMP error is
+ * routed to the transport it is about; what nobody takes is answered with an ICMP error.
+ * Timers, in ts_stack_poll: ARP's failures become host-unreachable errors for the transports,
+ * expired reassemblies become "time exceeded", then TCP's timers run. Outbound needs no
+ * conductor: a transport calls ts_ip_send, and each layer calls the one below it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +92,7 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg, struct ts_driver *drv
     s->ip_id = (uint16_t)(cfg->secret[0] << 8 | cfg->secret[1]);
     s->icmp_refill = now;
     s->icmp_tokens = UINT32_MAX; /* "full": icmp.c clamps it to its burst size */
-    s->arp = ts_arp_new(s);
+    s->arp = ts_arp_new();
     s->reass = ts_reass_new();
     if (!s->arp || !s->reass)
         goto fail;
@@ -130,76 +134,120 @@ uint64_t ts_stack_counter(const struct ts_stack *s, enum ts_counter c)
     return s->counters[c];
 }
 
-/* ---------------------------------------------------------------- link layer */
+/* ---------------------------------------------------------------- inbound */
+
+/* An ICMP error about a datagram we sent (or an ARP failure in its form): tell the transport that
+ * sent it (RFC 1122 3.2.2: errors are passed to the transport; 4.1.3.3 UDP, 4.2.3.9 TCP). */
+static void deliver_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
+{
+    switch (e->proto) {
+    case IP_PROTO_TCP:
+        ts_count(s, TS_C_ICMP_ERR_RX);
+        ts_tcp_icmp_error(s, e);
+        break;
+    case IP_PROTO_UDP:
+        ts_count(s, TS_C_ICMP_ERR_RX);
+        ts_udp_icmp_error(s, e);
+        break;
+    default:
+        /* About an ICMP message or a protocol we never send: nobody to tell. */
+        ts_count(s, TS_C_ICMP_DROP_NO_TRANSPORT);
+        break;
+    }
+}
+
+/* A complete datagram for us: the protocol it names takes it. What nobody takes is answered with
+ * an ICMP error, which icmp.c sends only where RFC 1122 3.2.2 allows one. */
+static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
+{
+    struct ts_icmp_error err;
+    switch (rx->ip.proto) {
+    case IP_PROTO_ICMP:
+        if (ts_icmp_input(s, &rx->ip, &err))
+            deliver_icmp_error(s, &err);
+        break;
+    case IP_PROTO_TCP:
+        ts_tcp_input(s, &rx->ip);
+        break;
+    case IP_PROTO_UDP:
+        /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */
+        if (ts_udp_input(s, &rx->ip) == TS_UDP_RX_NO_PORT)
+            ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, rx);
+        break;
+    default:
+        /* RFC 1122 3.2.2.1: a host SHOULD say "protocol unreachable". */
+        ts_count(s, TS_C_IP_DROP_UNKNOWN_PROTO);
+        ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, rx);
+        break;
+    }
+}
 
 void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now)
 {
     s->now = now;
-    ts_count(s, TS_C_ETH_RX);
-    struct eth_hdr eth;
-    enum ts_counter why = eth_parse(frame, len, &eth);
-    if (why != TS_C_OK) {
-        ts_count(s, why);
+    struct ts_link_rx f;
+    if (!ts_link_input(s, frame, len, &f))
         return;
-    }
-    if (eth.payload_len > s->cfg.mtu) {
-        ts_count(s, TS_C_ETH_DROP_OVERSIZE);
-        return;
-    }
-    /* We listen to our own address and broadcast only; we join no multicast group. */
-    if (memcmp(eth.dst, s->cfg.mac, 6) != 0 && !eth_is_broadcast(eth.dst)) {
-        ts_count(s, TS_C_ETH_DROP_NOT_FOR_US);
-        return;
-    }
-    /* A group address is never a valid source (IEEE 802.3), and our own address coming back
-     * means a loop or an impostor. */
-    if (eth_is_multicast(eth.src) || memcmp(eth.src, s->cfg.mac, 6) == 0) {
-        ts_count(s, TS_C_ETH_DROP_BAD_SRC);
-        return;
-    }
-    s->rx_link_broadcast = eth_is_broadcast(eth.dst);
-    switch (eth.type) {
+    struct ts_ip_rx rx;
+    switch (f.type) {
     case ETH_TYPE_ARP:
-        ts_arp_input(s, &eth);
+        ts_arp_input(s, &f);
         break;
     case ETH_TYPE_IPV4:
-        ts_ipv4_input(s, eth.payload, eth.payload_len);
+        if (ts_ipv4_input(s, &f, &rx))
+            deliver(s, &rx);
         break;
     default:
         ts_count(s, TS_C_ETH_DROP_UNKNOWN_TYPE);
         break;
     }
-    s->rx_link_broadcast = false;
 }
 
-int ts_link_send(struct ts_stack *s, const uint8_t dst_mac[6], uint16_t type, uint8_t *frame,
-                 size_t len)
+/* ---------------------------------------------------------------- timers */
+
+/* ARP gave up on a next hop: each datagram that waited for it is lost, and its transport hears
+ * of it as from an ICMP host unreachable (RFC 1122 2.3.2.2, 3.2.2.1), so TCP and UDP see
+ * EHOSTUNREACH. Only a first fragment carries the transport header the error must quote. */
+static void report_unresolved(struct ts_stack *s, const struct ts_arp_failure *failed)
 {
-    struct eth_hdr eth = {.type = type};
-    memcpy(eth.dst, dst_mac, 6);
-    memcpy(eth.src, s->cfg.mac, 6);
-    if (eth_emit(&eth, frame, len) != ETH_HDR_LEN) {
-        ts_count(s, TS_C_ETH_TX_ERROR);
-        return -EINVAL;
+    for (const struct ts_arp_frame *q = failed->frames; q; q = q->next) {
+        ts_count(s, TS_C_ARP_DROP_UNRESOLVED);
+        struct ipv4_hdr ip;
+        if (q->len <= ETH_HDR_LEN ||
+            ipv4_parse(q->data + ETH_HDR_LEN, q->len - ETH_HDR_LEN, &ip) != TS_C_OK ||
+            ip.frag_off != 0 || ip.payload_len < 8)
+            continue;
+        struct ts_icmp_error err = {
+            .type = ICMP_DEST_UNREACH,
+            .code = ICMP_UNREACH_HOST,
+            .src = ip.src,
+            .dst = ip.dst,
+            .proto = ip.proto,
+            .l4 = ip.payload,
+            .l4_len = ip.payload_len,
+        };
+        deliver_icmp_error(s, &err);
     }
-    int rc = ts_driver_send(s->drv, frame, len, s->now);
-    if (rc < 0) {
-        ts_count(s, TS_C_ETH_TX_ERROR);
-        return rc;
-    }
-    ts_count(s, TS_C_ETH_TX);
-    return 0;
 }
-
-/* ---------------------------------------------------------------- run loop */
 
 ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now)
 {
     s->now = now;
-    ts_time_t next = ts_arp_poll(s, now);
-    next = ts_time_min(next, ts_reass_poll(s, now));
-    next = ts_time_min(next, ts_tcp_poll(s, now));
-    return next;
+    ts_time_t arp_next, reass_next;
+    struct ts_arp_failure failed;
+    while (ts_arp_poll(s, now, &arp_next, &failed)) {
+        report_unresolved(s, &failed);
+        ts_arp_frames_free(failed.frames);
+    }
+    struct ts_reass_expired expired;
+    while (ts_reass_poll(s, now, &reass_next, &expired)) {
+        /* RFC 792, RFC 1122 3.3.2: "fragment reassembly time exceeded", but only when fragment
+         * zero came, since only it holds the transport header the sender needs to see. */
+        if (expired.has_first)
+            ts_icmp_send_error(s, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0, &expired.first);
+    }
+    ts_time_t tcp_next = ts_tcp_poll(s, now);
+    return ts_time_min(arp_next, ts_time_min(reass_next, tcp_next));
 }
 
 ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
@@ -227,47 +275,6 @@ ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
     return more ? now : next;
 }
 
-/* ---------------------------------------------------------------- dispatch */
-
-void ts_stack_deliver(struct ts_stack *s, const struct ipv4_hdr *ip)
-{
-    switch (ip->proto) {
-    case IP_PROTO_ICMP:
-        ts_icmp_input(s, ip);
-        break;
-    case IP_PROTO_TCP:
-        ts_tcp_input(s, ip);
-        break;
-    case IP_PROTO_UDP:
-        ts_udp_input(s, ip);
-        break;
-    default:
-        /* RFC 1122 3.2.2.1: a host SHOULD say "protocol unreachable" (icmp.c decides whether
-         * this datagram may get an error at all). */
-        ts_count(s, TS_C_IP_DROP_UNKNOWN_PROTO);
-        ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, ip);
-        break;
-    }
-}
-
-void ts_stack_deliver_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
-{
-    switch (e->proto) {
-    case IP_PROTO_TCP:
-        ts_count(s, TS_C_ICMP_ERR_RX);
-        ts_tcp_icmp_error(s, e);
-        break;
-    case IP_PROTO_UDP:
-        ts_count(s, TS_C_ICMP_ERR_RX);
-        ts_udp_icmp_error(s, e);
-        break;
-    default:
-        /* About an ICMP message or a protocol we never send: nobody to tell. */
-        ts_count(s, TS_C_ICMP_DROP_NO_TRANSPORT);
-        break;
-    }
-}
-
 /* ---------------------------------------------------------------- counters */
 
 size_t ts_stack_counters_format(const struct ts_stack *s, char *buf, size_t cap, bool all)
@@ -285,97 +292,4 @@ size_t ts_stack_counters_format(const struct ts_stack *s, char *buf, size_t cap,
             need += (size_t)n;
     }
     return need;
-}
-
-/* ---------------------------------------------------------------- trace */
-
-void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg)
-{
-    s->trace_fn = fn;
-    s->trace_arg = arg;
-}
-
-void ts_stack_trace(struct ts_stack *s, const struct ts_trace_event *ev)
-{
-    if (s->trace_fn)
-        s->trace_fn(s->trace_arg, ev);
-}
-
-size_t ts_trace_format(const struct ts_trace_event *ev, char *buf, size_t cap)
-{
-    char la[16], ra[16];
-    int n = snprintf(buf, cap, "%llu.%06llu %s:%u > %s:%u %s -> %s (%s)",
-                     (unsigned long long)(ev->time / TS_SEC),
-                     (unsigned long long)(ev->time % TS_SEC), ts_ip_format(ev->laddr, la),
-                     ev->lport, ts_ip_format(ev->raddr, ra), ev->rport, ts_tcp_state_name(ev->from),
-                     ts_tcp_state_name(ev->to), ev->cause ? ev->cause : "?");
-    return n < 0 ? 0 : (size_t)n;
-}
-
-/* ---------------------------------------------------------------- TCP state names */
-
-struct state_text {
-    const char *name, *rfc, *explain;
-};
-
-/* RFC 9293 3.3.2, in our own words. Indexed by the Linux number. */
-static const struct state_text state_texts[] = {
-    [TS_TCP_ESTABLISHED] = {"ESTABLISHED", "ESTABLISHED",
-                            "Both sides have seen each other's SYN acknowledged: the connection "
-                            "is open and data flows both ways."},
-    [TS_TCP_SYN_SENT] = {"SYN_SENT", "SYN-SENT",
-                         "We opened actively: our SYN is out and we wait for the peer's SYN-ACK "
-                         "(or a plain SYN, for a simultaneous open)."},
-    [TS_TCP_SYN_RECV] = {"SYN_RECV", "SYN-RECEIVED",
-                         "A SYN arrived and we answered with our own SYN-ACK; we wait for the "
-                         "ACK that completes the three-way handshake."},
-    [TS_TCP_FIN_WAIT1] = {"FIN_WAIT1", "FIN-WAIT-1",
-                          "Our application closed first: our FIN is sent but not yet "
-                          "acknowledged; we may still receive data."},
-    [TS_TCP_FIN_WAIT2] = {"FIN_WAIT2", "FIN-WAIT-2",
-                          "Our FIN is acknowledged; our direction is finished and we wait for "
-                          "the peer to close its own."},
-    [TS_TCP_TIME_WAIT] = {"TIME_WAIT", "TIME-WAIT",
-                          "Both FINs are exchanged and we closed first: we linger for 2*MSL so "
-                          "a lost final ACK can be repeated and old duplicates die out."},
-    [TS_TCP_CLOSE] = {"CLOSE", "CLOSED",
-                      "No connection: the fictional state before a connection exists and after "
-                      "it is gone."},
-    [TS_TCP_CLOSE_WAIT] = {"CLOSE_WAIT", "CLOSE-WAIT",
-                           "The peer closed its direction (its FIN arrived) and we wait for our "
-                           "own application to close; we may still send."},
-    [TS_TCP_LAST_ACK] = {"LAST_ACK", "LAST-ACK",
-                         "The peer closed first and now we have too: we wait for the ACK of our "
-                         "FIN, then the connection is gone."},
-    [TS_TCP_LISTEN] = {"LISTEN", "LISTEN",
-                       "A server waits for connection requests on a port. Only a passive open "
-                       "reaches it; a connecting client never passes through LISTEN."},
-    [TS_TCP_CLOSING] = {"CLOSING", "CLOSING",
-                        "Both sides closed at the same time: we got the peer's FIN before the "
-                        "ACK of ours, and wait for that ACK."},
-};
-
-static const struct state_text *state_text(enum ts_tcp_state st)
-{
-    if ((int)st < TS_TCP_ESTABLISHED || (int)st > TS_TCP_CLOSING)
-        return NULL;
-    return &state_texts[st];
-}
-
-const char *ts_tcp_state_name(enum ts_tcp_state st)
-{
-    const struct state_text *t = state_text(st);
-    return t ? t->name : "UNKNOWN";
-}
-
-const char *ts_tcp_state_rfc_name(enum ts_tcp_state st)
-{
-    const struct state_text *t = state_text(st);
-    return t ? t->rfc : "UNKNOWN";
-}
-
-const char *ts_tcp_state_explain(enum ts_tcp_state st)
-{
-    const struct state_text *t = state_text(st);
-    return t ? t->explain : "Not a TCP state.";
 }

@@ -2,7 +2,8 @@
  *
  * Endpoints live in a small hash table keyed by local port. Each endpoint keeps a FIFO of whole
  * datagrams bounded by bytes; what does not fit is dropped and counted. Nothing here blocks: the
- * owner (the socket shim) learns about new datagrams and errors through its callback. */
+ * owner (the socket shim) learns about new datagrams and errors through its callback. A datagram
+ * nobody listens for is reported to the caller (the conductor), which answers it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,25 +430,24 @@ static void enqueue(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src, uin
     notify(u, TS_UDP_EV_READABLE);
 }
 
-void ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
 {
     ts_count(s, TS_C_UDP_RX);
     struct udp_hdr h;
     enum ts_counter r = udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h);
     if (r != TS_C_OK) {
         ts_count(s, r);
-        return;
+        return TS_UDP_RX_DONE;
     }
     bool bcast = ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst);
     struct ts_udp_table *t = s->udp;
     if (!t) {
         ts_count(s, TS_C_UDP_DROP_NO_PORT);
-        return;
+        return TS_UDP_RX_DONE;
     }
     if (bcast) {
         /* Every endpoint on the port hears a broadcast (RFC 1122 4.1.3.5 leaves it to the
-         * host; Linux delivers to all). Collect the list first: a callback may not change
-         * the table, but walking it while handing out data is clearer this way anyway. */
+         * host; Linux delivers to all). */
         bool any = false;
         for (struct ts_udp_sock *u = t->bucket[bucket_of(h.dport)]; u; u = u->next) {
             if (match(u, ip->src, h.sport, ip->dst, h.dport, true) < 0)
@@ -455,9 +455,11 @@ void ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
             any = true;
             enqueue(s, u, ip->src, h.sport, h.payload, h.payload_len);
         }
-        if (!any)
-            ts_count(s, TS_C_UDP_DROP_NO_PORT); /* RFC 1122 3.2.2: no ICMP about broadcasts */
-        return;
+        if (any)
+            return TS_UDP_RX_DONE;
+        /* The caller's ICMP layer sends no error about a broadcast (RFC 1122 3.2.2). */
+        ts_count(s, TS_C_UDP_DROP_NO_PORT);
+        return TS_UDP_RX_NO_PORT;
     }
     struct ts_udp_sock *best = NULL;
     int best_score = -1;
@@ -471,11 +473,10 @@ void ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
     }
     if (!best) {
         ts_count(s, TS_C_UDP_DROP_NO_PORT);
-        /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */
-        ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, ip);
-        return;
+        return TS_UDP_RX_NO_PORT;
     }
     enqueue(s, best, ip->src, h.sport, h.payload, h.payload_len);
+    return TS_UDP_RX_DONE;
 }
 
 /* The errno an ICMP error stands for (RFC 1122 4.1.3.3 says to pass them up; the mapping is

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every unit test binary BUILD/tests/test_* (libcheck) and fuzz binary BUILD/tests/fuzz_*
-# (no arguments: a deterministic run, one test each).
+# (no arguments: a deterministic run, one test each), the layer check of stack/ (`make
+# deps-check`) and the shell tests tests/unit/test_*.sh.
 #
 #   tests/run-unit.sh [BUILD]          (default build)
 #
@@ -83,6 +84,33 @@ for t in "${tests[@]}"; do
     else
         echo "FAIL $name ($n checks, $f failures, $e errors, exit status $rc)"
         grep -vE '^(Running suite|[0-9]+%: Checks)' "$tmp" | tail -n 120
+    fi
+done
+
+# The layering of stack/ (`make deps-check`), one test; then the shell tests of tests/unit/,
+# each "ok - NAME" line one test.
+if tools/layers-check.py "$build" >"$tmp" 2>&1; then
+    passed=$((passed + 1))
+    echo "PASS deps-check ($(tail -n 1 "$tmp"))"
+else
+    failed=$((failed + 1))
+    echo "FAIL deps-check"
+    grep -E '^layers-check: ' "$tmp"
+fi
+for t in tests/unit/test_*.sh; do
+    name=$(basename "$t" .sh)
+    timeout --signal=KILL "$per_binary_timeout" "$t" "$build" >"$tmp" 2>&1
+    rc=$?
+    n=$(grep -c '^ok - ' "$tmp")
+    f=$(grep -c '^not ok - ' "$tmp")
+    [[ $rc -ne 0 && $f -eq 0 ]] && f=1
+    passed=$((passed + n))
+    failed=$((failed + f))
+    if [[ $f -eq 0 ]]; then
+        echo "PASS $name ($n checks)"
+    else
+        echo "FAIL $name ($n passed, $f failed, exit status $rc)"
+        tail -n 60 "$tmp"
     fi
 done
 

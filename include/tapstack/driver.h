@@ -2,11 +2,18 @@
  *
  * The core never does I/O. It hands every outgoing frame to driver->ops->send, and whoever runs
  * the loop reads frames with ops->recv and passes them to ts_stack_input(). Drivers stack:
- * a wrapper (pcap, fault injection) holds an inner driver and forwards to it, so
- * "tap -> pcap -> fault" is built by wrapping, and the stack only ever sees the outermost one. */
+ * a wrapper (pcap, fault injection) holds an inner driver and changes part of what passes
+ * through, so "tap -> pcap -> fault" is built by wrapping, and the stack only ever sees the
+ * outermost one.
+ *
+ * Writing a wrapper: set `inner` and leave NULL every op the wrapper does not change. The calls
+ * below pass such an op through to the inner driver (the first one down that has it), and
+ * ts_driver_destroy destroys the inner driver after the wrapper's own destroy, which frees only
+ * the wrapper's own state. So a wrapper writes only what it changes. */
 #ifndef TAPSTACK_DRIVER_H
 #define TAPSTACK_DRIVER_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,9 +30,9 @@ struct ts_driver_ops {
     /* A file descriptor that becomes readable when recv may return a frame, or -1. */
     int (*fd)(struct ts_driver *d);
     /* The earliest time recv will have a frame without the fd becoming readable (a delayed frame
-     * in a fault wrapper, a frame queued on an in-memory link), or TS_TIME_NEVER. May be NULL. */
+     * in a fault wrapper, a frame queued on an in-memory link), or TS_TIME_NEVER. */
     ts_time_t (*next_deadline)(struct ts_driver *d, ts_time_t now);
-    /* Free the driver and every driver it wraps. */
+    /* Free the driver's own state (not its inner driver: see ts_driver_destroy). */
     void (*destroy)(struct ts_driver *d);
 };
 
@@ -33,28 +40,44 @@ struct ts_driver {
     const struct ts_driver_ops *ops;
     const char *name; /* "tap", "pair", "pcap", "fault": for messages */
     void *priv;
+    struct ts_driver *inner; /* a wrapper's inner driver, which it owns; NULL for a real link */
 };
 
+/* Each call goes to the first driver, from d inwards, that has the op (see "Writing a wrapper"
+ * above); when none has it, the call's default. */
 static inline int ts_driver_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
 {
-    return d->ops->send(d, f, n, now);
+    while (!d->ops->send && d->inner)
+        d = d->inner;
+    return d->ops->send ? d->ops->send(d, f, n, now) : -ENOSYS;
 }
 static inline int ts_driver_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
 {
-    return d->ops->recv(d, buf, cap, now);
+    while (!d->ops->recv && d->inner)
+        d = d->inner;
+    return d->ops->recv ? d->ops->recv(d, buf, cap, now) : 0;
 }
 static inline int ts_driver_fd(struct ts_driver *d)
 {
+    while (!d->ops->fd && d->inner)
+        d = d->inner;
     return d->ops->fd ? d->ops->fd(d) : -1;
 }
 static inline ts_time_t ts_driver_next_deadline(struct ts_driver *d, ts_time_t now)
 {
+    while (!d->ops->next_deadline && d->inner)
+        d = d->inner;
     return d->ops->next_deadline ? d->ops->next_deadline(d, now) : TS_TIME_NEVER;
 }
+/* Free the driver and every driver it wraps, outermost first. */
 static inline void ts_driver_destroy(struct ts_driver *d)
 {
-    if (d)
-        d->ops->destroy(d);
+    while (d) {
+        struct ts_driver *inner = d->inner;
+        if (d->ops->destroy)
+            d->ops->destroy(d);
+        d = inner;
+    }
 }
 
 /* ---- The drivers in drivers/ ---- */

@@ -28,6 +28,10 @@
 #define ICMP_UNREACH_NEEDFRAG 4
 #define ICMP_UNREACH_SRCFAIL  5
 
+/* Time-exceeded codes */
+#define ICMP_EXC_TTL      0
+#define ICMP_EXC_FRAGTIME 1 /* fragment reassembly time exceeded */
+
 struct icmp_hdr {
     uint8_t type, code;
     /* The 4 bytes after the checksum, decoded by type:

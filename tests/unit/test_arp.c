@@ -234,6 +234,52 @@ START_TEST(test_requests_are_retried_once_per_second_then_resolution_gives_up)
 }
 END_TEST
 
+START_TEST(test_arp_poll_returns_each_next_hop_that_failed_with_the_datagrams_that_waited)
+{
+    struct th_raw r;
+    init_manual(&r);
+    uint32_t x = th_ip(10, 0, 0, 9), y = th_ip(10, 0, 0, 10);
+    ck_assert_int_eq(stack_send(&r, x, 20), 0);
+    ck_assert_int_eq(stack_send(&r, x, 24), 0);
+    ck_assert_int_eq(stack_send(&r, y, 28), 0);
+    ts_time_t next;
+    struct ts_arp_failure failed;
+    for (int s = 1; s <= 2; s++) { /* the second and third requests */
+        r.s->now = r.now + s * TS_SEC;
+        ck_assert(!ts_arp_poll(r.s, r.s->now, &next, &failed));
+        ck_assert_uint_eq(next, r.s->now + 1 * TS_SEC);
+    }
+    r.s->now = r.now + 3 * TS_SEC;
+    ck_assert(ts_arp_poll(r.s, r.s->now, &next, &failed));
+    ck_assert_uint_eq(failed.ip, x);
+    size_t lens[2], n = 0;
+    for (const struct ts_arp_frame *f = failed.frames; f; f = f->next) {
+        struct ipv4_hdr ip;
+        ck_assert_int_eq(ipv4_parse(f->data + ETH_HDR_LEN, f->len - ETH_HDR_LEN, &ip), TS_C_OK);
+        ck_assert_uint_eq(ip.dst, x);
+        ck_assert_uint_lt(n, 2);
+        lens[n++] = ip.payload_len;
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(lens[0], 20); /* in the order they were queued */
+    ck_assert_uint_eq(lens[1], 24);
+    ts_arp_frames_free(failed.frames);
+    ck_assert(!ts_arp_lookup(r.s, x, NULL));
+    ck_assert(ts_arp_poll(r.s, r.s->now, &next, &failed));
+    ck_assert_uint_eq(failed.ip, y);
+    ck_assert_ptr_nonnull(failed.frames);
+    ck_assert_ptr_null(failed.frames->next);
+    ts_arp_frames_free(failed.frames);
+    ck_assert(!ts_arp_poll(r.s, r.s->now, &next, &failed));
+    ck_assert_uint_eq(next, TS_TIME_NEVER);
+    ck_assert_uint_eq(C(r.s, TS_C_ARP_RESOLVE_FAILED), 2);
+    /* ARP tells no transport itself: that is the conductor's part */
+    ck_assert_uint_eq(C(r.s, TS_C_ARP_DROP_UNRESOLVED), 0);
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_ERR_RX), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_udp_socket_sees_ehostunreach_when_arp_fails)
 {
     struct th_raw r;
@@ -386,6 +432,8 @@ static Suite *arp_suite(void)
     tcase_add_test(tc, test_unresolved_datagram_waits_for_reply_then_goes_to_the_answered_mac);
     tcase_add_test(tc, test_off_link_destination_resolves_the_gateway);
     tcase_add_test(tc, test_requests_are_retried_once_per_second_then_resolution_gives_up);
+    tcase_add_test(tc,
+                   test_arp_poll_returns_each_next_hop_that_failed_with_the_datagrams_that_waited);
     tcase_add_test(tc, test_udp_socket_sees_ehostunreach_when_arp_fails);
     tcase_add_test(tc, test_pending_queue_is_bounded_per_destination);
     tcase_add_test(tc, test_pending_queue_is_bounded_globally);

@@ -127,6 +127,43 @@ static size_t udp_quote(uint8_t *q, uint32_t src)
     return 28;
 }
 
+START_TEST(test_icmp_input_returns_an_error_about_our_datagram_parsed_for_the_conductor)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    r.s->now = r.now;
+    uint8_t q[28], msg[64];
+    udp_quote(q, TH_IP_B);
+    struct icmp_hdr h = {.type = ICMP_DEST_UNREACH,
+                         .code = ICMP_UNREACH_NEEDFRAG,
+                         .rest = 1200,
+                         .payload = q,
+                         .payload_len = sizeof q};
+    size_t l = icmp_emit(&h, msg, sizeof msg);
+    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, l);
+    struct ts_icmp_error e;
+    ck_assert(ts_icmp_input(r.s, &ip, &e));
+    ck_assert_uint_eq(e.type, ICMP_DEST_UNREACH);
+    ck_assert_uint_eq(e.code, ICMP_UNREACH_NEEDFRAG);
+    ck_assert_uint_eq(e.mtu, 1200);
+    ck_assert_uint_eq(e.src, TH_IP_B);
+    ck_assert_uint_eq(e.dst, TH_IP_A);
+    ck_assert_uint_eq(e.proto, IP_PROTO_UDP);
+    ck_assert_uint_eq(e.l4_len, 8);
+    ck_assert_ptr_eq(e.l4, msg + ICMP_HDR_LEN + 20); /* points into the message: not copied */
+    /* icmp.c only parses: the transport hears of it from the conductor, not from here */
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_ERR_RX), 0);
+    /* an echo request is answered here and returns nothing */
+    l = th_build_icmp_echo(msg, sizeof msg, 1, 2, "x", 1);
+    ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, l);
+    ck_assert(!ts_icmp_input(r.s, &ip, &e));
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_time_exceeded_and_parameter_problem_are_passed_on)
 {
     struct th_raw r;
@@ -270,36 +307,36 @@ START_TEST(test_no_error_about_an_icmp_error_or_a_later_fragment)
     /* an ICMP error datagram: never the subject of another error (RFC 1122 3.2.2) */
     uint8_t msg[36] = {ICMP_DEST_UNREACH, ICMP_UNREACH_PORT};
     struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     /* an unknown ICMP type might be an error too */
     msg[0] = 44;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     /* a fragment other than the first */
     ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, 99, msg, sizeof msg);
     ip.frag_off = 8;
-    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &(struct ts_ip_rx){.ip = ip});
     /* a source that is not one host */
     ip = th_ipv4_hdr(th_ip(224, 0, 0, 1), TH_IP_B, 99, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
     ck_assert_uint_eq(C(r.s, TS_C_ICMP_TX), 0);
     /* while an echo request may get one */
     msg[0] = ICMP_ECHO_REQUEST;
     ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, sizeof msg);
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     struct icmp_hdr ic;
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     ck_assert_uint_eq(ic.type, ICMP_PARAM_PROBLEM);
     /* and so may the other queries (RFC 792 timestamp .. RFC 950 address mask reply), but not
      * the next, unassigned, type */
     msg[0] = 13;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     msg[0] = 18;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     msg[0] = 19;
-    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &ip);
+    ts_icmp_send_error(r.s, ICMP_PARAM_PROBLEM, 0, 0, &(struct ts_ip_rx){.ip = ip});
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
     th_raw_free(&r);
 }
@@ -336,6 +373,8 @@ static Suite *icmp_suite(void)
     tcase_add_test(tc, test_echo_to_broadcast_is_not_answered);
     tcase_add_test(tc, test_truncated_and_bad_checksum_icmp_are_dropped);
     tcase_add_test(tc, test_port_unreachable_reaches_the_connected_udp_socket);
+    tcase_add_test(tc,
+                   test_icmp_input_returns_an_error_about_our_datagram_parsed_for_the_conductor);
     tcase_add_test(tc, test_time_exceeded_and_parameter_problem_are_passed_on);
     tcase_add_test(tc, test_error_with_malformed_quote_is_dropped_bad_error);
     tcase_add_test(tc, test_source_quench_redirect_and_echo_reply_are_ignored);

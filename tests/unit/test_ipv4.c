@@ -392,6 +392,87 @@ START_TEST(test_fragmented_datagram_waits_for_arp_as_a_whole)
 }
 END_TEST
 
+/* ---- what ts_ipv4_input returns to the conductor */
+
+/* The link layer's view of an IPv4 frame built by th_build_ipv4. */
+static struct ts_link_rx link_rx(const uint8_t *f, size_t l, bool broadcast)
+{
+    return (struct ts_link_rx){.type = ETH_TYPE_IPV4,
+                               .broadcast = broadcast,
+                               .payload = f + ETH_HDR_LEN,
+                               .len = l - ETH_HDR_LEN};
+}
+
+START_TEST(test_ipv4_input_returns_a_datagram_for_us_with_how_it_came)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    r.s->now = r.now;
+    uint8_t data[40], f[128];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i + 1);
+    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_UDP, data, sizeof data);
+    size_t l = th_build_ipv4(f, sizeof f, th_mac_b, th_mac_a, &ip);
+    struct ts_link_rx in = link_rx(f, l, false);
+    struct ts_ip_rx out;
+    ck_assert(ts_ipv4_input(r.s, &in, &out));
+    ck_assert_uint_eq(out.ip.src, TH_IP_A);
+    ck_assert_uint_eq(out.ip.dst, TH_IP_B);
+    ck_assert_uint_eq(out.ip.proto, IP_PROTO_UDP);
+    ck_assert_uint_eq(out.ip.payload_len, sizeof data);
+    ck_assert_mem_eq(out.ip.payload, data, sizeof data);
+    ck_assert(!out.link_broadcast);
+    /* the link layer's "sent to broadcast" travels with the datagram */
+    in.broadcast = true;
+    ck_assert(ts_ipv4_input(r.s, &in, &out));
+    ck_assert(out.link_broadcast);
+    /* one for another host is dropped and counted, and nothing is returned */
+    ip.dst = th_ip(10, 0, 0, 77);
+    l = th_build_ipv4(f, sizeof f, th_mac_b, th_mac_a, &ip);
+    in = link_rx(f, l, false);
+    ck_assert(!ts_ipv4_input(r.s, &in, &out));
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_NOT_FOR_US), 1);
+    /* ipv4 hands nothing on by itself: no protocol saw any of the three */
+    ck_assert_uint_eq(C(r.s, TS_C_UDP_RX), 0);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
+START_TEST(test_ipv4_input_returns_the_reassembled_datagram_when_its_last_fragment_comes)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    r.s->now = r.now;
+    static uint8_t data[1800], f[3][1024];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 3);
+    const size_t off[3] = {0, 800, 1600}, len[3] = {800, 800, 200};
+    struct ts_link_rx in[3];
+    for (int k = 0; k < 3; k++) {
+        struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, 99, data + off[k], len[k]);
+        ip.id = 0x1234;
+        ip.frag_off = (uint16_t)off[k];
+        ip.mf = k < 2;
+        in[k] = link_rx(f[k], th_build_ipv4(f[k], sizeof f[k], th_mac_b, th_mac_a, &ip), false);
+    }
+    struct ts_ip_rx out;
+    ck_assert(!ts_ipv4_input(r.s, &in[2], &out)); /* out of order: the last first */
+    ck_assert(!ts_ipv4_input(r.s, &in[0], &out));
+    memset(f[0], 0, sizeof f[0]); /* reassembly keeps its own copy */
+    ck_assert(ts_ipv4_input(r.s, &in[1], &out));
+    ck_assert_uint_eq(out.ip.proto, 99);
+    ck_assert_uint_eq(out.ip.id, 0x1234);
+    ck_assert_uint_eq(out.ip.frag_off, 0);
+    ck_assert(!out.ip.mf);
+    ck_assert_uint_eq(out.ip.payload_len, sizeof data);
+    ck_assert_mem_eq(out.ip.payload, data, sizeof data);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_OK), 1);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_UNKNOWN_PROTO), 0); /* the caller dispatches, not ipv4 */
+    th_raw_free(&r);
+}
+END_TEST
+
 static Suite *ipv4_suite(void)
 {
     Suite *s = suite_create("ipv4");
@@ -408,6 +489,9 @@ static Suite *ipv4_suite(void)
     tcase_add_test(in, test_datagram_for_another_host_is_not_forwarded);
     tcase_add_test(in, test_impossible_sources_are_dropped_bad_src);
     tcase_add_test(in, test_broadcast_destinations_are_accepted);
+    tcase_add_test(in, test_ipv4_input_returns_a_datagram_for_us_with_how_it_came);
+    tcase_add_test(in,
+                   test_ipv4_input_returns_the_reassembled_datagram_when_its_last_fragment_comes);
     suite_add_tcase(s, in);
     TCase *out = tcase_create("output");
     tcase_add_test(out, test_sent_datagram_has_ttl_64_our_source_and_increasing_ids);

@@ -206,6 +206,79 @@ START_TEST(test_timeout_without_first_fragment_sends_nothing)
 }
 END_TEST
 
+START_TEST(test_reass_poll_returns_each_expired_datagram_with_its_first_fragment_if_it_came)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    uint8_t msg[2008];
+    echo_msg(msg, sizeof msg, 2000, 1);
+    frag(&r, 7, msg, 0, 800, true);   /* datagram 7: fragment zero came */
+    frag(&r, 8, msg, 800, 800, true); /* datagram 8: only a middle one */
+    ts_time_t t = r.now + 30 * TS_SEC, next;
+    r.s->now = t;
+    struct ts_reass_expired x;
+    ck_assert(!ts_reass_poll(r.s, t - 1, &next, &x)); /* not yet */
+    ck_assert_uint_eq(next, t);
+    ck_assert(ts_reass_poll(r.s, t, &next, &x));
+    ck_assert(x.has_first);
+    ck_assert_uint_eq(x.first.ip.id, 7);
+    ck_assert_uint_eq(x.first.ip.src, TH_IP_A);
+    ck_assert_uint_eq(x.first.ip.proto, IP_PROTO_ICMP);
+    ck_assert_uint_eq(x.first.ip.frag_off, 0);
+    ck_assert_uint_eq(x.first.ip.payload_len, 800);
+    ck_assert_mem_eq(x.first.ip.payload, msg, 800);
+    ck_assert(ts_reass_poll(r.s, t, &next, &x));
+    ck_assert(!x.has_first); /* nothing to quote for datagram 8 */
+    ck_assert(!ts_reass_poll(r.s, t, &next, &x));
+    ck_assert_uint_eq(next, TS_TIME_NEVER);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_DROP_TIMEOUT), 2);
+    ck_assert_uint_eq(ts_reass_memory(r.s), 0);
+    /* reassembly sends nothing itself: "time exceeded" is the conductor's to send */
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_TX), 0);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
+/* Send a fragment of a protocol-99 datagram, in a frame to our MAC or to the broadcast MAC. */
+static void frag99(struct th_raw *r, uint16_t id, const uint8_t *data, size_t off, size_t len,
+                   bool mf, bool link_broadcast)
+{
+    struct ipv4_hdr ip = th_ipv4_hdr(r->peer_ip, r->ip, 99, data + off, len);
+    ip.id = id;
+    ip.frag_off = (uint16_t)off;
+    ip.mf = mf;
+    size_t l = th_build_ipv4(r->scratch, sizeof r->scratch, link_broadcast ? th_mac_bcast : r->mac,
+                             r->peer_mac, &ip);
+    th_raw_inject(r, r->scratch, l);
+}
+
+START_TEST(test_no_error_about_a_datagram_one_of_whose_fragments_was_a_link_broadcast)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    static uint8_t data[1600];
+    /* all fragments to our MAC: the reassembled datagram gets protocol unreachable */
+    frag99(&r, 1, data, 0, 800, true, false);
+    frag99(&r, 1, data, 800, 800, false, false);
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    ck_assert_uint_eq(ic.code, ICMP_UNREACH_PROTO);
+    /* fragment zero sent to the broadcast MAC, the completing one to ours: RFC 1122 3.2.2 */
+    frag99(&r, 2, data, 0, 800, true, true);
+    frag99(&r, 2, data, 800, 800, false, false);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_OK), 2);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_UNKNOWN_PROTO), 2);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    /* nor "time exceeded" when such a datagram expires */
+    frag99(&r, 3, data, 0, 800, true, true);
+    th_raw_advance(&r, 31 * TS_SEC);
+    ck_assert_uint_eq(C(r.s, TS_C_IP_REASS_DROP_TIMEOUT), 1);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_fragment_reaching_past_65535_drops_the_datagram)
 {
     struct th_raw r;
@@ -366,6 +439,9 @@ static Suite *reass_suite(void)
     tcase_add_test(tc, test_overlap_with_different_bytes_drops_the_whole_datagram);
     tcase_add_test(tc, test_incomplete_datagram_times_out_after_30_s_with_time_exceeded);
     tcase_add_test(tc, test_timeout_without_first_fragment_sends_nothing);
+    tcase_add_test(tc, test_no_error_about_a_datagram_one_of_whose_fragments_was_a_link_broadcast);
+    tcase_add_test(
+        tc, test_reass_poll_returns_each_expired_datagram_with_its_first_fragment_if_it_came);
     tcase_add_test(tc, test_fragment_reaching_past_65535_drops_the_datagram);
     tcase_add_test(tc, test_non_final_fragment_not_multiple_of_8_is_dropped);
     tcase_add_test(tc, test_conflicting_last_fragments_drop_the_datagram);

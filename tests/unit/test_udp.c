@@ -146,6 +146,30 @@ START_TEST(test_broadcast_to_closed_port_is_dropped_without_icmp)
 }
 END_TEST
 
+START_TEST(test_udp_input_returns_no_port_for_the_conductor_to_answer)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    r.s->now = r.now;
+    uint8_t pkt[64];
+    struct udp_hdr h = {
+        .sport = 5555, .dport = 7000, .payload = (const uint8_t *)"abcd", .payload_len = 4};
+    size_t l = udp_emit(&h, TH_IP_A, TH_IP_B, pkt, sizeof pkt);
+    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_UDP, pkt, l);
+    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_NO_PORT);
+    ck_assert_uint_eq(C(r.s, TS_C_UDP_DROP_NO_PORT), 1);
+    ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0); /* udp.c sends no ICMP itself */
+    struct ts_udp_sock *u = open_on(&r, 7000, false, 65536);
+    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_DONE);
+    ck_assert_uint_eq(ts_udp_readable(u), 5);
+    pkt[l - 1] ^= 1; /* a bad checksum is dropped here, counted: nothing for the caller to do */
+    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_DONE);
+    ck_assert_uint_eq(C(r.s, TS_C_UDP_DROP_BAD_CSUM), 1);
+    ts_udp_close(u);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_broadcast_reaches_every_socket_on_the_port)
 {
     struct th_raw r;
@@ -574,6 +598,7 @@ static Suite *udp_suite(void)
     tcase_add_test(in, test_empty_datagram_is_delivered_as_zero_length);
     tcase_add_test(in, test_closed_port_gets_icmp_port_unreachable_quoting_the_datagram);
     tcase_add_test(in, test_broadcast_to_closed_port_is_dropped_without_icmp);
+    tcase_add_test(in, test_udp_input_returns_no_port_for_the_conductor_to_answer);
     tcase_add_test(in, test_broadcast_reaches_every_socket_on_the_port);
     tcase_add_test(in, test_bad_checksum_is_dropped_and_counted);
     tcase_add_test(in, test_zero_checksum_means_none_and_is_accepted);
