@@ -165,7 +165,7 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
         struct ts_tcp_conn *victim = NULL;
         for (struct ts_tcp_conn *o = t->all; o; o = o->next)
             if (o->state == TS_TCP_TIME_WAIT && o->orphan &&
-                (!victim || o->t_wait < victim->t_wait))
+                (!victim || o->timers.wait < victim->timers.wait))
                 victim = o;
         if (!victim)
             return NULL;
@@ -186,17 +186,18 @@ struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o
         ts_tcp_opts_default(s, &c->opts);
     opts_sanitize(&c->opts);
     /* RFC 7323 2.2: our shift. Linux offers 7; more only if the buffer needs it. */
-    c->rcv_wscale = 7;
-    while (c->rcv_wscale < TCP_WSCALE_MAX && (c->opts.rcvbuf >> c->rcv_wscale) > 65535)
-        c->rcv_wscale++;
-    c->rcv_wscale_max = c->rcv_wscale;
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = c->t_tlp = TS_TIME_NEVER;
-    c->rto = TCP_RTO_INIT;
+    c->rcv.wscale = 7;
+    while (c->rcv.wscale < TCP_WSCALE_MAX && (c->opts.rcvbuf >> c->rcv.wscale) > 65535)
+        c->rcv.wscale++;
+    c->rcv.wscale_max = c->rcv.wscale;
+    c->timers.rexmt = c->timers.persist = c->timers.delack = c->timers.keep = c->timers.wait =
+        c->timers.tlp = TS_TIME_NEVER;
+    c->rtt.rto = TCP_RTO_INIT;
     c->peer_mss = TCP_DEFAULT_MSS;
     c->adv_mss = TCP_DEFAULT_MSS;
     c->pmtu = 576;
     c->mss = TCP_DEFAULT_MSS;
-    c->cc = s->cfg.tcp_cubic ? &tcp_cc_cubic : &tcp_cc_newreno;
+    c->cc.ops = s->cfg.tcp_cubic ? &tcp_cc_cubic : &tcp_cc_newreno;
     c->next = t->all;
     if (t->all)
         t->all->prev = c;
@@ -216,8 +217,8 @@ struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
     c->raddr = ip->src;
     c->rport = seg->sport;
     c->parent = l;
-    c->orphan = true; /* the listener's until accept() */
-    l->synq_len++;    /* tcp_child_established moves it to the accept queue */
+    c->orphan = true;       /* the listener's until accept() */
+    l->listener.synq_len++; /* tcp_child_established moves it to the accept queue */
     c->pmtu = ts_ip_mtu(s, c->raddr);
     c->adv_mss = (uint16_t)(c->pmtu - 40); /* RFC 6691: MTU - 40 for IPv4 */
     /* Born a copy of its listener: the door's first trace of it reads LISTEN -> ... */
@@ -231,18 +232,18 @@ void tcp_child_unlink(struct ts_tcp_conn *c)
     if (!l)
         return;
     if (c->in_acceptq) {
-        struct ts_tcp_conn **pp = &l->aq_head, *prev = NULL;
+        struct ts_tcp_conn **pp = &l->listener.aq_head, *prev = NULL;
         for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
             if (*pp == c) {
                 *pp = c->aq_next;
-                if (l->aq_tail == c)
-                    l->aq_tail = prev;
+                if (l->listener.aq_tail == c)
+                    l->listener.aq_tail = prev;
                 break;
             }
-        l->acceptq_len--;
+        l->listener.acceptq_len--;
         c->in_acceptq = false;
     } else {
-        l->synq_len--;
+        l->listener.synq_len--;
     }
     c->aq_next = NULL;
     c->parent = NULL;
@@ -384,15 +385,15 @@ void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
     ts_count(s, TS_C_TCP_PASSIVE_OPEN);
     if (!l)
         return;
-    l->synq_len--;
+    l->listener.synq_len--;
     c->in_acceptq = true;
     c->aq_next = NULL;
-    if (l->aq_tail)
-        l->aq_tail->aq_next = c;
+    if (l->listener.aq_tail)
+        l->listener.aq_tail->aq_next = c;
     else
-        l->aq_head = c;
-    l->aq_tail = c;
-    l->acceptq_len++;
+        l->listener.aq_head = c;
+    l->listener.aq_tail = c;
+    l->listener.acceptq_len++;
     tcp_notify(l, TS_TCP_EV_ACCEPT | TS_TCP_EV_READABLE);
 }
 
@@ -426,7 +427,7 @@ struct ts_tcp_conn *ts_tcp_listen(struct ts_stack *s, uint32_t laddr, uint16_t l
     c->is_listener = true;
     c->laddr = laddr;
     c->lport = lport;
-    c->backlog = backlog < 1 ? 1 : (backlog > 4096 ? 4096 : backlog);
+    c->listener.backlog = backlog < 1 ? 1 : (backlog > 4096 ? 4096 : backlog);
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_LISTEN, "app listen");
     return c;
@@ -501,9 +502,9 @@ struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t 
     c->rport = rport;
     c->pmtu = ts_ip_mtu(s, raddr);
     c->adv_mss = (uint16_t)(c->pmtu - 40); /* RFC 6691 */
-    c->iss = tcp_isn(s, laddr, lport, raddr, rport, now);
-    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    c->snd_buf_seq = c->iss + 1;
+    c->snd.iss = tcp_isn(s, laddr, lport, raddr, rport, now);
+    c->snd.una = c->snd.nxt = c->snd.max = c->snd.iss;
+    c->snd.buf_seq = c->snd.iss + 1;
     c->ts_offset = tcp_isn(s, raddr, rport, laddr, lport, 0); /* RFC 7323 5.4 */
     c->last_rx = now;
     tcp_hash_insert(s, c);
@@ -519,9 +520,9 @@ fail:
 
 struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *l)
 {
-    if (!l || !l->is_listener || !l->aq_head)
+    if (!l || !l->is_listener || !l->listener.aq_head)
         return NULL;
-    struct ts_tcp_conn *c = l->aq_head;
+    struct ts_tcp_conn *c = l->listener.aq_head;
     tcp_child_unlink(c);
     c->orphan = false;
     return c;
@@ -575,11 +576,11 @@ ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_
     case TS_TCP_CLOSE_WAIT:
         break;
     case TS_TCP_CLOSE:
-        return c->rst_rcvd || c->fin_queued || c->fin_rcvd ? -EPIPE : -ENOTCONN;
+        return c->rst_rcvd || c->snd.fin_queued || c->rcv.fin_rcvd ? -EPIPE : -ENOTCONN;
     default:
         return -EPIPE;
     }
-    if (c->fin_queued)
+    if (c->snd.fin_queued)
         return -EPIPE;
     if (len == 0)
         return 0;
@@ -608,7 +609,7 @@ ssize_t ts_tcp_recv(struct ts_tcp_conn *c, void *buf, size_t len, ts_time_t now)
     }
     if (len == 0)
         return 0;
-    if (c->fin_rcvd)
+    if (c->rcv.fin_rcvd)
         return 0;
     if (c->err)
         return -take_err(c);
@@ -630,7 +631,7 @@ ssize_t ts_tcp_recv(struct ts_tcp_conn *c, void *buf, size_t len, ts_time_t now)
  * data. Before the connection is established it waits (established() sends it). */
 static void queue_fin(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause)
 {
-    c->fin_queued = true;
+    c->snd.fin_queued = true;
     if (c->state == TS_TCP_ESTABLISHED)
         ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, cause);
     else if (c->state == TS_TCP_CLOSE_WAIT)
@@ -716,7 +717,7 @@ void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
             break;
         }
         if (c->state == TS_TCP_FIN_WAIT2)
-            c->t_wait = now + TCP_FIN_TIMEOUT; /* Linux tcp_fin_timeout for orphans */
+            c->timers.wait = now + TCP_FIN_TIMEOUT; /* Linux tcp_fin_timeout for orphans */
         else
             queue_fin(s, c, "app close"); /* FIN_WAIT1: queued already */
         tcp_output(s, c);
@@ -755,12 +756,12 @@ size_t ts_tcp_readable(const struct ts_tcp_conn *c)
 
 bool ts_tcp_read_eof(const struct ts_tcp_conn *c)
 {
-    return c->rcvbuf.len == 0 && (c->fin_rcvd || (c->state == TS_TCP_CLOSE && !c->is_listener));
+    return c->rcvbuf.len == 0 && (c->rcv.fin_rcvd || (c->state == TS_TCP_CLOSE && !c->is_listener));
 }
 
 size_t ts_tcp_writable(const struct ts_tcp_conn *c)
 {
-    if (c->fin_queued || c->err)
+    if (c->snd.fin_queued || c->err)
         return 0;
     switch (c->state) {
     case TS_TCP_SYN_SENT:
@@ -775,7 +776,7 @@ size_t ts_tcp_writable(const struct ts_tcp_conn *c)
 
 bool ts_tcp_accept_ready(const struct ts_tcp_conn *c)
 {
-    return c->aq_head != NULL;
+    return c->listener.aq_head != NULL;
 }
 
 int ts_tcp_error(struct ts_tcp_conn *c, bool take)
@@ -848,23 +849,23 @@ void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time
     i->lport = c->lport;
     i->rport = c->rport;
     if (!c->is_listener) {
-        i->snd_una = c->snd_una - c->iss;
-        i->snd_nxt = c->snd_nxt - c->iss;
-        i->snd_wnd = c->snd_wnd;
-        i->rcv_nxt = c->rcv_nxt - c->irs;
+        i->snd_una = c->snd.una - c->snd.iss;
+        i->snd_nxt = c->snd.nxt - c->snd.iss;
+        i->snd_wnd = c->snd.wnd;
+        i->rcv_nxt = c->rcv.nxt - c->rcv.irs;
         i->rcv_wnd = tcp_rcv_wnd(c);
     }
     i->mss_send = c->mss;
     i->mss_recv = c->adv_mss;
-    i->cwnd = c->cwnd;
-    i->ssthresh = c->ssthresh;
-    i->srtt = c->srtt;
-    i->rttvar = c->rttvar;
-    i->rto = c->rto;
+    i->cwnd = c->cc.cwnd;
+    i->ssthresh = c->cc.ssthresh;
+    i->srtt = c->rtt.srtt;
+    i->rttvar = c->rtt.rttvar;
+    i->rto = c->rtt.rto;
     i->send_queued = c->sndbuf.len;
     i->recv_queued = c->rcvbuf.len;
-    i->snd_wscale = c->ws_ok ? c->snd_wscale : 0;
-    i->rcv_wscale = c->ws_ok ? c->rcv_wscale : 0;
+    i->snd_wscale = c->ws_ok ? c->snd.wscale : 0;
+    i->rcv_wscale = c->ws_ok ? c->rcv.wscale : 0;
     i->ts_ok = c->ts_ok;
     i->sack_ok = c->sack_ok;
     i->bytes_sent = c->bytes_sent;
@@ -879,9 +880,9 @@ void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time
     i->timer_name = name;
     i->orphan = c->orphan;
     if (c->is_listener) {
-        i->accept_queued = c->acceptq_len;
-        i->syn_queued = c->synq_len;
-        i->backlog = (uint32_t)c->backlog;
+        i->accept_queued = c->listener.acceptq_len;
+        i->syn_queued = c->listener.synq_len;
+        i->backlog = (uint32_t)c->listener.backlog;
     }
 }
 

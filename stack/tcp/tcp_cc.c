@@ -12,34 +12,34 @@ static void reno_init(struct ts_tcp_conn *c)
     uint32_t iw = 14600 > 2 * mss ? 14600 : 2 * mss;
     if (iw > TCP_IW_SEGS * mss)
         iw = TCP_IW_SEGS * mss;
-    c->cwnd = iw;
-    c->ssthresh = UINT32_MAX / 2; /* RFC 5681 3.1: arbitrarily high */
-    c->cwnd_acc = 0;
+    c->cc.cwnd = iw;
+    c->cc.ssthresh = UINT32_MAX / 2; /* RFC 5681 3.1: arbitrarily high */
+    c->cc.cwnd_acc = 0;
 }
 
 static void reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
     (void)now;
     uint32_t mss = c->mss;
-    if (c->cwnd < c->ssthresh) {
+    if (c->cc.cwnd < c->cc.ssthresh) {
         /* RFC 5681 3.1 eq. 2, with RFC 3465 L = 2 so delayed ACKs do not halve growth. */
-        c->cwnd += acked < 2 * mss ? acked : 2 * mss;
+        c->cc.cwnd += acked < 2 * mss ? acked : 2 * mss;
     } else {
         /* RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acknowledged. */
-        c->cwnd_acc += acked;
-        if (c->cwnd_acc >= c->cwnd) {
-            c->cwnd_acc -= c->cwnd;
-            c->cwnd += mss;
+        c->cc.cwnd_acc += acked;
+        if (c->cc.cwnd_acc >= c->cc.cwnd) {
+            c->cc.cwnd_acc -= c->cc.cwnd;
+            c->cc.cwnd += mss;
         }
     }
-    if (c->cwnd > (1u << 30))
-        c->cwnd = 1u << 30;
+    if (c->cc.cwnd > (1u << 30))
+        c->cc.cwnd = 1u << 30;
 }
 
 static uint32_t reno_ssthresh(struct ts_tcp_conn *c)
 {
     /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
-    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t flight = c->snd.max - c->snd.una;
     uint32_t half = flight / 2;
     return half > 2u * c->mss ? half : 2u * c->mss;
 }
@@ -53,68 +53,68 @@ const struct tcp_cc_ops tcp_cc_newreno = {
 
 void tcp_cc_init(struct ts_tcp_conn *c)
 {
-    if (!c->cc)
-        c->cc = &tcp_cc_newreno;
-    c->cc->init(c);
-    c->dupacks = 0;
-    c->in_recovery = false;
-    c->recover = c->snd_una;
+    if (!c->cc.ops)
+        c->cc.ops = &tcp_cc_newreno;
+    c->cc.ops->init(c);
+    c->cc.dupacks = 0;
+    c->cc.in_recovery = false;
+    c->cc.recover = c->snd.una;
 }
 
 /* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK). */
 static void enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    c->ssthresh = c->cc->ssthresh(c);
-    c->recover = c->snd_max;
-    c->in_recovery = true;
+    c->cc.ssthresh = c->cc.ops->ssthresh(c);
+    c->cc.recover = c->snd.max;
+    c->cc.in_recovery = true;
     c->tlp_out = false;
-    c->rtt_timing = false;
-    c->karn_blocked = true;
+    c->rtt.timing = false;
+    c->rtt.karn_blocked = true;
     ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
     if (c->sack_ok && c->nsacked) {
         /* RFC 6675 5 steps (4.1)-(4.3): cwnd = ssthresh, resend the first hole at once, then
          * what the pipe allows. */
-        c->cwnd = c->ssthresh;
-        c->high_rxt = c->snd_una;
-        uint32_t n = tcp_retransmit_range(s, c, c->snd_una, c->sacked[0].left - c->snd_una);
-        c->high_rxt = c->snd_una + n;
+        c->cc.cwnd = c->cc.ssthresh;
+        c->high_rxt = c->snd.una;
+        uint32_t n = tcp_retransmit_range(s, c, c->snd.una, c->sacked[0].left - c->snd.una);
+        c->high_rxt = c->snd.una + n;
         tcp_sack_recover(s, c);
     } else {
         tcp_retransmit_una(s, c);
-        c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
+        c->cc.cwnd = c->cc.ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
     }
     tcp_timer_rexmt_arm(c, s->now);
 }
 
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
-    if (c->in_recovery) {
-        if (seq_geq(c->snd_una, c->recover)) {
+    if (c->cc.in_recovery) {
+        if (seq_geq(c->snd.una, c->cc.recover)) {
             if (c->sack_ok) {
                 /* RFC 6675 5 (4.2): cwnd was set to ssthresh on entry and the pipe, not cwnd
                  * inflation, paced the recovery: nothing to deflate, leave at ssthresh. */
-                c->cwnd = c->ssthresh;
+                c->cc.cwnd = c->cc.ssthresh;
             } else {
                 /* RFC 6582 3.2 step 3 option 1: min(ssthresh, max(FlightSize, SMSS) + SMSS).
                  * The full ACK usually leaves nothing in flight: without the max() cwnd fell to
                  * one segment, which a delayed-ACK receiver holds 40 ms every time. */
                 uint32_t flight = tcp_flight(c);
                 uint32_t w = (flight > c->mss ? flight : c->mss) + c->mss;
-                c->cwnd = c->ssthresh < w ? c->ssthresh : w;
+                c->cc.cwnd = c->cc.ssthresh < w ? c->cc.ssthresh : w;
             }
-            c->in_recovery = false;
-            c->dupacks = 0;
-            c->cwnd_acc = 0;
+            c->cc.in_recovery = false;
+            c->cc.dupacks = 0;
+            c->cc.cwnd_acc = 0;
         } else if (c->sack_ok && c->nsacked) {
             /* RFC 6675 5 (C): the pipe shrank; send what it allows. */
             tcp_sack_recover(s, c);
-            if (seq_lt(c->snd_una, c->high_rxt) && c->una_rxt_seq != c->snd_una) {
-                /* The hole now at snd_una was retransmitted earlier in this recovery. Watch
-                 * that retransmission as the one at snd_una is watched (RFC 8985 6.3: lost if
+            if (seq_lt(c->snd.una, c->high_rxt) && c->una_rxt_seq != c->snd.una) {
+                /* The hole now at snd.una was retransmitted earlier in this recovery. Watch
+                 * that retransmission as the one at snd.una is watched (RFC 8985 6.3: lost if
                  * not delivered within an RTT and a reordering window, counted from now, a
                  * little late): when it was lost, SACKs alone may never reveal it and the
                  * recovery would wait for the RTO. */
-                c->una_rxt_seq = c->snd_una;
+                c->una_rxt_seq = c->snd.una;
                 c->una_rxt_count = 1;
                 tcp_rxt_watch(s, c);
             }
@@ -122,45 +122,45 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
             /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
              * acknowledged, add back one MSS if that was at least one MSS. */
             tcp_retransmit_una(s, c);
-            c->cwnd = c->cwnd > acked ? c->cwnd - acked : c->mss;
+            c->cc.cwnd = c->cc.cwnd > acked ? c->cc.cwnd - acked : c->mss;
             if (acked >= c->mss)
-                c->cwnd += c->mss;
-            if (c->cwnd < c->mss)
-                c->cwnd = c->mss;
+                c->cc.cwnd += c->mss;
+            if (c->cc.cwnd < c->mss)
+                c->cc.cwnd = c->mss;
         }
         return;
     }
-    c->dupacks = 0;
-    c->cc->cong_avoid(c, acked, now);
+    c->cc.dupacks = 0;
+    c->cc.ops->cong_avoid(c, acked, now);
 }
 
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     (void)now;
     ts_count(s, TS_C_TCP_DUP_ACK_RX);
-    if (c->in_recovery) {
+    if (c->cc.in_recovery) {
         if (c->sack_ok && c->nsacked)
             tcp_sack_recover(s, c); /* RFC 6675: no inflation, the pipe says it */
         else
-            c->cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
+            c->cc.cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
         return;
     }
     /* A hole lies before the segment being timed: its ACK will include the repair time. Time a
      * later segment instead (RFC 7323 timestamps give a sample meanwhile). */
-    c->rtt_timing = false;
-    c->karn_blocked = true;
-    c->dupacks++;
-    if (c->dupacks != 3)
+    c->rtt.timing = false;
+    c->rtt.karn_blocked = true;
+    c->cc.dupacks++;
+    if (c->cc.dupacks != 3)
         return;
     /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
-    if (seq_lt(c->snd_una, c->recover))
+    if (seq_lt(c->snd.una, c->cc.recover))
         return;
     enter_recovery(s, c);
 }
 
 void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    if (c->in_recovery || !c->sack_ok || seq_lt(c->snd_una, c->recover) || !tcp_sack_lost(c))
+    if (c->cc.in_recovery || !c->sack_ok || seq_lt(c->snd.una, c->cc.recover) || !tcp_sack_lost(c))
         return;
     enter_recovery(s, c);
 }
@@ -170,15 +170,15 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c)
     /* RFC 5681 3.1 eq. 4 (only for the first timeout of an episode, RFC 5681 says the
      * ssthresh must not shrink further on repeated timeouts of the same segment) and LW = 1. */
     if (c->retries <= 1)
-        c->ssthresh = c->cc->ssthresh(c);
+        c->cc.ssthresh = c->cc.ops->ssthresh(c);
     else
         tcp_sack_clear(c); /* timed out twice: maybe the receiver reneged (RFC 2018 8) */
-    c->cwnd = c->mss;
-    c->cwnd_acc = 0;
-    c->in_recovery = false;
-    c->dupacks = 0;
-    c->high_rxt = c->snd_una;
-    c->recover = c->snd_max; /* RFC 6582 4: no fast retransmit for what was sent before */
+    c->cc.cwnd = c->mss;
+    c->cc.cwnd_acc = 0;
+    c->cc.in_recovery = false;
+    c->cc.dupacks = 0;
+    c->high_rxt = c->snd.una;
+    c->cc.recover = c->snd.max; /* RFC 6582 4: no fast retransmit for what was sent before */
 }
 
 /* ---- CUBIC (RFC 9438), selected by ts_config.tcp_cubic ---- */
@@ -189,62 +189,62 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c)
 static void cubic_init(struct ts_tcp_conn *c)
 {
     reno_init(c);
-    c->cubic.w_max = c->cubic.w_last_max = c->cubic.k = c->cubic.w_est = 0;
-    c->cubic.epoch = 0;
+    c->cc.cubic.w_max = c->cc.cubic.w_last_max = c->cc.cubic.k = c->cc.cubic.w_est = 0;
+    c->cc.cubic.epoch = 0;
 }
 
 static void cubic_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
     double mss = c->mss;
-    if (c->cwnd < c->ssthresh || c->cwnd < c->mss) {
+    if (c->cc.cwnd < c->cc.ssthresh || c->cc.cwnd < c->mss) {
         reno_cong_avoid(c, acked, now); /* RFC 9438 4.10: slow start as Reno */
         return;
     }
-    double cwnd = c->cwnd / mss;
-    if (c->cubic.epoch == 0) {
+    double cwnd = c->cc.cwnd / mss;
+    if (c->cc.cubic.epoch == 0) {
         /* An epoch starts: from W_max after a loss, or from here when there was none. */
-        c->cubic.epoch = now ? now : 1;
-        if (c->cubic.w_max < cwnd) {
-            c->cubic.w_max = cwnd;
-            c->cubic.k = 0;
+        c->cc.cubic.epoch = now ? now : 1;
+        if (c->cc.cubic.w_max < cwnd) {
+            c->cc.cubic.w_max = cwnd;
+            c->cc.cubic.k = 0;
         }
-        c->cubic.w_est = cwnd;
+        c->cc.cubic.w_est = cwnd;
     }
     /* RFC 9438 4.2: W_cubic(t) = C (t - K)^3 + W_max, aimed one RTT ahead. */
-    double rtt = (c->rtt_valid ? (double)c->srtt : 100e3) / 1e6;
-    double t = (double)(now - c->cubic.epoch) / 1e6 + rtt;
-    double d = t - c->cubic.k;
-    double target = CUBIC_C * d * d * d + c->cubic.w_max;
+    double rtt = (c->rtt.valid ? (double)c->rtt.srtt : 100e3) / 1e6;
+    double t = (double)(now - c->cc.cubic.epoch) / 1e6 + rtt;
+    double d = t - c->cc.cubic.k;
+    double target = CUBIC_C * d * d * d + c->cc.cubic.w_max;
     if (target > 1.5 * cwnd)
         target = 1.5 * cwnd;
     /* RFC 9438 4.3: the Reno-friendly estimate, alpha = 3 (1 - beta) / (1 + beta). */
     double alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
-    c->cubic.w_est += alpha * ((double)acked / mss) / cwnd;
-    if (c->cubic.w_est > target)
-        target = c->cubic.w_est;
+    c->cc.cubic.w_est += alpha * ((double)acked / mss) / cwnd;
+    if (c->cc.cubic.w_est > target)
+        target = c->cc.cubic.w_est;
     if (target > cwnd) {
         /* RFC 9438 4.4: grow by (target - cwnd) / cwnd per acknowledged segment. */
         double inc = (target - cwnd) / cwnd * ((double)acked / mss) * mss;
-        c->cwnd += (uint32_t)(inc + 0.5);
+        c->cc.cwnd += (uint32_t)(inc + 0.5);
     }
-    if (c->cwnd > (1u << 30))
-        c->cwnd = 1u << 30;
+    if (c->cc.cwnd > (1u << 30))
+        c->cc.cwnd = 1u << 30;
 }
 
 static uint32_t cubic_ssthresh(struct ts_tcp_conn *c)
 {
-    double cwnd = c->cwnd / (double)c->mss;
+    double cwnd = c->cc.cwnd / (double)c->mss;
     /* RFC 9438 4.7: fast convergence. */
-    if (cwnd < c->cubic.w_last_max)
-        c->cubic.w_max = cwnd * (1.0 + CUBIC_BETA) / 2.0;
+    if (cwnd < c->cc.cubic.w_last_max)
+        c->cc.cubic.w_max = cwnd * (1.0 + CUBIC_BETA) / 2.0;
     else
-        c->cubic.w_max = cwnd;
-    c->cubic.w_last_max = cwnd;
-    c->cubic.k = cbrt(c->cubic.w_max * (1.0 - CUBIC_BETA) / CUBIC_C);
-    c->cubic.epoch = 0;
+        c->cc.cubic.w_max = cwnd;
+    c->cc.cubic.w_last_max = cwnd;
+    c->cc.cubic.k = cbrt(c->cc.cubic.w_max * (1.0 - CUBIC_BETA) / CUBIC_C);
+    c->cc.cubic.epoch = 0;
     /* RFC 9438 4.6: ssthresh = flight * beta, at least 2 segments. */
-    uint32_t flight = c->snd_max - c->snd_una;
-    uint32_t base = flight > c->cwnd ? c->cwnd : flight;
+    uint32_t flight = c->snd.max - c->snd.una;
+    uint32_t base = flight > c->cc.cwnd ? c->cc.cwnd : flight;
     uint32_t th = (uint32_t)(base * CUBIC_BETA);
     return th > 2u * c->mss ? th : 2u * c->mss;
 }

@@ -8,13 +8,13 @@
 
 static inline uint32_t fin_seq(const struct ts_tcp_conn *c)
 {
-    return c->snd_buf_seq + c->sndbuf.len;
+    return c->snd.buf_seq + c->sndbuf.len;
 }
 
 /* Our FIN has been sent and acknowledged. */
 static bool our_fin_acked(const struct ts_tcp_conn *c)
 {
-    return c->fin_queued && seq_gt(c->snd_una, fin_seq(c));
+    return c->snd.fin_queued && seq_gt(c->snd.una, fin_seq(c));
 }
 
 /* Options of a received SYN or SYN-ACK. */
@@ -31,10 +31,10 @@ static void syn_options(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
     c->ws_ok = seg->opts.ws_ok && cfg->tcp_window_scaling;
     if (c->ws_ok) {
         /* RFC 7323 2.3: a shift above 14 is used as 14. */
-        c->snd_wscale = seg->opts.ws > TCP_WSCALE_MAX ? TCP_WSCALE_MAX : seg->opts.ws;
+        c->snd.wscale = seg->opts.ws > TCP_WSCALE_MAX ? TCP_WSCALE_MAX : seg->opts.ws;
     } else {
-        c->snd_wscale = 0;
-        c->rcv_wscale = 0;
+        c->snd.wscale = 0;
+        c->rcv.wscale = 0;
     }
     c->ts_ok = seg->opts.ts_ok && cfg->tcp_timestamps;
     if (c->ts_ok) {
@@ -88,11 +88,11 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
         return;
     }
     /* RFC 4987: bounded half-open and accept queues. */
-    if (l->acceptq_len >= (unsigned)l->backlog) {
+    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
         return;
     }
-    if (l->synq_len >= TCP_SYNQ_MAX) {
+    if (l->listener.synq_len >= TCP_SYNQ_MAX) {
         if (s->cfg.tcp_syncookies)
             tcp_syncookie_send(s, l, ip, seg); /* RFC 4987 3.6 */
         else
@@ -104,19 +104,19 @@ static void listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
         return;
     }
-    c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport, s->now);
-    if (have_min_iss && seq_lt(c->iss, min_iss))
-        c->iss = min_iss; /* RFC 6191: above anything the old incarnation used */
+    c->snd.iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport, s->now);
+    if (have_min_iss && seq_lt(c->snd.iss, min_iss))
+        c->snd.iss = min_iss; /* RFC 6191: above anything the old incarnation used */
     c->ts_offset = tcp_isn(s, c->raddr, c->rport, c->laddr, c->lport, 0);
-    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    c->snd_buf_seq = c->iss + 1;
-    c->irs = seg->seq;
-    c->rcv_nxt = seg->seq + 1;
+    c->snd.una = c->snd.nxt = c->snd.max = c->snd.iss;
+    c->snd.buf_seq = c->snd.iss + 1;
+    c->rcv.irs = seg->seq;
+    c->rcv.nxt = seg->seq + 1;
     syn_options(s, c, seg);
-    c->snd_wnd = seg->wnd; /* RFC 7323 2.2: never scaled in a SYN */
-    c->max_snd_wnd = c->snd_wnd;
-    c->snd_wl1 = seg->seq;
-    c->snd_wl2 = c->iss;
+    c->snd.wnd = seg->wnd; /* RFC 7323 2.2: never scaled in a SYN */
+    c->snd.max_wnd = c->snd.wnd;
+    c->snd.wl1 = seg->seq;
+    c->snd.wl2 = c->snd.iss;
     c->last_rx = s->now;
     c->segs_in = 1;
     /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
@@ -135,7 +135,7 @@ static void established(struct ts_stack *s, struct ts_tcp_conn *c, const char *c
         tcp_child_established(s, c);
     else
         tcp_notify(c, TS_TCP_EV_CONNECTED | TS_TCP_EV_WRITABLE);
-    if (c->fin_queued && c->state == TS_TCP_ESTABLISHED)
+    if (c->snd.fin_queued && c->state == TS_TCP_ESTABLISHED)
         ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT1, "app close");
 }
 
@@ -145,7 +145,7 @@ static void syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const stru
     uint8_t f = seg->flags;
     bool ack_ok = false;
     if (f & TCP_ACK) {
-        if (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max)) {
+        if (seq_leq(seg->ack, c->snd.iss) || seq_gt(seg->ack, c->snd.max)) {
             ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
             tcp_send_rst_reply(s, c->laddr, c->raddr, seg); /* not if it is a RST */
             return;
@@ -166,21 +166,21 @@ static void syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const stru
         ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
         return;
     }
-    c->irs = seg->seq;
-    c->rcv_nxt = seg->seq + 1;
+    c->rcv.irs = seg->seq;
+    c->rcv.nxt = seg->seq + 1;
     syn_options(s, c, seg);
     uint32_t space = c->opts.rcvbuf - c->rcvbuf.len;
-    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space); /* what our SYN said */
-    c->rcv_adv_seen = c->rcv_adv;
-    c->snd_wnd = seg->wnd; /* RFC 7323 2.2: not scaled in a SYN */
-    c->max_snd_wnd = c->snd_wnd;
-    c->snd_wl1 = seg->seq;
-    c->snd_wl2 = seg->ack;
+    c->rcv.adv = c->rcv.nxt + (space > 65535 ? 65535 : space); /* what our SYN said */
+    c->rcv.adv_seen = c->rcv.adv;
+    c->snd.wnd = seg->wnd; /* RFC 7323 2.2: not scaled in a SYN */
+    c->snd.max_wnd = c->snd.wnd;
+    c->snd.wl1 = seg->seq;
+    c->snd.wl2 = seg->ack;
     if (ack_ok) {
-        c->snd_una = seg->ack;
-        if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
-            tcp_rtt_sample(c, s->now - c->rtt_start);
-            c->rtt_timing = false;
+        c->snd.una = seg->ack;
+        if (c->rtt.timing && seq_gt(seg->ack, c->rtt.seq)) {
+            tcp_rtt_sample(c, s->now - c->rtt.start);
+            c->rtt.timing = false;
         }
         c->retries = 0;
         tcp_timer_rexmt_stop(c);
@@ -199,26 +199,26 @@ static void syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const stru
 static bool ooo_insert(struct ts_tcp_conn *c, uint32_t l, uint32_t r)
 {
     unsigned i = 0;
-    while (i < c->nooo && seq_lt(c->ooo[i].right, l))
+    while (i < c->rcv.nooo && seq_lt(c->rcv.ooo[i].right, l))
         i++;
     /* ranges from i on end at or after l */
     unsigned j = i;
-    while (j < c->nooo && seq_leq(c->ooo[j].left, r)) {
-        l = seq_min(l, c->ooo[j].left);
-        r = seq_max(r, c->ooo[j].right);
+    while (j < c->rcv.nooo && seq_leq(c->rcv.ooo[j].left, r)) {
+        l = seq_min(l, c->rcv.ooo[j].left);
+        r = seq_max(r, c->rcv.ooo[j].right);
         j++;
     }
     if (j == i) {
-        if (c->nooo >= TCP_OOO_MAX)
+        if (c->rcv.nooo >= TCP_OOO_MAX)
             return false;
-        memmove(&c->ooo[i + 1], &c->ooo[i], (c->nooo - i) * sizeof(c->ooo[0]));
-        c->nooo++;
+        memmove(&c->rcv.ooo[i + 1], &c->rcv.ooo[i], (c->rcv.nooo - i) * sizeof(c->rcv.ooo[0]));
+        c->rcv.nooo++;
     } else if (j > i + 1) {
-        memmove(&c->ooo[i + 1], &c->ooo[j], (c->nooo - j) * sizeof(c->ooo[0]));
-        c->nooo -= j - i - 1;
+        memmove(&c->rcv.ooo[i + 1], &c->rcv.ooo[j], (c->rcv.nooo - j) * sizeof(c->rcv.ooo[0]));
+        c->rcv.nooo -= j - i - 1;
     }
-    c->ooo[i].left = l;
-    c->ooo[i].right = r;
+    c->rcv.ooo[i].left = l;
+    c->rcv.ooo[i].right = r;
     return true;
 }
 
@@ -229,9 +229,9 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
     uint32_t seq = seg->seq;
     const uint8_t *p = seg->payload;
     uint32_t n = (uint32_t)seg->payload_len;
-    if (seq_lt(seq, c->rcv_nxt)) {
+    if (seq_lt(seq, c->rcv.nxt)) {
         /* Trim what we already have (duplicate or overlapping retransmission). */
-        uint32_t skip = c->rcv_nxt - seq;
+        uint32_t skip = c->rcv.nxt - seq;
         ts_count(s, TS_C_TCP_DUP_DATA_RX);
         c->ack_now = true;
         if (skip >= n) {
@@ -243,11 +243,11 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
             p += skip;
             n -= skip;
         }
-        seq = c->rcv_nxt;
+        seq = c->rcv.nxt;
     }
     /* Keep to the window we advertised, and to the room in the ring. */
-    uint32_t edge = c->rcv_nxt + tcp_rcv_wnd_seen(c);
-    uint32_t room_edge = c->rcv_nxt + ts_ring_free_space(&c->rcvbuf);
+    uint32_t edge = c->rcv.nxt + tcp_rcv_wnd_seen(c);
+    uint32_t room_edge = c->rcv.nxt + ts_ring_free_space(&c->rcvbuf);
     if (seq_lt(room_edge, edge))
         edge = room_edge;
     if (seq_gt(seq + n, edge)) {
@@ -255,7 +255,7 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
         fin = false; /* beyond the window */
         c->ack_now = true;
     }
-    if (seq != c->rcv_nxt) {
+    if (seq != c->rcv.nxt) {
         if (n == 0)
             return false;
         /* Out of order: write it at its place in the ring and remember the range. */
@@ -264,11 +264,11 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
             c->ack_now = true;
             return false;
         }
-        ts_ring_write_at(&c->rcvbuf, seq - c->rcv_nxt, p, n);
-        c->ooo_last = seq;
+        ts_ring_write_at(&c->rcvbuf, seq - c->rcv.nxt, p, n);
+        c->rcv.ooo_last = seq;
         if (fin) {
-            c->ooo_fin = true;
-            c->ooo_fin_seq = seq + n;
+            c->rcv.ooo_fin = true;
+            c->rcv.ooo_fin_seq = seq + n;
         }
         ts_count(s, TS_C_TCP_OOO_QUEUED);
         c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
@@ -278,24 +278,24 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
     if (n) {
         ts_ring_write_at(&c->rcvbuf, 0, p, n);
         ts_ring_commit(&c->rcvbuf, n);
-        c->rcv_nxt += n;
+        c->rcv.nxt += n;
         delivered = n;
     }
-    if (c->nooo > 0 && n > 0) {
+    if (c->rcv.nooo > 0 && n > 0) {
         c->ack_now = true; /* RFC 5681 4.2: data filling a hole is ACKed at once */
-        while (c->nooo > 0 && seq_leq(c->ooo[0].left, c->rcv_nxt)) {
-            if (seq_gt(c->ooo[0].right, c->rcv_nxt)) {
-                uint32_t more = c->ooo[0].right - c->rcv_nxt;
+        while (c->rcv.nooo > 0 && seq_leq(c->rcv.ooo[0].left, c->rcv.nxt)) {
+            if (seq_gt(c->rcv.ooo[0].right, c->rcv.nxt)) {
+                uint32_t more = c->rcv.ooo[0].right - c->rcv.nxt;
                 ts_ring_commit(&c->rcvbuf, more);
-                c->rcv_nxt += more;
+                c->rcv.nxt += more;
                 delivered += more;
             }
-            memmove(&c->ooo[0], &c->ooo[1], (c->nooo - 1) * sizeof(c->ooo[0]));
-            c->nooo--;
+            memmove(&c->rcv.ooo[0], &c->rcv.ooo[1], (c->rcv.nooo - 1) * sizeof(c->rcv.ooo[0]));
+            c->rcv.nooo--;
         }
     }
-    if (c->ooo_fin && c->rcv_nxt == c->ooo_fin_seq) {
-        c->ooo_fin = false;
+    if (c->rcv.ooo_fin && c->rcv.nxt == c->rcv.ooo_fin_seq) {
+        c->rcv.ooo_fin = false;
         fin = true;
     }
     if (delivered) {
@@ -307,8 +307,8 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
         c->unacked_bytes += delivered;
         if (c->unacked_bytes > full)
             c->ack_now = true;
-        else if (c->t_delack == TS_TIME_NEVER)
-            c->t_delack = s->now + TCP_DELACK;
+        else if (c->timers.delack == TS_TIME_NEVER)
+            c->timers.delack = s->now + TCP_DELACK;
         tcp_notify(c, TS_TCP_EV_READABLE);
     }
     return fin;
@@ -317,10 +317,10 @@ static bool rcv_data(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp
 void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     /* RFC 9293 3.10.7.4 eighth. */
-    c->rcv_nxt++;
-    c->fin_rcvd = true;
+    c->rcv.nxt++;
+    c->rcv.fin_rcvd = true;
     c->ack_now = true;
-    c->ooo_fin = false;
+    c->rcv.ooo_fin = false;
     switch (c->state) {
     case TS_TCP_SYN_RECV:
     case TS_TCP_ESTABLISHED:
@@ -345,44 +345,44 @@ void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
 static void new_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
 {
     ts_time_t now = s->now;
-    uint32_t acked = seg->ack - c->snd_una;
+    uint32_t acked = seg->ack - c->snd.una;
     /* RFC 6298 / Karn: a sample from a timed, never retransmitted segment; after a
      * retransmission, RFC 7323 4.1 timestamps still give a valid one. */
-    if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
-        tcp_rtt_sample(c, now - c->rtt_start);
-        c->rtt_timing = false;
-        c->karn_blocked = false;
-    } else if (c->karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0 &&
-               seq_geq(seg->opts.tsecr, c->rxt_tsval)) {
+    if (c->rtt.timing && seq_gt(seg->ack, c->rtt.seq)) {
+        tcp_rtt_sample(c, now - c->rtt.start);
+        c->rtt.timing = false;
+        c->rtt.karn_blocked = false;
+    } else if (c->rtt.karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0 &&
+               seq_geq(seg->opts.tsecr, c->rtt.rxt_tsval)) {
         /* Only an echo of a segment sent at or after our latest retransmission: an older one
          * (the original got through, its ACK did not) would time the loss recovery too. */
         uint32_t d = tcp_ts_now(c, now) - seg->opts.tsecr;
         if (d < 0x7fffffff) {
             tcp_rtt_sample(c, (ts_time_t)d * TS_MS);
-            c->karn_blocked = false;
+            c->rtt.karn_blocked = false;
         }
     }
-    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
     uint32_t upto = seq_lt(seg->ack, end) ? seg->ack : end;
     uint32_t freed = 0;
-    if (seq_gt(upto, c->snd_buf_seq)) {
-        freed = upto - c->snd_buf_seq;
+    if (seq_gt(upto, c->snd.buf_seq)) {
+        freed = upto - c->snd.buf_seq;
         ts_ring_drop(&c->sndbuf, freed);
-        c->snd_buf_seq = upto;
+        c->snd.buf_seq = upto;
     }
     c->bytes_acked += freed;
-    c->snd_una = seg->ack;
+    c->snd.una = seg->ack;
     if (c->nsacked)
         tcp_sack_trim(c);
-    if (c->tlp_out && seq_geq(c->snd_una, c->tlp_high))
+    if (c->tlp_out && seq_geq(c->snd.una, c->tlp_high))
         c->tlp_out = false; /* everything up to the probe arrived */
-    if (seq_lt(c->snd_nxt, c->snd_una))
-        c->snd_nxt = c->snd_una;
+    if (seq_lt(c->snd.nxt, c->snd.una))
+        c->snd.nxt = c->snd.una;
     c->retries = 0;
     c->retx_start = 0;
     tcp_cc_on_ack(s, c, acked, now);
     /* RFC 6298 5.2/5.3 */
-    if (c->snd_una == c->snd_max)
+    if (c->snd.una == c->snd.max)
         tcp_timer_rexmt_stop(c);
     else
         tcp_timer_rexmt_arm(c, now);
@@ -398,7 +398,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     struct tcp_hdr *seg = &segcopy;
     uint8_t f = seg->flags;
 
-    if (c->state == TS_TCP_SYN_RECV && (f & TCP_SYN) && seg->seq == c->irs) {
+    if (c->state == TS_TCP_SYN_RECV && (f & TCP_SYN) && seg->seq == c->rcv.irs) {
         if (!(f & TCP_ACK)) {
             /* The peer did not get our SYN-ACK: send it again. */
             tcp_send_syn(s, c);
@@ -431,11 +431,11 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     bool ok;
     bool ack_only = false;
     if (seg_len == 0)
-        ok = wnd == 0 ? seg->seq == c->rcv_nxt : seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd);
+        ok = wnd == 0 ? seg->seq == c->rcv.nxt : seq_in(seg->seq, c->rcv.nxt, c->rcv.nxt + wnd);
     else
-        ok = wnd != 0 && (seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
-                          seq_in(seg->seq + seg_len - 1, c->rcv_nxt, c->rcv_nxt + wnd));
-    if (!ok && wnd < c->adv_mss && seq_geq(seg->seq, c->rcv_nxt) && seg->seq - c->rcv_nxt < 65536) {
+        ok = wnd != 0 && (seq_in(seg->seq, c->rcv.nxt, c->rcv.nxt + wnd) ||
+                          seq_in(seg->seq + seg_len - 1, c->rcv.nxt, c->rcv.nxt + wnd));
+    if (!ok && wnd < c->adv_mss && seq_geq(seg->seq, c->rcv.nxt) && seg->seq - c->rcv.nxt < 65536) {
         /* RFC 9293 3.10.7.4: with a (nearly) closed window, still take valid ACKs and RSTs,
          * also from a peer whose SND.NXT went past our right edge (a window probe with data):
          * dropping its ACKs would stall our own sending. */
@@ -448,7 +448,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             return;
         }
         /* A retransmission of data we already have is a duplicate, not a window violation. */
-        if (plen > 0 && seq_leq(seg->seq + seg_len, c->rcv_nxt))
+        if (plen > 0 && seq_leq(seg->seq + seg_len, c->rcv.nxt))
             ts_count(s, TS_C_TCP_DUP_DATA_RX);
         else
             ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
@@ -466,14 +466,14 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     }
     /* RFC 7323 4.3: remember the timestamp to echo. */
     if (c->ts_ok && seg->opts.ts_ok && !seq_lt(seg->opts.tsval, c->ts_recent) &&
-        seq_leq(seg->seq, c->last_ack_sent)) {
+        seq_leq(seg->seq, c->rcv.last_ack_sent)) {
         c->ts_recent = seg->opts.tsval;
         c->ts_recent_age = now;
     }
 
     /* Second: RST (RFC 5961 3.2). */
     if (f & TCP_RST) {
-        if (seg->seq != c->rcv_nxt) {
+        if (seg->seq != c->rcv.nxt) {
             tcp_send_challenge_ack(s, c);
             return;
         }
@@ -521,15 +521,15 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     }
     c->last_rx = now;
     c->probes_unacked = 0;
-    if (c->t_keep != TS_TIME_NEVER)
+    if (c->timers.keep != TS_TIME_NEVER)
         tcp_keepalive_reset(c, now);
     if (c->state == TS_TCP_SYN_RECV) {
-        if (!(seq_lt(c->snd_una, seg->ack) && seq_leq(seg->ack, c->snd_max))) {
+        if (!(seq_lt(c->snd.una, seg->ack) && seq_leq(seg->ack, c->snd.max))) {
             ts_count(s, TS_C_TCP_DROP_BAD_ACK);
             tcp_send_rst_reply(s, c->laddr, c->raddr, seg);
             return;
         }
-        if (c->parent && c->parent->acceptq_len >= (unsigned)c->parent->backlog) {
+        if (c->parent && c->parent->listener.acceptq_len >= (unsigned)c->parent->listener.backlog) {
             /* As Linux: ignore the ACK; the SYN-ACK retransmission tries again later. */
             ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
             return;
@@ -538,10 +538,10 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
             ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
             return;
         }
-        c->snd_wnd = (uint32_t)seg->wnd << c->snd_wscale;
-        c->max_snd_wnd = c->snd_wnd;
-        c->snd_wl1 = seg->seq;
-        c->snd_wl2 = seg->ack;
+        c->snd.wnd = (uint32_t)seg->wnd << c->snd.wscale;
+        c->snd.max_wnd = c->snd.wnd;
+        c->snd.wl1 = seg->seq;
+        c->snd.wl2 = seg->ack;
         tcp_cc_init(c); /* new_ack feeds congestion control the ACK of our SYN */
         new_ack(s, c, seg);
         established(s, c, "rcvd ACK of SYN");
@@ -549,49 +549,49 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; the others
          * are dropped and answered with an ACK, throttled like every challenge ACK (section 7),
          * so that a flood of forged ones is not reflected one for one. */
-        if (seq_gt(seg->ack, c->snd_max)) {
+        if (seq_gt(seg->ack, c->snd.max)) {
             ts_count(s, TS_C_TCP_DROP_BAD_ACK);
             tcp_send_challenge_ack(s, c);
             return;
         }
-        if (seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
+        if (seq_lt(seg->ack, c->snd.una - c->snd.max_wnd)) {
             ts_count(s, TS_C_TCP_DROP_BAD_ACK);
             tcp_send_challenge_ack(s, c);
             return;
         }
-        uint32_t new_wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        uint32_t new_wnd = (uint32_t)seg->wnd << c->snd.wscale;
         uint32_t sacked_before = c->sacked_bytes;
         if (c->sack_ok && seg->opts.nsack)
             tcp_sack_update(c, &seg->opts); /* before the ACK moves recovery along */
-        if (c->sacked_bytes > sacked_before && seg->ack == c->snd_una)
+        if (c->sacked_bytes > sacked_before && seg->ack == c->snd.una)
             tcp_sack_lost_retransmit(s, c);
-        if (seq_gt(seg->ack, c->snd_una)) {
+        if (seq_gt(seg->ack, c->snd.una)) {
             new_ack(s, c, seg);
-        } else if (seg->ack == c->snd_una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd_wnd &&
-                   new_wnd > 0 && seq_gt(c->snd_max, c->snd_una)) {
+        } else if (seg->ack == c->snd.una && plen == 0 && !(f & TCP_FIN) && new_wnd == c->snd.wnd &&
+                   new_wnd > 0 && seq_gt(c->snd.max, c->snd.una)) {
             /* RFC 5681 2: a duplicate ACK. An answer to a zero-window probe is not one (the
              * window is closed, nothing was lost): counting it made a fast retransmit push a
              * full segment into the zero window. */
             tcp_cc_on_dupack(s, c, now);
         }
         /* RFC 9293 3.10.7.4: window update only from a newer segment. */
-        if (seq_leq(c->snd_una, seg->ack) &&
-            (seq_lt(c->snd_wl1, seg->seq) ||
-             (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, seg->ack)))) {
-            c->snd_wnd = new_wnd;
-            c->snd_wl1 = seg->seq;
-            c->snd_wl2 = seg->ack;
-            if (new_wnd > c->max_snd_wnd)
-                c->max_snd_wnd = new_wnd;
+        if (seq_leq(c->snd.una, seg->ack) &&
+            (seq_lt(c->snd.wl1, seg->seq) ||
+             (c->snd.wl1 == seg->seq && seq_leq(c->snd.wl2, seg->ack)))) {
+            c->snd.wnd = new_wnd;
+            c->snd.wl1 = seg->seq;
+            c->snd.wl2 = seg->ack;
+            if (new_wnd > c->snd.max_wnd)
+                c->snd.max_wnd = new_wnd;
         }
         if (c->sack_ok)
             tcp_cc_sack_check(s, c); /* RFC 6675 5: loss recovery from the scoreboard */
     }
-    if (c->t_persist != TS_TIME_NEVER && c->snd_wnd > 0) {
+    if (c->timers.persist != TS_TIME_NEVER && c->snd.wnd > 0) {
         /* The window opened: leave persist; resend the probe byte if it was not taken. */
-        c->t_persist = TS_TIME_NEVER;
+        c->timers.persist = TS_TIME_NEVER;
         c->persist_shift = 0;
-        c->snd_nxt = c->snd_una;
+        c->snd.nxt = c->snd.una;
     }
     switch (c->state) {
     case TS_TCP_CLOSING:
@@ -618,7 +618,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     case TS_TCP_ESTABLISHED:
     case TS_TCP_FIN_WAIT1:
     case TS_TCP_FIN_WAIT2:
-        if (plen > 0 && c->orphan && !c->parent && seq_gt(seg->seq + plen, c->rcv_nxt)) {
+        if (plen > 0 && c->orphan && !c->parent && seq_gt(seg->seq + plen, c->rcv.nxt)) {
             /* Nobody will ever read this (the app closed): reset, as Linux does. */
             ts_count(s, TS_C_TCP_DROP_CLOSED);
             tcp_send_rst_conn(s, c);
@@ -628,7 +628,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
         if (plen > 0)
             fin_in_order = rcv_data(s, c, seg, (f & TCP_FIN) != 0);
         else
-            fin_in_order = (f & TCP_FIN) && seg->seq == c->rcv_nxt;
+            fin_in_order = (f & TCP_FIN) && seg->seq == c->rcv.nxt;
         break;
     default:
         /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already, so data
@@ -644,7 +644,7 @@ static void sync_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct t
     if (c->state == TS_TCP_FIN_WAIT1 && our_fin_acked(c)) {
         ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT2, "rcvd ACK of FIN");
         if (c->orphan)
-            c->t_wait = now + TCP_FIN_TIMEOUT;
+            c->timers.wait = now + TCP_FIN_TIMEOUT;
     }
     tcp_output(s, c);
 }
@@ -673,10 +673,10 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         /* RFC 6191 / RFC 9293 3.10.7.4: a new SYN may reopen a TIME_WAIT 4-tuple if it is
          * clearly newer: a higher timestamp, or without timestamps a higher sequence number. */
         bool newer = (c->ts_ok && seg.opts.ts_ok) ? seq_gt(seg.opts.tsval, c->ts_recent)
-                                                  : seq_gt(seg.seq, c->rcv_nxt);
+                                                  : seq_gt(seg.seq, c->rcv.nxt);
         struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
         if (newer && l && c->orphan) {
-            uint32_t min_iss = c->snd_max + 65536;
+            uint32_t min_iss = c->snd.max + 65536;
             ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
             ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
             tcp_conn_free(s, c);
@@ -730,7 +730,7 @@ void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
         return;
     }
     /* RFC 5927 4.1: only believe errors quoting a sequence number we have in flight. */
-    if (!seq_in(seq, c->snd_una, c->snd_max) && !(c->snd_una == c->snd_max && seq == c->snd_una)) {
+    if (!seq_in(seq, c->snd.una, c->snd.max) && !(c->snd.una == c->snd.max && seq == c->snd.una)) {
         ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
         return;
     }
@@ -749,9 +749,9 @@ void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
             if (mtu < c->pmtu) {
                 c->pmtu = mtu;
                 tcp_update_mss(c);
-                if (tcp_synchronized(c->state) && seq_gt(c->snd_max, c->snd_una)) {
-                    c->snd_nxt = c->snd_una;
-                    c->rtt_timing = false;
+                if (tcp_synchronized(c->state) && seq_gt(c->snd.max, c->snd.una)) {
+                    c->snd.nxt = c->snd.una;
+                    c->rtt.timing = false;
                     tcp_output(s, c);
                 }
             }

@@ -58,6 +58,8 @@ struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
 };
 
+/* A connection block (RFC 9293 3.3.2's TCB), also used for listeners. The sequence variables are
+ * grouped as the RFC names them (3.3.1): c->snd.una is SND.UNA, c->rcv.nxt is RCV.NXT. */
 struct ts_tcp_conn {
     struct ts_stack *s;
     uint64_t id; /* unique in this stack (ts_tcp_info.id, trace events) */
@@ -70,14 +72,16 @@ struct ts_tcp_conn {
     struct ts_tcp_conn *next, *prev; /* every connection, for timers and the table */
     bool hashed;
 
-    /* Listener side. */
+    /* Listener side (is_listener). */
     bool is_listener;
-    int backlog;
-    unsigned synq_len;    /* children in SYN_RECV */
-    unsigned acceptq_len; /* children ESTABLISHED and waiting for accept() */
-    struct ts_tcp_conn *aq_head, *aq_tail;
-    ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
-    bool cookie_sent;
+    struct {
+        int backlog;
+        unsigned synq_len;    /* children in SYN_RECV */
+        unsigned acceptq_len; /* children ESTABLISHED and waiting for accept() */
+        struct ts_tcp_conn *aq_head, *aq_tail;
+        ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
+        bool cookie_sent;
+    } listener;
     /* Child side: the listener that owns us until accept(); NULL once accepted. */
     struct ts_tcp_conn *parent;
     struct ts_tcp_conn *aq_next;
@@ -89,87 +93,107 @@ struct ts_tcp_conn {
     bool orphan; /* the owner let go (close/abort); the stack frees it in CLOSE */
     struct ts_tcp_opts opts;
 
-    /* Send sequence space (RFC 9293 3.3.1). snd_max is the highest snd_nxt ever reached, since
-     * snd_nxt goes back to snd_una on a retransmission timeout. */
-    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
-    uint32_t snd_buf_seq; /* sequence number of the first byte in sndbuf */
-    bool fin_queued;      /* the app is done sending: FIN after sndbuf */
-    /* Receive sequence space. */
-    uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
-    /* The right edge the peer may have seen: a scaled window field is rounded up, so it can lie
-     * up to 2^wscale - 1 past rcv_adv; data up to it is taken (the ring has that slack). */
-    uint32_t rcv_adv_seen;
-    bool fin_rcvd; /* peer's FIN consumed (rcv_nxt counts it) */
-    bool ooo_fin;  /* a FIN seen beyond rcv_nxt, at ooo_fin_seq */
-    uint32_t ooo_fin_seq;
+    /* Send sequence space (RFC 9293 3.3.1). SND.UP is not kept: the urgent pointer is not used
+     * (see tcp_process_urg). */
+    struct {
+        uint32_t iss; /* ISS */
+        uint32_t una; /* SND.UNA */
+        /* SND.NXT; it goes back to una on a retransmission timeout, so max is the highest nxt
+         * ever reached. */
+        uint32_t nxt, max;
+        uint32_t wnd;      /* SND.WND, scaled */
+        uint32_t wl1, wl2; /* SND.WL1, SND.WL2: seq and ack of the last window update */
+        uint32_t max_wnd;  /* MAX.SND.WND (RFC 5961 5.2): the largest window offered */
+        uint8_t wscale;    /* Snd.Wind.Shift (RFC 7323 2.3): the peer's shift */
+        uint32_t buf_seq;  /* sequence number of the first byte in sndbuf */
+        bool fin_queued;   /* the app is done sending: FIN after sndbuf */
+    } snd;
+    /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
+     * not kept. */
+    struct {
+        uint32_t irs; /* IRS */
+        uint32_t nxt; /* RCV.NXT */
+        uint32_t adv; /* right edge of the window we advertised */
+        /* The right edge the peer may have seen: a scaled window field is rounded up, so it can
+         * lie up to 2^wscale - 1 past adv; data up to it is taken (the ring has that slack). */
+        uint32_t adv_seen;
+        uint8_t wscale;         /* Rcv.Wind.Shift: our shift, applied to windows we send */
+        uint8_t wscale_max;     /* the shift we offer (wscale before negotiation) */
+        uint32_t last_ack_sent; /* Last.ACK.sent (RFC 7323 4.3) */
+        bool fin_rcvd;          /* peer's FIN consumed (nxt counts it) */
+        bool ooo_fin;           /* a FIN seen beyond nxt, at ooo_fin_seq */
+        uint32_t ooo_fin_seq;
+        /* Out-of-order data, already written into rcvbuf at its offset: sorted disjoint
+         * ranges. */
+        struct tcp_range ooo[TCP_OOO_MAX];
+        unsigned nooo;
+        uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
+    } rcv;
 
     /* Options. */
-    uint16_t peer_mss;      /* from the peer's SYN (536 when absent) */
-    uint16_t adv_mss;       /* what we advertised */
-    uint16_t pmtu;          /* path MTU (RFC 1191) */
-    uint16_t mss;           /* effective send MSS: payload bytes per segment, options excluded */
-    uint8_t snd_wscale;     /* peer's shift, applied to windows we receive */
-    uint8_t rcv_wscale;     /* our shift, applied to windows we send */
-    uint8_t rcv_wscale_max; /* the shift we offer (rcv_wscale before negotiation) */
+    uint16_t peer_mss; /* from the peer's SYN (536 when absent) */
+    uint16_t adv_mss;  /* what we advertised */
+    uint16_t pmtu;     /* path MTU (RFC 1191) */
+    uint16_t mss;      /* effective send MSS: payload bytes per segment, options excluded */
     bool ws_ok, ts_ok, sack_ok;
-    uint32_t ts_recent, ts_offset;
+    uint32_t ts_recent, ts_offset; /* TS.Recent (RFC 7323 4.3); our clock's offset (5.4) */
     ts_time_t ts_recent_age;
-    uint32_t last_ack_sent;
 
     /* RTT and RTO (RFC 6298). */
-    ts_time_t srtt, rttvar, rto;
-    bool rtt_valid;
-    bool rtt_timing; /* a segment is being timed (Karn: only a fresh one) */
-    uint32_t rtt_seq;
-    ts_time_t rtt_start;
+    struct {
+        ts_time_t srtt, rttvar, rto;
+        bool valid;
+        bool timing; /* a segment is being timed (Karn: only a fresh one) */
+        uint32_t seq;
+        ts_time_t start;
+        uint32_t rxt_tsval; /* TSval of our latest retransmission */
+        bool karn_blocked;  /* a retransmission spoilt timing: take the next sample from TSecr */
+    } rtt;
     unsigned retries;        /* consecutive retransmission timeouts */
     ts_time_t retx_start;    /* first retransmission of the current loss episode (user_timeout) */
     unsigned persist_shift;  /* persist backoff */
     unsigned probes_unacked; /* persist/keepalive probes with no answer */
 
     /* Congestion control. */
-    const struct tcp_cc_ops *cc;
-    uint32_t cwnd, ssthresh, recover;
-    uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
-    struct {           /* CUBIC (RFC 9438 4), windows in segments */
-        double w_max, w_last_max, k, w_est;
-        ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
-    } cubic;
-    unsigned dupacks;
-    bool in_recovery;
-    /* RFC 6675 scoreboard: what the peer SACKed above snd_una, sorted, disjoint. */
+    struct {
+        const struct tcp_cc_ops *ops;
+        uint32_t cwnd, ssthresh, recover;
+        uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
+        struct {           /* CUBIC (RFC 9438 4), windows in segments */
+            double w_max, w_last_max, k, w_est;
+            ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
+        } cubic;
+        unsigned dupacks;
+        bool in_recovery;
+    } cc;
+    /* RFC 6675 scoreboard: what the peer SACKed above snd.una, sorted, disjoint. */
     struct tcp_range sacked[TCP_SACKSB_MAX];
     unsigned nsacked;
     uint32_t sacked_bytes;
     uint32_t high_rxt;    /* HighRxt: end of the highest hole retransmitted in this recovery */
-    uint32_t una_rxt_seq; /* the last retransmission of the segment at snd_una: its seq, time */
+    uint32_t una_rxt_seq; /* the last retransmission of the segment at snd.una: its seq, time */
     ts_time_t una_rxt_time;
     unsigned una_rxt_count; /* times that segment was retransmitted */
 
     /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
-    ts_time_t t_rexmt, t_persist, t_delack, t_keep, t_wait;
-    ts_time_t t_tlp;   /* tail loss probe (RFC 8985 7), with SACK only */
+    struct {
+        ts_time_t rexmt, persist, delack, keep, wait;
+        ts_time_t tlp; /* tail loss probe (RFC 8985 7), with SACK only */
+    } timers;
     bool tlp_out;      /* a probe is out and not yet answered */
-    uint32_t tlp_high; /* snd_max when it was sent */
+    uint32_t tlp_high; /* snd.max when it was sent */
     ts_time_t last_rx; /* for keepalive idle */
 
     /* ACK policy. */
     bool ack_now;
     uint32_t unacked_bytes; /* received and not yet ACKed: ACK at 2 full-sized segments */
     bool sws_override;      /* the persist timer lets one small segment out */
-    uint32_t rxt_tsval;     /* TSval of our latest retransmission */
-    bool karn_blocked;      /* a retransmission spoilt timing: take the next sample from TSecr */
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;
     bool rst_rcvd;
-    bool eof_signalled;
 
     struct ts_ring sndbuf, rcvbuf;
-    /* Out-of-order data, already written into rcvbuf at its offset: sorted disjoint ranges. */
-    struct tcp_range ooo[TCP_OOO_MAX];
-    unsigned nooo;
-    uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
 
     /* Statistics. */
     uint64_t bytes_sent, bytes_received, bytes_acked;
@@ -243,22 +267,22 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK 
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
-/* Watch the latest retransmission of the segment at snd_una (una_rxt_seq/count) from now: in
+/* Watch the latest retransmission of the segment at snd.una (una_rxt_seq/count) from now: in
  * SACK recovery, look again after an RTT and a reordering window (RFC 8985 6.3). */
 void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
                               uint32_t maxlen);
-/* RST for connection c (seq = snd_nxt), with ACK of rcv_nxt when synchronized. */
+/* RST for connection c (seq = snd.nxt), with ACK of rcv.nxt when synchronized. */
 void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c);
 /* RST built from an offending segment per RFC 9293 3.10.7.1. */
 void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
                         const struct tcp_hdr *seg);
 /* Challenge ACK (RFC 5961), rate-limited per stack. */
 void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c);
-/* A keepalive / zero window probe: one old byte or none, seq = snd_una - 1 or a new byte. */
+/* A keepalive / zero window probe: one old byte or none, seq = snd.una - 1 or a new byte. */
 void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive);
-/* The window to put in a segment (scaled), updating rcv_adv; never shrinks the right edge. */
+/* The window to put in a segment (scaled), updating rcv.adv; never shrinks the right edge. */
 uint16_t tcp_rcv_window(struct ts_tcp_conn *c);
 /* The app drained the receive buffer: send a window update if it opened enough. */
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
@@ -287,27 +311,27 @@ void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
 
 /* ---- tcp_sack.c (RFC 2018 / RFC 6675 sender side) ---- */
 void tcp_sack_clear(struct ts_tcp_conn *c);
-/* snd_una moved: forget what lies below it. */
+/* snd.una moved: forget what lies below it. */
 void tcp_sack_trim(struct ts_tcp_conn *c);
-/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd_una, snd_max]). */
+/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd.una, snd.max]). */
 void tcp_sack_update(struct ts_tcp_conn *c, const struct tcp_opts *o);
 /* RFC 6675 SetPipe, with every hole below the highest SACKed byte taken as lost. */
 uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c);
-/* RFC 6675 IsLost(snd_una), with RFC 5827 early retransmit for a small flight. */
+/* RFC 6675 IsLost(snd.una), with RFC 5827 early retransmit for a small flight. */
 bool tcp_sack_lost(const struct ts_tcp_conn *c);
 /* Retransmit holes while the pipe allows (RFC 6675 5, NextSeg rule 1). */
 void tcp_sack_recover(struct ts_stack *s, struct ts_tcp_conn *c);
-/* New SACK information arrived in recovery: if the retransmission at snd_una has had more than
+/* New SACK information arrived in recovery: if the retransmission at snd.una has had more than
  * an RTT to be acknowledged and later data is being SACKed instead, it was lost: send it again
  * (the idea of RACK, RFC 8985, for the one segment that matters most). */
 void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c);
 /* If seq lies in a SACKed range, the range's end; else seq. *limit: the next SACKed left edge
- * above seq (or snd_max). */
+ * above seq (or snd.max). */
 uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);
 
 /* ---- tcp_cc.c ---- */
 void tcp_cc_init(struct ts_tcp_conn *c);
-/* An ACK advanced snd_una by acked bytes (called after snd_una moved). */
+/* An ACK advanced snd.una by acked bytes (called after snd.una moved). */
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
 /* A duplicate ACK (RFC 5681 2 definition). Returns true when a retransmission was done. */
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
@@ -318,12 +342,12 @@ void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Receive ring bytes beyond the advertised buffer (see tcp_bufs_alloc). */
 static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
 {
-    return (uint32_t)1 << c->rcv_wscale_max;
+    return (uint32_t)1 << c->rcv.wscale_max;
 }
 /* Bytes in flight. */
 static inline uint32_t tcp_flight(const struct ts_tcp_conn *c)
 {
-    return c->snd_nxt - c->snd_una;
+    return c->snd.nxt - c->snd.una;
 }
 
 #endif

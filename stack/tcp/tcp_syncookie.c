@@ -67,8 +67,8 @@ void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct 
     ts_ip_send(s, ip->dst, ip->src, IP_PROTO_TCP, n, true, 0);
     ts_count(s, TS_C_TCP_TX);
     ts_count(s, TS_C_TCP_SYN_COOKIE_SENT);
-    l->cookie_sent = true;
-    l->cookie_time = s->now;
+    l->listener.cookie_sent = true;
+    l->listener.cookie_time = s->now;
 }
 
 struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
@@ -76,7 +76,8 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
                                         bool *checked)
 {
     *checked = false;
-    if (!s->cfg.tcp_syncookies || !l->cookie_sent || s->now - l->cookie_time > COOKIE_CHECK_WINDOW)
+    if (!s->cfg.tcp_syncookies || !l->listener.cookie_sent ||
+        s->now - l->listener.cookie_time > COOKIE_CHECK_WINDOW)
         return NULL;
     if ((seg->flags & (TCP_SYN | TCP_RST | TCP_ACK)) != TCP_ACK)
         return NULL;
@@ -90,7 +91,7 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
         ts_count(s, TS_C_TCP_DROP_SYN_COOKIE_BAD);
         return NULL;
     }
-    if (l->acceptq_len >= (unsigned)l->backlog) {
+    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
         return NULL;
     }
@@ -103,20 +104,20 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
     }
     c->peer_mss = cookie_mss[idx];
     c->ws_ok = c->ts_ok = c->sack_ok = false;
-    c->rcv_wscale = c->snd_wscale = 0;
+    c->rcv.wscale = c->snd.wscale = 0;
     tcp_update_mss(c);
-    c->iss = cookie;
-    c->snd_una = c->snd_nxt = c->snd_max = cookie + 1;
-    c->snd_buf_seq = cookie + 1;
-    c->irs = peer_isn;
-    c->rcv_nxt = peer_isn + 1;
+    c->snd.iss = cookie;
+    c->snd.una = c->snd.nxt = c->snd.max = cookie + 1;
+    c->snd.buf_seq = cookie + 1;
+    c->rcv.irs = peer_isn;
+    c->rcv.nxt = peer_isn + 1;
     uint32_t space = c->opts.rcvbuf;
-    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space);
-    c->rcv_adv_seen = c->rcv_adv;
-    c->snd_wnd = seg->wnd;
-    c->max_snd_wnd = c->snd_wnd;
-    c->snd_wl1 = seg->seq;
-    c->snd_wl2 = seg->ack;
+    c->rcv.adv = c->rcv.nxt + (space > 65535 ? 65535 : space);
+    c->rcv.adv_seen = c->rcv.adv;
+    c->snd.wnd = seg->wnd;
+    c->snd.max_wnd = c->snd.wnd;
+    c->snd.wl1 = seg->seq;
+    c->snd.wl2 = seg->ack;
     c->last_rx = s->now;
     tcp_hash_insert(s, c);
     tcp_cc_init(c);
