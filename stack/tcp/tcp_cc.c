@@ -1,11 +1,9 @@
 /* Congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit / fast
  * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
- * algorithm (CUBIC, RFC 9438) can supply its own growth and ssthresh. */
-#include <math.h>
-
+ * algorithm (CUBIC, RFC 9438, in tcp_cc_cubic.c) can supply its own growth and ssthresh. */
 #include "tcp_internal.h"
 
-static void reno_init(struct ts_tcp_conn *c)
+void tcp_reno_init(struct ts_tcp_conn *c)
 {
     /* RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)). */
     uint32_t mss = c->mss;
@@ -17,7 +15,7 @@ static void reno_init(struct ts_tcp_conn *c)
     c->cc.cwnd_acc = 0;
 }
 
-static void reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
 {
     (void)now;
     uint32_t mss = c->mss;
@@ -36,7 +34,7 @@ static void reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now
         c->cc.cwnd = 1u << 30;
 }
 
-static uint32_t reno_ssthresh(struct ts_tcp_conn *c)
+static uint32_t tcp_reno_ssthresh(struct ts_tcp_conn *c)
 {
     /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
     uint32_t flight = c->snd.max - c->snd.una;
@@ -46,9 +44,9 @@ static uint32_t reno_ssthresh(struct ts_tcp_conn *c)
 
 const struct tcp_cc_ops tcp_cc_newreno = {
     .name = "newreno",
-    .init = reno_init,
-    .cong_avoid = reno_cong_avoid,
-    .ssthresh = reno_ssthresh,
+    .init = tcp_reno_init,
+    .cong_avoid = tcp_reno_cong_avoid,
+    .ssthresh = tcp_reno_ssthresh,
 };
 
 void tcp_cc_init(struct ts_tcp_conn *c)
@@ -62,7 +60,7 @@ void tcp_cc_init(struct ts_tcp_conn *c)
 }
 
 /* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK). */
-static void enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
+static void tcp_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     c->cc.ssthresh = c->cc.ops->ssthresh(c);
     c->cc.recover = c->snd.max;
@@ -155,14 +153,14 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
     if (seq_lt(c->snd.una, c->cc.recover))
         return;
-    enter_recovery(s, c);
+    tcp_enter_recovery(s, c);
 }
 
 void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     if (c->cc.in_recovery || !c->sack_ok || seq_lt(c->snd.una, c->cc.recover) || !tcp_sack_lost(c))
         return;
-    enter_recovery(s, c);
+    tcp_enter_recovery(s, c);
 }
 
 void tcp_cc_on_rto(struct ts_tcp_conn *c)
@@ -180,78 +178,3 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c)
     c->high_rxt = c->snd.una;
     c->cc.recover = c->snd.max; /* RFC 6582 4: no fast retransmit for what was sent before */
 }
-
-/* ---- CUBIC (RFC 9438), selected by ts_config.tcp_cubic ---- */
-
-#define CUBIC_C    0.4
-#define CUBIC_BETA 0.7
-
-static void cubic_init(struct ts_tcp_conn *c)
-{
-    reno_init(c);
-    c->cc.cubic.w_max = c->cc.cubic.w_last_max = c->cc.cubic.k = c->cc.cubic.w_est = 0;
-    c->cc.cubic.epoch = 0;
-}
-
-static void cubic_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
-{
-    double mss = c->mss;
-    if (c->cc.cwnd < c->cc.ssthresh || c->cc.cwnd < c->mss) {
-        reno_cong_avoid(c, acked, now); /* RFC 9438 4.10: slow start as Reno */
-        return;
-    }
-    double cwnd = c->cc.cwnd / mss;
-    if (c->cc.cubic.epoch == 0) {
-        /* An epoch starts: from W_max after a loss, or from here when there was none. */
-        c->cc.cubic.epoch = now ? now : 1;
-        if (c->cc.cubic.w_max < cwnd) {
-            c->cc.cubic.w_max = cwnd;
-            c->cc.cubic.k = 0;
-        }
-        c->cc.cubic.w_est = cwnd;
-    }
-    /* RFC 9438 4.2: W_cubic(t) = C (t - K)^3 + W_max, aimed one RTT ahead. */
-    double rtt = (c->rtt.valid ? (double)c->rtt.srtt : 100e3) / 1e6;
-    double t = (double)(now - c->cc.cubic.epoch) / 1e6 + rtt;
-    double d = t - c->cc.cubic.k;
-    double target = CUBIC_C * d * d * d + c->cc.cubic.w_max;
-    if (target > 1.5 * cwnd)
-        target = 1.5 * cwnd;
-    /* RFC 9438 4.3: the Reno-friendly estimate, alpha = 3 (1 - beta) / (1 + beta). */
-    double alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
-    c->cc.cubic.w_est += alpha * ((double)acked / mss) / cwnd;
-    if (c->cc.cubic.w_est > target)
-        target = c->cc.cubic.w_est;
-    if (target > cwnd) {
-        /* RFC 9438 4.4: grow by (target - cwnd) / cwnd per acknowledged segment. */
-        double inc = (target - cwnd) / cwnd * ((double)acked / mss) * mss;
-        c->cc.cwnd += (uint32_t)(inc + 0.5);
-    }
-    if (c->cc.cwnd > (1u << 30))
-        c->cc.cwnd = 1u << 30;
-}
-
-static uint32_t cubic_ssthresh(struct ts_tcp_conn *c)
-{
-    double cwnd = c->cc.cwnd / (double)c->mss;
-    /* RFC 9438 4.7: fast convergence. */
-    if (cwnd < c->cc.cubic.w_last_max)
-        c->cc.cubic.w_max = cwnd * (1.0 + CUBIC_BETA) / 2.0;
-    else
-        c->cc.cubic.w_max = cwnd;
-    c->cc.cubic.w_last_max = cwnd;
-    c->cc.cubic.k = cbrt(c->cc.cubic.w_max * (1.0 - CUBIC_BETA) / CUBIC_C);
-    c->cc.cubic.epoch = 0;
-    /* RFC 9438 4.6: ssthresh = flight * beta, at least 2 segments. */
-    uint32_t flight = c->snd.max - c->snd.una;
-    uint32_t base = flight > c->cc.cwnd ? c->cc.cwnd : flight;
-    uint32_t th = (uint32_t)(base * CUBIC_BETA);
-    return th > 2u * c->mss ? th : 2u * c->mss;
-}
-
-const struct tcp_cc_ops tcp_cc_cubic = {
-    .name = "cubic",
-    .init = cubic_init,
-    .cong_avoid = cubic_cong_avoid,
-    .ssthresh = cubic_ssthresh,
-};

@@ -1,10 +1,34 @@
-/* Inside the TCP engine: the connection block and the functions the tcp*.c files share.
+/* Inside the TCP engine: the connection block and the functions the stack/tcp/ files share.
  *
- *   tcp.c        table, lookup, ISN, the state door (ts_tcp_set_state), the public API
- *   tcp_input.c  RFC 9293 3.10.7, in order
- *   tcp_output.c what to send and when (Nagle, SWS, delayed ACK, window updates, options)
- *   tcp_timer.c  RTO, persist, delayed ACK, keepalive, TIME_WAIT, FIN_WAIT_2 timeout
- *   tcp_cc.c     congestion control (RFC 5681 + NewReno RFC 6582) behind an ops table */
+ * A map, for a reader with RFC 9293 open: each event is in the file named for its section.
+ *
+ *   RFC 9293                       file            where
+ *   3.3.1 sequence variables       tcp_internal.h  struct ts_tcp_conn (c->snd.una is SND.UNA)
+ *   3.3.2 state changes            tcp.c           ts_tcp_set_state: the one door, with a cause
+ *   3.4.1 initial sequence number  tcp.c           tcp_isn (RFC 6528)
+ *   birth of a connection          tcp.c           tcp_conn_new, tcp_init_snd, tcp_init_rcv,
+ *                                                  tcp_established (connect, SYN or SYN cookie)
+ *   3.10.1 OPEN                    tcp_user.c      ts_tcp_listen, ts_tcp_connect
+ *   3.10.2 SEND                    tcp_user.c      ts_tcp_send
+ *   3.10.3 RECEIVE                 tcp_user.c      ts_tcp_recv
+ *   3.10.4 CLOSE                   tcp_user.c      ts_tcp_close, ts_tcp_shutdown_write
+ *   3.10.5 ABORT                   tcp_user.c      ts_tcp_abort (tcp_drop: RST, then CLOSED)
+ *   3.10.6 STATUS                  tcp_user.c      ts_tcp_get_info, ts_tcp_table
+ *   3.10.7 SEGMENT ARRIVES         tcp_input.c     ts_tcp_input, then by state:
+ *     3.10.7.1 CLOSED                                tcp_closed_input
+ *     3.10.7.2 LISTEN                                tcp_listen_input
+ *     3.10.7.3 SYN-SENT                              tcp_syn_sent_input
+ *     3.10.7.4 other states                          tcp_other_states_input: tcp_check_seq,
+ *                                                    tcp_check_rst, (security), tcp_check_syn,
+ *                                                    tcp_process_ack, tcp_process_urg,
+ *                                                    tcp_process_text, tcp_process_fin
+ *   3.10.8 timeouts                tcp_timer.c     ts_tcp_poll: retransmission, TIME_WAIT, ...
+ *   3.8 data communication         tcp_output.c    tcp_output (Nagle, SWS, delayed ACK, options)
+ *   ICMP errors (RFC 1122 4.2.3.9, RFC 5927, RFC 1191)   tcp_icmp.c     ts_tcp_icmp_error
+ *   SACK sender (RFC 2018, RFC 6675)                     tcp_sack.c
+ *   congestion control (RFC 5681, 6582; CUBIC RFC 9438)  tcp_cc.c, tcp_cc_cubic.c
+ *   SYN cookies (RFC 4987 3.6)                           tcp_syncookie.c
+ *   wrap-safe sequence comparisons (RFC 9293 3.4)        seq.h */
 #ifndef TS_TCP_INTERNAL_H
 #define TS_TCP_INTERNAL_H
 
@@ -15,20 +39,24 @@
 #include "ringbuf.h"
 #include "seq.h"
 #include "tapstack/tcp.h"
+#include "wire/ipv4.h"
 #include "wire/tcp.h"
 
 /* ---- Constants (values chosen, with why) ---- */
-#define TCP_RTO_INIT          (1 * TS_SEC) /* RFC 6298 2.1 */
-#define TCP_RTO_MIN           (200 * TS_MS) /* Linux's floor; RFC 6298 2.4 says 1 s, too slow on a LAN */
-#define TCP_RTO_MAX           (120 * TS_SEC) /* RFC 6298 2.5 allows any ceiling >= 60 s; Linux uses 120 s */
-#define TCP_SYN_RETRIES       6  /* Linux tcp_syn_retries: ~127 s until connect() fails */
-#define TCP_SYNACK_RETRIES    5  /* Linux tcp_synack_retries */
-#define TCP_DATA_RETRIES      15 /* Linux tcp_retries2 (RFC 1122 4.2.3.5 R2 >= 100 s) */
-#define TCP_PERSIST_MAX       (60 * TS_SEC) /* persist backoff ceiling */
-#define TCP_DELACK            (40 * TS_MS) /* see tcp_output.c: Linux's delayed ACK, < 200 ms cap */
-#define TCP_TLP_DELACK        (50 * TS_MS) /* RFC 8985 7.2 WCDelAckT: over a 40 ms delayed ACK */
-#define TCP_FIN_TIMEOUT       (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
-#define TCP_DEFAULT_MSS       536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
+#define TCP_RTO_INIT       (1 * TS_SEC) /* RFC 6298 2.1 */
+#define TCP_RTO_MIN        (200 * TS_MS) /* Linux's floor; RFC 6298 2.4 says 1 s, too slow on a LAN */
+#define TCP_RTO_MAX        (120 * TS_SEC) /* RFC 6298 2.5 allows any ceiling >= 60 s; Linux uses 120 s */
+#define TCP_SYN_RETRIES    6              /* Linux tcp_syn_retries: ~127 s until connect() fails */
+#define TCP_SYNACK_RETRIES 5              /* Linux tcp_synack_retries */
+#define TCP_DATA_RETRIES   15             /* Linux tcp_retries2 (RFC 1122 4.2.3.5 R2 >= 100 s) */
+#define TCP_PERSIST_MAX    (60 * TS_SEC) /* persist backoff ceiling */
+#define TCP_DELACK         (40 * TS_MS)  /* see tcp_output.c: Linux's delayed ACK, < 200 ms cap */
+#define TCP_TLP_DELACK     (50 * TS_MS)  /* RFC 8985 7.2 WCDelAckT: over a 40 ms delayed ACK */
+#define TCP_FIN_TIMEOUT    (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
+#define TCP_DEFAULT_MSS    536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
+/* IPv4 and TCP headers without options: the MSS we offer is the MTU less these (RFC 6691). */
+#define TCP_IP_HDR_LEN        (IPV4_HDR_LEN + TCP_HDR_LEN)
+#define TCP_DEFAULT_PMTU      576 /* RFC 1122 3.3.3 / RFC 1191 5: every host takes 576 bytes */
 #define TCP_MIN_PMTU          552 /* Linux min_pmtu: floor against forged tiny MTUs (RFC 5927 7.1) */
 #define TCP_IW_SEGS           10  /* RFC 6928 */
 #define TCP_WSCALE_MAX        14  /* RFC 7323 2.3 */
@@ -39,7 +67,6 @@
 #define TCP_CHALLENGE_PER_SEC 1000 /* RFC 5961 7, Linux's default */
 #define TCP_HASH_BITS         12
 
-/* Retransmission of data/SYN is tracked with one timer; which kind of timer runs is derived. */
 struct ts_tcp_conn;
 
 /* Congestion control (RFC 5681): the hooks that differ between algorithms. */
@@ -213,38 +240,63 @@ struct ts_tcp_table {
     unsigned challenge_budget; /* this second's: unpredictable, see tcp_send_challenge_ack */
 };
 
-/* ---- tcp.c ---- */
+/* ---- tcp.c: table, lookup, ISN, the state door ---- */
+/* The one door through which every state change passes: it records the cause (trace event with
+ * the time spent in the old state) and does what entering CLOSE or TIME_WAIT entails. */
 void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state to,
                       const char *cause);
+bool tcp_synchronized(enum ts_tcp_state st);
+/* The connection ends, normally or not: every timer stops, CLOSE, and the owner hears of it
+ * (err != 0: the error it will read, e.g. ECONNRESET). Nothing is sent. */
+void tcp_enter_closed(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
+/* An abortive end (RFC 9293 3.10.5 ABORT): a RST where the state calls for one (SYN-RECEIVED,
+ * ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT), then tcp_enter_closed. */
+void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
 struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                                uint16_t rport);
 struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport);
-/* A new connection block (not hashed), options from o (or the stack defaults). */
+void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
+uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 ts_time_t now);
+void tcp_opts_sanitize(struct ts_tcp_opts *o);
+int tcp_bufs_alloc(struct ts_tcp_conn *c);
+void tcp_notify(struct ts_tcp_conn *c, unsigned events);
+/* Largest segment payload without options: the peer's MSS, within the path MTU less the IPv4
+ * and TCP headers (RFC 6691, RFC 1191). */
+uint32_t tcp_path_mss(const struct ts_tcp_conn *c);
+/* Effective send MSS (c->mss): tcp_path_mss less the timestamps our data segments carry. */
+void tcp_update_mss(struct ts_tcp_conn *c);
+
+/* ---- tcp.c: birth, one path for connect(), a SYN and a SYN cookie ----
+ * A block is created (tcp_conn_new; tcp_child_new for a listener's child), given its endpoints
+ * (tcp_set_endpoints), its send sequence space (tcp_init_snd) and, from the peer's SYN, its
+ * receive sequence space (tcp_init_rcv); it becomes ESTABLISHED through tcp_established. */
+/* The fields of a new block, not in the table: options from o (or the stack's defaults), no
+ * endpoints, CLOSE. A SYN cookie builds its SYN-ACK from such a block on the stack. */
+void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tcp_opts *o);
+/* A new block in the table (not hashed). NULL when memory or the table is exhausted. */
 struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o);
+/* The 4-tuple, and what follows from the route: the path MTU and the MSS we offer. */
+void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr, uint16_t lport,
+                       uint32_t raddr, uint16_t rport);
 /* A child of listener l for the segment seg of datagram ip (a SYN, or the ACK of a SYN cookie):
- * its 4-tuple, counted in l's half-open queue, path MTU and the MSS we offer set. Not hashed;
- * the caller fills the sequence space and moves it out of LISTEN. */
+ * its endpoints, counted in l's half-open queue. Not hashed; still LISTEN (a copy of l's). */
 struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
                                   const struct ipv4_hdr *ip, const struct tcp_hdr *seg);
-void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
+void tcp_child_unlink(struct ts_tcp_conn *c);
 /* Free it (unhash, unlink). */
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Free c if it reached CLOSE and nobody holds it any more. Returns true when freed. */
 bool tcp_conn_reap(struct ts_stack *s, struct ts_tcp_conn *c);
-uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-                 ts_time_t now);
-int tcp_bufs_alloc(struct ts_tcp_conn *c);
-void tcp_notify(struct ts_tcp_conn *c, unsigned events);
-/* Go to CLOSE with error err (0 = none), stopping every timer and telling the owner. */
-void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
-/* A listener's child is established: move it to the accept queue. */
-void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c);
-void tcp_child_unlink(struct ts_tcp_conn *c);
-/* Largest segment payload without options: the peer's MSS, within the path MTU - 40 (RFC 6691,
- * RFC 1191). */
-uint32_t tcp_path_mss(const struct ts_tcp_conn *c);
-/* Effective send MSS (c->mss): tcp_path_mss less the timestamps our data segments carry. */
-void tcp_update_mss(struct ts_tcp_conn *c);
+/* RFC 9293 3.3.1/3.4.1: our side's sequence space from the ISS (the SYN takes one number), and
+ * the timestamp clock's offset (RFC 7323 5.4). */
+void tcp_init_snd(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t iss);
+/* The peer's side from its SYN or SYN-ACK (RFC 9293 3.10.7.2/3.10.7.3: IRS = SEG.SEQ,
+ * RCV.NXT = SEG.SEQ + 1), the options it offered, and the windows both SYNs carry. */
+void tcp_init_rcv(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *syn);
+/* SYN_SENT/SYN_RECV (or a SYN cookie's LISTEN) -> ESTABLISHED: congestion control starts, the
+ * owner (or the listener's accept queue) hears of it, and a FIN queued meanwhile follows. */
+void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause);
 
 /* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */
 /* Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. */
@@ -256,14 +308,16 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
                                         const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
                                         bool *checked);
 
-/* ---- tcp_input.c ---- */
-/* FIN reached in sequence: the state transitions of RFC 9293 3.10.7.4 "eighth". */
-void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c);
-
 /* ---- tcp_output.c ---- */
 /* Send what the windows, Nagle and SWS allow, then an ACK if one is owed now. */
 void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c);
-void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK */
+/* Emit h and send it (DF set) from laddr to raddr. False when it did not fit. */
+bool tcp_xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h);
+/* The window our SYN or SYN-ACK offers (never scaled, RFC 7323 2.2). */
+uint32_t tcp_syn_window(const struct ts_tcp_conn *c);
+/* Our SYN, or with synack our SYN-ACK: the options offered or agreed (RFC 7323, RFC 2018). */
+struct tcp_hdr tcp_syn_hdr(struct ts_stack *s, struct ts_tcp_conn *c, bool synack);
+void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK, by state */
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
@@ -282,8 +336,6 @@ void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
 void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* A keepalive / zero window probe: one old byte or none, seq = snd.una - 1 or a new byte. */
 void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive);
-/* The window to put in a segment (scaled), updating rcv.adv; never shrinks the right edge. */
-uint16_t tcp_rcv_window(struct ts_tcp_conn *c);
 /* The app drained the receive buffer: send a window update if it opened enough. */
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
 /* The receive window currently advertised (bytes). */
@@ -291,9 +343,8 @@ uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c);
 /* The window segments are checked against (RFC 9293 3.10.7.4): up to the edge the peer saw. */
 uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c);
 uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
-bool tcp_synchronized(enum ts_tcp_state st);
 
-/* ---- tcp_timer.c ---- */
+/* ---- tcp_timer.c (RFC 9293 3.10.8) ---- */
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now); /* (re)start at now + rto */
 /* (Re)start the tail-loss-probe timer (RFC 8985 7.2) for the flight now out, if it applies. */
 void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
@@ -303,7 +354,6 @@ void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);
 void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now);
 /* Enter TIME_WAIT timing (2*MSL), restart it on a retransmitted FIN. */
 void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now);
-ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 /* Earliest running timer and its name (for get_info). */
 ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name);
 /* Start the persist timer if the peer's window is closed and we have something to send. */
@@ -329,16 +379,20 @@ void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c);
  * above seq (or snd.max). */
 uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);
 
-/* ---- tcp_cc.c ---- */
+/* ---- tcp_cc.c, tcp_cc_cubic.c ---- */
 void tcp_cc_init(struct ts_tcp_conn *c);
 /* An ACK advanced snd.una by acked bytes (called after snd.una moved). */
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
-/* A duplicate ACK (RFC 5681 2 definition). Returns true when a retransmission was done. */
+/* A duplicate ACK (RFC 5681 2 definition). */
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 /* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
 void tcp_cc_on_rto(struct ts_tcp_conn *c);
 /* After an ACK was processed: enter SACK-based loss recovery if the scoreboard says so. */
 void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c);
+/* NewReno's start and growth, which CUBIC shares (slow start). */
+void tcp_reno_init(struct ts_tcp_conn *c);
+void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+
 /* Receive ring bytes beyond the advertised buffer (see tcp_bufs_alloc). */
 static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
 {
@@ -348,6 +402,11 @@ static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
 static inline uint32_t tcp_flight(const struct ts_tcp_conn *c)
 {
     return c->snd.nxt - c->snd.una;
+}
+/* The sequence number of our FIN: after the last queued byte (meaningful once snd.fin_queued). */
+static inline uint32_t tcp_fin_seq(const struct ts_tcp_conn *c)
+{
+    return c->snd.buf_seq + c->sndbuf.len;
 }
 
 #endif

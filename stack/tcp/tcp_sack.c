@@ -17,7 +17,7 @@ void tcp_sack_clear(struct ts_tcp_conn *c)
     c->sacked_bytes = 0;
 }
 
-static void recount(struct ts_tcp_conn *c)
+static void tcp_sack_recount(struct ts_tcp_conn *c)
 {
     uint32_t b = 0;
     for (unsigned i = 0; i < c->nsacked; i++)
@@ -36,10 +36,10 @@ void tcp_sack_trim(struct ts_tcp_conn *c)
     }
     if (c->nsacked && seq_lt(c->sacked[0].left, c->snd.una))
         c->sacked[0].left = c->snd.una;
-    recount(c);
+    tcp_sack_recount(c);
 }
 
-static void insert(struct ts_tcp_conn *c, uint32_t l, uint32_t r)
+static void tcp_sack_insert(struct ts_tcp_conn *c, uint32_t l, uint32_t r)
 {
     unsigned i = 0;
     while (i < c->nsacked && seq_lt(c->sacked[i].right, l))
@@ -71,19 +71,19 @@ void tcp_sack_update(struct ts_tcp_conn *c, const struct tcp_opts *o)
          * (D-SACKs and forged blocks are ignored). */
         if (!seq_lt(l, r) || !seq_gt(l, c->snd.una) || seq_gt(r, c->snd.max))
             continue;
-        insert(c, l, r);
+        tcp_sack_insert(c, l, r);
     }
-    recount(c);
+    tcp_sack_recount(c);
 }
 
-static uint32_t high_sacked(const struct ts_tcp_conn *c)
+static uint32_t tcp_sack_high(const struct ts_tcp_conn *c)
 {
     return c->nsacked ? c->sacked[c->nsacked - 1].right : c->snd.una;
 }
 
 uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c)
 {
-    uint32_t high = high_sacked(c);
+    uint32_t high = tcp_sack_high(c);
     uint32_t pipe = seq_gt(c->snd.max, high) ? c->snd.max - high : 0;
     /* Holes below `high` are lost; those already retransmitted are in flight again. */
     uint32_t prev = c->snd.una;

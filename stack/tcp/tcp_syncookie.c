@@ -16,10 +16,10 @@
 #define COOKIE_MAX_AGE      2
 #define COOKIE_CHECK_WINDOW (COOKIE_PERIOD * (COOKIE_MAX_AGE + 1))
 
-static const uint16_t cookie_mss[4] = {536, 1300, 1440, 1460};
+static const uint16_t tcp_cookie_mss[4] = {536, 1300, 1440, 1460};
 
-static uint32_t cookie_hash(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                            uint16_t rport, uint32_t peer_isn, uint32_t t)
+static uint32_t tcp_cookie_hash(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                                uint16_t rport, uint32_t peer_isn, uint32_t t)
 {
     uint8_t k[21];
     memcpy(k, &laddr, 4);
@@ -32,9 +32,22 @@ static uint32_t cookie_hash(struct ts_stack *s, uint32_t laddr, uint16_t lport, 
     return (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k)) & 0x1ffffffu;
 }
 
-static uint32_t cookie_t(ts_time_t now)
+static uint32_t tcp_cookie_t(ts_time_t now)
 {
     return (uint32_t)(now / COOKIE_PERIOD) & 31;
+}
+
+/* The SYN as the cookie's ACK tells it: the peer's ISN and the options the cookie carried. */
+static struct tcp_hdr tcp_cookie_syn(const struct tcp_hdr *ack, uint32_t idx)
+{
+    return (struct tcp_hdr){
+        .sport = ack->sport,
+        .dport = ack->dport,
+        .seq = ack->seq - 1,
+        .flags = TCP_SYN,
+        .wnd = ack->wnd,
+        .opts = {.mss_ok = true, .mss = tcp_cookie_mss[idx]},
+    };
 }
 
 void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
@@ -43,29 +56,22 @@ void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct 
     uint16_t peer = seg->opts.mss_ok ? seg->opts.mss : TCP_DEFAULT_MSS;
     uint32_t idx = 0;
     for (uint32_t i = 0; i < 4; i++)
-        if (cookie_mss[i] <= peer)
+        if (tcp_cookie_mss[i] <= peer)
             idx = i;
-    uint32_t t = cookie_t(s->now);
-    uint32_t cookie =
-        t << 27 | idx << 25 | cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, seg->seq, t);
-    uint16_t mtu = ts_ip_mtu(s, ip->src);
-    struct tcp_hdr h = {
-        .sport = seg->dport,
-        .dport = seg->sport,
-        .seq = cookie,
-        .ack = seg->seq + 1,
-        .flags = TCP_SYN | TCP_ACK,
-        .wnd = l->opts.rcvbuf > 65535 ? 65535 : (uint16_t)l->opts.rcvbuf,
-    };
-    h.opts.mss_ok = true;
-    h.opts.mss = (uint16_t)(mtu - 40);
-    size_t cap;
-    uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    size_t n = tcp_emit(&h, ip->dst, ip->src, buf, cap);
-    if (n == 0)
+    uint32_t t = tcp_cookie_t(s->now);
+    uint32_t cookie = t << 27 | idx << 25 |
+                      tcp_cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, seg->seq, t);
+    /* The SYN-ACK is the one a child would send (tcp_syn_hdr), built from a block that lives only
+     * for this call: the listener's options, the SYN's endpoints, the cookie as our ISS. */
+    struct ts_tcp_conn tmp;
+    tcp_conn_init(s, &tmp, &l->opts);
+    tcp_set_endpoints(s, &tmp, ip->dst, seg->dport, ip->src, seg->sport);
+    tcp_init_snd(s, &tmp, cookie);
+    tcp_init_rcv(s, &tmp, seg);
+    tmp.ws_ok = tmp.ts_ok = tmp.sack_ok = false; /* the cookie cannot carry them */
+    struct tcp_hdr h = tcp_syn_hdr(s, &tmp, true);
+    if (!tcp_xmit(s, ip->dst, ip->src, &h))
         return;
-    ts_ip_send(s, ip->dst, ip->src, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
     ts_count(s, TS_C_TCP_SYN_COOKIE_SENT);
     l->listener.cookie_sent = true;
     l->listener.cookie_time = s->now;
@@ -84,10 +90,10 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
     *checked = true;
     uint32_t cookie = seg->ack - 1, peer_isn = seg->seq - 1;
     uint32_t t = cookie >> 27, idx = (cookie >> 25) & 3;
-    uint32_t age = (cookie_t(s->now) - t) & 31;
+    uint32_t age = (tcp_cookie_t(s->now) - t) & 31;
     if (age > COOKIE_MAX_AGE ||
         (cookie & 0x1ffffffu) !=
-            cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, peer_isn, t)) {
+            tcp_cookie_hash(s, ip->dst, seg->dport, ip->src, seg->sport, peer_isn, t)) {
         ts_count(s, TS_C_TCP_DROP_SYN_COOKIE_BAD);
         return NULL;
     }
@@ -102,28 +108,14 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
         return NULL;
     }
-    c->peer_mss = cookie_mss[idx];
-    c->ws_ok = c->ts_ok = c->sack_ok = false;
-    c->rcv.wscale = c->snd.wscale = 0;
-    tcp_update_mss(c);
-    c->snd.iss = cookie;
+    /* Born as a SYN would make it: our SYN-ACK went out (without state), this ACK answers it. */
+    tcp_init_snd(s, c, cookie);
     c->snd.una = c->snd.nxt = c->snd.max = cookie + 1;
-    c->snd.buf_seq = cookie + 1;
-    c->rcv.irs = peer_isn;
-    c->rcv.nxt = peer_isn + 1;
-    uint32_t space = c->opts.rcvbuf;
-    c->rcv.adv = c->rcv.nxt + (space > 65535 ? 65535 : space);
-    c->rcv.adv_seen = c->rcv.adv;
-    c->snd.wnd = seg->wnd;
-    c->snd.max_wnd = c->snd.wnd;
-    c->snd.wl1 = seg->seq;
-    c->snd.wl2 = seg->ack;
-    c->last_rx = s->now;
+    struct tcp_hdr syn = tcp_cookie_syn(seg, idx);
+    tcp_init_rcv(s, c, &syn);
+    c->rcv.last_ack_sent = c->rcv.nxt;
     tcp_hash_insert(s, c);
-    tcp_cc_init(c);
     ts_count(s, TS_C_TCP_SYN_COOKIE_OK);
-    ts_tcp_set_state(s, c, TS_TCP_ESTABLISHED, "rcvd ACK with a valid SYN cookie");
-    tcp_keepalive_reset(c, s->now);
-    tcp_child_established(s, c);
+    tcp_established(s, c, "rcvd ACK with a valid SYN cookie");
     return c;
 }

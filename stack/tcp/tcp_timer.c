@@ -122,13 +122,13 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
     return t;
 }
 
-static bool can_send_data(enum ts_tcp_state st)
+static bool tcp_can_send_data(enum ts_tcp_state st)
 {
     return st == TS_TCP_ESTABLISHED || st == TS_TCP_CLOSE_WAIT || st == TS_TCP_FIN_WAIT1 ||
            st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
 }
 
-static ts_time_t persist_interval(const struct ts_tcp_conn *c)
+static ts_time_t tcp_persist_interval(const struct ts_tcp_conn *c)
 {
     ts_time_t t = c->rtt.rto;
     for (unsigned i = 0; i < c->persist_shift && t < TCP_PERSIST_MAX; i++)
@@ -138,7 +138,7 @@ static ts_time_t persist_interval(const struct ts_tcp_conn *c)
 
 void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
 {
-    if (c->timers.persist != TS_TIME_NEVER || !can_send_data(c->state))
+    if (c->timers.persist != TS_TIME_NEVER || !tcp_can_send_data(c->state))
         return;
     uint32_t end = c->snd.buf_seq + c->sndbuf.len;
     bool unsent = seq_lt(c->snd.nxt, end);
@@ -146,13 +146,13 @@ void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
         /* Nothing in flight yet data waits: only the window holds it. Probe (RFC 9293 3.8.6.1);
          * with a small open window this is also the SWS override timer (RFC 1122 4.2.3.4). */
         c->persist_shift = 0;
-        c->timers.persist = now + persist_interval(c);
+        c->timers.persist = now + tcp_persist_interval(c);
         c->timers.rexmt = TS_TIME_NEVER;
         c->timers.tlp = TS_TIME_NEVER;
     }
 }
 
-static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     c->timers.rexmt = TS_TIME_NEVER;
     unsigned limit = TCP_DATA_RETRIES;
@@ -167,7 +167,7 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
         /* RFC 1122 4.2.3.5 R2; RFC 1122 4.2.3.9: report a remembered soft error instead. */
         ts_count(s, TS_C_TCP_CONN_TIMEOUT);
         int err = c->soft_err ? c->soft_err : ETIMEDOUT;
-        tcp_drop(s, c, c->parent ? 0 : err, "retransmission limit");
+        tcp_enter_closed(s, c, c->parent ? 0 : err, "retransmission limit");
         return;
     }
     if (c->retries == 0)
@@ -195,10 +195,10 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
         tcp_timer_rexmt_arm(c, now);
 }
 
-static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     c->timers.tlp = TS_TIME_NEVER;
-    if (!can_send_data(c->state) || !seq_gt(c->snd.max, c->snd.una))
+    if (!tcp_can_send_data(c->state) || !seq_gt(c->snd.max, c->snd.una))
         return;
     if (c->cc.in_recovery) {
         /* The retransmission at snd.una had an RTT and more: lost as well, send it again. Also
@@ -227,10 +227,10 @@ static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     c->timers.rexmt = now + c->rtt.rto; /* RFC 8985 7.3: the RTO runs on from the probe */
 }
 
-static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     c->timers.persist = TS_TIME_NEVER;
-    if (!can_send_data(c->state))
+    if (!tcp_can_send_data(c->state))
         return;
     if (c->snd.wnd > 0) {
         /* A small window is open: the SWS override lets one segment go. */
@@ -242,16 +242,16 @@ static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t no
         /* The peer stopped answering probes altogether (RFC 1122 4.2.2.17 keeps probing only
          * while it answers). */
         ts_count(s, TS_C_TCP_CONN_TIMEOUT);
-        tcp_drop(s, c, c->soft_err ? c->soft_err : ETIMEDOUT, "persist probes unanswered");
+        tcp_enter_closed(s, c, c->soft_err ? c->soft_err : ETIMEDOUT, "persist probes unanswered");
         return;
     }
     tcp_send_probe(s, c, false);
     c->probes_unacked++;
     c->persist_shift++;
-    c->timers.persist = now + persist_interval(c);
+    c->timers.persist = now + tcp_persist_interval(c);
 }
 
-static void keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     c->timers.keep = TS_TIME_NEVER;
     if (!c->opts.keepalive || !tcp_synchronized(c->state) || c->state == TS_TCP_TIME_WAIT)
@@ -268,7 +268,7 @@ static void keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     }
     if (c->probes_unacked >= c->opts.keepcnt) {
         ts_count(s, TS_C_TCP_KEEPALIVE_TIMEOUT);
-        tcp_drop(s, c, ETIMEDOUT, "keepalive timeout");
+        tcp_enter_closed(s, c, ETIMEDOUT, "keepalive timeout");
         return;
     }
     tcp_send_probe(s, c, true);
@@ -276,21 +276,22 @@ static void keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     c->timers.keep = now + c->opts.keepintvl;
 }
 
-ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+/* Run c's timers that are due at now; returns its next deadline. */
+static ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
     if (c->timers.wait <= now) {
         c->timers.wait = TS_TIME_NEVER;
         if (c->state == TS_TCP_TIME_WAIT)
-            tcp_drop(s, c, 0, "2MSL timer expired");
+            tcp_enter_closed(s, c, 0, "2MSL timer expired");
         else if (c->state == TS_TCP_FIN_WAIT2)
-            tcp_drop(s, c, 0, "FIN_WAIT2 timeout (orphan)");
+            tcp_enter_closed(s, c, 0, "FIN_WAIT2 timeout (orphan)");
     }
     if (c->timers.tlp <= now)
-        tlp_fire(s, c, now);
+        tcp_tlp_fire(s, c, now);
     if (c->timers.rexmt <= now)
-        rexmt_fire(s, c, now);
+        tcp_rexmt_fire(s, c, now);
     if (c->timers.persist <= now)
-        persist_fire(s, c, now);
+        tcp_persist_fire(s, c, now);
     if (c->timers.delack <= now) {
         c->timers.delack = TS_TIME_NEVER;
         if (tcp_synchronized(c->state)) {
@@ -299,7 +300,7 @@ ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t n
         }
     }
     if (c->timers.keep <= now)
-        keep_fire(s, c, now);
+        tcp_keep_fire(s, c, now);
     return tcp_next_timer(c, NULL);
 }
 
