@@ -5,8 +5,12 @@
  *   t     = the time in 64 s units, mod 32: a cookie is honoured for up to 2 units after it
  *   mss   = index into a small table of MSS values (the largest not above the peer's)
  *   hash  = SipHash-2-4(secret; 4-tuple, the peer's ISN, t), so a cookie cannot be forged
- * What a cookie cannot carry (window scale, SACK, timestamps) is simply not offered; a
- * connection made from a cookie works without them. */
+ * The other options ride, as Linux's do, in the low 5 bits of our SYN-ACK's timestamp, which the
+ * peer echoes in the TSecr of every segment:  sack:1 | the peer's window shift:4 (15 = none).
+ * So a connection from a cookie has window scaling, SACK and timestamps when the peer's SYN
+ * offered timestamps; without them there is no room, and the SYN-ACK offers none of the three.
+ * The bits are not under the hash: a peer that lies in them only misleads its own connection
+ * (its SYN could have said the same), and the cookie itself must still be right. */
 #include <string.h>
 
 #include "siphash.h"
@@ -15,6 +19,13 @@
 #define COOKIE_PERIOD       (64 * TS_SEC)
 #define COOKIE_MAX_AGE      2
 #define COOKIE_CHECK_WINDOW (COOKIE_PERIOD * (COOKIE_MAX_AGE + 1))
+
+/* In the TSval of the SYN-ACK. */
+#define COOKIE_OPT_BITS 5
+#define COOKIE_OPT_MASK ((1u << COOKIE_OPT_BITS) - 1)
+#define COOKIE_WS_MASK  0x0fu
+#define COOKIE_WS_NONE  0x0fu /* no window scaling (a real shift is at most 14) */
+#define COOKIE_SACK     0x10u
 
 static const uint16_t tcp_cookie_mss[4] = {536, 1300, 1440, 1460};
 
@@ -37,10 +48,23 @@ static uint32_t tcp_cookie_t(ts_time_t now)
     return (uint32_t)(now / COOKIE_PERIOD) & 31;
 }
 
-/* The SYN as the cookie's ACK tells it: the peer's ISN and the options the cookie carried. */
+/* Our SYN-ACK's TSval with the options of c in its low bits. Never later than the clock, so that
+ * the connection's later TSvals do not go back (RFC 7323 5.4). */
+static uint32_t tcp_cookie_tsval(uint32_t tsval, const struct ts_tcp_conn *c)
+{
+    uint32_t bits = (c->ws_ok ? c->snd.wscale : COOKIE_WS_NONE) | (c->sack_ok ? COOKIE_SACK : 0);
+    uint32_t v = (tsval & ~COOKIE_OPT_MASK) | bits;
+    if (seq_gt(v, tsval))
+        v -= COOKIE_OPT_MASK + 1;
+    return v;
+}
+
+/* The SYN as the cookie's ACK tells it: the peer's ISN, the MSS from the cookie, the other options
+ * from the ACK's TSecr (an echo of our SYN-ACK's TSval). Its window stands in for the SYN's: the
+ * ACK's own, set again (scaled) when the ACK is processed. */
 static struct tcp_hdr tcp_cookie_syn(const struct tcp_hdr *ack, uint32_t idx)
 {
-    return (struct tcp_hdr){
+    struct tcp_hdr syn = {
         .sport = ack->sport,
         .dport = ack->dport,
         .seq = ack->seq - 1,
@@ -48,6 +72,15 @@ static struct tcp_hdr tcp_cookie_syn(const struct tcp_hdr *ack, uint32_t idx)
         .wnd = ack->wnd,
         .opts = {.mss_ok = true, .mss = tcp_cookie_mss[idx]},
     };
+    if (ack->opts.ts_ok) {
+        uint32_t bits = ack->opts.tsecr & COOKIE_OPT_MASK;
+        syn.opts.ts_ok = true;
+        syn.opts.tsval = ack->opts.tsval;
+        syn.opts.ws_ok = (bits & COOKIE_WS_MASK) != COOKIE_WS_NONE;
+        syn.opts.ws = syn.opts.ws_ok ? (uint8_t)(bits & COOKIE_WS_MASK) : 0;
+        syn.opts.sack_perm = (bits & COOKIE_SACK) != 0;
+    }
+    return syn;
 }
 
 void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
@@ -68,8 +101,11 @@ void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct 
     tcp_set_endpoints(s, &tmp, ip->dst, seg->dport, ip->src, seg->sport);
     tcp_init_snd(s, &tmp, cookie);
     tcp_init_rcv(s, &tmp, seg);
-    tmp.ws_ok = tmp.ts_ok = tmp.sack_ok = false; /* the cookie cannot carry them */
+    if (!tmp.ts_ok)
+        tmp.ws_ok = tmp.sack_ok = false; /* no timestamp to carry them (as Linux) */
     struct tcp_hdr h = tcp_syn_hdr(s, &tmp, true);
+    if (h.opts.ts_ok)
+        h.opts.tsval = tcp_cookie_tsval(h.opts.tsval, &tmp);
     if (!tcp_xmit(s, ip->dst, ip->src, &h))
         return;
     ts_count(s, TS_C_TCP_SYN_COOKIE_SENT);
