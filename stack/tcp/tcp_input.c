@@ -242,7 +242,7 @@ static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
         ok = wnd != 0 &&
              (seq_in(a->seq, nxt, nxt + wnd) || seq_in(a->seq + seg_len - 1, nxt, nxt + wnd));
     bool ack_only = false;
-    if (!ok && wnd < c->adv_mss && seq_geq(a->seq, nxt) && a->seq - nxt < 65536) {
+    if (!ok && wnd < c->adv_mss && seq_geq(a->seq, nxt) && a->seq - nxt <= TCP_WND_MAX) {
         /* With a (nearly) closed window, still take valid ACKs and RSTs, also from a peer whose
          * SND.NXT went past our right edge (a window probe with data): dropping its ACKs would
          * stall our own sending. */
@@ -737,7 +737,7 @@ static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
     struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg->dport);
     if (!newer || !l || !c->orphan)
         return false; /* an old duplicate, answered by the synchronized-state rules (an ACK) */
-    uint32_t min_iss = c->snd.max + 65536;
+    uint32_t min_iss = c->snd.max + 65536; /* past the old one's numbers, and a window more */
     ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
     ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
     tcp_conn_free(s, c);

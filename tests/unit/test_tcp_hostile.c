@@ -68,11 +68,13 @@ START_TEST(test_bad_data_offset_dropped_and_counted)
     tf_establish(&f);
     uint8_t seg[128];
     size_t n = raw_data_seg(&f, seg, sizeof(seg));
-    seg[12] = (uint8_t)((seg[12] & 0x0f) | (4 << 4)); /* 16 bytes: less than a header */
+    seg[TCP_OFF_DOFF] =
+        (uint8_t)((seg[TCP_OFF_DOFF] & 0x0f) | (4 << 4)); /* 16 bytes: less than a header */
     tf_fix_csum(seg, n);
     tf_send_raw(&f, seg, n);
     n = raw_data_seg(&f, seg, sizeof(seg));
-    seg[12] = (uint8_t)((seg[12] & 0x0f) | (15 << 4)); /* 60 bytes: beyond the 30-byte segment */
+    seg[TCP_OFF_DOFF] = (uint8_t)((seg[TCP_OFF_DOFF] & 0x0f) |
+                                  (15 << 4)); /* 60 bytes: beyond the 30-byte segment */
     tf_fix_csum(seg, n);
     tf_send_raw(&f, seg, n);
     tf_expect_nothing(&f);
@@ -146,7 +148,7 @@ static void send_syn_with_options(struct tf *f, uint16_t sport, const uint8_t *o
     size_t n = tf_build_tcp(&h, seg, sizeof(seg));
     ck_assert_uint_eq(n, TCP_HDR_LEN);
     memcpy(seg + TCP_HDR_LEN, opt, olen);
-    seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+    seg[TCP_OFF_DOFF] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
     tf_fix_csum(seg, TCP_HDR_LEN + olen);
     tf_send_raw(f, seg, TCP_HDR_LEN + olen);
 }
@@ -673,7 +675,7 @@ START_TEST(test_random_segments_never_crash_the_stack)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             seg[TCP_HDR_LEN + k] = (uint8_t)(x % 12);
         }
-        seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+        seg[TCP_OFF_DOFF] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
         tf_fix_csum(seg, n + olen);
         tf_send_raw(&f, seg, n + olen);
         tf_flush(&f);
