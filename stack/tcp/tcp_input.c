@@ -227,7 +227,8 @@ static void tcp_unacceptable(struct ts_stack *s, struct ts_tcp_conn *c, const st
     tcp_send_ack(s, c);
 }
 
-/* First: check the sequence number (the RFC's four cases), after PAWS. False: dropped. */
+/* RFC 9293 3.10.7.4 first: check the sequence number (the RFC's four cases of segment length
+ * and window), after PAWS. False: dropped. */
 static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a)
 {
     const struct tcp_hdr *seg = a->seg;
@@ -268,8 +269,8 @@ static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
     return true;
 }
 
-/* Second: the RST bit (RFC 5961 3.2: only an exact SEG.SEQ == RCV.NXT resets; any other in the
- * window earns a challenge ACK). False: the segment went no further. */
+/* RFC 9293 3.10.7.4 second: the RST bit (RFC 5961 3.2: only an exact SEG.SEQ == RCV.NXT resets; any
+ * other in the window earns a challenge ACK). False: the segment went no further. */
 static bool tcp_check_rst(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     if (!(a->seg->flags & TCP_RST))
@@ -307,8 +308,8 @@ static bool tcp_check_rst(struct ts_stack *s, struct ts_tcp_conn *c, const struc
     return false;
 }
 
-/* Fourth: a SYN in a synchronized state (RFC 5961 4.2): a challenge ACK, and the segment goes no
- * further. */
+/* RFC 9293 3.10.7.4 fourth: a SYN in a synchronized state (RFC 5961 4.2): a challenge ACK, and the
+ * segment goes no further. */
 static bool tcp_check_syn(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     if (!a->syn)
@@ -371,7 +372,7 @@ static void tcp_ack_new(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
         tcp_notify(c, TS_TCP_EV_WRITABLE);
 }
 
-/* Fifth, in SYN-RECEIVED: the ACK of our SYN establishes the connection. */
+/* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: the ACK of our SYN establishes the connection. */
 static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     const struct tcp_hdr *seg = a->seg;
@@ -412,7 +413,8 @@ static void tcp_update_window(struct ts_tcp_conn *c, const struct tcp_arrival *a
     }
 }
 
-/* Fifth, in the synchronized states: acknowledgment, SACK, duplicate ACKs and the window. */
+/* RFC 9293 3.10.7.4 fifth, ESTABLISHED and after: acknowledgment, SACK, duplicate ACKs and the
+ * send window. */
 static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
                                  const struct tcp_arrival *a)
 {
@@ -446,7 +448,8 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
     return true;
 }
 
-/* Fifth: the ACK field. False: the segment went no further (dropped, or the connection ended). */
+/* RFC 9293 3.10.7.4 fifth: the ACK field (a segment without ACK is dropped). False: the segment
+ * went no further (dropped, or the connection ended: CLOSING and LAST-ACK's ACK of our FIN). */
 static bool tcp_process_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     if (!(a->seg->flags & TCP_ACK)) {
@@ -476,8 +479,9 @@ static bool tcp_process_ack(struct ts_stack *s, struct ts_tcp_conn *c, const str
     return true; /* FIN-WAIT-1's ACK of our FIN: see tcp_process_fin */
 }
 
-/* Sixth: the URG bit. The urgent pointer is not kept and urgent data is delivered inline, in
- * sequence with the rest (RFC 6093 advises new applications not to use it), so nothing is done. */
+/* RFC 9293 3.10.7.4 sixth: the URG bit. The urgent pointer is not kept and urgent data is delivered
+ * inline, in sequence with the rest (RFC 6093 advises new applications not to use it), so nothing
+ * is done. */
 static void tcp_process_urg(struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     (void)c;
@@ -634,7 +638,8 @@ static bool tcp_text_take(struct ts_stack *s, struct ts_tcp_conn *c, const struc
     return fin;
 }
 
-/* Seventh: the segment text. False: the connection ended (data nobody will read). */
+/* RFC 9293 3.10.7.4 seventh: the segment text, taken in ESTABLISHED and FIN-WAIT-1/2. False: the
+ * connection ended (data nobody will read). */
 static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a)
 {
     switch (c->state) {
@@ -662,7 +667,7 @@ static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct t
     return true;
 }
 
-/* Eighth: the FIN, once it is next in sequence (RFC 9293 3.10.7.4 eighth). */
+/* The FIN, once it is next in sequence: the state it leads to (RFC 9293 3.10.7.4 eighth). */
 static void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     c->rcv.nxt++;
@@ -689,8 +694,8 @@ static void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
     tcp_notify(c, TS_TCP_EV_READABLE);
 }
 
-/* Eighth: FIN. FIN-WAIT-1's "ACK of our FIN" (a fifth-step rule) is taken here, after the FIN,
- * so that a segment carrying both moves FIN-WAIT-1 straight to TIME-WAIT. */
+/* RFC 9293 3.10.7.4 eighth: the FIN bit. FIN-WAIT-1's "ACK of our FIN" (a fifth-step rule) is taken
+ * here, after the FIN, so that a segment carrying both moves FIN-WAIT-1 straight to TIME-WAIT. */
 static void tcp_process_fin(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
     if (a->fin_in_order)

@@ -85,8 +85,8 @@ struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
 };
 
-/* A connection block (RFC 9293 3.3.2's TCB), also used for listeners. The sequence variables are
- * grouped as the RFC names them (3.3.1): c->snd.una is SND.UNA, c->rcv.nxt is RCV.NXT. */
+/* A connection block (the TCB of RFC 9293 3.3.1), also used for listeners. The sequence
+ * variables are grouped as the RFC names them: c->snd.una is SND.UNA, c->rcv.nxt is RCV.NXT. */
 struct ts_tcp_conn {
     struct ts_stack *s;
     uint64_t id; /* unique in this stack (ts_tcp_info.id, trace events) */
