@@ -63,6 +63,7 @@ void ts_tcp_table_free(struct ts_tcp_table *t)
         tcp_conn_release(c);
         c = n;
     }
+    ts_ring_pool_free(&t->ring_pool);
     free(t);
 }
 
@@ -293,12 +294,15 @@ uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
 
 int tcp_bufs_alloc(struct ts_tcp_conn *c)
 {
-    if (!c->sndbuf.buf && ts_ring_init(&c->sndbuf, c->opts.sndbuf) < 0)
+    /* The rings take memory only for the bytes they hold (ringbuf.h): an idle connection keeps
+     * none, and what we advertise does not depend on it (tcp_rcv_space). */
+    if (!c->sndbuf.cap && ts_ring_init(&c->sndbuf, c->opts.sndbuf) < 0)
         return -ENOMEM;
     /* The ring has 2^wscale bytes more than we advertise: a scaled window field rounded up (so
      * the right edge never moves left, RFC 7323 2.4) must still fit. */
-    if (!c->rcvbuf.buf && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf + tcp_rcv_slack(c)) < 0)
+    if (!c->rcvbuf.cap && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
+    c->sndbuf.pool = c->rcvbuf.pool = &c->s->tcp->ring_pool;
     return 0;
 }
 

@@ -560,11 +560,14 @@ static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
     if (t->n == 0)
         return;
     c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    if (ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
+        return;
+    }
     if (!tcp_ooo_insert(c, t->seq, t->seq + t->n)) {
         ts_count(s, TS_C_TCP_DROP_OOO_FULL);
         return;
     }
-    ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n);
     c->rcv.ooo_last = t->seq;
     if (t->fin) {
         c->rcv.ooo_fin = true;
@@ -573,13 +576,12 @@ static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
     ts_count(s, TS_C_TCP_OOO_QUEUED);
 }
 
-/* Text at RCV.NXT: delivered, with whatever out-of-order data it now joins. Returns the bytes
- * that became readable. */
+/* Text at RCV.NXT, already written at the front of the ring: delivered, with whatever
+ * out-of-order data it now joins. Returns the bytes that became readable. */
 static uint32_t tcp_text_in_order(struct ts_tcp_conn *c, const struct tcp_text *t)
 {
     uint32_t delivered = 0;
     if (t->n) {
-        ts_ring_write_at(&c->rcvbuf, 0, t->p, t->n);
         ts_ring_commit(&c->rcvbuf, t->n);
         c->rcv.nxt += t->n;
         delivered = t->n;
@@ -625,6 +627,10 @@ static bool tcp_text_take(struct ts_stack *s, struct ts_tcp_conn *c, const struc
     tcp_text_trim(s, c, &t);
     if (t.seq != c->rcv.nxt) {
         tcp_text_out_of_order(s, c, &t);
+        return false;
+    }
+    if (ts_ring_write_at(&c->rcvbuf, 0, t.p, t.n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* no page for it: the peer sends it again */
         return false;
     }
     uint32_t delivered = tcp_text_in_order(c, &t);

@@ -237,7 +237,8 @@ struct ts_tcp_table {
     /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
     ts_time_t challenge_window;
     unsigned challenge_count;
-    unsigned challenge_budget; /* this second's: unpredictable, see tcp_send_challenge_ack */
+    unsigned challenge_budget;     /* this second's: unpredictable, see tcp_send_challenge_ack */
+    struct ts_ring_pool ring_pool; /* the rings' pages: what they hold, a few kept for reuse */
 };
 
 /* ---- tcp.c: table, lookup, ISN, the state door ---- */

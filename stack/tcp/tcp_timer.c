@@ -83,9 +83,9 @@ void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now)
         TS_TIME_NEVER;
     c->timers.wait = now + 2 * msl;
     /* Nothing is sent any more: give the send ring back (TIME_WAIT blocks stay small). */
-    if (c->sndbuf.buf && c->sndbuf.len == 0)
+    if (c->sndbuf.cap && c->sndbuf.len == 0)
         ts_ring_free(&c->sndbuf);
-    if (c->orphan && c->rcvbuf.buf)
+    if (c->orphan && c->rcvbuf.cap)
         ts_ring_free(&c->rcvbuf);
 }
 

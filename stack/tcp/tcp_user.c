@@ -209,7 +209,7 @@ ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_
         len = UINT32_MAX;
     uint32_t n = ts_ring_append(&c->sndbuf, buf, (uint32_t)len);
     if (n == 0)
-        return -EAGAIN;
+        return ts_ring_free_space(&c->sndbuf) ? -ENOMEM : -EAGAIN;
     tcp_output(s, c);
     return n;
 }
@@ -377,7 +377,7 @@ size_t ts_tcp_writable(const struct ts_tcp_conn *c)
     case TS_TCP_SYN_RECV:
     case TS_TCP_ESTABLISHED:
     case TS_TCP_CLOSE_WAIT:
-        return c->sndbuf.buf ? ts_ring_free_space(&c->sndbuf) : c->opts.sndbuf;
+        return c->sndbuf.cap ? ts_ring_free_space(&c->sndbuf) : c->opts.sndbuf;
     default:
         return 0;
     }
@@ -426,10 +426,10 @@ int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_
         n.rcvbuf = c->opts.rcvbuf;
     if (n.sndbuf < c->opts.sndbuf)
         n.sndbuf = c->opts.sndbuf;
-    if (c->rcvbuf.buf && n.rcvbuf > c->opts.rcvbuf &&
+    if (c->rcvbuf.cap && n.rcvbuf > c->opts.rcvbuf &&
         ts_ring_grow(&c->rcvbuf, n.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
-    if (c->sndbuf.buf && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
+    if (c->sndbuf.cap && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
         return -ENOMEM;
     bool ka_on = n.keepalive && !c->opts.keepalive;
     c->opts = n;
