@@ -32,7 +32,8 @@ void ts_config_default(struct ts_config *cfg)
     cfg->tcp_rcvbuf = 256 * 1024;
     cfg->tcp_sndbuf = 256 * 1024;
     cfg->tcp_msl = 30 * TS_SEC;
-    cfg->tcp_max_conns = 4096;
+    cfg->tcp_max_conns = 262144;
+    cfg->tcp_max_tw = 131072;
     cfg->tcp_timestamps = true;
     cfg->tcp_sack = true;
     cfg->tcp_window_scaling = true;

@@ -121,7 +121,7 @@
     X(TCP_DROP_BROADCAST, "TCP segment to a broadcast or multicast address")                       \
     X(TCP_DROP_NO_ACK, "segment without ACK in a synchronized state")                              \
     X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")                               \
-    X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: connection table full")          \
+    X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: tcp_max_tw reached")             \
     X(TCP_LOST_RETRANSMIT, "retransmissions found lost by later SACKs and sent again")             \
     X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")
 

@@ -79,6 +79,7 @@ static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const st
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
     tcp_send_syn(s, c);
+    tcp_conn_done(s, c);
 }
 
 static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
@@ -96,7 +97,7 @@ static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const st
         if (c) {
             c->segs_in = 1;
             tcp_other_states_input(s, c, seg); /* the ACK may carry data */
-            tcp_conn_reap(s, c);
+            tcp_conn_done(s, c);
             return;
         }
         /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
@@ -738,23 +739,39 @@ static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
 
 /* ---- RFC 9293 3.10.7: a segment arrives ---- */
 
+/* ---- RFC 9293 3.10.7.4 in TIME-WAIT, for a compact record (tcp_timewait.c) ---- */
+
 /* RFC 6191 / RFC 9293 3.10.7.4: a new SYN may reopen a TIME_WAIT 4-tuple if it is clearly newer:
  * a higher timestamp, or without timestamps a higher sequence number. True when it did. */
-static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
-                                 const struct ipv4_hdr *ip, const struct tcp_hdr *seg)
+static bool tcp_tw_reopen(struct ts_stack *s, struct tcp_tw *tw, const struct ipv4_hdr *ip,
+                          const struct tcp_hdr *seg)
 {
-    bool newer = (c->ts_ok && seg->opts.ts_ok) ? seq_gt(seg->opts.tsval, c->ts_recent)
-                                               : seq_gt(seg->seq, c->rcv.nxt);
+    bool newer = (tw->ts_ok && seg->opts.ts_ok) ? seq_gt(seg->opts.tsval, tw->ts_recent)
+                                                : seq_gt(seg->seq, tw->rcv_nxt);
     struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg->dport);
-    if (!newer || !l || !c->orphan)
+    if (!newer || !l)
         return false; /* an old duplicate, answered by the synchronized-state rules (an ACK) */
-    uint32_t min_iss = c->snd.max + 65536; /* past the old one's numbers, and a window more */
+    uint32_t min_iss = tw->snd_nxt + 65536; /* past the old one's numbers, and a window more */
     ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
-    ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
-    tcp_conn_free(s, c);
+    tcp_tw_close(s, tw, "new SYN in TIME_WAIT (RFC 6191)");
     tcp_listen_input(s, l, ip, seg, &min_iss);
     return true;
 }
+
+/* A segment for a record: a SYN that reopens the 4-tuple, or else the rules of a block in
+ * TIME-WAIT, run on a block made from the record for this segment. */
+static void tcp_tw_input(struct ts_stack *s, struct tcp_tw *tw, const struct ipv4_hdr *ip,
+                         const struct tcp_hdr *seg)
+{
+    if ((seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) && tcp_tw_reopen(s, tw, ip, seg))
+        return;
+    struct ts_tcp_conn c;
+    tcp_tw_expand(s, tw, &c);
+    tcp_other_states_input(s, &c, seg);
+    tcp_tw_absorb(s, tw, &c);
+}
+
+/* ---- RFC 9293 3.10.7: a segment arrives ---- */
 
 void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
 {
@@ -775,13 +792,14 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
-    struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
-    if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK) &&
-        tcp_time_wait_reopen(s, c, ip, &seg))
-        return;
+    uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
+    struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {
-        struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
-        if (l)
+        struct tcp_tw *tw = tcp_tw_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
+        struct ts_tcp_conn *l = tw ? NULL : tcp_lookup_listener(s, ip->dst, seg.dport);
+        if (tw)
+            tcp_tw_input(s, tw, ip, &seg);
+        else if (l)
             tcp_listen_input(s, l, ip, &seg, NULL);
         else
             tcp_closed_input(s, ip, &seg);
@@ -792,5 +810,5 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         tcp_syn_sent_input(s, c, &seg);
     else
         tcp_other_states_input(s, c, &seg);
-    tcp_conn_reap(s, c);
+    tcp_conn_done(s, c);
 }

@@ -46,8 +46,7 @@ static uint32_t tcp_rcv_space(const struct ts_tcp_conn *c)
     return f > slack ? f - slack : 0;
 }
 
-/* The window to put in a segment (scaled), updating rcv.adv; never shrinks the right edge. */
-static uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
+uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
 {
     uint8_t ws = c->ws_ok ? c->rcv.wscale : 0;
     uint32_t space = tcp_rcv_space(c);

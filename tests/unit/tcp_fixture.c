@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tcp/tcp_internal.h"
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -117,6 +118,8 @@ static void tf_drain(struct tf *f)
     int n;
     while ((n = ts_driver_recv(f->peer_drv, buf, sizeof(buf), f->now)) > 0)
         tf_capture(f, buf, (size_t)n);
+    /* After every step: each connection is in the timer wheel at its earliest deadline. */
+    ck_assert_uint_eq(tcp_timer_audit(f->s), 0);
 }
 
 void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
