@@ -86,7 +86,8 @@
     X(TCP_DROP_RST_NO_SOCKET, "RST to a port with no connection")                                  \
     X(TCP_DROP_LISTEN_BAD, "segment to a listener that is not a plain SYN")                        \
     X(TCP_DROP_SYN_QUEUE_FULL, "SYN dropped: half-open queue full")                                \
-    X(TCP_DROP_ACCEPT_QUEUE_FULL, "SYN dropped: accept queue full")                                \
+    X(TCP_DROP_ACCEPT_QUEUE_FULL,                                                                  \
+      "handshake's last ACK dropped: accept queue full (peer resends)")                            \
     X(TCP_DROP_OUT_OF_WINDOW, "segment not acceptable (out of window; ACK sent)")                  \
     X(TCP_DROP_BAD_ACK, "ACK of something not yet sent, or too old")                               \
     X(TCP_DROP_PAWS, "segment failed PAWS timestamp check")                                        \
@@ -123,7 +124,9 @@
     X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")                               \
     X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: tcp_max_tw reached")             \
     X(TCP_LOST_RETRANSMIT, "retransmissions found lost by later SACKs and sent again")             \
-    X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")
+    X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")                                          \
+    X(TCP_ACCEPT_QUEUE_FULL_SYN, "SYNs answered while the accept queue was full (not dropped)")    \
+    X(TCP_ACCEPT_QUEUE_RESUMED, "held handshakes resumed (SYN-ACK again) when accept() made room")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */

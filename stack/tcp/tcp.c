@@ -9,9 +9,12 @@
  *  - RST in TIME_WAIT is ignored (RFC 1337), unlike Linux.
  *  - A SYN for a TIME_WAIT 4-tuple reopens it when its timestamp (or, without timestamps, its
  *    sequence number) is newer (RFC 6191); the new ISS lies above the old incarnation's.
- *  - Listener: at most 256 half-open children, then SYN cookies (RFC 4987) when configured;
- *    a full accept queue drops SYNs and third ACKs (as Linux). Children not yet accepted are
- *    reset when the listener closes.
+ *  - Listener: at most 256 half-open children, then SYN cookies (RFC 4987) when configured.
+ *    A full accept queue does not cost a SYN (Linux drops it, and its client waits a second
+ *    before it tries again): the SYN is answered, the handshake's final ACK is dropped while the
+ *    queue is full, and when accept() makes room the oldest such child sends its SYN-ACK again,
+ *    which its client answers at once. Children not yet accepted are reset when the listener
+ *    closes.
  *  - A connection whose owner let go waits out TIME_WAIT as a compact record (tcp_timewait.c),
  *    at most tcp_max_tw of them; at that bound the oldest one ends early (as Linux refuses new
  *    ones past tcp_max_tw_buckets).
@@ -308,11 +311,53 @@ struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
     return c;
 }
 
+/* Take c out of its listener's list of children whose final ACK was held back. */
+static void tcp_child_unhold(struct ts_tcp_conn *l, struct ts_tcp_conn *c)
+{
+    struct ts_tcp_conn **pp = &l->listener.held_head, *prev = NULL;
+    for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
+        if (*pp == c) {
+            *pp = c->aq_next;
+            if (l->listener.held_tail == c)
+                l->listener.held_tail = prev;
+            break;
+        }
+    c->ack_held = false;
+    c->aq_next = NULL;
+}
+
+void tcp_child_hold(struct ts_tcp_conn *c)
+{
+    struct ts_tcp_conn *l = c->parent;
+    if (!l || c->ack_held || c->in_acceptq)
+        return;
+    c->ack_held = true;
+    c->aq_next = NULL;
+    if (l->listener.held_tail)
+        l->listener.held_tail->aq_next = c;
+    else
+        l->listener.held_head = c;
+    l->listener.held_tail = c;
+}
+
+void tcp_listener_resume(struct ts_stack *s, struct ts_tcp_conn *l)
+{
+    struct ts_tcp_conn *c = l->listener.held_head;
+    if (!c || l->listener.acceptq_len >= (unsigned)l->listener.backlog)
+        return;
+    tcp_child_unhold(l, c);
+    ts_count(s, TS_C_TCP_ACCEPT_QUEUE_RESUMED);
+    tcp_send_syn(s, c); /* our SYN-ACK again: its client answers with the ACK we dropped */
+    tcp_conn_done(s, c);
+}
+
 void tcp_child_unlink(struct ts_tcp_conn *c)
 {
     struct ts_tcp_conn *l = c->parent;
     if (!l)
         return;
+    if (c->ack_held)
+        tcp_child_unhold(l, c);
     if (c->in_acceptq) {
         struct ts_tcp_conn **pp = &l->listener.aq_head, *prev = NULL;
         for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
@@ -558,6 +603,8 @@ static void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
     ts_count(s, TS_C_TCP_PASSIVE_OPEN);
     if (!l)
         return;
+    if (c->ack_held)
+        tcp_child_unhold(l, c); /* (aq_next links the accept queue from now on) */
     l->listener.synq_len--;
     c->in_acceptq = true;
     c->aq_next = NULL;

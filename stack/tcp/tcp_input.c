@@ -52,11 +52,12 @@ static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
 static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
                              const struct tcp_hdr *seg, const uint32_t *min_iss)
 {
-    /* RFC 4987: bounded half-open and accept queues. */
-    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
-        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
-        return;
-    }
+    /* A full accept queue does not drop the SYN (Linux does: its client then waits a whole
+     * second to try again, for a queue that is usually full only for a moment). The handshake
+     * goes on; its final ACK waits for room (tcp_ack_syn_recv). The half-open queue is bounded
+     * (RFC 4987), and past it cookies take no memory at all. */
+    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog)
+        ts_count(s, TS_C_TCP_ACCEPT_QUEUE_FULL_SYN);
     if (l->listener.synq_len >= TCP_SYNQ_MAX) {
         if (s->cfg.tcp_syncookies)
             tcp_syncookie_send(s, l, ip, seg); /* RFC 4987 3.6 */
@@ -92,16 +93,18 @@ static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const st
         return;
     }
     if (f & TCP_ACK) {
-        bool checked;
-        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &checked);
+        enum tcp_cookie res;
+        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &res);
         if (c) {
             c->segs_in = 1;
             tcp_other_states_input(s, c, seg); /* the ACK may carry data */
             tcp_conn_done(s, c);
             return;
         }
+        if (res == TCP_COOKIE_NO_ROOM)
+            return; /* a good cookie, no room yet: the peer sends again (as Linux) */
         /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
-        if (!checked)
+        if (res == TCP_COOKIE_NOT_CHECKED)
             ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
         tcp_send_rst_reply(s, ip->dst, ip->src, seg);
         return;
@@ -383,8 +386,11 @@ static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const st
         return false;
     }
     if (c->parent && c->parent->listener.acceptq_len >= (unsigned)c->parent->listener.backlog) {
-        /* As Linux: ignore the ACK; the SYN-ACK retransmission tries again later. */
+        /* As Linux: the ACK is dropped while the accept queue is full, and our SYN-ACK
+         * retransmissions ask for it again. Besides, accept() making room sends the SYN-ACK of
+         * the oldest such child at once (ts_tcp_accept), so its client need not wait. */
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        tcp_child_hold(c);
         return false;
     }
     if (tcp_bufs_alloc(c) < 0) {

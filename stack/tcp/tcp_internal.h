@@ -154,11 +154,15 @@ struct ts_tcp_conn {
         struct ts_tcp_conn *aq_head, *aq_tail;
         ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
         bool cookie_sent;
+        /* Children whose final ACK came while the accept queue was full (dropped): the oldest
+         * gets its SYN-ACK again as soon as accept() makes room. Linked by aq_next. */
+        struct ts_tcp_conn *held_head, *held_tail;
     } listener;
     /* Child side: the listener that owns us until accept(); NULL once accepted. */
     struct ts_tcp_conn *parent;
-    struct ts_tcp_conn *aq_next;
+    struct ts_tcp_conn *aq_next; /* in the accept queue, or in the listener's held list */
     bool in_acceptq;
+    bool ack_held; /* in the listener's held list */
 
     /* Owner. */
     ts_tcp_event_fn cb;
@@ -373,6 +377,12 @@ void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr
 struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
                                   const struct ipv4_hdr *ip, const struct tcp_hdr *seg);
 void tcp_child_unlink(struct ts_tcp_conn *c);
+/* c's final ACK came while its listener's accept queue was full (and was dropped): remember it
+ * in the listener's held list, oldest first. */
+void tcp_child_hold(struct ts_tcp_conn *c);
+/* accept() made room in l's accept queue: the oldest held child sends its SYN-ACK again, so that
+ * its client's answer completes the handshake now rather than at our next retransmission. */
+void tcp_listener_resume(struct ts_stack *s, struct ts_tcp_conn *l);
 /* Free it (unhash, unlink, out of the timer wheel). */
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Free c if it reached CLOSE and nobody holds it any more. Returns true when freed. */
@@ -401,11 +411,18 @@ void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *caus
 /* Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. */
 void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
                         const struct tcp_hdr *seg);
+enum tcp_cookie {
+    TCP_COOKIE_NOT_CHECKED, /* no cookie is expected of this segment */
+    TCP_COOKIE_BAD,         /* forged or expired (counted): a RST answers it */
+    TCP_COOKIE_NO_ROOM,     /* valid, but the accept queue is full or no memory (counted): dropped,
+                               the peer sends again */
+    TCP_COOKIE_OK,
+};
 /* An ACK to listener l: if it carries a valid cookie, the established connection (already in the
- * accept queue); NULL otherwise (*checked says whether a cookie check was made). */
+ * accept queue); NULL otherwise, *res says why. */
 struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
                                         const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
-                                        bool *checked);
+                                        enum tcp_cookie *res);
 
 /* ---- tcp_timewait.c: compact TIME_WAIT records ---- */
 /* c (TIME_WAIT, orphaned) becomes a record and its block is freed. False when no memory (c

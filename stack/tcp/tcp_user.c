@@ -144,6 +144,7 @@ struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *l)
     struct ts_tcp_conn *c = l->listener.aq_head;
     tcp_child_unlink(c);
     c->orphan = false;
+    tcp_listener_resume(l->s, l); /* a handshake held for want of room goes on */
     return c;
 }
 
