@@ -61,8 +61,10 @@ struct ctl {
     struct ts_stat_event stage[STAGE_MAX];
     size_t nstage;
     struct ts_stat_page stage_pg;
-    bool stage_more; /* more events are waiting than STAGE_MAX */
-    struct ts_control_stats st;
+    bool stage_more;             /* more events are waiting than STAGE_MAX */
+    ts_time_t next_due;          /* the earliest deadline of any client (ctl_deadline) */
+    struct ts_control_stats st;  /* the loop's own */
+    struct ts_control_stats pub; /* rt->mu: a copy for ts_runtime_control_stats */
 };
 
 static size_t pending(const struct client *c)
@@ -661,6 +663,7 @@ void ctl_event(struct ts_runtime *rt, struct ctl *ctl, uint64_t tag, uint32_t ev
 
 void ctl_stage_locked(struct ts_runtime *rt, struct ctl *ctl)
 {
+    ctl->pub = ctl->st;
     rt->followers = ctl->nfollowers;
     rt->follow_woken = false;
     ctl->nstage = 0;
@@ -720,12 +723,14 @@ void ctl_flush_followers(struct ts_runtime *rt, struct ctl *ctl)
     }
 }
 
-ts_time_t ctl_deadline(const struct ctl *ctl)
+ts_time_t ctl_deadline(struct ctl *ctl)
 {
     if (ctl->stage_more)
         return 0; /* more events to hand out: come straight back */
     ts_time_t d = ctl->accept_pause_until ? ctl->accept_pause_until : TS_TIME_NEVER;
-    for (size_t i = 0; i < TS_CONTROL_MAX_CLIENTS; i++) {
+    /* The loop comes here at every turn: with no client (the usual case) there is nothing to
+     * look at. */
+    for (size_t i = 0; i < TS_CONTROL_MAX_CLIENTS && ctl->st.clients; i++) {
         const struct client *c = &ctl->cl[i];
         if (c->fd < 0)
             continue;
@@ -736,11 +741,15 @@ ts_time_t ctl_deadline(const struct ctl *ctl)
         if (c->idle_deadline)
             d = ts_time_min(d, c->idle_deadline);
     }
+    ctl->next_due = d;
     return d;
 }
 
 void ctl_expire(struct ts_runtime *rt, struct ctl *ctl, ts_time_t now)
 {
+    /* Deadlines set since ctl_deadline looked are seconds away: none is due in this turn. */
+    if (now < ctl->next_due)
+        return;
     if (ctl->accept_pause_until && now >= ctl->accept_pause_until) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = RT_EV(RT_EV_CTL_LISTEN, 0, 0)};
         epoll_ctl(rt->epfd, EPOLL_CTL_ADD, ctl->lfd, &ev);
@@ -988,9 +997,9 @@ void ts_runtime_control_stats(struct ts_runtime *rt, struct ts_control_stats *st
 {
     memset(st, 0, sizeof *st);
     pthread_mutex_lock(&rt->mu);
-    /* The loop thread writes these without the lock: a torn read of a counter is harmless. */
+    /* The copy the loop makes under the lock at every turn (it may be one turn behind). */
     if (rt->ctl)
-        *st = rt->ctl->st;
+        *st = rt->ctl->pub;
     pthread_mutex_unlock(&rt->mu);
 }
 

@@ -137,7 +137,7 @@ void ctl_stage_locked(struct ts_runtime *rt, struct ctl *c);
 /* No lock: write what was staged to the followers. */
 void ctl_flush_followers(struct ts_runtime *rt, struct ctl *c);
 /* The earliest time the loop must come back for the control socket (TS_TIME_NEVER: none). */
-ts_time_t ctl_deadline(const struct ctl *c);
+ts_time_t ctl_deadline(struct ctl *c);
 /* No lock: an epoll event of the listening socket or a client. */
 void ctl_event(struct ts_runtime *rt, struct ctl *c, uint64_t tag, uint32_t events);
 /* No lock: close clients past their time limits. */

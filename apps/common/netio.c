@@ -174,13 +174,13 @@ struct ts_runtime *nio_runtime_start(struct ts_app *app)
         return rt;
     char err[400];
     if (ts_runtime_control_open(rt, o->control, o->tap, err, sizeof err) < 0) {
-        fprintf(stderr, "%s: %s\n", o->prog, err);
         if (o->control) { /* asked for by name: not serving it is an error */
+            fprintf(stderr, "%s: %s\n", o->prog, err);
             fflush(stderr);
             nio_runtime_stop(rt, app);
             return NULL;
         }
-        fprintf(stderr, "%s: going on without a control socket\n", o->prog);
+        fprintf(stderr, "%s: %s; going on without a control socket\n", o->prog, err);
     } else {
         const char *p = ts_runtime_control_path(rt);
         if (o->control)
