@@ -437,13 +437,25 @@ static void resolve(const struct opts *o, char *path, size_t cap)
         return;
     }
     if (o->tap) {
+        /* The first that answers; else one we may not use (to say so), else a stale one. */
         size_t nd = ts_control_search_dirs(dirs, 4);
+        char denied[TS_CONTROL_PATH_MAX] = "", stale[TS_CONTROL_PATH_MAX] = "";
         for (size_t d = 0; d < nd; d++) {
             if (snprintf(path, cap, "%s/%s.sock", dirs[d], o->tap) >= (int)cap)
                 continue;
-            struct stat st;
-            if (stat(path, &st) == 0 || errno == EACCES)
+            int err = 0, fd = dial(path, &err);
+            if (fd >= 0) {
+                close(fd);
                 return;
+            }
+            if (err == EACCES && !*denied)
+                snprintf(denied, sizeof denied, "%s", path);
+            else if (err != ENOENT && !*stale)
+                snprintf(stale, sizeof stale, "%s", path);
+        }
+        if (*denied || *stale) {
+            snprintf(path, cap, "%s", *denied ? denied : stale);
+            return;
         }
         join_dirs(dirs, nd, list, sizeof list);
         fprintf(stderr,
@@ -455,16 +467,30 @@ static void resolve(const struct opts *o, char *path, size_t cap)
     size_t nd, n = scan(f, MAX_STACKS, dirs, &nd);
     join_dirs(dirs, nd, list, sizeof list);
     size_t socks = 0, last = 0;
-    bool denied = false;
+    const char *denied = NULL;
     for (size_t i = 0; i < n; i++) {
-        denied |= f[i].dir;
-        if (!f[i].dir)
+        if (f[i].dir)
+            denied = f[i].path;
+        else
             socks++, last = i;
+    }
+    if (socks == 0 && denied) {
+        char mine[512] = "";
+        for (size_t d = 0; d < nd; d++) {
+            size_t l = strlen(mine);
+            if (strcmp(dirs[d], denied) != 0)
+                snprintf(mine + l, sizeof mine - l, "%s%s", l ? ", " : "", dirs[d]);
+        }
+        fprintf(stderr,
+                PROG ": no tapstack of yours is running (%s%s) and %s is another user's: for a "
+                     "stack started with sudo, run sudo " PROG "\n",
+                *mine ? "no control socket in " : "nothing else to look in", mine, denied);
+        exit(1);
     }
     if (socks == 0) {
         fprintf(stderr,
-                PROG ": no tapstack is running (no control socket in %s)%s: " START_ADVICE "\n",
-                list, denied ? "; some of these directories are root's: try sudo " PROG : "");
+                PROG ": no tapstack is running (no control socket in %s): " START_ADVICE "\n",
+                list);
         exit(1);
     }
     if (socks == 1) {
