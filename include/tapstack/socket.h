@@ -54,6 +54,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -82,6 +83,9 @@ int ts_socket_on(struct ts_runtime *rt, int domain, int type, int protocol);
 int ts_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int ts_listen(int fd, int backlog);
 int ts_accept(int fd, struct sockaddr *addr, socklen_t *len);
+/* flags: SOCK_NONBLOCK (the new socket is non-blocking), SOCK_CLOEXEC (accepted, no meaning
+ * here); others EINVAL. */
+int ts_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int ts_connect(int fd, const struct sockaddr *addr, socklen_t len);
 ssize_t ts_send(int fd, const void *buf, size_t len, int flags);
 ssize_t ts_recv(int fd, void *buf, size_t len, int flags);
@@ -102,6 +106,27 @@ int ts_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int ts_poll(struct pollfd *fds, nfds_t n, int timeout);
 /* F_GETFL / F_SETFL with O_NONBLOCK. */
 int ts_fcntl(int fd, int cmd, ... /* int arg */);
+
+/* The event API, as Linux's epoll(7) (see the top of this file). ts_epoll_create's size must be
+ * positive and is otherwise ignored; ts_epoll_create1 takes 0 or EPOLL_CLOEXEC. Close an
+ * instance with ts_close. */
+int ts_epoll_create(int size);
+int ts_epoll_create1(int flags);
+int ts_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+int ts_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+/* A kernel descriptor (eventfd) that is readable while the instance has events to report, for
+ * the kernel's poll/select/epoll. Owned by the instance: do not close it. -1 + errno (EBADF,
+ * EINVAL: not an epoll descriptor, or eventfd's errors). */
+int ts_epoll_fd(int epfd);
+
+/* Work a runtime's calls did, for tests and tuning: it shows which costs grow with the number of
+ * sockets. */
+struct ts_runtime_stats {
+    uint64_t readiness_checks; /* a socket's readiness computed (poll, epoll, its events) */
+    uint64_t stack_polls;      /* calls that ran ts_stack_poll (it looks at every connection) */
+    uint64_t loop_wakeups;     /* calls that woke the loop thread (its next deadline moved) */
+};
+void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st);
 
 /* TS_TCP_INFO at level IPPROTO_TCP fills a struct ts_tcp_info (tcp.h). */
 #define TS_TCP_INFO 0x7401
