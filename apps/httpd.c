@@ -38,6 +38,7 @@
 #include "common/netio.h"
 #include "common/opts.h"
 #include "common/pattern.h"
+#include "common/sbuf.h"
 #include "common/sha256.h"
 #include "tapstack/tcp.h"
 
@@ -97,45 +98,6 @@ static uint8_t pattern[CHUNK + PATTERN_PERIOD]; /* bytes from offset o at patter
 static size_t min_sz(size_t a, uint64_t b)
 {
     return b < a ? (size_t)b : a;
-}
-
-/* ---- a growing text buffer for generated bodies ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        if (b->oom)
-            return;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
 }
 
 /* ---- responses: queued in the connection, sent by step_send ---- */
