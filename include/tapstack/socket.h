@@ -77,7 +77,9 @@
  * other descriptors (what running unmodified programs on tapstack needs): when it is readable,
  * call ts_epoll_wait(epfd, ..., 0). A level-triggered socket that stopped being ready is found
  * out (and the fd cleared) by that call, so the fd can be readable for one round with nothing
- * to report, never longer. It is created on first use and closed with the instance; until then
+ * to report, never longer. The fd is written only when the list goes from empty to not empty:
+ * a program that watches it edge-triggered calls ts_epoll_wait until it returns fewer than
+ * maxevents. It is created on first use and closed with the instance; until then
  * it costs nothing, then one eventfd write and read each time the ready list goes from empty to
  * not empty and back (measured: no difference within the noise in 1-byte round trips, about
  * 20 000/s either way).
