@@ -77,7 +77,7 @@ void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c)
         ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, shim_now()));
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
-        wake_loop(rt);
+        rt_wake(rt);
     }
 }
 
