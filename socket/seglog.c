@@ -362,8 +362,10 @@ bool seglog_items_since(const struct seglog *sl, uint64_t conn_id, uint64_t sinc
         return true;
     pg->last = newest;
     pg->first = newest > sl->per ? newest - sl->per + 1 : 1;
-    if (since > newest) /* a number from another life of the ladder: start over from now */
+    if (since > newest) { /* a number from another life of the ladder: start over from now */
         pg->next = newest;
+        return true; /* nothing to copy (and since + 1 may wrap) */
+    }
     uint64_t from = since + 1;
     if (since + 1 < pg->first) {
         pg->lost = pg->first - 1 - since;
