@@ -329,8 +329,8 @@
       el('td', { title: `connection ${ev.conn_id}` }, tr, `${shortLocal(ev.local)} ⇄ ${ev.remote}`);
       const td = el('td', {}, tr, `${ev.from} → `);
       el('b', {}, td, ev.to);
-      el('td', {}, tr, ms(ev.in_from_us));
       el('td', {}, tr, ev.cause);
+      el('td', {}, tr, ms(ev.in_from_us));
       tr.addEventListener('click', () => openLadder(ev.conn_id));
       if (hidden(ev.conn_id)) tr.hidden = true;
       frag.insertBefore(tr, frag.firstChild);
@@ -470,52 +470,64 @@
     if (d.list.length || !$('ladder').childNodes.length) drawLadder(L);
   }
 
-  // The peer's state, inferred from what it sent and what it received from us (RFC 9293 3.10).
+  // The peer's state, inferred from the segments (RFC 9293 3.10): what it sends says where it
+  // is, and a SYN or FIN of ours changes it when it arrives, which the peer's acknowledgment of
+  // it shows; an ACK of its SYN or FIN and a RST of ours are taken to arrive at once. Returns,
+  // per segment, the peer's state at that row and the changes inferred there.
   function inferPeer(items) {
-    const out = new Map(); // item n -> {before, after}
-    let st = null, peerFin = null, ourFin = null, peerSynAcked = false;
-    const ackCovers = (ack, seq) => ack !== null && seq !== null && ack >= seq + 1;
+    const out = new Map();
+    let st = null, peerFin = null;
+    let pending = []; // our SYN/FIN in flight: {end (the ack that covers it), apply}
+    const to = (changes, next) => {
+      if (next && next !== st) {
+        changes.push(next);
+        st = next;
+      }
+    };
     for (const it of items) {
       if (it.kind !== 'segment') continue;
       const f = it.flags.split(','), has = (x) => f.includes(x);
-      if (st === null) {
-        if (it.dir === 'in') st = has('SYN') && !has('ACK') ? 'CLOSE' : has('SYN') ? 'LISTEN' : it.state === 'ESTABLISHED' ? 'ESTABLISHED' : null;
-        else st = has('SYN') && !has('ACK') ? 'LISTEN' : it.state === 'ESTABLISHED' || it.state === 'SYN_RECV' ? 'ESTABLISHED' : null;
+      if (st === null) { // where the peer stood when this ladder began
+        if (has('SYN') && !has('ACK')) st = it.dir === 'in' ? 'CLOSE' : 'LISTEN';
+        else if (it.state === 'ESTABLISHED' || it.state === 'SYN_RECV') st = 'ESTABLISHED';
+        else st = '?';
       }
-      const before = st;
+      const changes = [];
       if (it.dir === 'in') {
-        // What the peer's sending says about it.
-        if (has('RST')) st = 'CLOSE';
-        else if (has('SYN') && !has('ACK')) st = 'SYN_SENT';
-        else if (has('SYN')) st = 'SYN_RECV';
+        // Our segments it acknowledges have arrived.
+        if (has('ACK') && it.ack !== null) {
+          const done = pending.filter((p) => it.ack >= p.end);
+          pending = pending.filter((p) => it.ack < p.end);
+          for (const p of done) to(changes, p.apply(st));
+        }
+        if (has('RST')) to(changes, 'CLOSE');
+        else if (has('SYN')) to(changes, has('ACK') ? 'SYN_RECV' : 'SYN_SENT');
         if (has('FIN')) {
           peerFin = it.seq + it.len;
-          if (st === 'ESTABLISHED' || st === 'SYN_RECV') st = 'FIN_WAIT1';
-          else if (st === 'CLOSE_WAIT') st = 'LAST_ACK';
+          if (st === 'ESTABLISHED' || st === 'SYN_RECV') to(changes, 'FIN_WAIT1');
+          else if (st === 'CLOSE_WAIT') to(changes, 'LAST_ACK');
         }
-        out.set(it.n, { before: st, after: st, sent: true, changed: st !== before });
+        out.set(it.n, { state: st, changes });
       } else {
-        // What receiving our segment does to the peer.
-        if (has('RST')) st = 'CLOSE';
-        else if (has('SYN') && !has('ACK')) st = st === 'SYN_SENT' ? 'SYN_RECV' : st === 'LISTEN' ? 'SYN_RECV' : st;
-        else if (has('SYN') && has('ACK')) st = st === 'SYN_SENT' ? 'ESTABLISHED' : st;
-        else if (has('ACK') && st === 'SYN_RECV' && !peerSynAcked) st = 'ESTABLISHED';
-        if (has('ACK') && st !== 'SYN_SENT') peerSynAcked = true;
-        if (has('ACK') && peerFin !== null && ackCovers(it.ack, peerFin)) {
-          if (st === 'FIN_WAIT1') st = 'FIN_WAIT2';
-          else if (st === 'CLOSING') st = 'TIME_WAIT';
-          else if (st === 'LAST_ACK') st = 'CLOSE';
+        const before = st;
+        if (has('RST')) to(changes, 'CLOSE');
+        else if (has('ACK') && st === 'SYN_RECV' && !has('SYN')) to(changes, 'ESTABLISHED');
+        if (has('ACK') && peerFin !== null && it.ack >= peerFin + 1) {
+          if (st === 'FIN_WAIT1') to(changes, 'FIN_WAIT2');
+          else if (st === 'CLOSING') to(changes, 'TIME_WAIT');
+          else if (st === 'LAST_ACK') to(changes, 'CLOSE');
+        }
+        if (has('SYN')) {
+          const end = it.seq + 1;
+          pending.push({ end, apply: (s) => (has('ACK') ? (s === 'SYN_SENT' ? 'ESTABLISHED' : s) : s === 'LISTEN' || s === 'SYN_SENT' ? 'SYN_RECV' : s) });
         }
         if (has('FIN')) {
-          ourFin = it.seq + it.len;
-          if (st === 'ESTABLISHED') st = 'CLOSE_WAIT';
-          else if (st === 'FIN_WAIT1') st = 'CLOSING';
-          else if (st === 'FIN_WAIT2') st = 'TIME_WAIT';
+          const end = it.seq + it.len + 1;
+          pending.push({ end, apply: (s) => ({ ESTABLISHED: 'CLOSE_WAIT', SYN_RECV: 'CLOSE_WAIT', FIN_WAIT1: 'CLOSING', FIN_WAIT2: 'TIME_WAIT' }[s] || s) });
         }
-        out.set(it.n, { before, after: st, sent: false, changed: st !== before });
+        out.set(it.n, { state: before, changes });
       }
     }
-    void ourFin;
     return out;
   }
 
@@ -566,9 +578,9 @@
       sel('text', { class: 'time', x: XT, y: y + 22 }, r, '+' + ms(it.time_us - base));
       sel('text', { class: 'ours' + (it.state !== prevOurs ? ' changed' : ''), x: XO, y: y + 22, 'text-anchor': 'end' }, r, it.state);
       prevOurs = it.state;
-      const ps = out ? p.before : p.after;
-      sel('text', { class: 'peer' + (ps !== prevPeer ? ' changed' : ''), x: XP, y: y + 22 }, r, ps || '?');
-      prevPeer = out ? p.after : p.after;
+      const ps = p.state || '?';
+      sel('text', { class: 'peer' + (ps !== prevPeer ? ' changed' : ''), x: XP, y: y + 22 }, r, ps);
+      prevPeer = out && p.changes && p.changes.length ? p.changes[p.changes.length - 1] : ps;
       const [x1, x2] = out ? [XL, XR] : [XR, XL];
       sel('line', { x1, y1: y + 12, x2, y2: y + 30 }, r);
       const flags = it.flags.replace(/,/g, ', ');
@@ -579,11 +591,13 @@
         const names = it.caused.map((n) => (L.items.find((x) => x.n === n) || {}).to).filter(Boolean);
         sel('text', { class: 'caused', x: XL + 8, y: y + 42 }, r, '⇒ ' + names.join(' ⇒ '));
       }
-      if (out && p.changed && p.after) sel('text', { class: 'caused', x: XR - 8, y: y + 42, 'text-anchor': 'end' }, r, `⇒ ${p.after} (inferred)`);
+      const pch = p.changes || [];
+      if (out && pch.length) sel('text', { class: 'caused', x: XR - 8, y: y + 42, 'text-anchor': 'end' }, r, `⇒ ${pch.join(' ⇒ ')} (inferred)`);
+      if (!out && pch.length) sel('text', { class: 'caused', x: XP, y: y + 38 }, r, `⇒ ${pch.join(' ⇒ ')}`);
       r.addEventListener('mouseenter', () => (it.caused || []).forEach((n) => hlState(n, true)));
       r.addEventListener('mouseleave', () => (it.caused || []).forEach((n) => hlState(n, false)));
       byN.set(it.n, r);
-      y += (!out && it.caused && it.caused.length) || (out && p.changed) ? 48 : 36;
+      y += (it.caused && it.caused.length) || pch.length ? 48 : 36;
     }
     function hl(n, on) { const e = byN.get(n); if (e) e.classList.toggle('hl', on); }
     function hlState(n, on) { const e = byN.get(n); if (e) e.classList.toggle('hl', on); }
@@ -593,8 +607,11 @@
     g.insertBefore(g.lastChild, rows);
     g.setAttribute('height', y + 10);
     g.setAttribute('width', W);
+    // Follow new segments at the bottom, once the reader is there (not on the first drawing,
+    // which starts at the top with the handshake).
     const wrap = $('ladder-wrap');
-    if (wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 80) wrap.scrollTop = wrap.scrollHeight;
+    if (L.drawn && wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 120) wrap.scrollTop = wrap.scrollHeight;
+    L.drawn = true;
   }
 
   // ---------------------------------------------------------------- the loop

@@ -164,9 +164,9 @@ def main():
         if subsequence(chg, [lambda s: s == "SYN_RECV", lambda s: s == "ESTABLISHED",
                              lambda s: s == "FIN_WAIT1", lambda s: s == "TIME_WAIT"]) is None:
             fail(f"the ladder's state changes are not SYN_RECV, ESTABLISHED, FIN_WAIT1, TIME_WAIT: {chg}")
-        b.eval("document.getElementById('ladder-pane').scrollIntoView()")
-        time.sleep(0.5)
-        b.eval("window.scrollTo(0, 0)")
+        # The whole ladder in the picture, after the arrows' animations.
+        b.eval("document.getElementById('ladder-wrap').style.maxHeight = 'none'; window.scrollTo(0, 0); true")
+        time.sleep(1.5)
         shot = os.path.join(artifacts, "tcpviz.png")
         b.screenshot(shot, full=True)
         step(f"   screenshot: {shot}")
