@@ -28,6 +28,7 @@ struct seglog {
     struct ts_seg_item held;
     struct tuple held_tuple;
     bool held_ok;
+    struct ladder *last; /* the latest lookup's ladder: a bulk transfer asks for the same one */
 };
 
 static size_t pow2_at_least(size_t n)
@@ -133,10 +134,15 @@ static void index_remove(struct seglog *sl, uint32_t i)
     }
 }
 
-static struct ladder *lookup(const struct seglog *sl, const struct tuple *t)
+static struct ladder *lookup(struct seglog *sl, const struct tuple *t)
 {
+    if (sl->last && tuple_eq(t, &sl->last->c))
+        return sl->last;
     uint32_t i = probe(sl, t);
-    return sl->index[i] ? &sl->lad[sl->index[i] - 1] : NULL;
+    struct ladder *l = sl->index[i] ? &sl->lad[sl->index[i] - 1] : NULL;
+    if (l)
+        sl->last = l;
+    return l;
 }
 
 /* A fresh ladder for conn_id on t, in the oldest ladder's slot. The ladder t led to before (an
@@ -146,6 +152,7 @@ static struct ladder *ladder_make(struct seglog *sl, uint64_t conn_id, const str
 {
     uint32_t slot = (uint32_t)(sl->made++ % sl->cap);
     struct ladder *l = &sl->lad[slot];
+    sl->last = NULL; /* the index changes */
     if (l->indexed) {
         struct tuple old = tuple_of(&l->c);
         index_remove(sl, probe(sl, &old));
