@@ -430,6 +430,8 @@ void tf_listen(struct tf *f)
     struct ts_tcp_opts o;
     int err = 0;
     ts_tcp_opts_default(f->s, &o);
+    if (f->opts)
+        o = *f->opts;
     f->listener = ts_tcp_listen(f->s, 0, TF_STACK_PORT, 16, &o, &err, f->now);
     ck_assert_msg(f->listener != NULL, "listen failed: %d", err);
     ts_tcp_set_callback(f->listener, tf_conn_cb, f);
@@ -471,6 +473,8 @@ struct tf_seg *tf_syn_sent(struct tf *f)
     struct ts_tcp_opts o;
     int err = 0;
     ts_tcp_opts_default(f->s, &o);
+    if (f->opts)
+        o = *f->opts;
     f->conn = ts_tcp_connect(f->s, 0, 0, TF_PEER_IP, TF_PEER_PORT, &o, &err, f->now);
     ck_assert_msg(f->conn != NULL, "connect failed: %d", err);
     ts_tcp_set_callback(f->conn, tf_conn_cb, f);

@@ -70,6 +70,9 @@ struct tf {
     struct tf_event ev[TF_MAX_EVENTS];
     size_t nev;
 
+    /* Options tf_listen and tf_syn_sent open with (NULL: the stack's defaults). */
+    const struct ts_tcp_opts *opts;
+
     struct ts_tcp_conn *listener; /* our listener (owned by the test) */
     struct ts_tcp_conn *conn;     /* the connection under test (owned by the test) */
     unsigned events;              /* callback events of conn, OR'ed since last cleared */
