@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of tools/layers-check.py (`make deps-check`): it passes on the tree as built, and fails,
-# naming caller, callee and symbol, on each kind of fault planted into a copy of the symbol table
-# or of the sources.
+# naming caller, callee and symbol (or the function too long), on each kind of fault planted into a
+# copy of the symbol table or of the sources.
 #
 #   tests/unit/test_layers_check.sh [BUILD]      (default build; the stack's objects must exist)
 #
@@ -98,5 +98,29 @@ absbuild=$(cd "$build" && pwd)
 rc=$?
 expect "a_planted_upward_include_fails" 1 \
     "layers-check: FAIL: upward include: stack/udp.c (udp) includes stack/tcp/tcp_internal.h (tcp)"
+
+# Function length: a function of 79 lines (signature to closing brace) passes and is reported as
+# the longest; one of 80 fails, named with its file.
+plant_function() { # LINES: a copy of the sources whose udp.c ends with a function that long
+    rm -rf "$tmp/long" && mkdir -p "$tmp/long" && cp -r stack "$tmp/long/"
+    {
+        echo "int planted_long_function(int x);"
+        echo "int planted_long_function(int x)"
+        echo "{"
+        for ((i = 0; i < $1 - 4; i++)); do echo "    x += $i;"; done
+        echo "    return x;"
+        echo "}"
+    } >>"$tmp/long/stack/udp.c"
+}
+plant_function 79
+"$check" --root "$tmp/long" "$absbuild" >"$tmp/out" 2>&1
+rc=$?
+expect "a_function_of_79_lines_passes_and_is_the_longest" 0 \
+    "longest function: stack/udp.c:planted_long_function, 79 lines (limit: under 80)"
+plant_function 80
+"$check" --root "$tmp/long" "$absbuild" >"$tmp/out" 2>&1
+rc=$?
+expect "a_function_of_80_lines_fails_naming_file_and_function" 1 \
+    "layers-check: FAIL: function too long: stack/udp.c:planted_long_function is 80 lines (under 80 wanted): split it into named steps"
 
 [[ $fails -eq 0 ]]
