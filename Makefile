@@ -52,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check docs-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
@@ -113,6 +113,11 @@ san:
 # stack/ and fails on one of 80 lines or more (tools/layers-check.py).
 deps-check: $(CORE_LIB)
 	@tools/layers-check.py $(BUILD)
+
+# docs/ against the code: every `file:function` it names is defined there, and docs/states.md
+# lists every trace cause the code raises, where it is raised (tools/docs-check.py).
+docs-check:
+	@tools/docs-check.py
 
 demo: all
 	@tools/demo.sh
