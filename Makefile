@@ -52,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check docs-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
@@ -109,9 +109,15 @@ san:
 	$(MAKE) SAN=1 all
 
 # The layers of stack/ call only down: lists who calls whom (from the objects' symbol tables)
-# and fails on an upward call or a loop of files outside TCP (tools/layers-check.py).
+# and fails on an upward call or a loop of files outside TCP; reports the longest function of
+# stack/ and fails on one of 80 lines or more (tools/layers-check.py).
 deps-check: $(CORE_LIB)
 	@tools/layers-check.py $(BUILD)
+
+# docs/ against the code: every `file:function` it names is defined there, and docs/states.md
+# lists every trace cause the code raises, where it is raised (tools/docs-check.py).
+docs-check:
+	@tools/docs-check.py
 
 demo: all
 	@tools/demo.sh
