@@ -1,5 +1,8 @@
 # tapstack build. `make` builds everything into build/, `make test` runs every test (unit,
-# integration when root, and the ASan+UBSan build), `make demo` runs the demo in a namespace.
+# integration when root, and the ASan+UBSan build), `make demo` runs the tour of the TCP states in
+# a namespace (`make demo STEP=N`: one step), `make run` keeps the servers up in one.
+# demo, run and test install the Debian packages they need first (tools/deps.sh), then build only
+# what they run: the demo and run targets never compile the unit tests (which need check.h).
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/san/.
 
 CC ?= gcc
@@ -52,7 +55,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check
+.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
@@ -108,8 +111,13 @@ integration: all
 san:
 	$(MAKE) SAN=1 all
 
-demo: all
-	@tools/demo.sh
+# The scripts check the packages, then build their own binaries (make apps): nothing here may
+# compile first, or a fresh machine fails before the packages are installed.
+demo:
+	@tools/demo.sh $(if $(STEP),--step $(STEP))
+
+run:
+	@tools/run.sh
 
 bench: all
 	@tests/bench/run.sh $(BUILD)
