@@ -55,11 +55,18 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check
+# What `make demo` and `make run` run, and nothing more (no unit tests: they need check.h).
+STAT_BIN := $(if $(wildcard tools/stat.c),$(BUILD)/bin/tapstack-stat)
+DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(STAT_BIN)
+RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(STAT_BIN)
+
+.PHONY: all libs apps demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
 apps: $(APP_BINS)
+demo-bins: $(DEMO_BINS)
+run-bins: $(RUN_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
 bench-bins: $(BENCH_BINS)
@@ -111,8 +118,8 @@ integration: all
 san:
 	$(MAKE) SAN=1 all
 
-# The scripts check the packages, then build their own binaries (make apps): nothing here may
-# compile first, or a fresh machine fails before the packages are installed.
+# The scripts check the packages, then build their binaries (make demo-bins / run-bins): nothing
+# here may compile first, or a fresh machine fails before the packages are installed.
 demo:
 	@tools/demo.sh $(if $(STEP),--step $(STEP))
 

@@ -40,8 +40,6 @@ done
 
 build=${TOUR_BUILD:-build}
 [[ $build == /* ]] || build=$root/$build
-bins=(tapstack-sock tapstack-two-stacks)
-[[ -f tools/stat.c ]] && bins+=(tapstack-stat)
 
 if [[ -z ${TOUR_NO_BUILD:-} ]]; then
     tools/deps.sh demo
@@ -52,8 +50,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 [[ -e /dev/net/tun ]] || { echo "demo: no /dev/net/tun: load the tun module (modprobe tun)" >&2; exit 1; }
 if [[ -z ${TOUR_NO_BUILD:-} ]]; then
-    echo "demo: building ${bins[*]}"
-    make -j2 --no-print-directory "${bins[@]/#/build/bin/}" >/dev/null
+    echo "demo: building what it runs (make demo-bins)"
+    make -j2 --no-print-directory demo-bins >/dev/null
 fi
 
 tap=tstour$$
@@ -62,6 +60,7 @@ logs=${TOUR_LOGS:-}
 tmp=$(mktemp -d /tmp/ts-tour.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
+    set +e # every step below must run, whatever the one before returned
     [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
     rm -rf "$tmp"
 }
@@ -88,6 +87,9 @@ for n in "${steps[@]}"; do
     dir=$tmp/step$n
     mkdir -p "$dir"
     tools/tap-setup --netns "$ns" --name "$tap" --host-ip 10.0.0.1/24 >/dev/null
+    printf '\n(step %s runs in namespace %s, tapstack on tap %s: look from another terminal with\n' \
+        "$n" "$ns" "$tap"
+    printf ' sudo ip netns exec %s ss -tan, or sudo build/bin/tapstack-stat --tap %s)\n' "$ns" "$tap"
     rc=0
     TOUR_TAP=$tap TOUR_BIN=$build/bin TOUR_STEP_DIR=$dir TOUR_PACE=${TOUR_PACE:-1} \
         ip netns exec "$ns" bash ${TOUR_X:-} tools/tour/tour.sh "$n" || rc=$?

@@ -2,6 +2,7 @@
 # Make sure the Debian packages a make target needs are installed, before anything is compiled.
 #
 #   tools/deps.sh build|demo|run|test     (default: test)
+#   tools/deps.sh --list PURPOSE           print the packages of PURPOSE, one per line
 #
 #   build  the compiler and the C library headers (gcc alone, with --no-install-recommends, has
 #          no stdint.h or pthread.h: that is libc6-dev)
@@ -13,6 +14,11 @@
 # printed and the script fails. On a machine without dpkg it only checks the commands it needs.
 set -euo pipefail
 
+list=
+if [[ ${1:-} == --list ]]; then
+    list=1
+    shift
+fi
 what=${1:-test}
 build=(make gcc libc6-dev)
 host=(iproute2 iputils-ping curl netcat-openbsd)
@@ -24,8 +30,13 @@ test)
         apache2-utils python3 python3-scapy iptables valgrind clang-format)
     cmds=(make gcc pkg-config ip ss ping curl nc)
     ;;
-*) echo "usage: tools/deps.sh build|demo|run|test" >&2; exit 2 ;;
+*) echo "usage: tools/deps.sh [--list] build|demo|run|test" >&2; exit 2 ;;
 esac
+
+if [[ -n $list ]]; then
+    printf '%s\n' "${pkgs[@]}"
+    exit 0
+fi
 
 if ! command -v dpkg-query >/dev/null; then
     for c in "${cmds[@]}"; do

@@ -28,6 +28,7 @@ else
 fi
 
 tour_cleanup() {
+    set +e # every step below must run, whatever the one before returned
     local pid
     [[ -n $TOUR_W ]] && exec {TOUR_W}>&- 2>/dev/null
     TOUR_W=
