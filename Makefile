@@ -56,9 +56,8 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
 # What `make demo` and `make run` run, and nothing more (no unit tests: they need check.h).
-STAT_BIN := $(if $(wildcard tools/stat.c),$(BUILD)/bin/tapstack-stat)
-DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(STAT_BIN)
-RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(STAT_BIN)
+DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(BUILD)/bin/tapstack-stat
+RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(BUILD)/bin/tapstack-stat
 
 .PHONY: all libs apps demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check
 all: libs apps unit-bins fuzz-bins bench-bins

@@ -21,10 +21,13 @@
 #include <time.h>
 
 #include "common/opts.h"
+#include "tapstack/stat.h"
 #include "tapstack/tcp.h"
 
 #define PORT_A 5000
 #define PORT_B 6000
+/* Where the timer column starts: after tapstack-stat's State column (68 + the longest state). */
+#define TABLE_TIMER_COL 79
 
 static struct {
     ts_time_t latency, msl;
@@ -36,29 +39,42 @@ static struct {
 
 static const char side_name[2] = {'A', 'B'};
 
+/* The trace line, as tapstack-stat --trace and the apps' --trace print it (with the time spent in
+ * the old state), prefixed by the stack's letter. */
 static void on_trace(void *arg, const struct ts_trace_event *ev)
 {
     char line[256];
-    ts_trace_format(ev, line, sizeof line);
+    ts_stat_trace_line(ev, line, sizeof line);
     printf("  %c  %s\n", *(const char *)arg, line);
 }
 
-/* One side's connection table, netstat's columns plus the running timer. */
+/* One side's connections in tapstack-stat's layout (its formatter), each row prefixed by the
+ * stack's letter and followed by the running timer and its time left. */
 static void print_table(int i)
 {
     struct ts_tcp_info t[8];
     size_t n = ts_tcp_table(W.st[i], t, 8, W.now);
-    if (n == 0)
+    if (n == 0) {
         printf("  %c  (no connections)\n", side_name[i]);
-    for (size_t k = 0; k < n && k < 8; k++) {
-        char la[16], ra[16], l[24], r[24], timer[48] = "";
-        snprintf(l, sizeof l, "%s:%u", ts_ip_format(t[k].laddr, la), t[k].lport);
-        snprintf(r, sizeof r, "%s:%u", ts_ip_format(t[k].raddr, ra), t[k].rport);
-        if (t[k].timer)
-            snprintf(timer, sizeof timer, "%s %.3fs", t[k].timer_name, (double)t[k].timer / TS_SEC);
-        printf("  %c  tcp %6u %6u %-17s %-17s %-12s %s\n", side_name[i], t[k].recv_queued,
-               t[k].send_queued, l, r, ts_tcp_state_name(t[k].state), timer);
+        return;
     }
+    struct ts_stat_sockets ss = {.now = W.now, .tcp = t, .ntcp = n < 8 ? n : 8};
+    struct ts_sbuf b = {0};
+    ts_stat_fmt_sockets(&b, &ss, TS_STAT_TCP | TS_STAT_CONNS);
+    size_t row = 0;
+    for (char *line = b.p, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        int len = nl ? (int)(nl - line) : (int)strlen(line);
+        if (strncmp(line, "tcp ", 4) != 0)
+            continue; /* the title and the column header: printed once by moment() */
+        if (row < ss.ntcp && t[row].timer) /* State is the last column: pad it, then the timer */
+            printf("  %c  %-*.*s %s %.3fs\n", side_name[i], TABLE_TIMER_COL, len, line,
+                   t[row].timer_name, (double)t[row].timer / TS_SEC);
+        else
+            printf("  %c  %.*s\n", side_name[i], len, line);
+        row++;
+    }
+    ts_sbuf_free(&b);
 }
 
 static void moment(const char *what)
@@ -69,7 +85,8 @@ static void moment(const char *what)
                                      .tv_nsec = (long)((W.pace - floor(W.pace)) * 1e9)},
                   NULL);
     printf("\n-- t=%.3f s (virtual): %s\n", (double)W.now / TS_SEC, what);
-    printf("     Proto Recv-Q Send-Q Local Address     Foreign Address   State        Timer\n");
+    printf("     %-*s %s\n", TABLE_TIMER_COL,
+           "Proto Recv-Q Send-Q Local Address           Foreign Address         State", "Timer");
     print_table(0);
     print_table(1);
     fflush(stdout);
@@ -111,6 +128,16 @@ static bool run_until(enum ts_tcp_state want, ts_time_t max)
             return false;
         W.now = next;
     }
+}
+
+/* Let `d` of virtual time pass, handling whatever happens meanwhile. */
+static void run_for(ts_time_t d)
+{
+    ts_time_t end = W.now + d;
+    for (ts_time_t next = settle(); next <= end; next = settle())
+        W.now = next;
+    W.now = end;
+    settle();
 }
 
 static bool setup(void)
@@ -230,7 +257,8 @@ int main(int argc, char **argv)
     }
     moment("each got an ACK of its SYN: open");
 
-    printf("\nA and B close at the same instant:\n");
+    run_for(1 * TS_SEC);
+    printf("\nOne second later (virtual), A and B close at the same instant:\n");
     ts_tcp_close(c[0], W.now);
     ts_tcp_close(c[1], W.now);
     moment("both FINs are on their way");

@@ -27,10 +27,10 @@ for t in demo-bins run-bins; do
 done
 demo_cmds=$(make -n BUILD="$clean" demo-bins)
 run_cmds=$(make -n BUILD="$clean" run-bins)
-for b in tapstack-sock tapstack-two-stacks; do
+for b in tapstack-sock tapstack-two-stacks tapstack-stat; do
     grep -q "bin/$b " <<<"$demo_cmds" || ts_fail "make demo-bins does not build $b"
 done
-for b in tapstack-httpd tapstack-echo-server; do
+for b in tapstack-httpd tapstack-echo-server tapstack-stat; do
     grep -q "bin/$b " <<<"$run_cmds" || ts_fail "make run-bins does not build $b"
 done
 

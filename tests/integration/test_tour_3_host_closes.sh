@@ -23,8 +23,10 @@ t2=$(tour_time "$t" 10.0.0.2:80 "$peer" CLOSE_WAIT LAST_ACK)
 awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b - a >= 0.9) }' ||
     ts_fail "CLOSE_WAIT was not held (from $t1 to $t2)"
 grep -q 'recv: end of stream' "$TOUR_DIR/out.log" || ts_fail "tapstack's app never read the end of the stream"
-if [[ -x $TS_BIN/tapstack-stat ]]; then
-    grep -qE "10\.0\.0\.2:80 +${peer//./\\.} +CLOSE_WAIT" "$TOUR_DIR/stat-still-close-wait.txt" ||
-        ts_fail "tapstack-stat does not show CLOSE_WAIT: $(cat "$TOUR_DIR/stat-still-close-wait.txt")"
-fi
+grep -qE "10\.0\.0\.2:80 +${peer//./\\.} +CLOSE_WAIT" "$TOUR_DIR/stat-still-close-wait.txt" ||
+    ts_fail "tapstack-stat does not show CLOSE_WAIT: $(cat "$TOUR_DIR/stat-still-close-wait.txt")"
+# After it ended, tapstack-stat --history still shows its whole path with the causes.
+path=$(sed -nE 's/^ +[0-9.]+ ([A-Z_0-9]+ -> [A-Z_0-9]+ \([^)]*\)).*/\1/p' "$TOUR_DIR/history.txt" | paste -sd'|' | sed 's/|/ | /g')
+[[ $path == "LISTEN -> SYN_RECV (rcvd SYN) | SYN_RECV -> ESTABLISHED (rcvd ACK of SYN) | ESTABLISHED -> CLOSE_WAIT (rcvd FIN) | CLOSE_WAIT -> LAST_ACK (app close) | LAST_ACK -> CLOSE (rcvd ACK of FIN)" ]] ||
+    ts_fail "tapstack-stat --history shows the path: $path"
 ts_pass

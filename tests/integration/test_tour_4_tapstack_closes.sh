@@ -27,10 +27,12 @@ awk -v a="$t1" -v b="$t2" 'BEGIN { d = b - a; exit !(d >= 1.99 && d < 2.5) }' ||
 t0=$(tour_time "$t" 10.0.0.2:80 "$peer" ESTABLISHED FIN_WAIT1)
 t1=$(tour_time "$t" 10.0.0.2:80 "$peer" FIN_WAIT1 FIN_WAIT2)
 awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.55) }' || ts_fail "FIN_WAIT1 lasted from $t0 to $t1: less than 0.6 s"
-if [[ -x $TS_BIN/tapstack-stat ]]; then
-    grep -qE "10\.0\.0\.2:80 +${peer//./\\.} +FIN_WAIT2" "$TOUR_DIR/stat-fin-wait2.txt" ||
-        ts_fail "tapstack-stat does not show FIN_WAIT2: $(cat "$TOUR_DIR/stat-fin-wait2.txt")"
-    grep -q "TIME_WAIT" "$TOUR_DIR/stat-time-wait.txt" ||
-        ts_fail "tapstack-stat -i does not show TIME_WAIT: $(cat "$TOUR_DIR/stat-time-wait.txt")"
-fi
+grep -qE "10\.0\.0\.2:80 +${peer//./\\.} +FIN_WAIT2" "$TOUR_DIR/stat-fin-wait2.txt" ||
+    ts_fail "tapstack-stat does not show FIN_WAIT2: $(cat "$TOUR_DIR/stat-fin-wait2.txt")"
+# TIME_WAIT counting down in tapstack-stat -i: the time-wait timer, less time left the second time.
+left() { grep -A1 -E "10\.0\.0\.2:80 +${peer//./\\.} +TIME_WAIT" "$1" | sed -nE 's/.*timer:\(time-wait,([0-9.]+)s\).*/\1/p'; }
+l1=$(left "$TOUR_DIR/stat-time-wait.txt")
+l2=$(left "$TOUR_DIR/stat-time-wait-later.txt")
+[[ -n $l1 && -n $l2 ]] || ts_fail "tapstack-stat -i does not show the TIME_WAIT timer: $(cat "$TOUR_DIR/stat-time-wait.txt")"
+awk -v a="$l1" -v b="$l2" 'BEGIN { exit !(a <= 2.0 && b < a) }' || ts_fail "the TIME_WAIT timer did not count down: $l1 s, then $l2 s"
 ts_pass

@@ -15,7 +15,7 @@ tour_step() {
     [[ $(id -u) -eq 0 ]] || ts_skip "need root for network namespaces and taps"
     [[ -e /dev/net/tun ]] || ts_skip "no /dev/net/tun"
     local b
-    for b in tapstack-sock tapstack-two-stacks; do
+    for b in tapstack-sock tapstack-two-stacks tapstack-stat; do
         [[ -x $TS_BIN/$b ]] || ts_skip "$TS_BIN/$b is not built"
     done
     TOUR_DIR=$TS_TMP/tour/step$n
@@ -98,7 +98,7 @@ tour_time() {
 # tour_peer FILE LOCAL: the remote address:port of the first connection of LOCAL in the trace
 # that is not a listener's line.
 tour_peer() {
-    grep -F " $2 > " "$1" | grep -vF " > 0.0.0.0:0 " | head -n 1 | sed -E "s/.* $2 > ([0-9.:]+) .*/\1/"
+    grep -F " $2 > " "$1" | grep -vF " > 0.0.0.0:" | head -n 1 | sed -E "s/.* $2 > ([0-9.:]+) .*/\1/"
 }
 
 # tour_host_has FILE STATE LOCAL PEER: the ss snapshot FILE shows a socket LOCAL -> PEER in STATE.

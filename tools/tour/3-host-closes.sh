@@ -45,6 +45,10 @@ it. TCP cannot close them for the application."
     explain TIME_WAIT "the host"
     note "The host's TIME-WAIT lasts 60 s (Linux's fixed 2*MSL); tapstack's side is gone, only
 its listener is left."
+    para "The connection is gone from tapstack's table, but not forgotten: tapstack-stat --history
+keeps the last connections that ended, each with its whole path, the time spent in each state and
+the causes:"
+    stat_history
     wait "$curl_pid" || die "curl failed (exit status $?)"
     pause 1
     stop_stack

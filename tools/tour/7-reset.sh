@@ -7,7 +7,7 @@ step_7() {
 with \"connection refused\". First the host's curl to tapstack's port 81, where nothing listens:"
     start_stack
     host curl -sS -m 5 http://10.0.0.2:81/ || true
-    show closed-port -s
+    stat_counters closed-port
     note "No connection block was made, so there is no trace line: only the counter of segments
 to a port with no listener (each answered with a RST) went up."
     para "Then tapstack connects to the host's port 7001, where nothing listens: the host's

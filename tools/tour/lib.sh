@@ -235,3 +235,20 @@ show() {
     printf '  %shost%s      $ ss -tan\n' "$B" "$N"
     printf '%s\n' "$ss_out" | sed 's/^/    /'
 }
+
+# stat_counters LABEL: tapstack's TCP counters (tapstack-stat -s, the tcp_ lines), kept whole in
+# stat-LABEL.txt.
+stat_counters() {
+    local f=$TOUR_STEP_DIR/stat-$1.txt
+    [[ -x $TOUR_BIN/tapstack-stat ]] || return 0
+    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_TAP" -s >"$f" 2>&1
+    printf '  %stapstack%s  $ tapstack-stat -s | grep ^tcp\n' "$B" "$N"
+    grep '^tcp' "$f" | sed 's/^/    /'
+}
+
+# stat_history: the connections that ended, each with its path of states (tapstack-stat --history).
+stat_history() {
+    [[ -x $TOUR_BIN/tapstack-stat ]] || return 0
+    printf '  %stapstack%s  $ tapstack-stat --history\n' "$B" "$N"
+    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_TAP" --history 2>&1 | tee "$TOUR_STEP_DIR/history.txt" | sed 's/^/    /'
+}
