@@ -59,8 +59,8 @@ heading() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
 TOUR_WIDTH=$( (tput cols 2>/dev/null || echo 88) | awk '{ print ($1 > 100 || $1 < 40) ? 88 : $1 - 2 }')
 # A paragraph of plain words, wrapped to the terminal.
 wrap() { tr '\n' ' ' | fmt -w "$TOUR_WIDTH" -g "$TOUR_WIDTH"; }
-para() { printf '%s\n' "$*" | wrap; }
-note() { printf '%s%s%s\n' "$D" "$(printf '%s\n' "$*" | wrap)" "$N"; }
+para() { printf '\n%s\n' "$(printf '%s\n' "$*" | wrap)"; }
+note() { printf '\n%s%s%s\n' "$D" "$(printf '%s\n' "$*" | wrap)" "$N"; }
 
 # explain STATE [WHO]: what the state means (RFC 9293 3.3.2, in our words).
 explain() {
@@ -87,7 +87,8 @@ ESTAB." ;;
 send\") is out and not yet acknowledged. It still accepts data from the peer." ;;
     FIN_WAIT2) text="The FIN is acknowledged: this direction is finished, and the connection
 waits for the peer's FIN. That depends on the peer's application, not on TCP: the peer may keep
-sending for as long as it likes (Linux gives an orphaned connection 60 s here)." ;;
+sending for as long as it likes. (A connection whose program has already closed its socket is given
+60 s here, by Linux and by tapstack.)" ;;
     CLOSE_WAIT) text="The peer's FIN arrived and was acknowledged: the peer has nothing more to
 send, and a read returns end of file. Now the connection waits for its own application to close;
 TCP cannot leave this state by itself." ;;
@@ -103,6 +104,7 @@ FIN was acknowledged, received the peer's FIN. It acknowledged the peer's and wa
 its own, then goes to TIME_WAIT. It happens only when the two FINs cross on the wire." ;;
     *) text="(no text for $st)" ;;
     esac
+    echo
     printf '%s: %s%s\n' "$st" "${who:+($who) }" "$text" | wrap | sed "1s/^$st:/$C$B$st$N:/"
 }
 
