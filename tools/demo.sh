@@ -68,7 +68,7 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted; everything it made is removed"; exit 130' INT
 trap 'exit 143' TERM
 
-if [[ -t 1 ]]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+if [[ -t 1 ]]; then B=$'\033[1m' N=$'\033[0m'; else B='' N=''; fi
 cat <<EOF
 
 ${B}A tour of the TCP states, on tapstack and on the host's own kernel side by side${N}
@@ -92,7 +92,7 @@ for n in "${steps[@]}"; do
     printf ' sudo ip netns exec %s ss -tan, or sudo build/bin/tapstack-stat --tap %s)\n' "$ns" "$tap"
     rc=0
     TOUR_TAP=$tap TOUR_BIN=$build/bin TOUR_STEP_DIR=$dir TOUR_PACE=${TOUR_PACE:-1} \
-        ip netns exec "$ns" bash ${TOUR_X:-} tools/tour/tour.sh "$n" || rc=$?
+        ip netns exec "$ns" bash tools/tour/tour.sh "$n" || rc=$?
     ip netns del "$ns"
     ns=
     if [[ -n $logs ]]; then

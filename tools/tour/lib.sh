@@ -24,7 +24,7 @@ TOUR_MSL=1    # seconds; TIME_WAIT lasts 2*MSL
 if [[ -t 1 ]]; then
     B=$'\033[1m' D=$'\033[2m' C=$'\033[36m' Y=$'\033[33m' N=$'\033[0m'
 else
-    B= D= C= Y= N=
+    B='' D='' C='' Y='' N=''
 fi
 
 tour_cleanup() {
@@ -75,8 +75,9 @@ passes through LISTEN: it goes from CLOSE straight to SYN_SENT. The listener its
 connection: each request that arrives gets a new connection block, which starts as a copy of the
 listener (so its first trace line reads LISTEN -> SYN_RECV), while the listener stays in LISTEN." ;;
     SYN_SENT) text="The active opener's first state: it has sent its SYN (a connection request
-that carries its initial sequence number) and waits for the answer, normally a SYN-ACK. A server
-never passes through SYN_SENT, except in a simultaneous open (step 6)." ;;
+that carries its initial sequence number) and waits for the answer, normally a SYN-ACK. A listening
+server's connections never pass through SYN_SENT; in a simultaneous open (step 6) both sides are
+active openers, and both do." ;;
     SYN_RECV) text="A SYN came in and was answered with a SYN-ACK: half the handshake is done. The
 connection waits for the ACK of its own SYN, which the other side sends as soon as it gets the
 SYN-ACK. Many connections stuck here mean SYNs arrive that nobody completes (a SYN flood)." ;;
@@ -84,7 +85,9 @@ SYN-ACK. Many connections stuck here mean SYNs arrive that nobody completes (a S
 flows both ways. This is where a connection spends its useful life; netstat's ESTABLISHED is ss's
 ESTAB." ;;
     FIN_WAIT1) text="This side's application closed first: its FIN (\"I have nothing more to
-send\") is out and not yet acknowledged. It still accepts data from the peer." ;;
+send\") is out and not yet acknowledged. It still accepts data from the peer. The ACK of its FIN
+leads to FIN_WAIT2; the peer's own FIN before it, to CLOSING (step 6); both in one segment, straight
+to TIME_WAIT." ;;
     FIN_WAIT2) text="The FIN is acknowledged: this direction is finished, and the connection
 waits for the peer's FIN. That depends on the peer's application, not on TCP: the peer may keep
 sending for as long as it likes. (A connection whose program has already closed its socket is given
