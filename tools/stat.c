@@ -319,8 +319,13 @@ static int send_req(struct conn *c, const char *req)
 static int request(struct conn *c, const char *req, FILE *out, const char *path)
 {
     char line[512];
-    if (send_req(c, req) < 0 || read_line(c, line, sizeof line) < 0)
+    /* A stack that turns us away says why before it closes: read even if sending failed. */
+    int sent = send_req(c, req), serr = errno;
+    if (read_line(c, line, sizeof line) < 0) {
+        if (sent < 0)
+            errno = serr;
         return -1;
+    }
     if (!strncmp(line, "error ", 6)) {
         fprintf(stderr, PROG ": %s answered: %s\n", path, line + 6);
         return 1;
@@ -530,8 +535,16 @@ static int gone(const char *path)
 static int follow(struct conn *c, const char *req, const char *path)
 {
     char line[256];
-    if (send_req(c, req) < 0 || read_line(c, line, sizeof line) < 0)
+    int sent = send_req(c, req), serr = errno;
+    if (read_line(c, line, sizeof line) < 0) {
+        if (sent < 0)
+            errno = serr;
         return gone(path);
+    }
+    if (!strncmp(line, "error ", 6)) {
+        fprintf(stderr, PROG ": %s answered: %s\n", path, line + 6);
+        return 1;
+    }
     if (strcmp(line, "ok stream")) {
         fprintf(stderr, PROG ": %s answered: %s\n", path, line);
         return 1;
