@@ -780,6 +780,7 @@ int main(int argc, char **argv)
         snprintf(port, sizeof port, ":%u", H.port);
     fprintf(stderr, "%s: listening on %s:%u - try: curl http://%s%s/\n", o.prog, ip, H.port, ip,
             port);
+    fprintf(stderr, "%s: TCP live in a browser: http://%s%s/tcp\n", o.prog, ip, port);
     fflush(stderr);
 
     int rc = ev_run(&H.loop) < 0 ? 1 : 0;
