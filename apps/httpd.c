@@ -767,6 +767,7 @@ int main(int argc, char **argv)
     H.viz = tcpviz_new(H.rt);
     if (!H.viz || ev_init(&H.loop, ts_app_stop_flag()) < 0 || (lfd = listen_http(&o)) < 0) {
         fprintf(stderr, "%s: cannot set up the event loop: %s\n", o.prog, strerror(errno));
+        tcpviz_free(H.viz);
         nio_runtime_stop(H.rt, &app);
         return 1;
     }
