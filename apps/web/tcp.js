@@ -322,7 +322,7 @@
     const chain = {};
     let animated = 0, skipped = 0;
     const fresh = [];
-    for (const ev of events) {
+    for (const ev of events.slice(-LIST_MAX)) {
       const tr = el('tr', { 'data-conn': ev.conn_id, 'data-seq': ev.seq, 'data-from': ev.from, 'data-to': ev.to, class: animateThem ? 'fresh' : null });
       if (S.viewers.has(ev.conn_id)) tr.classList.add('self');
       el('td', {}, tr, wall(ev.time_us));
@@ -356,7 +356,13 @@
 
   async function pollTransitions() {
     const first = S.since === null;
-    const d = await getJSON(first ? '/api/transitions?max=200' : `/api/transitions?since=${S.since}&max=1000`);
+    if (first) {
+      // Where the trace stands (a since past its end answers nothing but that), then the
+      // latest 200 before this page opened.
+      const d0 = await getJSON('/api/transitions?since=18446744073709551615&max=1');
+      S.since = Math.max(0, d0.last - 200);
+    }
+    const d = await getJSON(`/api/transitions?since=${S.since}&max=${first ? 200 : 1000}`);
     S.nowUs = d.now_us;
     S.clockAt = Date.now();
     noteViewers(d);
