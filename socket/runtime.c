@@ -4,7 +4,12 @@
  * The loop thread holds rt->mu while it feeds frames and runs timers (ts_stack_step), then drops
  * it and sleeps in epoll on the driver's fd and an eventfd, for exactly as long as the stack's
  * next deadline allows. An application call that makes a deadline earlier (a segment sent arms a
- * retransmission timer, say) writes the eventfd so the loop re-plans; nothing else wakes it. */
+ * retransmission timer, say) writes the eventfd so the loop re-plans; so does a state change
+ * while a control client follows the trace.
+ *
+ * The runtime records the stack's trace (record.h) for stat tools, and serves the control socket
+ * (control.c) from the same loop: its descriptors sit in the same epoll set, and the loop handles
+ * them with the lock released (include/tapstack/control.h). */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -16,6 +21,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "tapstack/control.h"
 
 /* Descriptors start at 3 so that they never look like stdin/stdout/stderr to code that mixes
  * them with kernel descriptors in messages; the lowest free one is handed out, as POSIX does. */
@@ -26,6 +32,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER; /* nsocks went down */
 static struct tsock **g_tab;
 static int g_cap;
+static int g_low = FD_FIRST; /* every descriptor from FD_FIRST below it is in use */
 static struct ts_runtime *g_runtimes;
 static struct ts_runtime *g_default;
 
@@ -41,8 +48,9 @@ ts_time_t ts_runtime_now(void)
     return shim_now();
 }
 
-static void wake_loop(struct ts_runtime *rt)
+void rt_wake(struct ts_runtime *rt)
 {
+    rt->st.loop_wakeups++;
     uint64_t one = 1;
     ssize_t r = write(rt->wakefd, &one, sizeof one);
     (void)r; /* EAGAIN only when the counter is saturated: the loop is awake anyway */
@@ -50,14 +58,34 @@ static void wake_loop(struct ts_runtime *rt)
 
 void rt_kick(struct ts_runtime *rt)
 {
+    rt->st.stack_polls++;
     ts_time_t now = shim_now();
     /* The driver counts too: a fault wrapper holds delayed outgoing frames until the loop
      * comes back for them. */
     ts_time_t next = ts_time_min(ts_stack_poll(rt->s, now), ts_driver_next_deadline(rt->d, now));
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
-        wake_loop(rt);
+        rt_wake(rt);
     }
+}
+
+void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c)
+{
+    /* What a call on c can have done: send on c (arming c's timers), or hand a frame to a
+     * delaying driver. Anything due now is run by the loop, woken for it. */
+    ts_time_t next =
+        ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, shim_now()));
+    if (next < rt->sleep_until) {
+        rt->sleep_until = next;
+        rt_wake(rt);
+    }
+}
+
+void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st)
+{
+    pthread_mutex_lock(&rt->mu);
+    *st = rt->st;
+    pthread_mutex_unlock(&rt->mu);
 }
 
 /* Milliseconds until deadline, rounded up so that the loop never wakes before it is due and
@@ -73,32 +101,78 @@ static int ms_until(ts_time_t deadline)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Set in the loop thread: a state change made by the loop itself needs no wake-up. */
+static _Thread_local const struct ts_runtime *tl_loop;
+
+/* The stack's trace callback (under rt->mu): record, pass on to the app, and wake the loop if a
+ * control client follows the trace and the change came from an application thread. O(1). */
+static void rt_on_trace(void *arg, const struct ts_trace_event *ev)
+{
+    struct ts_runtime *rt = arg;
+    rec_event(&rt->rec, ev);
+    rt_seg_trace(rt, ev, rt->rec.seq);
+    if (rt->trace_fn)
+        rt->trace_fn(rt->trace_arg, ev);
+    if (rt->followers && !rt->follow_woken && tl_loop != rt) {
+        rt->follow_woken = true;
+        rt_wake(rt);
+    }
+}
+
+static void loop_events(struct ts_runtime *rt, struct ctl *ctl, const struct epoll_event *ev, int n,
+                        bool *gone)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = ev[i].data.u64;
+        switch (RT_EV_KIND(tag)) {
+        case RT_EV_WAKE: {
+            uint64_t v;
+            ssize_t r = read(rt->wakefd, &v, sizeof v);
+            (void)r;
+            break;
+        }
+        case RT_EV_DRV:
+            if (ev[i].events & (EPOLLERR | EPOLLHUP)) {
+                /* The link is gone: its fd stays ready for ever, so stop watching it. */
+                epoll_ctl(rt->epfd, EPOLL_CTL_DEL, rt->drvfd, NULL);
+                *gone = true;
+            }
+            break;
+        default:
+            /* A control event that came before the loop saw rt->ctl is reported again. */
+            if (ctl)
+                ctl_event(rt, ctl, tag, ev[i].events);
+            break;
+        }
+    }
+}
+
 static void *loop_main(void *arg)
 {
     struct ts_runtime *rt = arg;
-    struct epoll_event ev[4];
+    struct epoll_event ev[32];
+    tl_loop = rt;
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
         ts_time_t next = ts_stack_step(rt->s, shim_now());
         rt->sleep_until = next;
+        struct ctl *ctl = rt->ctl;
+        if (ctl)
+            ctl_stage_locked(rt, ctl);
         pthread_mutex_unlock(&rt->mu);
+        if (ctl) {
+            ctl_flush_followers(rt, ctl);
+            next = ts_time_min(next, ctl_deadline(ctl));
+        }
         int timeout = ms_until(next);
         /* A driver without a descriptor can only be polled: look at it every few ms. */
         if (rt->drvfd < 0 && (timeout < 0 || timeout > 5))
             timeout = 5;
-        int n = epoll_wait(rt->epfd, ev, 4, timeout);
+        int n = epoll_wait(rt->epfd, ev, (int)(sizeof ev / sizeof ev[0]), timeout);
         bool gone = false;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd == rt->wakefd) {
-                uint64_t v;
-                ssize_t r = read(rt->wakefd, &v, sizeof v);
-                (void)r;
-            } else if (ev[i].data.fd == rt->drvfd && (ev[i].events & (EPOLLERR | EPOLLHUP))) {
-                /* The link is gone: its fd stays ready for ever, so stop watching it. */
-                epoll_ctl(rt->epfd, EPOLL_CTL_DEL, rt->drvfd, NULL);
-                gone = true;
-            }
-        }
+        loop_events(rt, ctl, ev, n, &gone);
+        if (ctl)
+            ctl_expire(rt, ctl, shim_now());
         pthread_mutex_lock(&rt->mu);
         if (gone && rt->link_down) {
             void (*fn)(void *) = rt->link_down;
@@ -137,26 +211,39 @@ struct ts_runtime *ts_runtime_start(struct ts_stack *s, struct ts_driver *d)
     rt->drvfd = ts_driver_fd(d);
     rt->sleep_until = TS_TIME_NEVER;
     rt->port_seed = (uint32_t)(shim_now() * 2654435761u);
+    rt->started = shim_now();
     pthread_mutex_init(&rt->mu, NULL);
     int err = 0;
+    /* Room for a path per connection the stack may hold, and a margin for those that end and
+     * start within one turn of the loop. */
+    uint32_t conns = ts_stack_config(s)->tcp_max_conns;
+    if (rec_init(&rt->rec, TS_CONTROL_RING, TS_CONTROL_HISTORY, (conns ? conns : 4096) + 64) < 0) {
+        pthread_mutex_destroy(&rt->mu);
+        free(rt);
+        errno = ENOMEM;
+        return NULL;
+    }
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
     rt->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rt->epfd < 0 || rt->wakefd < 0) {
         err = errno;
         goto fail;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = rt->wakefd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = RT_EV(RT_EV_WAKE, 0, 0)};
     if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->wakefd, &ev) < 0) {
         err = errno;
         goto fail;
     }
     if (rt->drvfd >= 0) {
-        ev.data.fd = rt->drvfd;
+        ev.data.u64 = RT_EV(RT_EV_DRV, 0, 0);
         if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->drvfd, &ev) < 0) {
             err = errno;
             goto fail;
         }
     }
+    /* The runtime records every state change from now on (ts_runtime_set_trace chains an app's
+     * own callback after it). */
+    ts_stack_set_trace(s, rt_on_trace, rt);
     err = pthread_create(&rt->thread, NULL, loop_main, rt);
     if (err)
         goto fail;
@@ -171,10 +258,12 @@ struct ts_runtime *ts_runtime_start(struct ts_stack *s, struct ts_driver *d)
     pthread_mutex_unlock(&g_mu);
     return rt;
 fail:
+    ts_stack_set_trace(s, NULL, NULL);
     if (rt->epfd >= 0)
         close(rt->epfd);
     if (rt->wakefd >= 0)
         close(rt->wakefd);
+    rec_free(&rt->rec);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
     errno = err ? err : ENOMEM;
@@ -213,6 +302,42 @@ void ts_runtime_with_stack(struct ts_runtime *rt, void (*fn)(struct ts_stack *s,
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* ---------------------------------------------------------------- records */
+
+void ts_runtime_set_trace(struct ts_runtime *rt, ts_trace_fn fn, void *arg)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->trace_fn = fn;
+    rt->trace_arg = arg;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+size_t ts_runtime_events_since(struct ts_runtime *rt, uint64_t since, struct ts_stat_event *out,
+                               size_t max, struct ts_stat_page *pg)
+{
+    pthread_mutex_lock(&rt->mu);
+    size_t n = rec_events_since(&rt->rec, since, out, max, pg);
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+size_t ts_runtime_history_since(struct ts_runtime *rt, uint64_t since, struct ts_stat_conn *out,
+                                size_t max, struct ts_stat_page *pg)
+{
+    pthread_mutex_lock(&rt->mu);
+    size_t n = rec_history_since(&rt->rec, since, out, max, pg);
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+bool ts_runtime_live_path(struct ts_runtime *rt, uint64_t conn_id, struct ts_stat_conn *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    bool ok = rec_live_path(&rt->rec, conn_id, out);
+    pthread_mutex_unlock(&rt->mu);
+    return ok;
+}
+
 void ts_runtime_stop(struct ts_runtime *rt)
 {
     if (!rt)
@@ -223,7 +348,7 @@ void ts_runtime_stop(struct ts_runtime *rt)
 
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
-    wake_loop(rt);
+    rt_wake(rt);
     pthread_mutex_unlock(&rt->mu);
     pthread_join(rt->thread, NULL);
 
@@ -241,6 +366,8 @@ void ts_runtime_stop(struct ts_runtime *rt)
         if (g_tab[fd] && g_tab[fd]->rt == rt) {
             mine[m++] = g_tab[fd];
             g_tab[fd] = NULL;
+            if (fd < g_low)
+                g_low = fd;
         }
     }
     pthread_mutex_unlock(&g_mu);
@@ -279,10 +406,14 @@ void ts_runtime_stop(struct ts_runtime *rt)
         g_default = g_runtimes;
     pthread_mutex_unlock(&g_mu);
 
+    if (rt->ctl)
+        ctl_close(rt, rt->ctl);
     ts_stack_free(rt->s);
     ts_driver_destroy(rt->d);
     close(rt->epfd);
     close(rt->wakefd);
+    rec_free(&rt->rec);
+    rt_seg_free(rt);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
 }
@@ -305,20 +436,26 @@ struct tsock *sock_alloc(struct ts_runtime *rt, int type)
 
 static void sock_free(struct tsock *k)
 {
+    ep_free(k->ep);
     pthread_cond_destroy(&k->cond);
     free(k->peek);
     free(k);
 }
 
+void sock_discard(struct tsock *k)
+{
+    sock_free(k);
+}
+
 int fd_install(struct tsock *k)
 {
     pthread_mutex_lock(&g_mu);
-    if (k->rt->dead) {
+    if (k->rt && k->rt->dead) {
         pthread_mutex_unlock(&g_mu);
         errno = ENETDOWN;
         return -1;
     }
-    int fd = FD_FIRST;
+    int fd = g_low;
     while (fd < g_cap && g_tab[fd])
         fd++;
     if (fd >= g_cap) {
@@ -341,9 +478,11 @@ int fd_install(struct tsock *k)
         g_cap = ncap;
     }
     g_tab[fd] = k;
+    g_low = fd + 1;
     k->fd = fd;
     k->refs = 1;
-    k->rt->nsocks++;
+    if (k->rt)
+        k->rt->nsocks++;
     pthread_mutex_unlock(&g_mu);
     return fd;
 }
@@ -367,6 +506,8 @@ struct tsock *fd_remove(int fd)
     if (fd >= 0 && fd < g_cap && g_tab[fd]) {
         k = g_tab[fd];
         g_tab[fd] = NULL;
+        if (fd < g_low)
+            g_low = fd;
     }
     pthread_mutex_unlock(&g_mu);
     return k;
@@ -376,7 +517,7 @@ void sock_put(struct tsock *k)
 {
     pthread_mutex_lock(&g_mu);
     bool last = --k->refs == 0;
-    if (last) {
+    if (last && k->rt) {
         k->rt->nsocks--;
         pthread_cond_broadcast(&g_cond);
     }
@@ -408,16 +549,27 @@ bool shim_tcp_port_free(struct ts_runtime *rt, const struct tsock *self, uint32_
 
 /* ---------------------------------------------------------------- waiting */
 
-void sock_notify(struct tsock *k)
+void pollregs_fire(struct pollreg *head)
 {
-    if (k->waiters)
-        pthread_cond_broadcast(&k->cond);
-    for (struct pollreg *r = k->polls; r; r = r->next) {
+    for (struct pollreg *r = head; r; r = r->next) {
         pthread_mutex_lock(&r->w->mu);
         r->w->fired = true;
         pthread_cond_signal(&r->w->cond);
         pthread_mutex_unlock(&r->w->mu);
     }
+}
+
+void sock_notify_mask(struct tsock *k, uint32_t mask)
+{
+    if (k->waiters)
+        pthread_cond_broadcast(&k->cond);
+    pollregs_fire(k->polls);
+    ep_sock_event(k, mask);
+}
+
+void sock_notify(struct tsock *k)
+{
+    sock_notify_mask(k, ~0u);
 }
 
 static struct timespec abs_ts(ts_time_t t)
@@ -443,25 +595,25 @@ bool sock_wait(struct tsock *k, ts_time_t deadline)
 
 /* ---------------------------------------------------------------- poll */
 
-static void reg_link(struct tsock *k, struct pollreg *r, struct pollwaiter *w)
+void pollreg_link(struct pollreg **head, struct pollreg *r, struct pollwaiter *w)
 {
     r->w = w;
     r->prev = NULL;
-    r->next = k->polls;
-    if (k->polls)
-        k->polls->prev = r;
-    k->polls = r;
+    r->next = *head;
+    if (*head)
+        (*head)->prev = r;
+    *head = r;
     r->linked = true;
 }
 
-static void reg_unlink(struct tsock *k, struct pollreg *r)
+void pollreg_unlink(struct pollreg **head, struct pollreg *r)
 {
     if (!r->linked)
         return;
     if (r->prev)
         r->prev->next = r->next;
     else
-        k->polls = r->next;
+        *head = r->next;
     if (r->next)
         r->next->prev = r->prev;
     r->linked = false;
@@ -512,13 +664,16 @@ int ts_poll(struct pollfd *fds, nfds_t n, int timeout)
             short rev;
             if (!k) {
                 rev = POLLNVAL;
+            } else if (k->ep) {
+                rev = ep_poll_revents(k->ep, first && !last ? &regs[i] : NULL, &w);
+                rev &= fds[i].events | POLLERR | POLLHUP | POLLNVAL;
             } else {
                 pthread_mutex_lock(&k->rt->mu);
                 if (k->closing) {
                     rev = POLLNVAL;
                 } else {
                     if (first && !last)
-                        reg_link(k, &regs[i], &w);
+                        pollreg_link(&k->polls, &regs[i], &w);
                     rev = sock_revents(k) & (fds[i].events | POLLERR | POLLHUP);
                 }
                 pthread_mutex_unlock(&k->rt->mu);
@@ -550,9 +705,13 @@ int ts_poll(struct pollfd *fds, nfds_t n, int timeout)
         struct tsock *k = ks[i];
         if (!k)
             continue;
-        pthread_mutex_lock(&k->rt->mu);
-        reg_unlink(k, &regs[i]);
-        pthread_mutex_unlock(&k->rt->mu);
+        if (k->ep) {
+            ep_poll_unlink(k->ep, &regs[i]);
+        } else {
+            pthread_mutex_lock(&k->rt->mu);
+            pollreg_unlink(&k->polls, &regs[i]);
+            pthread_mutex_unlock(&k->rt->mu);
+        }
         sock_put(k);
     }
     pthread_cond_destroy(&w.cond);

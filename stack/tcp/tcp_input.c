@@ -798,6 +798,7 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
+    ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
     struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {

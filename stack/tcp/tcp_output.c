@@ -153,6 +153,7 @@ static bool tcp_xmit_buf(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
     size_t n = tcp_emit(h, laddr, raddr, buf, cap);
     if (n == 0)
         return false;
+    ts_stack_segment_note(s, laddr, raddr, h, true); /* the segment hook (stack.h) */
     ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
     ts_count(s, TS_C_TCP_TX);
     return true;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of tools/layers-check.py (`make deps-check`): it passes on the tree as built, and fails,
-# naming caller, callee and symbol, on each kind of fault planted into a copy of the symbol table
-# or of the sources.
+# naming caller, callee and symbol (or the function too long), on each kind of fault planted into a
+# copy of the symbol table or of the sources.
 #
 #   tests/unit/test_layers_check.sh [BUILD]      (default build; the stack's objects must exist)
 #
@@ -52,7 +52,7 @@ expect "the_tree_as_built_has_no_upward_call_and_no_loop" 0 \
 "$check" --nm "$tmp/nm.up" >"$tmp/out" 2>&1
 rc=$?
 expect "a_planted_upward_call_fails_naming_caller_callee_and_symbol" 1 \
-    "layers-check: FAIL: upward call: stack/arp.c (arp) calls ts_tcp_input in stack/tcp_input.c (tcp)"
+    "layers-check: FAIL: upward call: stack/arp.c (arp) calls ts_tcp_input in stack/tcp/tcp_input.c (tcp)"
 
 # The conductor called from below: what ipv4.c once did with ts_stack_deliver.
 { cat "$tmp/nm"; echo "$build/obj/stack/ipv4.o: ts_stack_input U"; } >"$tmp/nm.cond"
@@ -68,9 +68,8 @@ rc=$?
 expect "a_loop_inside_a_layer_other_than_tcp_fails" 1 \
     "layers-check: FAIL: loop of files inside layer ipv4: stack/ip_reass.c -> stack/ipv4.c (ts_ip_route) -> stack/ip_reass.c (ts_reass_input)"
 
-# TCP's files in a folder of their own (stack/tcp/) are still the TCP layer, loop included.
-sed 's|/stack/tcp|/stack/tcp/tcp|' "$tmp/nm" >"$tmp/nm.dir"
-"$check" --nm "$tmp/nm.dir" >"$tmp/out" 2>&1
+# TCP's files in their folder (stack/tcp/) are the TCP layer, their own loop allowed.
+"$check" --nm "$tmp/nm" >"$tmp/out" 2>&1
 rc=$?
 if [[ $rc -eq 0 ]] && grep -q '^  tcp  *stack/tcp/tcp.c ' "$tmp/out"; then
     ok "tcp_files_in_stack/tcp/_are_the_tcp_layer"
@@ -92,12 +91,36 @@ fi
 # used by UDP): a copy of the sources with the include planted, checked against the same objects.
 mkdir -p "$tmp/tree"
 cp -r stack "$tmp/tree/"
-sed -i '0,/#include "internal.h"/s//#include "internal.h"\n#include "tcp_internal.h"/' \
+sed -i '0,/#include "internal.h"/s//#include "internal.h"\n#include "tcp\/tcp_internal.h"/' \
     "$tmp/tree/stack/udp.c"
 absbuild=$(cd "$build" && pwd)
 "$check" --root "$tmp/tree" "$absbuild" >"$tmp/out" 2>&1
 rc=$?
 expect "a_planted_upward_include_fails" 1 \
-    "layers-check: FAIL: upward include: stack/udp.c (udp) includes stack/tcp_internal.h (tcp)"
+    "layers-check: FAIL: upward include: stack/udp.c (udp) includes stack/tcp/tcp_internal.h (tcp)"
+
+# Function length: a function of 79 lines (signature to closing brace) passes and is reported as
+# the longest; one of 80 fails, named with its file.
+plant_function() { # LINES: a copy of the sources whose udp.c ends with a function that long
+    rm -rf "$tmp/long" && mkdir -p "$tmp/long" && cp -r stack "$tmp/long/"
+    {
+        echo "int planted_long_function(int x);"
+        echo "int planted_long_function(int x)"
+        echo "{"
+        for ((i = 0; i < $1 - 4; i++)); do echo "    x += $i;"; done
+        echo "    return x;"
+        echo "}"
+    } >>"$tmp/long/stack/udp.c"
+}
+plant_function 79
+"$check" --root "$tmp/long" "$absbuild" >"$tmp/out" 2>&1
+rc=$?
+expect "a_function_of_79_lines_passes_and_is_the_longest" 0 \
+    "longest function: stack/udp.c:planted_long_function, 79 lines (limit: under 80)"
+plant_function 80
+"$check" --root "$tmp/long" "$absbuild" >"$tmp/out" 2>&1
+rc=$?
+expect "a_function_of_80_lines_fails_naming_file_and_function" 1 \
+    "layers-check: FAIL: function too long: stack/udp.c:planted_long_function is 80 lines (under 80 wanted): split it into named steps"
 
 [[ $fails -eq 0 ]]
