@@ -51,7 +51,9 @@ struct ts_tcp_conn *ts_tcp_listen(struct ts_stack *s, uint32_t laddr, uint16_t l
 struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t lport,
                                    uint32_t raddr, uint16_t rport, const struct ts_tcp_opts *o,
                                    int *err, ts_time_t now);
-/* Take the oldest established connection from a listener's queue, or NULL (nothing waiting). */
+/* Take the oldest established connection from a listener's queue, or NULL (nothing waiting).
+ * The room it makes resumes the oldest handshake whose final ACK found the queue full: its
+ * SYN-ACK goes out again now (at the time of the stack's last call; accept takes no time). */
 struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *listener);
 /* Is a local port bound by any TCP connection or listener (for bind() and SO_REUSEADDR)?
  * With reuse, connections in TIME_WAIT (and those with no listener) do not count. */
