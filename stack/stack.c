@@ -92,6 +92,7 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg, struct ts_driver *drv
     s->ip_id = (uint16_t)(cfg->secret[0] << 8 | cfg->secret[1]);
     s->icmp_refill = now;
     s->icmp_tokens = UINT32_MAX; /* "full": icmp.c clamps it to its burst size */
+    s->offloads = ts_driver_offloads(drv);
     s->arp = ts_arp_new();
     s->reass = ts_reass_new();
     if (!s->arp || !s->reass)
@@ -171,7 +172,7 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
         break;
     case IP_PROTO_UDP:
         /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */
-        if (ts_udp_input(s, &rx->ip) == TS_UDP_RX_NO_PORT)
+        if (ts_udp_input(s, &rx->ip, rx->l4_csum_ok) == TS_UDP_RX_NO_PORT)
             ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, rx);
         break;
     default:
@@ -182,11 +183,12 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
     }
 }
 
-void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now)
+void ts_stack_input_meta(struct ts_stack *s, const uint8_t *frame, size_t len,
+                         const struct ts_frame_meta *meta, ts_time_t now)
 {
     s->now = now;
     struct ts_link_rx f;
-    if (!ts_link_input(s, frame, len, &f))
+    if (!ts_link_input(s, frame, len, meta, &f))
         return;
     struct ts_ip_rx rx;
     switch (f.type) {
@@ -201,6 +203,11 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
         ts_count(s, TS_C_ETH_DROP_UNKNOWN_TYPE);
         break;
     }
+}
+
+void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now)
+{
+    ts_stack_input_meta(s, frame, len, NULL, now);
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -258,9 +265,10 @@ ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
             more = true;
             break;
         }
-        int n = ts_driver_recv(s->drv, s->rx, sizeof s->rx, now);
+        struct ts_frame_meta meta;
+        int n = ts_driver_recv_meta(s->drv, s->rx, sizeof s->rx, &meta, now);
         if (n > 0) {
-            ts_stack_input(s, s->rx, (size_t)n, now);
+            ts_stack_input_meta(s, s->rx, (size_t)n, &meta, now);
             continue;
         }
         if (n == -EMSGSIZE) {

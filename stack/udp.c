@@ -430,11 +430,11 @@ static void enqueue(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src, uin
     notify(u, TS_UDP_EV_READABLE);
 }
 
-enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
 {
     ts_count(s, TS_C_UDP_RX);
     struct udp_hdr h;
-    enum ts_counter r = udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h);
+    enum ts_counter r = udp_parse_ex(ip->payload, ip->payload_len, ip->src, ip->dst, !csum_ok, &h);
     if (r != TS_C_OK) {
         ts_count(s, r);
         return TS_UDP_RX_DONE;

@@ -4,7 +4,7 @@
  *   --tap NAME  --ip ADDR/PREFIX  --gw ADDR  --mac MAC  --mtu N  --pcap FILE  --msl SECONDS
  *   --drop P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N   (both directions)
  *   --drop-in P --drop-out P ... --delay-in MS --delay-out MS            (one direction)
- *   --trace  --stats  --help
+ *   --trace  --stats  --no-offload  --help
  * and adds its own through a table of struct ts_app_flag. A bad value gets one line saying what
  * is wrong and how to fix it, and exit status 2.
  *
@@ -85,7 +85,8 @@ struct ts_app_opts {
     struct ts_fault_config fault;
     bool faults; /* any fault flag given: wrap the driver in the fault injector */
     bool trace;
-    bool stats; /* --stats: print the non-zero counters on exit (ts_app_teardown) */
+    bool stats;      /* --stats: print the non-zero counters on exit (ts_app_teardown) */
+    bool no_offload; /* --no-offload: the tap without IFF_VNET_HDR, offloads switched off */
 };
 
 /* Parse argv. Exits 0 after printing --help, 2 after one line about a bad flag. */

@@ -52,6 +52,11 @@ void ts_stack_free(struct ts_stack *s);
 
 /* One received Ethernet frame. The stack does not keep the pointer. */
 void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now);
+/* The same with the driver's offload metadata (driver.h; NULL: a plain frame), which the stack
+ * checks against the frame: a TCP super-segment is taken as one segment, a partial or
+ * host-verified checksum is not checked again; a header that lies is dropped and counted. */
+void ts_stack_input_meta(struct ts_stack *s, const uint8_t *frame, size_t len,
+                         const struct ts_frame_meta *meta, ts_time_t now);
 
 /* Run due timers. Returns the next deadline (absolute), or TS_TIME_NEVER. */
 ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now);

@@ -152,6 +152,9 @@ void th_raw_free(struct th_raw *r);
 
 /* Give the stack a frame (at r->now) and let it process it and run anything due. */
 void th_raw_inject(struct th_raw *r, const uint8_t *frame, size_t len);
+/* The same with offload metadata, as a tap with IFF_VNET_HDR would hand it over. */
+void th_raw_inject_meta(struct th_raw *r, const uint8_t *frame, size_t len,
+                        const struct ts_frame_meta *meta);
 /* Process everything due at r->now (frames, timers) without moving time. */
 void th_raw_settle(struct th_raw *r);
 /* Move time forward by dt, event by event; what the stack sends meanwhile queues up for
