@@ -25,7 +25,7 @@ LIBS := -lpthread -lm
 
 OBJ := $(BUILD)/obj
 
-CORE_SRC := $(sort $(wildcard stack/*.c stack/wire/*.c))
+CORE_SRC := $(sort $(wildcard stack/*.c stack/tcp/*.c stack/wire/*.c))
 DRV_SRC := $(sort $(wildcard drivers/*.c))
 SOCK_SRC := $(sort $(wildcard socket/*.c))
 APPCOMMON_SRC := $(sort $(wildcard apps/common/*.c))

@@ -14,13 +14,11 @@
 
 #include "shim.h"
 
-#define TCP_PORT_DEFAULT_LO 32768
-#define TCP_PORT_DEFAULT_HI 60999
-#define SOMAXCONN_TS        4096
-#define BUF_MIN             1024u
-#define BUF_MAX             (64u << 20)
-#define UDP_RCVBUF_DEFAULT  (256u << 10)
-#define UDP_SNDBUF_DEFAULT  (256u << 10)
+#define SOMAXCONN_TS       4096
+#define BUF_MIN            1024u
+#define BUF_MAX            (64u << 20)
+#define UDP_RCVBUF_DEFAULT (256u << 10)
+#define UDP_SNDBUF_DEFAULT (256u << 10)
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -261,11 +259,7 @@ static uint16_t tcp_ephemeral(struct tsock *k, uint32_t addr)
 {
     struct ts_runtime *rt = k->rt;
     const struct ts_config *cfg = ts_stack_config(rt->s);
-    uint32_t lo = cfg->ephemeral_lo, hi = cfg->ephemeral_hi;
-    if (lo == 0 || hi < lo) {
-        lo = TCP_PORT_DEFAULT_LO;
-        hi = TCP_PORT_DEFAULT_HI;
-    }
+    uint32_t lo = cfg->ephemeral_lo, hi = cfg->ephemeral_hi; /* sound: ts_stack_new checks it */
     uint32_t n = hi - lo + 1;
     for (uint32_t i = 0; i < n; i++) {
         uint16_t p = (uint16_t)(lo + (rt->port_seed + i) % n);

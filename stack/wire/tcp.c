@@ -83,7 +83,7 @@ enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
 {
     if (buf == NULL || len < TCP_HDR_LEN)
         return TS_C_TCP_DROP_TRUNCATED;
-    size_t hlen = (size_t)(buf[12] >> 4) * 4;
+    size_t hlen = (size_t)(buf[TCP_OFF_DOFF] >> 4) * 4;
     if (hlen < TCP_HDR_LEN || hlen > len)
         return TS_C_TCP_DROP_BAD_HDRLEN;
     /* The pseudo-header length is the TCP length (header + data) as the IP layer saw it. */
@@ -93,14 +93,14 @@ enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
     memset(&out->opts, 0, sizeof(out->opts));
     if (!tcp_opts_parse(buf + TCP_HDR_LEN, hlen - TCP_HDR_LEN, &out->opts))
         return TS_C_TCP_DROP_BAD_OPTIONS;
-    out->sport = be16_get(buf);
-    out->dport = be16_get(buf + 2);
-    out->seq = be32_get(buf + 4);
-    out->ack = be32_get(buf + 8);
+    out->sport = be16_get(buf + TCP_OFF_SPORT);
+    out->dport = be16_get(buf + TCP_OFF_DPORT);
+    out->seq = be32_get(buf + TCP_OFF_SEQ);
+    out->ack = be32_get(buf + TCP_OFF_ACK);
     out->hdr_len = (uint8_t)hlen;
-    out->flags = buf[13];
-    out->wnd = be16_get(buf + 14);
-    out->urp = be16_get(buf + 18);
+    out->flags = buf[TCP_OFF_FLAGS];
+    out->wnd = be16_get(buf + TCP_OFF_WND);
+    out->urp = be16_get(buf + TCP_OFF_URP);
     out->payload = buf + hlen;
     out->payload_len = len - hlen;
     return TS_C_OK;
@@ -108,12 +108,12 @@ enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
 
 bool tcp_parse_quoted(const uint8_t *buf, size_t len, struct tcp_hdr *out)
 {
-    if (buf == NULL || len < 8)
+    if (buf == NULL || len < TCP_QUOTE_LEN)
         return false;
     memset(out, 0, sizeof *out);
-    out->sport = be16_get(buf);
-    out->dport = be16_get(buf + 2);
-    out->seq = be32_get(buf + 4);
+    out->sport = be16_get(buf + TCP_OFF_SPORT);
+    out->dport = be16_get(buf + TCP_OFF_DPORT);
+    out->seq = be32_get(buf + TCP_OFF_SEQ);
     return true;
 }
 
@@ -146,7 +146,7 @@ static size_t tcp_opts_layout(const struct tcp_opts *o, uint8_t *p)
             be32_put(q + 4, o->tsval);
             be32_put(q + 8, o->tsecr);
         }
-        n += 12;
+        n += TCP_OPT_TS_SPACE;
     } else if (o->sack_perm) {
         if (p) {
             uint8_t *q = p + n;
@@ -204,18 +204,17 @@ size_t tcp_emit(const struct tcp_hdr *h, uint32_t src, uint32_t dst, uint8_t *bu
     if (h->payload_len && h->payload != buf + hlen)
         memmove(buf + hlen, h->payload, h->payload_len);
     size_t n = hlen + h->payload_len;
-    be16_put(buf, h->sport);
-    be16_put(buf + 2, h->dport);
-    be32_put(buf + 4, h->seq);
-    be32_put(buf + 8, h->ack);
-    buf[12] = (uint8_t)((hlen / 4) << 4);
-    buf[13] = h->flags;
-    be16_put(buf + 14, h->wnd);
-    buf[16] = 0;
-    buf[17] = 0;
-    be16_put(buf + 18, h->urp);
+    be16_put(buf + TCP_OFF_SPORT, h->sport);
+    be16_put(buf + TCP_OFF_DPORT, h->dport);
+    be32_put(buf + TCP_OFF_SEQ, h->seq);
+    be32_put(buf + TCP_OFF_ACK, h->ack);
+    buf[TCP_OFF_DOFF] = (uint8_t)((hlen / 4) << 4);
+    buf[TCP_OFF_FLAGS] = h->flags;
+    be16_put(buf + TCP_OFF_WND, h->wnd);
+    be16_put(buf + TCP_OFF_CSUM, 0);
+    be16_put(buf + TCP_OFF_URP, h->urp);
     tcp_opts_layout(&h->opts, buf + TCP_HDR_LEN);
-    be16_put(buf + 16,
+    be16_put(buf + TCP_OFF_CSUM,
              csum_fold(csum_add(csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)n), buf, n)));
     return n;
 }

@@ -8,8 +8,22 @@
 
 #include "tapstack/counters.h"
 
-#define TCP_HDR_LEN     20
+#define TCP_HDR_LEN     20 /* without options */
 #define TCP_MAX_OPT_LEN 40
+#define TCP_WND_MAX     0xffff /* the largest value of the 16-bit window field */
+
+/* Field offsets in the header (RFC 9293 3.1). */
+#define TCP_OFF_SPORT 0
+#define TCP_OFF_DPORT 2
+#define TCP_OFF_SEQ   4
+#define TCP_OFF_ACK   8
+#define TCP_OFF_DOFF  12 /* data offset, in 32-bit words, in the high 4 bits */
+#define TCP_OFF_FLAGS 13
+#define TCP_OFF_WND   14
+#define TCP_OFF_CSUM  16
+#define TCP_OFF_URP   18
+/* The first 8 bytes, which an ICMP error quotes at least (RFC 792): ports and sequence number. */
+#define TCP_QUOTE_LEN 8
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -29,6 +43,9 @@
 #define TCP_OPT_TS        8
 
 #define TCP_MAX_SACK 4
+/* Timestamps as they are laid out on every segment that carries them: 10 bytes and two NOPs
+ * (RFC 7323 appendix A), 12 bytes of the options space. */
+#define TCP_OPT_TS_SPACE 12
 
 struct tcp_sack_block {
     uint32_t left, right;

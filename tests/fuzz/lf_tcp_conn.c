@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seq.h"
+#include "tcp/seq.h"
 #include "tcp_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -27,7 +27,7 @@ for src in tests/fuzz/fuzz_*.c tests/fuzz/lf_*.c; do
     # shellcheck disable=SC2046
     "$cc" -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined -DTS_LIBFUZZER -Iinclude -Istack \
-        "${extra[@]}" "$src" $(ls stack/*.c stack/wire/*.c drivers/*.c) \
+        "${extra[@]}" "$src" $(ls stack/*.c stack/tcp/*.c stack/wire/*.c drivers/*.c) \
         -o "$bin" -lpthread -lm || { echo "libfuzzer: $name does not build" >&2; rc=1; continue; }
     mkdir -p "$out/$name-corpus" "tests/fuzz/corpus/$name"
     echo "libfuzzer: $name for $secs s"

@@ -205,11 +205,11 @@ size_t tf_build_tcp(const struct tcp_hdr *h, uint8_t *buf, size_t cap)
 void tf_fix_csum(uint8_t *seg, size_t len)
 {
     ck_assert_uint_ge(len, TCP_HDR_LEN);
-    seg[16] = seg[17] = 0;
+    seg[TCP_OFF_CSUM] = seg[TCP_OFF_CSUM + 1] = 0;
     uint32_t sum = csum_pseudo(TF_PEER_IP, TF_STACK_IP, IP_PROTO_TCP, (uint16_t)len);
     uint16_t c = csum_fold(csum_add(sum, seg, len));
-    seg[16] = (uint8_t)(c >> 8);
-    seg[17] = (uint8_t)c;
+    seg[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
+    seg[TCP_OFF_CSUM + 1] = (uint8_t)c;
 }
 
 void tf_input_frame(struct tf *f, const uint8_t *frame, size_t len)

@@ -68,11 +68,13 @@ START_TEST(test_bad_data_offset_dropped_and_counted)
     tf_establish(&f);
     uint8_t seg[128];
     size_t n = raw_data_seg(&f, seg, sizeof(seg));
-    seg[12] = (uint8_t)((seg[12] & 0x0f) | (4 << 4)); /* 16 bytes: less than a header */
+    seg[TCP_OFF_DOFF] =
+        (uint8_t)((seg[TCP_OFF_DOFF] & 0x0f) | (4 << 4)); /* 16 bytes: less than a header */
     tf_fix_csum(seg, n);
     tf_send_raw(&f, seg, n);
     n = raw_data_seg(&f, seg, sizeof(seg));
-    seg[12] = (uint8_t)((seg[12] & 0x0f) | (15 << 4)); /* 60 bytes: beyond the 30-byte segment */
+    seg[TCP_OFF_DOFF] = (uint8_t)((seg[TCP_OFF_DOFF] & 0x0f) |
+                                  (15 << 4)); /* 60 bytes: beyond the 30-byte segment */
     tf_fix_csum(seg, n);
     tf_send_raw(&f, seg, n);
     tf_expect_nothing(&f);
@@ -146,7 +148,7 @@ static void send_syn_with_options(struct tf *f, uint16_t sport, const uint8_t *o
     size_t n = tf_build_tcp(&h, seg, sizeof(seg));
     ck_assert_uint_eq(n, TCP_HDR_LEN);
     memcpy(seg + TCP_HDR_LEN, opt, olen);
-    seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+    seg[TCP_OFF_DOFF] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
     tf_fix_csum(seg, TCP_HDR_LEN + olen);
     tf_send_raw(f, seg, TCP_HDR_LEN + olen);
 }
@@ -446,6 +448,181 @@ START_TEST(test_syn_flood_with_cookies_keeps_memory_bounded)
 }
 END_TEST
 
+/* Fill the listener's half-open queue (256 children, RFC 4987) from ports base, base + 1, ...:
+ * the next SYN is answered with a SYN cookie. */
+static void fill_syn_queue(struct tf *f, uint16_t base)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        struct tcp_hdr h = tf_hdr(f, TCP_SYN, 1000000 + i * 7919, 0);
+        h.sport = (uint16_t)(base + i);
+        tf_send_hdr(f, &h);
+    }
+    tf_flush(f);
+}
+
+/* The peer's SYN from port rport; returns the stack's answer, a SYN-ACK with a cookie (counted).
+ */
+static struct tf_seg *cookie_syn(struct tf *f, uint16_t rport, const struct tcp_opts *opts)
+{
+    uint64_t sent = tf_count(f, TS_C_TCP_SYN_COOKIE_SENT);
+    f->rport = rport;
+    struct tcp_hdr h = tf_hdr(f, TCP_SYN, f->peer_iss, 0); /* timestamps when f->peer_ts */
+    h.opts.mss_ok = opts->mss_ok;
+    h.opts.mss = opts->mss;
+    h.opts.ws_ok = opts->ws_ok;
+    h.opts.ws = opts->ws;
+    h.opts.sack_perm = opts->sack_perm;
+    tf_send_hdr(f, &h);
+    struct tf_seg *sa = tf_next(f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(sa->h.ack, f->peer_iss + 1);
+    ck_assert_uint_eq(tf_count(f, TS_C_TCP_SYN_COOKIE_SENT), sent + 1);
+    f->peer_nxt = f->peer_iss + 1;
+    f->stack_iss = sa->h.seq;
+    f->stack_nxt = sa->h.seq + 1;
+    return sa;
+}
+
+/* RFC 4987 3.6, as Linux: a peer that offers timestamps gets a cookie that carries its window
+ * scale and SACK-permitted (in our timestamp's low bits), and the connection made from it has
+ * all three, on the wire: scaled windows, timestamps on every segment, SACK blocks. */
+START_TEST(test_syn_cookie_connection_keeps_window_scale_sack_and_timestamps)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    fill_syn_queue(&f, 10000);
+    f.peer_ts = true;
+    f.peer_ts_offset = 777;
+    struct tcp_opts offer = {
+        .mss_ok = true, .mss = 1460, .ws_ok = true, .ws = 5, .sack_perm = true};
+    struct tf_seg *sa = cookie_syn(&f, 9000, &offer);
+    ck_assert(sa->h.opts.ws_ok);
+    ck_assert(sa->h.opts.sack_perm);
+    ck_assert(sa->h.opts.ts_ok);
+    ck_assert_uint_eq(sa->h.opts.tsecr, (uint32_t)(f.now / TS_MS) + 777);
+    uint8_t our_ws = sa->h.opts.ws;
+
+    /* The ACK echoes the SYN-ACK's TSval; its window field 100 means 100 << 5 = 3200 bytes. */
+    f.peer_wnd = 100;
+    f.now += 3 * MS;
+    tf_send(&f, TCP_ACK, f.peer_nxt, f.stack_nxt, NULL, 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    ck_assert_int_eq(ts_tcp_state(f.conn), TS_TCP_ESTABLISHED);
+    tf_expect_nothing(&f);
+    struct ts_tcp_info i;
+    ts_tcp_get_info(f.conn, &i, f.now);
+    ck_assert_uint_eq(i.snd_wscale, 5);
+    ck_assert_uint_eq(i.rcv_wscale, our_ws);
+    ck_assert(i.ts_ok);
+    ck_assert(i.sack_ok);
+    ck_assert_uint_eq(i.mss_send, 1460 - 12); /* timestamps take 12 bytes of every segment */
+
+    /* Two full segments go out at once: more than the unscaled 100 bytes allow. */
+    uint8_t data[2 * 1448];
+    tf_fill(data, sizeof(data), 1, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, sizeof(data), f.now), (int)sizeof(data));
+    for (int k = 0; k < 2; k++) {
+        struct tf_seg *sg = tf_expect(&f, TCP_ACK, f.stack_nxt + (uint32_t)k * 1448, f.peer_nxt);
+        ck_assert_uint_eq(sg->h.payload_len, 1448);
+        ck_assert(sg->h.opts.ts_ok);
+        ck_assert_uint_eq(sg->h.opts.tsecr, (uint32_t)(f.now / TS_MS) + 777);
+    }
+    f.stack_nxt += sizeof(data);
+    tf_send_ack(&f);
+    tf_flush(&f);
+
+    /* Out-of-order data from the peer is answered at once with a SACK block (RFC 2018). */
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt + 10, f.stack_nxt, "0123456789", 10);
+    struct tf_seg *ack = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(ack->h.opts.nsack, 1);
+    ck_assert_uint_eq(ack->h.opts.sack[0].left, f.peer_nxt + 10);
+    ck_assert_uint_eq(ack->h.opts.sack[0].right, f.peer_nxt + 20);
+    tf_free(&f);
+}
+END_TEST
+
+/* Without timestamps the cookie has no room for window scale and SACK: the SYN-ACK offers none
+ * of them (offering them and then forgetting would scale windows one side only), and the
+ * connection works without. */
+START_TEST(test_syn_cookie_without_timestamps_offers_no_window_scale_or_sack)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    fill_syn_queue(&f, 10000);
+    struct tcp_opts offer = {
+        .mss_ok = true, .mss = 1460, .ws_ok = true, .ws = 5, .sack_perm = true};
+    struct tf_seg *sa = cookie_syn(&f, 9000, &offer);
+    ck_assert(sa->h.opts.mss_ok);
+    ck_assert(!sa->h.opts.ws_ok);
+    ck_assert(!sa->h.opts.sack_perm);
+    ck_assert(!sa->h.opts.ts_ok);
+    tf_send_ack(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    struct ts_tcp_info i;
+    ts_tcp_get_info(f.conn, &i, f.now);
+    ck_assert_uint_eq(i.snd_wscale, 0);
+    ck_assert_uint_eq(i.rcv_wscale, 0);
+    ck_assert(!i.ts_ok);
+    ck_assert(!i.sack_ok);
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* A cookie that is not ours, or ours but too old (more than 2 periods of 64 s), makes no
+ * connection: the ACK is counted and answered with a RST (RFC 9293 3.10.7.2). */
+START_TEST(test_syn_cookie_forged_or_expired_is_rejected)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    fill_syn_queue(&f, 10000);
+    f.peer_ts = true;
+    struct tcp_opts offer = {
+        .mss_ok = true, .mss = 1460, .ws_ok = true, .ws = 5, .sack_perm = true};
+    cookie_syn(&f, 9000, &offer);
+    uint32_t old_ack = f.stack_nxt, old_seq = f.peer_nxt;
+
+    /* Forged: one off in the cookie. */
+    uint64_t bad = tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD);
+    tf_send(&f, TCP_ACK, f.peer_nxt, f.stack_nxt + 1, NULL, 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD), bad + 1);
+    tf_expect(&f, TCP_RST, f.stack_nxt + 1, 0);
+    /* Forged: the right cookie for another peer ISN. */
+    tf_send(&f, TCP_ACK, f.peer_nxt + 1, f.stack_nxt, NULL, 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD), bad + 2);
+    tf_expect(&f, TCP_RST, f.stack_nxt, 0);
+    ck_assert_ptr_null(ts_tcp_accept(f.listener));
+
+    /* Expired: 200 s later (the half-open children are gone by then; the queue is filled again
+     * and a fresh cookie sent, so cookies are being checked). */
+    tf_advance(&f, 200 * SEC);
+    tf_flush(&f);
+    fill_syn_queue(&f, 20000);
+    cookie_syn(&f, 9001, &offer);
+    f.rport = 9000;
+    tf_send(&f, TCP_ACK, old_seq, old_ack, NULL, 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD), bad + 3);
+    tf_expect(&f, TCP_RST, old_ack, 0);
+    ck_assert_ptr_null(ts_tcp_accept(f.listener));
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 0);
+
+    /* The fresh one still makes a connection. */
+    f.rport = 9001;
+    tf_send_ack(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+    ck_assert_ptr_nonnull(ts_tcp_accept(f.listener));
+    tf_free(&f);
+}
+END_TEST
+
 /* Segments for a connection that is gone are answered by RST (RFC
  * 9293 3.10.7.1). */
 START_TEST(test_segments_to_aborted_connection_get_rst)
@@ -498,7 +675,7 @@ START_TEST(test_random_segments_never_crash_the_stack)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             seg[TCP_HDR_LEN + k] = (uint8_t)(x % 12);
         }
-        seg[12] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
+        seg[TCP_OFF_DOFF] = (uint8_t)(((TCP_HDR_LEN + olen) / 4) << 4);
         tf_fix_csum(seg, n + olen);
         tf_send_raw(&f, seg, n + olen);
         tf_flush(&f);
@@ -803,6 +980,9 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_ack_far_below_window_rfc5961_dropped_with_ack);
     tcase_add_test(tc, test_syn_flood_half_open_queue_bounded_and_counted);
     tcase_add_test(tc, test_syn_flood_with_cookies_keeps_memory_bounded);
+    tcase_add_test(tc, test_syn_cookie_connection_keeps_window_scale_sack_and_timestamps);
+    tcase_add_test(tc, test_syn_cookie_without_timestamps_offers_no_window_scale_or_sack);
+    tcase_add_test(tc, test_syn_cookie_forged_or_expired_is_rejected);
     tcase_add_test(tc, test_segments_to_aborted_connection_get_rst);
     tcase_add_test(tc, test_data_after_close_gets_rst_and_is_counted);
     tcase_add_test(tc, test_random_segments_never_crash_the_stack);

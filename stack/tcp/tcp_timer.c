@@ -13,73 +13,75 @@
  * the open state, one probe per episode. */
 void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now)
 {
-    if (c->in_recovery)
-        return; /* the timer then watches the retransmission at snd_una (tcp_output.c) */
-    c->t_tlp = TS_TIME_NEVER;
-    if (!c->sack_ok || !c->rtt_valid || c->retries > 0 || c->tlp_out ||
-        c->t_persist != TS_TIME_NEVER || !seq_gt(c->snd_max, c->snd_una) ||
+    if (c->cc.in_recovery)
+        return; /* the timer then watches the retransmission at snd.una (tcp_output.c) */
+    c->timers.tlp = TS_TIME_NEVER;
+    if (!c->sack_ok || !c->rtt.valid || c->retries > 0 || c->tlp_out ||
+        c->timers.persist != TS_TIME_NEVER || !seq_gt(c->snd.max, c->snd.una) ||
         (c->state != TS_TCP_ESTABLISHED && c->state != TS_TCP_CLOSE_WAIT))
         return;
-    ts_time_t pto = 2 * c->srtt;
+    ts_time_t pto = 2 * c->rtt.srtt;
     if (pto < 10 * TS_MS)
         pto = 10 * TS_MS;
     if (tcp_flight(c) <= c->mss)
         pto += TCP_TLP_DELACK;
-    if (now + pto < c->t_rexmt)
-        c->t_tlp = now + pto;
+    if (now + pto < c->timers.rexmt)
+        c->timers.tlp = now + pto;
 }
 
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now)
 {
-    c->t_rexmt = now + c->rto;
+    c->timers.rexmt = now + c->rtt.rto;
     tcp_timer_tlp_arm(c, now);
 }
 void tcp_timer_rexmt_stop(struct ts_tcp_conn *c)
 {
-    c->t_rexmt = TS_TIME_NEVER;
-    c->t_tlp = TS_TIME_NEVER;
+    c->timers.rexmt = TS_TIME_NEVER;
+    c->timers.tlp = TS_TIME_NEVER;
 }
 
 void tcp_timer_stop_all(struct ts_tcp_conn *c)
 {
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_wait = c->t_tlp = TS_TIME_NEVER;
+    c->timers.rexmt = c->timers.persist = c->timers.delack = c->timers.keep = c->timers.wait =
+        c->timers.tlp = TS_TIME_NEVER;
 }
 
 void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t r)
 {
     /* RFC 6298 2.2 / 2.3, alpha 1/8, beta 1/4, K = 4. */
-    if (!c->rtt_valid) {
-        c->srtt = r;
-        c->rttvar = r / 2;
-        c->rtt_valid = true;
+    if (!c->rtt.valid) {
+        c->rtt.srtt = r;
+        c->rtt.rttvar = r / 2;
+        c->rtt.valid = true;
     } else {
-        ts_time_t delta = c->srtt > r ? c->srtt - r : r - c->srtt;
-        c->rttvar = (3 * c->rttvar + delta) / 4;
-        c->srtt = (7 * c->srtt + r) / 8;
+        ts_time_t delta = c->rtt.srtt > r ? c->rtt.srtt - r : r - c->rtt.srtt;
+        c->rtt.rttvar = (3 * c->rtt.rttvar + delta) / 4;
+        c->rtt.srtt = (7 * c->rtt.srtt + r) / 8;
     }
-    ts_time_t rto = c->srtt + (4 * c->rttvar > 1 ? 4 * c->rttvar : 1);
+    ts_time_t rto = c->rtt.srtt + (4 * c->rtt.rttvar > 1 ? 4 * c->rtt.rttvar : 1);
     /* RFC 6298 2.4 asks for a 1 s floor; we use Linux's 200 ms (as RFC 6298 allows with a
      * rationale: a LAN RTT is microseconds, a 1 s floor makes every loss a second of silence). */
     if (rto < TCP_RTO_MIN)
         rto = TCP_RTO_MIN;
     if (rto > TCP_RTO_MAX)
         rto = TCP_RTO_MAX;
-    c->rto = rto;
+    c->rtt.rto = rto;
 }
 
 void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now)
 {
     if (c->opts.keepalive && (tcp_synchronized(c->state) && c->state != TS_TCP_TIME_WAIT))
-        c->t_keep = now + c->opts.keepidle;
+        c->timers.keep = now + c->opts.keepidle;
     else
-        c->t_keep = TS_TIME_NEVER;
+        c->timers.keep = TS_TIME_NEVER;
 }
 
 void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now)
 {
     ts_time_t msl = c->s->cfg.tcp_msl ? c->s->cfg.tcp_msl : 30 * TS_SEC;
-    c->t_rexmt = c->t_persist = c->t_delack = c->t_keep = c->t_tlp = TS_TIME_NEVER;
-    c->t_wait = now + 2 * msl;
+    c->timers.rexmt = c->timers.persist = c->timers.delack = c->timers.keep = c->timers.tlp =
+        TS_TIME_NEVER;
+    c->timers.wait = now + 2 * msl;
     /* Nothing is sent any more: give the send ring back (TIME_WAIT blocks stay small). */
     if (c->sndbuf.buf && c->sndbuf.len == 0)
         ts_ring_free(&c->sndbuf);
@@ -91,28 +93,28 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
 {
     ts_time_t t = TS_TIME_NEVER;
     const char *n = "-";
-    if (c->t_rexmt < t) {
-        t = c->t_rexmt;
+    if (c->timers.rexmt < t) {
+        t = c->timers.rexmt;
         n = "retransmit";
     }
-    if (c->t_tlp < t) {
-        t = c->t_tlp;
+    if (c->timers.tlp < t) {
+        t = c->timers.tlp;
         n = "loss-probe";
     }
-    if (c->t_persist < t) {
-        t = c->t_persist;
+    if (c->timers.persist < t) {
+        t = c->timers.persist;
         n = "persist";
     }
-    if (c->t_delack < t) {
-        t = c->t_delack;
+    if (c->timers.delack < t) {
+        t = c->timers.delack;
         n = "delack";
     }
-    if (c->t_keep < t) {
-        t = c->t_keep;
+    if (c->timers.keep < t) {
+        t = c->timers.keep;
         n = "keepalive";
     }
-    if (c->t_wait < t) {
-        t = c->t_wait;
+    if (c->timers.wait < t) {
+        t = c->timers.wait;
         n = c->state == TS_TCP_TIME_WAIT ? "time-wait" : "fin-wait-2";
     }
     if (name)
@@ -120,15 +122,15 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
     return t;
 }
 
-static bool can_send_data(enum ts_tcp_state st)
+static bool tcp_can_send_data(enum ts_tcp_state st)
 {
     return st == TS_TCP_ESTABLISHED || st == TS_TCP_CLOSE_WAIT || st == TS_TCP_FIN_WAIT1 ||
            st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
 }
 
-static ts_time_t persist_interval(const struct ts_tcp_conn *c)
+static ts_time_t tcp_persist_interval(const struct ts_tcp_conn *c)
 {
-    ts_time_t t = c->rto;
+    ts_time_t t = c->rtt.rto;
     for (unsigned i = 0; i < c->persist_shift && t < TCP_PERSIST_MAX; i++)
         t *= 2;
     return t > TCP_PERSIST_MAX ? TCP_PERSIST_MAX : t;
@@ -136,23 +138,23 @@ static ts_time_t persist_interval(const struct ts_tcp_conn *c)
 
 void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
 {
-    if (c->t_persist != TS_TIME_NEVER || !can_send_data(c->state))
+    if (c->timers.persist != TS_TIME_NEVER || !tcp_can_send_data(c->state))
         return;
-    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
-    bool unsent = seq_lt(c->snd_nxt, end);
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    bool unsent = seq_lt(c->snd.nxt, end);
     if (tcp_flight(c) == 0 && unsent) {
         /* Nothing in flight yet data waits: only the window holds it. Probe (RFC 9293 3.8.6.1);
          * with a small open window this is also the SWS override timer (RFC 1122 4.2.3.4). */
         c->persist_shift = 0;
-        c->t_persist = now + persist_interval(c);
-        c->t_rexmt = TS_TIME_NEVER;
-        c->t_tlp = TS_TIME_NEVER;
+        c->timers.persist = now + tcp_persist_interval(c);
+        c->timers.rexmt = TS_TIME_NEVER;
+        c->timers.tlp = TS_TIME_NEVER;
     }
 }
 
-static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
-    c->t_rexmt = TS_TIME_NEVER;
+    c->timers.rexmt = TS_TIME_NEVER;
     unsigned limit = TCP_DATA_RETRIES;
     if (c->state == TS_TCP_SYN_SENT)
         limit = TCP_SYN_RETRIES;
@@ -165,53 +167,53 @@ static void rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
         /* RFC 1122 4.2.3.5 R2; RFC 1122 4.2.3.9: report a remembered soft error instead. */
         ts_count(s, TS_C_TCP_CONN_TIMEOUT);
         int err = c->soft_err ? c->soft_err : ETIMEDOUT;
-        tcp_drop(s, c, c->parent ? 0 : err, "retransmission limit");
+        tcp_enter_closed(s, c, c->parent ? 0 : err, "retransmission limit");
         return;
     }
     if (c->retries == 0)
         c->retx_start = now;
     c->retries++;
     c->tlp_out = false;
-    c->t_tlp = TS_TIME_NEVER;
+    c->timers.tlp = TS_TIME_NEVER;
     ts_count(s, TS_C_TCP_RTO);
     /* RFC 6298 5.5: back off. */
-    c->rto = c->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rto * 2;
-    c->rtt_timing = false; /* Karn */
-    c->karn_blocked = true;
+    c->rtt.rto = c->rtt.rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rtt.rto * 2;
+    c->rtt.timing = false; /* Karn */
+    c->rtt.karn_blocked = true;
     if (c->state == TS_TCP_SYN_SENT || c->state == TS_TCP_SYN_RECV) {
         tcp_send_syn(s, c);
         return;
     }
-    if (!seq_gt(c->snd_max, c->snd_una))
+    if (!seq_gt(c->snd.max, c->snd.una))
         return;
     tcp_cc_on_rto(c);
     /* RFC 6298 5.4: resend the earliest unacknowledged segment; with cwnd at one segment the
      * rest follows as ACKs come back (go-back-N). */
-    c->snd_nxt = c->snd_una;
+    c->snd.nxt = c->snd.una;
     tcp_output(s, c);
-    if (c->t_rexmt == TS_TIME_NEVER && seq_gt(c->snd_nxt, c->snd_una))
+    if (c->timers.rexmt == TS_TIME_NEVER && seq_gt(c->snd.nxt, c->snd.una))
         tcp_timer_rexmt_arm(c, now);
 }
 
-static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
-    c->t_tlp = TS_TIME_NEVER;
-    if (!can_send_data(c->state) || !seq_gt(c->snd_max, c->snd_una))
+    c->timers.tlp = TS_TIME_NEVER;
+    if (!tcp_can_send_data(c->state) || !seq_gt(c->snd.max, c->snd.una))
         return;
-    if (c->in_recovery) {
-        /* The retransmission at snd_una had an RTT and more: lost as well, send it again. Also
+    if (c->cc.in_recovery) {
+        /* The retransmission at snd.una had an RTT and more: lost as well, send it again. Also
          * with an empty scoreboard (recovery entered on duplicate ACKs that carried only
          * D-SACKs, or a partial ACK that covered every SACKed block): the NewReno repair then
          * has nothing but the RTO behind it. */
-        if (c->una_rxt_seq == c->snd_una && c->una_rxt_count <= 3) {
+        if (c->una_rxt_seq == c->snd.una && c->una_rxt_count <= 3) {
             ts_count(s, TS_C_TCP_LOST_RETRANSMIT);
-            tcp_retransmit_range(s, c, c->snd_una,
-                                 c->nsacked ? c->sacked[0].left - c->snd_una : UINT32_MAX - 1);
+            tcp_retransmit_range(s, c, c->snd.una,
+                                 c->nsacked ? c->sacked[0].left - c->snd.una : UINT32_MAX - 1);
         }
         return;
     }
     c->tlp_out = true;
-    c->tlp_high = c->snd_max;
+    c->tlp_high = c->snd.max;
     ts_count(s, TS_C_TCP_LOSS_PROBE);
     /* The probe is the last segment sent, again. RFC 8985 7.3 prefers a new segment when one is
      * queued, but under random loss the usual reason for silence is a lost final ACK, and a new
@@ -219,18 +221,18 @@ static void tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
      * 1122): measured, that doubled the cost of every such probe. A segment the receiver already
      * has must be ACKed at once (RFC 9293 3.10.7.4, not acceptable -> ACK), one beyond a hole
      * too (RFC 5681 4.2), so either way the answer comes after one RTT. */
-    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t flight = c->snd.max - c->snd.una;
     uint32_t back = flight < c->mss ? flight : c->mss;
-    tcp_retransmit_range(s, c, c->snd_max - back, back);
-    c->t_rexmt = now + c->rto; /* RFC 8985 7.3: the RTO runs on from the probe */
+    tcp_retransmit_range(s, c, c->snd.max - back, back);
+    c->timers.rexmt = now + c->rtt.rto; /* RFC 8985 7.3: the RTO runs on from the probe */
 }
 
-static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
-    c->t_persist = TS_TIME_NEVER;
-    if (!can_send_data(c->state))
+    c->timers.persist = TS_TIME_NEVER;
+    if (!tcp_can_send_data(c->state))
         return;
-    if (c->snd_wnd > 0) {
+    if (c->snd.wnd > 0) {
         /* A small window is open: the SWS override lets one segment go. */
         c->sws_override = true;
         tcp_output(s, c);
@@ -240,64 +242,65 @@ static void persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t no
         /* The peer stopped answering probes altogether (RFC 1122 4.2.2.17 keeps probing only
          * while it answers). */
         ts_count(s, TS_C_TCP_CONN_TIMEOUT);
-        tcp_drop(s, c, c->soft_err ? c->soft_err : ETIMEDOUT, "persist probes unanswered");
+        tcp_enter_closed(s, c, c->soft_err ? c->soft_err : ETIMEDOUT, "persist probes unanswered");
         return;
     }
     tcp_send_probe(s, c, false);
     c->probes_unacked++;
     c->persist_shift++;
-    c->t_persist = now + persist_interval(c);
+    c->timers.persist = now + tcp_persist_interval(c);
 }
 
-static void keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+static void tcp_keep_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
-    c->t_keep = TS_TIME_NEVER;
+    c->timers.keep = TS_TIME_NEVER;
     if (!c->opts.keepalive || !tcp_synchronized(c->state) || c->state == TS_TCP_TIME_WAIT)
         return;
-    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
-    if (tcp_flight(c) > 0 || seq_lt(c->snd_nxt, end)) {
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    if (tcp_flight(c) > 0 || seq_lt(c->snd.nxt, end)) {
         /* Data is moving or waiting: retransmission/persist watch the peer. */
-        c->t_keep = now + c->opts.keepidle;
+        c->timers.keep = now + c->opts.keepidle;
         return;
     }
     if (c->probes_unacked == 0 && now - c->last_rx < c->opts.keepidle) {
-        c->t_keep = c->last_rx + c->opts.keepidle;
+        c->timers.keep = c->last_rx + c->opts.keepidle;
         return;
     }
     if (c->probes_unacked >= c->opts.keepcnt) {
         ts_count(s, TS_C_TCP_KEEPALIVE_TIMEOUT);
-        tcp_drop(s, c, ETIMEDOUT, "keepalive timeout");
+        tcp_enter_closed(s, c, ETIMEDOUT, "keepalive timeout");
         return;
     }
     tcp_send_probe(s, c, true);
     c->probes_unacked++;
-    c->t_keep = now + c->opts.keepintvl;
+    c->timers.keep = now + c->opts.keepintvl;
 }
 
-ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+/* Run c's timers that are due at now; returns its next deadline. */
+static ts_time_t tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
 {
-    if (c->t_wait <= now) {
-        c->t_wait = TS_TIME_NEVER;
+    if (c->timers.wait <= now) {
+        c->timers.wait = TS_TIME_NEVER;
         if (c->state == TS_TCP_TIME_WAIT)
-            tcp_drop(s, c, 0, "2MSL timer expired");
+            tcp_enter_closed(s, c, 0, "2MSL timer expired");
         else if (c->state == TS_TCP_FIN_WAIT2)
-            tcp_drop(s, c, 0, "FIN_WAIT2 timeout (orphan)");
+            tcp_enter_closed(s, c, 0, "FIN_WAIT2 timeout (orphan)");
     }
-    if (c->t_tlp <= now)
-        tlp_fire(s, c, now);
-    if (c->t_rexmt <= now)
-        rexmt_fire(s, c, now);
-    if (c->t_persist <= now)
-        persist_fire(s, c, now);
-    if (c->t_delack <= now) {
-        c->t_delack = TS_TIME_NEVER;
+    if (c->timers.tlp <= now)
+        tcp_tlp_fire(s, c, now);
+    if (c->timers.rexmt <= now)
+        tcp_rexmt_fire(s, c, now);
+    if (c->timers.persist <= now)
+        tcp_persist_fire(s, c, now);
+    if (c->timers.delack <= now) {
+        c->timers.delack = TS_TIME_NEVER;
         if (tcp_synchronized(c->state)) {
             ts_count(s, TS_C_TCP_DELAYED_ACK);
             tcp_send_ack(s, c);
         }
     }
-    if (c->t_keep <= now)
-        keep_fire(s, c, now);
+    if (c->timers.keep <= now)
+        tcp_keep_fire(s, c, now);
     return tcp_next_timer(c, NULL);
 }
 

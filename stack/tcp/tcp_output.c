@@ -27,16 +27,16 @@ uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now)
 
 uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c)
 {
-    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    return seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
 }
 
 uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c)
 {
-    uint32_t edge = seq_max(c->rcv_adv, c->rcv_adv_seen);
-    return seq_gt(edge, c->rcv_nxt) ? edge - c->rcv_nxt : 0;
+    uint32_t edge = seq_max(c->rcv.adv, c->rcv.adv_seen);
+    return seq_gt(edge, c->rcv.nxt) ? edge - c->rcv.nxt : 0;
 }
 
-static uint32_t rcv_space(const struct ts_tcp_conn *c)
+static uint32_t tcp_rcv_space(const struct ts_tcp_conn *c)
 {
     if (!c->rcvbuf.buf)
         return c->opts.rcvbuf;
@@ -44,11 +44,12 @@ static uint32_t rcv_space(const struct ts_tcp_conn *c)
     return f > slack ? f - slack : 0;
 }
 
-uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
+/* The window to put in a segment (scaled), updating rcv.adv; never shrinks the right edge. */
+static uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
 {
-    uint8_t ws = c->ws_ok ? c->rcv_wscale : 0;
-    uint32_t space = rcv_space(c);
-    uint32_t maxwin = (uint32_t)65535 << ws;
+    uint8_t ws = c->ws_ok ? c->rcv.wscale : 0;
+    uint32_t space = tcp_rcv_space(c);
+    uint32_t maxwin = (uint32_t)TCP_WND_MAX << ws;
     if (space > maxwin)
         space = maxwin;
     space &= ~(((uint32_t)1 << ws) - 1); /* what the scaled field can say exactly */
@@ -57,31 +58,31 @@ uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
     uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
     /* RFC 1122 4.2.3.3: move the right edge only by a useful amount, or to the whole buffer. */
     if (space > cur && (space - cur >= thresh || space == (cap & ~(((uint32_t)1 << ws) - 1))))
-        c->rcv_adv = c->rcv_nxt + space;
-    else if (!seq_gt(c->rcv_adv, c->rcv_nxt))
-        c->rcv_adv = c->rcv_nxt; /* window closed */
+        c->rcv.adv = c->rcv.nxt + space;
+    else if (!seq_gt(c->rcv.adv, c->rcv.nxt))
+        c->rcv.adv = c->rcv.nxt; /* window closed */
     cur = tcp_rcv_wnd(c);
     /* Never shrink: round the field up if the kept edge is not a multiple of the scale. */
     uint32_t field = (cur + ((uint32_t)1 << ws) - 1) >> ws;
-    if (field > 65535)
-        field = 65535;
-    uint32_t seen = c->rcv_nxt + (field << ws);
-    if (seq_gt(seen, c->rcv_adv_seen) || seq_lt(c->rcv_adv_seen, c->rcv_nxt))
-        c->rcv_adv_seen = seen;
+    if (field > TCP_WND_MAX)
+        field = TCP_WND_MAX;
+    uint32_t seen = c->rcv.nxt + (field << ws);
+    if (seq_gt(seen, c->rcv.adv_seen) || seq_lt(c->rcv.adv_seen, c->rcv.nxt))
+        c->rcv.adv_seen = seen;
     return (uint16_t)field;
 }
 
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    if (c->fin_rcvd || !c->rcvbuf.buf)
+    if (c->rcv.fin_rcvd || !c->rcvbuf.buf)
         return;
     uint32_t cur = tcp_rcv_wnd(c);
-    uint32_t space = rcv_space(c);
+    uint32_t space = tcp_rcv_space(c);
     uint32_t cap = c->opts.rcvbuf;
     uint32_t thresh = cap / 2 < c->adv_mss ? cap / 2 : c->adv_mss;
     /* RFC 7323 2.3: the window field cannot say more than 65535 << shift; without that clamp
      * every read sent a useless update when the buffer exceeds the largest window. */
-    uint32_t maxwin = (uint32_t)65535 << (c->ws_ok ? c->rcv_wscale : 0);
+    uint32_t maxwin = (uint32_t)TCP_WND_MAX << (c->ws_ok ? c->rcv.wscale : 0);
     if (space > maxwin)
         space = maxwin;
     if (cap > maxwin)
@@ -93,7 +94,7 @@ void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
 }
 
 /* Options for a segment of connection c (not SYN). */
-static void data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
+static void tcp_data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
 {
     memset(o, 0, sizeof(*o));
     if (c->ts_ok) {
@@ -101,26 +102,26 @@ static void data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
         o->tsval = tcp_ts_now(c, now);
         o->tsecr = c->ts_recent;
     }
-    if (c->sack_ok && c->nooo > 0) {
+    if (c->sack_ok && c->rcv.nooo > 0) {
         /* RFC 2018 4: the first block holds the most recently received segment; the rest
          * follow. 3 blocks fit next to timestamps, 4 without. */
         unsigned max = c->ts_ok ? 3 : 4, n = 0;
         int first = -1;
-        for (unsigned i = 0; i < c->nooo; i++)
-            if (seq_in(c->ooo_last, c->ooo[i].left, c->ooo[i].right)) {
+        for (unsigned i = 0; i < c->rcv.nooo; i++)
+            if (seq_in(c->rcv.ooo_last, c->rcv.ooo[i].left, c->rcv.ooo[i].right)) {
                 first = (int)i;
                 break;
             }
         if (first >= 0) {
-            o->sack[n].left = c->ooo[first].left;
-            o->sack[n].right = c->ooo[first].right;
+            o->sack[n].left = c->rcv.ooo[first].left;
+            o->sack[n].right = c->rcv.ooo[first].right;
             n++;
         }
-        for (unsigned i = 0; i < c->nooo && n < max; i++) {
+        for (unsigned i = 0; i < c->rcv.nooo && n < max; i++) {
             if ((int)i == first)
                 continue;
-            o->sack[n].left = c->ooo[i].left;
-            o->sack[n].right = c->ooo[i].right;
+            o->sack[n].left = c->rcv.ooo[i].left;
+            o->sack[n].right = c->rcv.ooo[i].right;
             n++;
         }
         o->nsack = (uint8_t)n;
@@ -128,25 +129,25 @@ static void data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t now)
 }
 
 /* Payload room per segment given the options this segment carries. */
-static uint32_t seg_room(const struct ts_tcp_conn *c, const struct tcp_opts *o)
+static uint32_t tcp_seg_room(const struct ts_tcp_conn *c, const struct tcp_opts *o)
 {
     uint32_t m = tcp_path_mss(c);
     size_t ol = tcp_opts_len(o);
     return m > ol + 8 ? m - (uint32_t)ol : 8;
 }
 
-static void after_ack_sent(struct ts_tcp_conn *c)
+static void tcp_after_ack_sent(struct ts_tcp_conn *c)
 {
-    c->last_ack_sent = c->rcv_nxt;
+    c->rcv.last_ack_sent = c->rcv.nxt;
     c->ack_now = false;
     c->unacked_bytes = 0;
-    c->t_delack = TS_TIME_NEVER;
+    c->timers.delack = TS_TIME_NEVER;
 }
 
 /* Emit h into buf (from ts_ip_tx_buf) and send it: every segment we send leaves through here.
  * DF is set on all of them (RFC 1191: path MTU discovery). False when it did not fit. */
-static bool xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h,
-                 uint8_t *buf, size_t cap)
+static bool tcp_xmit_buf(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                         const struct tcp_hdr *h, uint8_t *buf, size_t cap)
 {
     size_t n = tcp_emit(h, laddr, raddr, buf, cap);
     if (n == 0)
@@ -156,15 +157,22 @@ static bool xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struc
     return true;
 }
 
+bool tcp_xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h)
+{
+    size_t cap;
+    uint8_t *buf = ts_ip_tx_buf(s, &cap);
+    return tcp_xmit_buf(s, laddr, raddr, h, buf, cap);
+}
+
 /* The header of a synchronized connection's segment: our ports, its ACK and current window. */
-static struct tcp_hdr conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t flags,
-                               const struct tcp_opts *opts)
+static struct tcp_hdr tcp_conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t flags,
+                                   const struct tcp_opts *opts)
 {
     return (struct tcp_hdr){
         .sport = c->lport,
         .dport = c->rport,
         .seq = seq,
-        .ack = c->rcv_nxt,
+        .ack = c->rcv.nxt,
         .flags = flags,
         .wnd = tcp_rcv_window(c),
         .opts = *opts,
@@ -172,43 +180,37 @@ static struct tcp_hdr conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t flag
 }
 
 /* Send one segment [seq, seq+len) (+FIN) of c with ACK. */
-static void send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
-                         uint8_t flags, const struct tcp_opts *opts)
+static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
+                             uint8_t flags, const struct tcp_opts *opts)
 {
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    struct tcp_hdr h = conn_hdr(c, seq, (uint8_t)(flags | TCP_ACK), opts);
+    struct tcp_hdr h = tcp_conn_hdr(c, seq, (uint8_t)(flags | TCP_ACK), opts);
     size_t hl = TCP_HDR_LEN + tcp_opts_len(&h.opts);
     if (len) {
         if (hl + len > cap)
             len = (uint32_t)(cap - hl);
-        ts_ring_peek(&c->sndbuf, seq - c->snd_buf_seq, buf + hl, len);
+        ts_ring_peek(&c->sndbuf, seq - c->snd.buf_seq, buf + hl, len);
         h.payload = buf + hl;
         h.payload_len = len;
-        if (!(flags & TCP_FIN) && seq + len == c->snd_buf_seq + c->sndbuf.len)
+        if (!(flags & TCP_FIN) && seq + len == c->snd.buf_seq + c->sndbuf.len)
             h.flags |= TCP_PSH; /* the last queued byte */
     }
-    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
+    if (!tcp_xmit_buf(s, c->laddr, c->raddr, &h, buf, cap))
         return;
     c->segs_out++;
-    if (seq_lt(seq, c->snd_max)) {
+    if (seq_lt(seq, c->snd.max)) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
         if (h.opts.ts_ok)
-            c->rxt_tsval = h.opts.tsval;
+            c->rtt.rxt_tsval = h.opts.tsval;
     } else {
         c->bytes_sent += len;
     }
-    after_ack_sent(c);
+    tcp_after_ack_sent(c);
 }
 
-/* The sequence number of our FIN (valid when fin_queued). */
-static inline uint32_t fin_seq(const struct ts_tcp_conn *c)
-{
-    return c->snd_buf_seq + c->sndbuf.len;
-}
-
-static bool fin_state(enum ts_tcp_state st)
+static bool tcp_fin_state(enum ts_tcp_state st)
 {
     return st == TS_TCP_FIN_WAIT1 || st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
 }
@@ -216,15 +218,15 @@ static bool fin_state(enum ts_tcp_state st)
 void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     c->una_rxt_time = s->now;
-    /* In SACK recovery, if the retransmission at snd_una is lost too, later SACKs may never come
+    /* In SACK recovery, if the retransmission at snd.una is lost too, later SACKs may never come
      * (the pipe is full): look again after an RTT and a reordering allowance (RFC 8985 6.3), a
      * few times, before leaving it to the RTO. */
-    if (c->in_recovery && c->sack_ok && c->rtt_valid && c->una_rxt_count <= 3) {
-        ts_time_t wait = c->srtt + c->srtt / 4 + 2 * TS_MS;
+    if (c->cc.in_recovery && c->sack_ok && c->rtt.valid && c->una_rxt_count <= 3) {
+        ts_time_t wait = c->rtt.srtt + c->rtt.srtt / 4 + 2 * TS_MS;
         if (wait < 5 * TS_MS)
             wait = 5 * TS_MS;
-        if (s->now + wait < c->t_rexmt)
-            c->t_tlp = s->now + wait;
+        if (s->now + wait < c->timers.rexmt)
+            c->timers.tlp = s->now + wait;
     }
 }
 
@@ -232,118 +234,143 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
                               uint32_t maxlen)
 {
     struct tcp_opts o;
-    data_opts(c, &o, s->now);
-    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
-    if (seq_lt(seq, c->snd_buf_seq))
+    tcp_data_opts(c, &o, s->now);
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    if (seq_lt(seq, c->snd.buf_seq))
         return 0;
     uint32_t avail = seq_lt(seq, end) ? end - seq : 0;
-    uint32_t room = seg_room(c, &o);
+    uint32_t room = tcp_seg_room(c, &o);
     uint32_t len = avail < room ? avail : room;
     if (len > maxlen)
         len = maxlen;
     uint8_t flags = 0;
-    if (c->fin_queued && fin_state(c->state) && seq + len == fin_seq(c) &&
-        seq_gt(c->snd_max, fin_seq(c)))
+    if (c->snd.fin_queued && tcp_fin_state(c->state) && seq + len == tcp_fin_seq(c) &&
+        seq_gt(c->snd.max, tcp_fin_seq(c)))
         flags |= TCP_FIN;
     if (len == 0 && !flags)
         return 0;
-    c->rtt_timing = false; /* Karn */
-    send_segment(s, c, seq, len, flags, &o);
-    if (seq == c->snd_una) {
+    c->rtt.timing = false; /* Karn */
+    tcp_send_segment(s, c, seq, len, flags, &o);
+    if (seq == c->snd.una) {
         c->una_rxt_count = c->una_rxt_seq == seq ? c->una_rxt_count + 1 : 1;
         c->una_rxt_seq = seq;
         tcp_rxt_watch(s, c);
     }
     uint32_t n = len + (flags ? 1 : 0);
-    if (seq_lt(c->snd_nxt, seq + n))
-        c->snd_nxt = seq + n;
+    if (seq_lt(c->snd.nxt, seq + n))
+        c->snd.nxt = seq + n;
     return n;
 }
 
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    tcp_retransmit_range(s, c, c->snd_una, UINT32_MAX - 1);
+    tcp_retransmit_range(s, c, c->snd.una, UINT32_MAX - 1);
 }
 
-void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
+/* The states that send data and FIN. In the others at most an ACK that is owed goes out (false). */
+static bool tcp_output_state(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    ts_time_t now = s->now;
     switch (c->state) {
     case TS_TCP_ESTABLISHED:
     case TS_TCP_CLOSE_WAIT:
     case TS_TCP_FIN_WAIT1:
     case TS_TCP_CLOSING:
     case TS_TCP_LAST_ACK:
-        break;
+        return true;
     case TS_TCP_FIN_WAIT2:
     case TS_TCP_TIME_WAIT:
     case TS_TCP_SYN_RECV:
         if (c->ack_now)
             tcp_send_ack(s, c);
-        return;
+        return false;
     default:
-        return;
+        return false;
     }
+}
+
+/* How much new data the windows let out now, with flight bytes in flight: the smaller of the
+ * peer's window and cwnd (RFC 5681), plus RFC 3042 limited transmit, and never beyond the peer's
+ * right edge itself. */
+static uint32_t tcp_usable_window(const struct ts_tcp_conn *c, uint32_t flight)
+{
+    uint32_t cwnd = c->cc.cwnd;
+    if (!c->cc.in_recovery && c->cc.dupacks > 0)
+        cwnd += (c->cc.dupacks < 2 ? c->cc.dupacks : 2) * c->mss; /* RFC 3042 limited transmit */
+    uint32_t wnd = c->snd.wnd < cwnd ? c->snd.wnd : cwnd;
+    uint32_t usable = wnd > flight ? wnd - flight : 0;
+    uint32_t wedge = c->snd.una + c->snd.wnd;
+    uint32_t inwnd = seq_gt(wedge, c->snd.nxt) ? wedge - c->snd.nxt : 0;
+    return usable < inwnd ? usable : inwnd;
+}
+
+/* Sender SWS avoidance and Nagle (see the top of this file) for a segment of len < room bytes,
+ * avail of them queued: may it go now? */
+static bool tcp_small_segment_ok(const struct ts_tcp_conn *c, uint32_t len, uint32_t avail,
+                                 uint32_t flight)
+{
+    bool all = len == avail;
+    bool retrans = seq_lt(c->snd.nxt, c->snd.max);
+    bool nagle_ok = c->opts.nodelay || flight == 0;
+    bool half = c->snd.max_wnd > 0 && len >= c->snd.max_wnd / 2;
+    return retrans || (all && nagle_ok) || half || c->sws_override;
+}
+
+/* Send [snd.nxt, snd.nxt + len) and the FIN if fin, and advance snd.nxt. */
+static void tcp_send_next(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t len, bool fin,
+                          const struct tcp_opts *o)
+{
+    uint32_t seq = c->snd.nxt;
+    if (!c->rtt.timing && !seq_lt(seq, c->snd.max) && len > 0) {
+        c->rtt.timing = true;
+        c->rtt.seq = seq;
+        c->rtt.start = s->now;
+    }
+    tcp_send_segment(s, c, seq, len, fin ? TCP_FIN : 0, o);
+    c->snd.nxt = seq + len + (fin ? 1 : 0);
+    if (seq_gt(c->snd.nxt, c->snd.max))
+        c->snd.max = c->snd.nxt;
+    if (c->timers.rexmt == TS_TIME_NEVER)
+        tcp_timer_rexmt_arm(c, s->now);
+}
+
+void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (!tcp_output_state(s, c))
+        return;
+    ts_time_t now = s->now;
     bool sent_any = false;
     struct tcp_opts o;
-    data_opts(c, &o, now);
-    uint32_t room = seg_room(c, &o);
-    bool persisting = c->t_persist != TS_TIME_NEVER;
+    tcp_data_opts(c, &o, now);
+    uint32_t room = tcp_seg_room(c, &o);
+    bool persisting = c->timers.persist != TS_TIME_NEVER;
     for (;;) {
-        uint32_t end = c->snd_buf_seq + c->sndbuf.len;
+        uint32_t end = c->snd.buf_seq + c->sndbuf.len;
         uint32_t seg_limit = UINT32_MAX;
-        if (c->nsacked && seq_lt(c->snd_nxt, c->snd_max)) {
+        if (c->nsacked && seq_lt(c->snd.nxt, c->snd.max)) {
             /* Going back after a timeout: skip what the peer has SACKed. */
             uint32_t lim;
-            c->snd_nxt = tcp_sack_skip(c, c->snd_nxt, &lim);
-            if (seq_lt(c->snd_nxt, c->snd_max))
-                seg_limit = lim - c->snd_nxt;
+            c->snd.nxt = tcp_sack_skip(c, c->snd.nxt, &lim);
+            if (seq_lt(c->snd.nxt, c->snd.max))
+                seg_limit = lim - c->snd.nxt;
         }
-        uint32_t avail = seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
+        uint32_t avail = seq_lt(c->snd.nxt, end) ? end - c->snd.nxt : 0;
         if (avail > seg_limit)
             avail = seg_limit;
         /* In SACK recovery the pipe (RFC 6675) stands for the flight. */
-        uint32_t flight = (c->in_recovery && c->sack_ok) ? tcp_sack_pipe(c) : tcp_flight(c);
-        uint32_t cwnd = c->cwnd;
-        if (!c->in_recovery && c->dupacks > 0)
-            cwnd += (c->dupacks < 2 ? c->dupacks : 2) * c->mss; /* RFC 3042 limited transmit */
-        uint32_t wnd = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
-        uint32_t usable = wnd > flight ? wnd - flight : 0;
-        /* ... and never beyond the peer's window itself. */
-        uint32_t wedge = c->snd_una + c->snd_wnd;
-        uint32_t inwnd = seq_gt(wedge, c->snd_nxt) ? wedge - c->snd_nxt : 0;
-        if (usable > inwnd)
-            usable = inwnd;
-        if (persisting)
-            usable = 0; /* probes only, until the window opens */
+        uint32_t flight = (c->cc.in_recovery && c->sack_ok) ? tcp_sack_pipe(c) : tcp_flight(c);
+        /* While persisting, probes only, until the window opens. */
+        uint32_t usable = persisting ? 0 : tcp_usable_window(c, flight);
         uint32_t len = avail < room ? avail : room;
         if (len > usable)
             len = usable;
-        bool fin = c->fin_queued && fin_state(c->state) && c->snd_nxt + len == end &&
-                   seg_limit == UINT32_MAX && !seq_gt(c->snd_nxt, end) && !persisting;
+        bool fin = c->snd.fin_queued && tcp_fin_state(c->state) && c->snd.nxt + len == end &&
+                   seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting;
         if (len == 0 && !fin)
             break;
-        if (len > 0 && len < room && !fin) {
-            bool all = len == avail;
-            bool retrans = seq_lt(c->snd_nxt, c->snd_max);
-            bool nagle_ok = c->opts.nodelay || flight == 0;
-            bool half = c->max_snd_wnd > 0 && len >= c->max_snd_wnd / 2;
-            if (!(retrans || (all && nagle_ok) || half || c->sws_override))
-                break; /* wait for an ACK (Nagle) or a bigger window (SWS) */
-        }
-        uint32_t seq = c->snd_nxt;
-        if (!c->rtt_timing && !seq_lt(seq, c->snd_max) && len > 0) {
-            c->rtt_timing = true;
-            c->rtt_seq = seq;
-            c->rtt_start = now;
-        }
-        send_segment(s, c, seq, len, fin ? TCP_FIN : 0, &o);
+        if (len > 0 && len < room && !fin && !tcp_small_segment_ok(c, len, avail, flight))
+            break; /* wait for an ACK (Nagle) or a bigger window (SWS) */
+        tcp_send_next(s, c, len, fin, &o);
         sent_any = true;
-        c->snd_nxt = seq + len + (fin ? 1 : 0);
-        if (seq_gt(c->snd_nxt, c->snd_max))
-            c->snd_max = c->snd_nxt;
-        if (c->t_rexmt == TS_TIME_NEVER)
-            tcp_timer_rexmt_arm(c, now);
         if (fin)
             break;
         /* o stays valid: nothing here changes the clock, ts_recent or the out-of-order list. */
@@ -360,50 +387,50 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
 
 /* A segment with no data and no SYN/FIN at sequence number seq: an ACK, a window update, or a
  * keep-alive. False when it could not be built. */
-static bool send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq)
+static bool tcp_send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq)
 {
     struct tcp_opts o;
-    data_opts(c, &o, s->now);
-    size_t cap;
-    uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    struct tcp_hdr h = conn_hdr(c, seq, TCP_ACK, &o);
-    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
+    tcp_data_opts(c, &o, s->now);
+    struct tcp_hdr h = tcp_conn_hdr(c, seq, TCP_ACK, &o);
+    if (!tcp_xmit(s, c->laddr, c->raddr, &h))
         return false;
     c->segs_out++;
-    after_ack_sent(c);
+    tcp_after_ack_sent(c);
     return true;
 }
 
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    /* After a timeout snd_nxt goes back to snd_una (go-back-N), but the peer may already hold
-     * data up to snd_max: an ACK carrying the rewound seq is then below its RCV.NXT, fails its
+    /* After a timeout snd.nxt goes back to snd.una (go-back-N), but the peer may already hold
+     * data up to snd.max: an ACK carrying the rewound seq is then below its RCV.NXT, fails its
      * acceptability test and its ACK field is never read, and two such sides retransmit old
-     * data at each other until the retry limit. Pure ACKs use snd_max (as BSD does). */
-    uint32_t seq = seq_gt(c->snd_max, c->snd_nxt) ? c->snd_max : c->snd_nxt;
-    uint32_t wnd_end = c->snd_una + c->snd_wnd;
+     * data at each other until the retry limit. Pure ACKs use snd.max (as BSD does). */
+    uint32_t seq = seq_gt(c->snd.max, c->snd.nxt) ? c->snd.max : c->snd.nxt;
+    uint32_t wnd_end = c->snd.una + c->snd.wnd;
     /* It must also be acceptable to the peer (RFC 9293 3.10.7.4): after a window probe it may
      * lie past the peer's right edge; then send the edge itself, unless it is only within the
      * rounding of a scaled window (as Linux's tcp_acceptable_seq). */
     if (seq_gt(seq, wnd_end) && tcp_synchronized(c->state) &&
-        (c->snd_wnd == 0 || seq - wnd_end >= ((uint32_t)1 << c->snd_wscale)))
+        (c->snd.wnd == 0 || seq - wnd_end >= ((uint32_t)1 << c->snd.wscale)))
         seq = wnd_end;
-    send_bare_ack(s, c, seq);
+    tcp_send_bare_ack(s, c, seq);
 }
 
-void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
+uint32_t tcp_syn_window(const struct ts_tcp_conn *c)
+{
+    uint32_t space = tcp_rcv_space(c);
+    return space > TCP_WND_MAX ? TCP_WND_MAX : space;
+}
+
+struct tcp_hdr tcp_syn_hdr(struct ts_stack *s, struct ts_tcp_conn *c, bool synack)
 {
     const struct ts_config *cfg = &s->cfg;
-    bool synack = c->state == TS_TCP_SYN_RECV;
-    struct tcp_opts o;
-    memset(&o, 0, sizeof(o));
-    o.mss_ok = true;
-    o.mss = c->adv_mss;
+    struct tcp_opts o = {.mss_ok = true, .mss = c->adv_mss};
     /* On a SYN we offer what the configuration allows; on a SYN-ACK only what the peer offered
      * (RFC 7323 1.3/2.2, RFC 2018 2). */
     if (synack ? c->ws_ok : cfg->tcp_window_scaling) {
         o.ws_ok = true;
-        o.ws = c->rcv_wscale;
+        o.ws = c->rcv.wscale;
     }
     if (synack ? c->sack_ok : cfg->tcp_sack)
         o.sack_perm = true;
@@ -412,48 +439,48 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
         o.tsval = tcp_ts_now(c, s->now);
         o.tsecr = synack ? c->ts_recent : 0;
     }
-    size_t cap;
-    uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    /* RFC 7323 2.2: the window of a SYN is never scaled. */
-    uint32_t space = rcv_space(c);
-    struct tcp_hdr h = {
+    return (struct tcp_hdr){
         .sport = c->lport,
         .dport = c->rport,
-        .seq = c->iss,
-        .ack = synack ? c->rcv_nxt : 0,
+        .seq = c->snd.iss,
+        .ack = synack ? c->rcv.nxt : 0,
         .flags = (uint8_t)(TCP_SYN | (synack ? TCP_ACK : 0)),
-        .wnd = space > 65535 ? 65535 : (uint16_t)space,
+        .wnd = (uint16_t)tcp_syn_window(c), /* RFC 7323 2.2: the window of a SYN is never scaled */
         .opts = o,
     };
+}
+
+void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    bool synack = c->state == TS_TCP_SYN_RECV;
+    struct tcp_hdr h = tcp_syn_hdr(s, c, synack);
     if (synack)
-        c->rcv_adv = c->rcv_adv_seen = c->rcv_nxt + h.wnd;
-    if (!xmit(s, c->laddr, c->raddr, &h, buf, cap))
+        c->rcv.adv = c->rcv.adv_seen = c->rcv.nxt + h.wnd;
+    if (!tcp_xmit(s, c->laddr, c->raddr, &h))
         return;
     c->segs_out++;
-    if (seq_gt(c->snd_max, c->iss)) {
+    if (seq_gt(c->snd.max, c->snd.iss)) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
-        if (o.ts_ok)
-            c->rxt_tsval = o.tsval;
-        c->rtt_timing = false; /* Karn */
+        if (h.opts.ts_ok)
+            c->rtt.rxt_tsval = h.opts.tsval;
+        c->rtt.timing = false; /* Karn */
     } else {
-        c->rtt_timing = true;
-        c->rtt_seq = c->iss;
-        c->rtt_start = s->now;
+        c->rtt.timing = true;
+        c->rtt.seq = c->snd.iss;
+        c->rtt.start = s->now;
     }
-    c->snd_nxt = c->iss + 1;
-    if (seq_gt(c->snd_nxt, c->snd_max))
-        c->snd_max = c->snd_nxt;
+    c->snd.nxt = c->snd.iss + 1;
+    if (seq_gt(c->snd.nxt, c->snd.max))
+        c->snd.max = c->snd.nxt;
     if (synack)
-        after_ack_sent(c);
+        tcp_after_ack_sent(c);
     tcp_timer_rexmt_arm(c, s->now);
 }
 
-static void send_rst(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                     uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack)
+static void tcp_send_rst(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                         uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack)
 {
-    size_t cap;
-    uint8_t *buf = ts_ip_tx_buf(s, &cap);
     struct tcp_hdr h = {
         .sport = lport,
         .dport = rport,
@@ -462,14 +489,14 @@ static void send_rst(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_
         .flags = (uint8_t)(TCP_RST | (with_ack ? TCP_ACK : 0)),
         .wnd = 0,
     };
-    if (xmit(s, laddr, raddr, &h, buf, cap))
+    if (tcp_xmit(s, laddr, raddr, &h))
         ts_count(s, TS_C_TCP_RST_SENT);
 }
 
 void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     bool ack = c->state != TS_TCP_SYN_SENT;
-    send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, c->rcv_nxt, ack);
+    tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd.nxt, c->rcv.nxt, ack);
     c->segs_out++;
 }
 
@@ -481,11 +508,11 @@ void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
     /* RFC 9293 3.10.7.1: if the offending segment has an ACK, the reset takes its sequence
      * number from the ACK field; otherwise seq 0 and ACK = SEG.SEQ + SEG.LEN. */
     if (seg->flags & TCP_ACK) {
-        send_rst(s, laddr, seg->dport, raddr, seg->sport, seg->ack, 0, false);
+        tcp_send_rst(s, laddr, seg->dport, raddr, seg->sport, seg->ack, 0, false);
     } else {
         uint32_t len = (uint32_t)seg->payload_len + ((seg->flags & TCP_SYN) ? 1 : 0) +
                        ((seg->flags & TCP_FIN) ? 1 : 0);
-        send_rst(s, laddr, seg->dport, raddr, seg->sport, 0, seg->seq + len, true);
+        tcp_send_rst(s, laddr, seg->dport, raddr, seg->sport, 0, seg->seq + len, true);
     }
 }
 
@@ -518,22 +545,22 @@ void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c)
 
 void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
 {
-    uint32_t end = c->snd_buf_seq + c->sndbuf.len;
-    if (!keepalive && seq_lt(c->snd_una, end)) {
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    if (!keepalive && seq_lt(c->snd.una, end)) {
         /* RFC 9293 3.8.6.1: a zero-window probe carries one byte of new data, so that it is
          * taken as soon as the window opens; its ACK tells us the window. */
         struct tcp_opts o;
-        data_opts(c, &o, s->now);
-        c->snd_nxt = c->snd_una;
-        send_segment(s, c, c->snd_una, 1, 0, &o);
-        c->snd_nxt = c->snd_una + 1;
-        if (seq_gt(c->snd_nxt, c->snd_max))
-            c->snd_max = c->snd_nxt;
+        tcp_data_opts(c, &o, s->now);
+        c->snd.nxt = c->snd.una;
+        tcp_send_segment(s, c, c->snd.una, 1, 0, &o);
+        c->snd.nxt = c->snd.una + 1;
+        if (seq_gt(c->snd.nxt, c->snd.max))
+            c->snd.max = c->snd.nxt;
         ts_count(s, TS_C_TCP_PERSIST_PROBE);
         return;
     }
     /* RFC 1122 4.2.3.6: a keep-alive is an old sequence number (SND.NXT - 1) with no data, which
      * the peer must answer with an ACK. Also used as a window probe when only a FIN waits. */
-    if (send_bare_ack(s, c, c->snd_una - 1))
+    if (tcp_send_bare_ack(s, c, c->snd.una - 1))
         ts_count(s, keepalive ? TS_C_TCP_KEEPALIVE_SENT : TS_C_TCP_PERSIST_PROBE);
 }

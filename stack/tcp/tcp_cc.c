@@ -1,0 +1,180 @@
+/* Congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit / fast
+ * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
+ * algorithm (CUBIC, RFC 9438, in tcp_cc_cubic.c) can supply its own growth and ssthresh. */
+#include "tcp_internal.h"
+
+void tcp_reno_init(struct ts_tcp_conn *c)
+{
+    /* RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)). */
+    uint32_t mss = c->mss;
+    uint32_t iw = 14600 > 2 * mss ? 14600 : 2 * mss;
+    if (iw > TCP_IW_SEGS * mss)
+        iw = TCP_IW_SEGS * mss;
+    c->cc.cwnd = iw;
+    c->cc.ssthresh = UINT32_MAX / 2; /* RFC 5681 3.1: arbitrarily high */
+    c->cc.cwnd_acc = 0;
+}
+
+void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+{
+    (void)now;
+    uint32_t mss = c->mss;
+    if (c->cc.cwnd < c->cc.ssthresh) {
+        /* RFC 5681 3.1 eq. 2, with RFC 3465 L = 2 so delayed ACKs do not halve growth. */
+        c->cc.cwnd += acked < 2 * mss ? acked : 2 * mss;
+    } else {
+        /* RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acknowledged. */
+        c->cc.cwnd_acc += acked;
+        if (c->cc.cwnd_acc >= c->cc.cwnd) {
+            c->cc.cwnd_acc -= c->cc.cwnd;
+            c->cc.cwnd += mss;
+        }
+    }
+    if (c->cc.cwnd > (1u << 30))
+        c->cc.cwnd = 1u << 30;
+}
+
+static uint32_t tcp_reno_ssthresh(struct ts_tcp_conn *c)
+{
+    /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
+    uint32_t flight = c->snd.max - c->snd.una;
+    uint32_t half = flight / 2;
+    return half > 2u * c->mss ? half : 2u * c->mss;
+}
+
+const struct tcp_cc_ops tcp_cc_newreno = {
+    .name = "newreno",
+    .init = tcp_reno_init,
+    .cong_avoid = tcp_reno_cong_avoid,
+    .ssthresh = tcp_reno_ssthresh,
+};
+
+void tcp_cc_init(struct ts_tcp_conn *c)
+{
+    if (!c->cc.ops)
+        c->cc.ops = &tcp_cc_newreno;
+    c->cc.ops->init(c);
+    c->cc.dupacks = 0;
+    c->cc.in_recovery = false;
+    c->cc.recover = c->snd.una;
+}
+
+/* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK). */
+static void tcp_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    c->cc.ssthresh = c->cc.ops->ssthresh(c);
+    c->cc.recover = c->snd.max;
+    c->cc.in_recovery = true;
+    c->tlp_out = false;
+    c->rtt.timing = false;
+    c->rtt.karn_blocked = true;
+    ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
+    if (c->sack_ok && c->nsacked) {
+        /* RFC 6675 5 steps (4.1)-(4.3): cwnd = ssthresh, resend the first hole at once, then
+         * what the pipe allows. */
+        c->cc.cwnd = c->cc.ssthresh;
+        c->high_rxt = c->snd.una;
+        uint32_t n = tcp_retransmit_range(s, c, c->snd.una, c->sacked[0].left - c->snd.una);
+        c->high_rxt = c->snd.una + n;
+        tcp_sack_recover(s, c);
+    } else {
+        tcp_retransmit_una(s, c);
+        c->cc.cwnd = c->cc.ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
+    }
+    tcp_timer_rexmt_arm(c, s->now);
+}
+
+void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
+{
+    if (c->cc.in_recovery) {
+        if (seq_geq(c->snd.una, c->cc.recover)) {
+            if (c->sack_ok) {
+                /* RFC 6675 5 (4.2): cwnd was set to ssthresh on entry and the pipe, not cwnd
+                 * inflation, paced the recovery: nothing to deflate, leave at ssthresh. */
+                c->cc.cwnd = c->cc.ssthresh;
+            } else {
+                /* RFC 6582 3.2 step 3 option 1: min(ssthresh, max(FlightSize, SMSS) + SMSS).
+                 * The full ACK usually leaves nothing in flight: without the max() cwnd fell to
+                 * one segment, which a delayed-ACK receiver holds 40 ms every time. */
+                uint32_t flight = tcp_flight(c);
+                uint32_t w = (flight > c->mss ? flight : c->mss) + c->mss;
+                c->cc.cwnd = c->cc.ssthresh < w ? c->cc.ssthresh : w;
+            }
+            c->cc.in_recovery = false;
+            c->cc.dupacks = 0;
+            c->cc.cwnd_acc = 0;
+        } else if (c->sack_ok && c->nsacked) {
+            /* RFC 6675 5 (C): the pipe shrank; send what it allows. */
+            tcp_sack_recover(s, c);
+            if (seq_lt(c->snd.una, c->high_rxt) && c->una_rxt_seq != c->snd.una) {
+                /* The hole now at snd.una was retransmitted earlier in this recovery. Watch
+                 * that retransmission as the one at snd.una is watched (RFC 8985 6.3: lost if
+                 * not delivered within an RTT and a reordering window, counted from now, a
+                 * little late): when it was lost, SACKs alone may never reveal it and the
+                 * recovery would wait for the RTO. */
+                c->una_rxt_seq = c->snd.una;
+                c->una_rxt_count = 1;
+                tcp_rxt_watch(s, c);
+            }
+        } else {
+            /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
+             * acknowledged, add back one MSS if that was at least one MSS. */
+            tcp_retransmit_una(s, c);
+            c->cc.cwnd = c->cc.cwnd > acked ? c->cc.cwnd - acked : c->mss;
+            if (acked >= c->mss)
+                c->cc.cwnd += c->mss;
+            if (c->cc.cwnd < c->mss)
+                c->cc.cwnd = c->mss;
+        }
+        return;
+    }
+    c->cc.dupacks = 0;
+    c->cc.ops->cong_avoid(c, acked, now);
+}
+
+void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
+{
+    (void)now;
+    ts_count(s, TS_C_TCP_DUP_ACK_RX);
+    if (c->cc.in_recovery) {
+        if (c->sack_ok && c->nsacked)
+            tcp_sack_recover(s, c); /* RFC 6675: no inflation, the pipe says it */
+        else
+            c->cc.cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
+        return;
+    }
+    /* A hole lies before the segment being timed: its ACK will include the repair time. Time a
+     * later segment instead (RFC 7323 timestamps give a sample meanwhile). */
+    c->rtt.timing = false;
+    c->rtt.karn_blocked = true;
+    c->cc.dupacks++;
+    if (c->cc.dupacks != 3)
+        return;
+    /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
+    if (seq_lt(c->snd.una, c->cc.recover))
+        return;
+    tcp_enter_recovery(s, c);
+}
+
+void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->cc.in_recovery || !c->sack_ok || seq_lt(c->snd.una, c->cc.recover) || !tcp_sack_lost(c))
+        return;
+    tcp_enter_recovery(s, c);
+}
+
+void tcp_cc_on_rto(struct ts_tcp_conn *c)
+{
+    /* RFC 5681 3.1 eq. 4 (only for the first timeout of an episode, RFC 5681 says the
+     * ssthresh must not shrink further on repeated timeouts of the same segment) and LW = 1. */
+    if (c->retries <= 1)
+        c->cc.ssthresh = c->cc.ops->ssthresh(c);
+    else
+        tcp_sack_clear(c); /* timed out twice: maybe the receiver reneged (RFC 2018 8) */
+    c->cc.cwnd = c->mss;
+    c->cc.cwnd_acc = 0;
+    c->cc.in_recovery = false;
+    c->cc.dupacks = 0;
+    c->high_rxt = c->snd.una;
+    c->cc.recover = c->snd.max; /* RFC 6582 4: no fast retransmit for what was sent before */
+}

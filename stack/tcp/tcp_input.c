@@ -1,0 +1,790 @@
+/* TCP input: RFC 9293 3.10.7 "SEGMENT ARRIVES", in the RFC's order: no connection (3.10.7.1),
+ * LISTEN (3.10.7.2), SYN-SENT (3.10.7.3), and every other state in the RFC's eight steps
+ * (3.10.7.4), with the RFC 5961 hardening, RFC 7323 PAWS and RFC 6191 TIME_WAIT reuse. */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp_internal.h"
+
+/* What the steps of RFC 9293 3.10.7.4 find out about an arriving segment and hand on to the steps
+ * after them. The segment itself is never edited: the flags a step reads are the segment's. */
+struct tcp_arrival {
+    const struct tcp_hdr *seg;
+    /* Where the segment's text starts: SEG.SEQ, or one past it when its SYN is the one this
+     * connection already has (the peer's SYN-ACK in a simultaneous open). */
+    uint32_t seq;
+    bool syn;      /* a SYN to act on (not the one already received) */
+    uint32_t text; /* bytes of text to take: the payload, or 0 when only its ACK field is usable */
+    bool fin;      /* a FIN to act on: on the segment, and not beyond the window */
+    /* Found by the seventh step for the eighth: a FIN (this one, or one held from an earlier
+     * out-of-order segment) is now next in sequence. */
+    bool fin_in_order;
+};
+
+/* Our FIN has been sent and acknowledged. */
+static bool tcp_our_fin_acked(const struct ts_tcp_conn *c)
+{
+    return c->snd.fin_queued && seq_gt(c->snd.una, tcp_fin_seq(c));
+}
+
+/* ---- RFC 9293 3.10.7.1: CLOSED (no connection) ---- */
+
+static void tcp_closed_input(struct ts_stack *s, const struct ipv4_hdr *ip,
+                             const struct tcp_hdr *seg)
+{
+    if (seg->flags & TCP_RST) {
+        ts_count(s, TS_C_TCP_DROP_RST_NO_SOCKET);
+        return;
+    }
+    ts_count(s, TS_C_TCP_DROP_NO_SOCKET);
+    if (seg->sport != 0 && seg->dport != 0)
+        tcp_send_rst_reply(s, ip->dst, ip->src, seg);
+}
+
+/* ---- RFC 9293 3.10.7.2: LISTEN ---- */
+
+static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
+                                   const struct tcp_hdr *seg);
+
+/* LISTEN "third": a SYN. A child is born in SYN-RECEIVED and answers with our SYN-ACK; with the
+ * half-open queue full, a SYN cookie answers instead (RFC 4987). min_iss (RFC 6191): the new ISS
+ * must lie above it, or NULL. */
+static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                             const struct tcp_hdr *seg, const uint32_t *min_iss)
+{
+    /* RFC 4987: bounded half-open and accept queues. */
+    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
+        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        return;
+    }
+    if (l->listener.synq_len >= TCP_SYNQ_MAX) {
+        if (s->cfg.tcp_syncookies)
+            tcp_syncookie_send(s, l, ip, seg); /* RFC 4987 3.6 */
+        else
+            ts_count(s, TS_C_TCP_DROP_SYN_QUEUE_FULL);
+        return;
+    }
+    struct ts_tcp_conn *c = tcp_child_new(s, l, ip, seg);
+    if (!c) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
+        return;
+    }
+    uint32_t iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport, s->now);
+    if (min_iss && seq_lt(iss, *min_iss))
+        iss = *min_iss; /* RFC 6191: above anything the old incarnation used */
+    tcp_init_snd(s, c, iss);
+    tcp_init_rcv(s, c, seg);
+    c->segs_in = 1;
+    /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
+    tcp_hash_insert(s, c);
+    ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
+    tcp_send_syn(s, c);
+}
+
+static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                             const struct tcp_hdr *seg, const uint32_t *min_iss)
+{
+    uint8_t f = seg->flags;
+    l->segs_in++;
+    if (f & TCP_RST) {
+        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD); /* first: ignore a RST */
+        return;
+    }
+    if (f & TCP_ACK) {
+        bool checked;
+        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &checked);
+        if (c) {
+            c->segs_in = 1;
+            tcp_other_states_input(s, c, seg); /* the ACK may carry data */
+            tcp_conn_reap(s, c);
+            return;
+        }
+        /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
+        if (!checked)
+            ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
+        tcp_send_rst_reply(s, ip->dst, ip->src, seg);
+        return;
+    }
+    if (!(f & TCP_SYN)) {
+        ts_count(s, TS_C_TCP_DROP_LISTEN_BAD); /* fourth: anything else is dropped */
+        return;
+    }
+    tcp_passive_open(s, l, ip, seg, min_iss); /* third */
+}
+
+/* ---- RFC 9293 3.10.7.3: SYN-SENT ---- */
+
+static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    uint8_t f = seg->flags;
+    bool ack_ok = false;
+    if (f & TCP_ACK) { /* first: the ACK */
+        if (seq_leq(seg->ack, c->snd.iss) || seq_gt(seg->ack, c->snd.max)) {
+            ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+            tcp_send_rst_reply(s, c->laddr, c->raddr, seg); /* not if it is a RST */
+            return;
+        }
+        ack_ok = true;
+    }
+    if (f & TCP_RST) { /* second: RST */
+        if (ack_ok) {
+            ts_count(s, TS_C_TCP_RST_RX);
+            c->rst_rcvd = true;
+            tcp_enter_closed(s, c, ECONNREFUSED, "rcvd RST");
+        } else {
+            ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+        }
+        return;
+    }
+    /* third: security, not implemented (no IP security option is used) */
+    if (!(f & TCP_SYN)) { /* fifth: neither SYN nor RST */
+        ts_count(s, TS_C_TCP_DROP_SYN_SENT_BAD);
+        return;
+    }
+    /* fourth: the SYN */
+    if (ack_ok)
+        c->snd.una = seg->ack;
+    tcp_init_rcv(s, c, seg);
+    if (!ack_ok) {
+        /* Simultaneous open: our SYN and theirs crossed. */
+        ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN in SYN_SENT (simultaneous open)");
+        tcp_send_syn(s, c);
+        return;
+    }
+    if (c->rtt.timing && seq_gt(seg->ack, c->rtt.seq)) {
+        tcp_rtt_sample(c, s->now - c->rtt.start);
+        c->rtt.timing = false;
+    }
+    c->retries = 0;
+    tcp_timer_rexmt_stop(c);
+    tcp_established(s, c, "rcvd SYN-ACK");
+    /* Data on the SYN-ACK is not queued; the peer sends it again. */
+    c->ack_now = true;
+    tcp_output(s, c);
+}
+
+/* ---- RFC 9293 3.10.7.4: the other states, step by step ---- */
+
+/* Before the first step, in SYN-RECEIVED, the SYN that opened the connection may come again.
+ * Alone it means our SYN-ACK was lost: it is sent again (false: nothing more to do). With an ACK
+ * it is the peer's SYN-ACK of a simultaneous open: its SYN is the one we have, and past it the
+ * segment is a plain ACK. */
+static bool tcp_arrival_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg,
+                             struct tcp_arrival *a)
+{
+    *a = (struct tcp_arrival){
+        .seg = seg,
+        .seq = seg->seq,
+        .syn = (seg->flags & TCP_SYN) != 0,
+        .text = (uint32_t)seg->payload_len,
+        .fin = (seg->flags & TCP_FIN) != 0,
+    };
+    if (c->state == TS_TCP_SYN_RECV && a->syn && seg->seq == c->rcv.irs) {
+        if (!(seg->flags & TCP_ACK)) {
+            tcp_send_syn(s, c);
+            return false;
+        }
+        a->seq++;
+        a->syn = false;
+    }
+    return true;
+}
+
+/* RFC 7323 5.3 R1-R3: PAWS, before the sequence number test. False: dropped (with an ACK). */
+static bool tcp_check_paws(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
+    if (!c->ts_ok || !seg->opts.ts_ok || (seg->flags & TCP_RST) ||
+        !seq_lt(seg->opts.tsval, c->ts_recent))
+        return true;
+    if (s->now - c->ts_recent_age > TCP_PAWS_IDLE) {
+        c->ts_recent = seg->opts.tsval; /* RFC 7323 5.5: ts_recent too old to trust */
+        c->ts_recent_age = s->now;
+        return true;
+    }
+    ts_count(s, TS_C_TCP_DROP_PAWS);
+    tcp_send_ack(s, c);
+    return false;
+}
+
+/* A segment that fails the sequence number test: counted, and answered with an ACK unless it is
+ * a RST (RFC 9293 3.10.7.4 first). */
+static void tcp_unacceptable(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a,
+                             uint32_t seg_len)
+{
+    const struct tcp_hdr *seg = a->seg;
+    if (seg->flags & TCP_RST) {
+        ts_count(s, TS_C_TCP_DROP_RST_OUT_OF_WINDOW);
+        return;
+    }
+    /* A retransmission of data we already have is a duplicate, not a window violation. */
+    if (a->text > 0 && seq_leq(a->seq + seg_len, c->rcv.nxt))
+        ts_count(s, TS_C_TCP_DUP_DATA_RX);
+    else
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
+    if (c->state == TS_TCP_TIME_WAIT && (seg->flags & TCP_FIN))
+        tcp_timer_time_wait(c, s->now); /* a retransmitted FIN: restart 2MSL */
+    tcp_send_ack(s, c);
+}
+
+/* RFC 9293 3.10.7.4 first: check the sequence number (the RFC's four cases of segment length
+ * and window), after PAWS. False: dropped. */
+static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
+    if (!tcp_check_paws(s, c, a))
+        return false;
+    uint32_t seg_len = a->text + (a->syn ? 1 : 0) + (a->fin ? 1 : 0);
+    uint32_t wnd = tcp_rcv_wnd_seen(c), nxt = c->rcv.nxt;
+    bool ok;
+    if (seg_len == 0)
+        ok = wnd == 0 ? a->seq == nxt : seq_in(a->seq, nxt, nxt + wnd);
+    else
+        ok = wnd != 0 &&
+             (seq_in(a->seq, nxt, nxt + wnd) || seq_in(a->seq + seg_len - 1, nxt, nxt + wnd));
+    bool ack_only = false;
+    if (!ok && wnd < c->adv_mss && seq_geq(a->seq, nxt) && a->seq - nxt <= TCP_WND_MAX) {
+        /* With a (nearly) closed window, still take valid ACKs and RSTs, also from a peer whose
+         * SND.NXT went past our right edge (a window probe with data): dropping its ACKs would
+         * stall our own sending. */
+        ok = true;
+        ack_only = true;
+    }
+    if (!ok) {
+        tcp_unacceptable(s, c, a, seg_len);
+        return false;
+    }
+    if (ack_only && !(seg->flags & TCP_RST) && seg_len > 0) {
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW); /* its text and FIN; the ACK field is used */
+        c->ack_now = true;
+        a->text = 0;
+        a->fin = false;
+    }
+    /* RFC 7323 4.3: remember the timestamp to echo. */
+    if (c->ts_ok && seg->opts.ts_ok && !seq_lt(seg->opts.tsval, c->ts_recent) &&
+        seq_leq(a->seq, c->rcv.last_ack_sent)) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_age = s->now;
+    }
+    return true;
+}
+
+/* RFC 9293 3.10.7.4 second: the RST bit (RFC 5961 3.2: only an exact SEG.SEQ == RCV.NXT resets; any
+ * other in the window earns a challenge ACK). False: the segment went no further. */
+static bool tcp_check_rst(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    if (!(a->seg->flags & TCP_RST))
+        return true;
+    if (a->seg->seq != c->rcv.nxt) {
+        tcp_send_challenge_ack(s, c);
+        return false;
+    }
+    int err = 0;
+    switch (c->state) {
+    case TS_TCP_SYN_RECV:
+        /* passive: back to LISTEN, i.e. the child goes away; active: refused */
+        err = c->parent ? 0 : ECONNREFUSED;
+        break;
+    case TS_TCP_ESTABLISHED:
+    case TS_TCP_FIN_WAIT1:
+    case TS_TCP_FIN_WAIT2:
+    case TS_TCP_CLOSE_WAIT:
+        err = ECONNRESET;
+        break;
+    case TS_TCP_CLOSING:
+    case TS_TCP_LAST_ACK:
+        break;
+    case TS_TCP_TIME_WAIT:
+        /* RFC 1337: a RST must not assassinate TIME_WAIT; we keep the 2MSL quiet time (Linux
+         * closes instead). */
+        ts_count(s, TS_C_TCP_DROP_TIME_WAIT_RST);
+        return false;
+    default:
+        return false;
+    }
+    ts_count(s, TS_C_TCP_RST_RX);
+    c->rst_rcvd = true;
+    tcp_enter_closed(s, c, err, "rcvd RST");
+    return false;
+}
+
+/* RFC 9293 3.10.7.4 fourth: a SYN in a synchronized state (RFC 5961 4.2): a challenge ACK, and the
+ * segment goes no further. */
+static bool tcp_check_syn(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    if (!a->syn)
+        return true;
+    tcp_send_challenge_ack(s, c);
+    return false;
+}
+
+/* A new cumulative ACK: SND.UNA < SEG.ACK =< SND.MAX. RTT sample (RFC 6298 / Karn: from a timed,
+ * never retransmitted segment; after a retransmission, RFC 7323 4.1 timestamps still give a
+ * valid one). */
+static void tcp_ack_rtt(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    if (c->rtt.timing && seq_gt(seg->ack, c->rtt.seq)) {
+        tcp_rtt_sample(c, s->now - c->rtt.start);
+        c->rtt.timing = false;
+        c->rtt.karn_blocked = false;
+    } else if (c->rtt.karn_blocked && c->ts_ok && seg->opts.ts_ok && seg->opts.tsecr != 0 &&
+               seq_geq(seg->opts.tsecr, c->rtt.rxt_tsval)) {
+        /* Only an echo of a segment sent at or after our latest retransmission: an older one
+         * (the original got through, its ACK did not) would time the loss recovery too. */
+        uint32_t d = tcp_ts_now(c, s->now) - seg->opts.tsecr;
+        if (d < 0x7fffffff) {
+            tcp_rtt_sample(c, (ts_time_t)d * TS_MS);
+            c->rtt.karn_blocked = false;
+        }
+    }
+}
+
+static void tcp_ack_new(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    ts_time_t now = s->now;
+    uint32_t acked = seg->ack - c->snd.una;
+    tcp_ack_rtt(s, c, seg);
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    uint32_t upto = seq_lt(seg->ack, end) ? seg->ack : end;
+    uint32_t freed = 0;
+    if (seq_gt(upto, c->snd.buf_seq)) {
+        freed = upto - c->snd.buf_seq;
+        ts_ring_drop(&c->sndbuf, freed);
+        c->snd.buf_seq = upto;
+    }
+    c->bytes_acked += freed;
+    c->snd.una = seg->ack;
+    if (c->nsacked)
+        tcp_sack_trim(c);
+    if (c->tlp_out && seq_geq(c->snd.una, c->tlp_high))
+        c->tlp_out = false; /* everything up to the probe arrived */
+    if (seq_lt(c->snd.nxt, c->snd.una))
+        c->snd.nxt = c->snd.una;
+    c->retries = 0;
+    c->retx_start = 0;
+    tcp_cc_on_ack(s, c, acked, now);
+    /* RFC 6298 5.2/5.3 */
+    if (c->snd.una == c->snd.max)
+        tcp_timer_rexmt_stop(c);
+    else
+        tcp_timer_rexmt_arm(c, now);
+    if (freed)
+        tcp_notify(c, TS_TCP_EV_WRITABLE);
+}
+
+/* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: the ACK of our SYN establishes the connection. */
+static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
+    if (!(seq_lt(c->snd.una, seg->ack) && seq_leq(seg->ack, c->snd.max))) {
+        ts_count(s, TS_C_TCP_DROP_BAD_ACK);
+        tcp_send_rst_reply(s, c->laddr, c->raddr, seg);
+        return false;
+    }
+    if (c->parent && c->parent->listener.acceptq_len >= (unsigned)c->parent->listener.backlog) {
+        /* As Linux: ignore the ACK; the SYN-ACK retransmission tries again later. */
+        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        return false;
+    }
+    if (tcp_bufs_alloc(c) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
+        return false;
+    }
+    c->snd.wnd = (uint32_t)seg->wnd << c->snd.wscale;
+    c->snd.max_wnd = c->snd.wnd;
+    c->snd.wl1 = a->seq;
+    c->snd.wl2 = seg->ack;
+    tcp_ack_new(s, c, seg);
+    tcp_established(s, c, "rcvd ACK of SYN"); /* it starts congestion control afresh */
+    return true;
+}
+
+/* RFC 9293 3.10.7.4 fifth: the send window is updated only from a newer segment. */
+static void tcp_update_window(struct ts_tcp_conn *c, const struct tcp_arrival *a, uint32_t wnd)
+{
+    const struct tcp_hdr *seg = a->seg;
+    if (seq_leq(c->snd.una, seg->ack) &&
+        (seq_lt(c->snd.wl1, a->seq) || (c->snd.wl1 == a->seq && seq_leq(c->snd.wl2, seg->ack)))) {
+        c->snd.wnd = wnd;
+        c->snd.wl1 = a->seq;
+        c->snd.wl2 = seg->ack;
+        if (wnd > c->snd.max_wnd)
+            c->snd.max_wnd = wnd;
+    }
+}
+
+/* RFC 9293 3.10.7.4 fifth, ESTABLISHED and after: acknowledgment, SACK, duplicate ACKs and the
+ * send window. */
+static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
+                                 const struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
+    /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; the others are
+     * dropped and answered with an ACK, throttled like every challenge ACK (section 7), so that a
+     * flood of forged ones is not reflected one for one. */
+    if (seq_gt(seg->ack, c->snd.max) || seq_lt(seg->ack, c->snd.una - c->snd.max_wnd)) {
+        ts_count(s, TS_C_TCP_DROP_BAD_ACK);
+        tcp_send_challenge_ack(s, c);
+        return false;
+    }
+    uint32_t new_wnd = (uint32_t)seg->wnd << c->snd.wscale;
+    uint32_t sacked_before = c->sacked_bytes;
+    if (c->sack_ok && seg->opts.nsack)
+        tcp_sack_update(c, &seg->opts); /* before the ACK moves recovery along */
+    if (c->sacked_bytes > sacked_before && seg->ack == c->snd.una)
+        tcp_sack_lost_retransmit(s, c);
+    if (seq_gt(seg->ack, c->snd.una)) {
+        tcp_ack_new(s, c, seg);
+    } else if (seg->ack == c->snd.una && a->text == 0 && !a->fin && new_wnd == c->snd.wnd &&
+               new_wnd > 0 && seq_gt(c->snd.max, c->snd.una)) {
+        /* RFC 5681 2: a duplicate ACK. An answer to a zero-window probe is not one (the window
+         * is closed, nothing was lost): counting it made a fast retransmit push a full segment
+         * into the zero window. */
+        tcp_cc_on_dupack(s, c, s->now);
+    }
+    tcp_update_window(c, a, new_wnd);
+    if (c->sack_ok)
+        tcp_cc_sack_check(s, c); /* RFC 6675 5: loss recovery from the scoreboard */
+    return true;
+}
+
+/* RFC 9293 3.10.7.4 fifth: the ACK field (a segment without ACK is dropped). False: the segment
+ * went no further (dropped, or the connection ended: CLOSING and LAST-ACK's ACK of our FIN). */
+static bool tcp_process_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    if (!(a->seg->flags & TCP_ACK)) {
+        ts_count(s, TS_C_TCP_DROP_NO_ACK);
+        return false;
+    }
+    c->last_rx = s->now;
+    c->probes_unacked = 0;
+    if (c->timers.keep != TS_TIME_NEVER)
+        tcp_keepalive_reset(c, s->now);
+    if (!(c->state == TS_TCP_SYN_RECV ? tcp_ack_syn_recv(s, c, a) : tcp_ack_synchronized(s, c, a)))
+        return false;
+    if (c->timers.persist != TS_TIME_NEVER && c->snd.wnd > 0) {
+        /* The window opened: leave persist; resend the probe byte if it was not taken. */
+        c->timers.persist = TS_TIME_NEVER;
+        c->persist_shift = 0;
+        c->snd.nxt = c->snd.una;
+    }
+    if (c->state == TS_TCP_CLOSING && tcp_our_fin_acked(c)) {
+        ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd ACK of FIN");
+        return false;
+    }
+    if (c->state == TS_TCP_LAST_ACK && tcp_our_fin_acked(c)) {
+        tcp_enter_closed(s, c, 0, "rcvd ACK of FIN");
+        return false;
+    }
+    return true; /* FIN-WAIT-1's ACK of our FIN: see tcp_process_fin */
+}
+
+/* RFC 9293 3.10.7.4 sixth: the URG bit. The urgent pointer is not kept and urgent data is delivered
+ * inline, in sequence with the rest (RFC 6093 advises new applications not to use it), so nothing
+ * is done. */
+static void tcp_process_urg(struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    (void)c;
+    (void)a;
+}
+
+/* Out-of-order range list: insert [l, r), merging neighbours. False when there is no room. */
+static bool tcp_ooo_insert(struct ts_tcp_conn *c, uint32_t l, uint32_t r)
+{
+    unsigned i = 0;
+    while (i < c->rcv.nooo && seq_lt(c->rcv.ooo[i].right, l))
+        i++;
+    /* ranges from i on end at or after l */
+    unsigned j = i;
+    while (j < c->rcv.nooo && seq_leq(c->rcv.ooo[j].left, r)) {
+        l = seq_min(l, c->rcv.ooo[j].left);
+        r = seq_max(r, c->rcv.ooo[j].right);
+        j++;
+    }
+    if (j == i) {
+        if (c->rcv.nooo >= TCP_OOO_MAX)
+            return false;
+        memmove(&c->rcv.ooo[i + 1], &c->rcv.ooo[i], (c->rcv.nooo - i) * sizeof(c->rcv.ooo[0]));
+        c->rcv.nooo++;
+    } else if (j > i + 1) {
+        memmove(&c->rcv.ooo[i + 1], &c->rcv.ooo[j], (c->rcv.nooo - j) * sizeof(c->rcv.ooo[0]));
+        c->rcv.nooo -= j - i - 1;
+    }
+    c->rcv.ooo[i].left = l;
+    c->rcv.ooo[i].right = r;
+    return true;
+}
+
+/* The part of a segment's text the seventh step takes. */
+struct tcp_text {
+    uint32_t seq;
+    const uint8_t *p;
+    uint32_t n;
+    bool fin; /* the segment's FIN, if still inside what is taken */
+};
+
+/* Cut off what we already have (a duplicate or overlapping retransmission) and what lies beyond
+ * the window we advertised or the room in the ring. */
+static void tcp_text_trim(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_text *t)
+{
+    if (seq_lt(t->seq, c->rcv.nxt)) {
+        uint32_t skip = c->rcv.nxt - t->seq;
+        ts_count(s, TS_C_TCP_DUP_DATA_RX);
+        c->ack_now = true;
+        if (skip >= t->n) {
+            if (skip > t->n)
+                t->fin = false; /* the FIN too is old */
+            t->p += t->n;
+            t->n = 0;
+        } else {
+            t->p += skip;
+            t->n -= skip;
+        }
+        t->seq = c->rcv.nxt;
+    }
+    uint32_t edge = c->rcv.nxt + tcp_rcv_wnd_seen(c);
+    uint32_t room_edge = c->rcv.nxt + ts_ring_free_space(&c->rcvbuf);
+    if (seq_lt(room_edge, edge))
+        edge = room_edge;
+    if (seq_gt(t->seq + t->n, edge)) {
+        t->n = seq_lt(t->seq, edge) ? edge - t->seq : 0;
+        t->fin = false; /* beyond the window */
+        c->ack_now = true;
+    }
+}
+
+/* Text beyond RCV.NXT: written at its place in the ring and its range remembered. */
+static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
+                                  const struct tcp_text *t)
+{
+    if (t->n == 0)
+        return;
+    c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    if (!tcp_ooo_insert(c, t->seq, t->seq + t->n)) {
+        ts_count(s, TS_C_TCP_DROP_OOO_FULL);
+        return;
+    }
+    ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n);
+    c->rcv.ooo_last = t->seq;
+    if (t->fin) {
+        c->rcv.ooo_fin = true;
+        c->rcv.ooo_fin_seq = t->seq + t->n;
+    }
+    ts_count(s, TS_C_TCP_OOO_QUEUED);
+}
+
+/* Text at RCV.NXT: delivered, with whatever out-of-order data it now joins. Returns the bytes
+ * that became readable. */
+static uint32_t tcp_text_in_order(struct ts_tcp_conn *c, const struct tcp_text *t)
+{
+    uint32_t delivered = 0;
+    if (t->n) {
+        ts_ring_write_at(&c->rcvbuf, 0, t->p, t->n);
+        ts_ring_commit(&c->rcvbuf, t->n);
+        c->rcv.nxt += t->n;
+        delivered = t->n;
+    }
+    if (c->rcv.nooo > 0 && t->n > 0) {
+        c->ack_now = true; /* RFC 5681 4.2: data filling a hole is ACKed at once */
+        while (c->rcv.nooo > 0 && seq_leq(c->rcv.ooo[0].left, c->rcv.nxt)) {
+            if (seq_gt(c->rcv.ooo[0].right, c->rcv.nxt)) {
+                uint32_t more = c->rcv.ooo[0].right - c->rcv.nxt;
+                ts_ring_commit(&c->rcvbuf, more);
+                c->rcv.nxt += more;
+                delivered += more;
+            }
+            memmove(&c->rcv.ooo[0], &c->rcv.ooo[1], (c->rcv.nooo - 1) * sizeof(c->rcv.ooo[0]));
+            c->rcv.nooo--;
+        }
+    }
+    return delivered;
+}
+
+/* Bytes became readable: the owner hears of it, and an ACK is owed. RFC 1122 4.2.3.2: ACK at
+ * least every second full-sized segment; as Linux, once more than one full segment's worth is
+ * unacknowledged (segments carrying SACK blocks are a little shorter than "full" and must still
+ * count). Otherwise the delayed ACK timer runs. */
+static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered)
+{
+    c->bytes_received += delivered;
+    uint32_t full =
+        c->adv_mss > TCP_OPT_TS_SPACE && c->ts_ok ? c->adv_mss - TCP_OPT_TS_SPACE : c->adv_mss;
+    c->unacked_bytes += delivered;
+    if (c->unacked_bytes > full)
+        c->ack_now = true;
+    else if (c->timers.delack == TS_TIME_NEVER)
+        c->timers.delack = s->now + TCP_DELACK;
+    tcp_notify(c, TS_TCP_EV_READABLE);
+}
+
+/* The text of a segment in ESTABLISHED, FIN-WAIT-1 or FIN-WAIT-2. Returns true when the
+ * segment's FIN (or a FIN held from an earlier out-of-order segment) is now in order. */
+static bool tcp_text_take(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    struct tcp_text t = {.seq = a->seq, .p = a->seg->payload, .n = a->text, .fin = a->fin};
+    tcp_text_trim(s, c, &t);
+    if (t.seq != c->rcv.nxt) {
+        tcp_text_out_of_order(s, c, &t);
+        return false;
+    }
+    uint32_t delivered = tcp_text_in_order(c, &t);
+    bool fin = t.fin;
+    if (c->rcv.ooo_fin && c->rcv.nxt == c->rcv.ooo_fin_seq) {
+        c->rcv.ooo_fin = false;
+        fin = true;
+    }
+    if (delivered)
+        tcp_text_delivered(s, c, delivered);
+    return fin;
+}
+
+/* RFC 9293 3.10.7.4 seventh: the segment text, taken in ESTABLISHED and FIN-WAIT-1/2. False: the
+ * connection ended (data nobody will read). */
+static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a)
+{
+    switch (c->state) {
+    case TS_TCP_ESTABLISHED:
+    case TS_TCP_FIN_WAIT1:
+    case TS_TCP_FIN_WAIT2:
+        if (a->text > 0 && c->orphan && !c->parent && seq_gt(a->seq + a->text, c->rcv.nxt)) {
+            /* Nobody will ever read this (the app closed): reset, as Linux does. */
+            ts_count(s, TS_C_TCP_DROP_CLOSED);
+            tcp_drop(s, c, 0, "rcvd data after close");
+            return false;
+        }
+        if (a->text > 0)
+            a->fin_in_order = tcp_text_take(s, c, a);
+        else
+            a->fin_in_order = a->fin && a->seq == c->rcv.nxt;
+        break;
+    default:
+        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already, so data past
+         * it cannot be (RFC 9293 3.10.7.4 seventh): ignored, and counted. */
+        if (a->text > 0)
+            ts_count(s, TS_C_TCP_DROP_CLOSED);
+        break;
+    }
+    return true;
+}
+
+/* The FIN, once it is next in sequence: the state it leads to (RFC 9293 3.10.7.4 eighth). */
+static void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    c->rcv.nxt++;
+    c->rcv.fin_rcvd = true;
+    c->ack_now = true;
+    c->rcv.ooo_fin = false;
+    switch (c->state) {
+    case TS_TCP_SYN_RECV:
+    case TS_TCP_ESTABLISHED:
+        ts_tcp_set_state(s, c, TS_TCP_CLOSE_WAIT, "rcvd FIN");
+        break;
+    case TS_TCP_FIN_WAIT1:
+        if (tcp_our_fin_acked(c))
+            ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd FIN and ACK of FIN");
+        else
+            ts_tcp_set_state(s, c, TS_TCP_CLOSING, "rcvd FIN (simultaneous close)");
+        break;
+    case TS_TCP_FIN_WAIT2:
+        ts_tcp_set_state(s, c, TS_TCP_TIME_WAIT, "rcvd FIN");
+        break;
+    default:
+        break;
+    }
+    tcp_notify(c, TS_TCP_EV_READABLE);
+}
+
+/* RFC 9293 3.10.7.4 eighth: the FIN bit. FIN-WAIT-1's "ACK of our FIN" (a fifth-step rule) is taken
+ * here, after the FIN, so that a segment carrying both moves FIN-WAIT-1 straight to TIME-WAIT. */
+static void tcp_process_fin(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
+{
+    if (a->fin_in_order)
+        tcp_fin_in_order(s, c);
+    if (c->state == TS_TCP_FIN_WAIT1 && tcp_our_fin_acked(c)) {
+        ts_tcp_set_state(s, c, TS_TCP_FIN_WAIT2, "rcvd ACK of FIN");
+        if (c->orphan)
+            c->timers.wait = s->now + TCP_FIN_TIMEOUT;
+    }
+}
+
+/* RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states, in the RFC's eight steps. */
+static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
+                                   const struct tcp_hdr *seg)
+{
+    struct tcp_arrival a;
+    if (!tcp_arrival_init(s, c, seg, &a))
+        return;
+    if (!tcp_check_seq(s, c, &a)) /* first */
+        return;
+    if (!tcp_check_rst(s, c, &a)) /* second */
+        return;
+    /* third: security and compartment, not implemented (no IP security option is used) */
+    if (!tcp_check_syn(s, c, &a)) /* fourth */
+        return;
+    if (!tcp_process_ack(s, c, &a)) /* fifth */
+        return;
+    tcp_process_urg(c, &a);          /* sixth */
+    if (!tcp_process_text(s, c, &a)) /* seventh */
+        return;
+    tcp_process_fin(s, c, &a); /* eighth */
+    tcp_output(s, c);
+}
+
+/* ---- RFC 9293 3.10.7: a segment arrives ---- */
+
+/* RFC 6191 / RFC 9293 3.10.7.4: a new SYN may reopen a TIME_WAIT 4-tuple if it is clearly newer:
+ * a higher timestamp, or without timestamps a higher sequence number. True when it did. */
+static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
+                                 const struct ipv4_hdr *ip, const struct tcp_hdr *seg)
+{
+    bool newer = (c->ts_ok && seg->opts.ts_ok) ? seq_gt(seg->opts.tsval, c->ts_recent)
+                                               : seq_gt(seg->seq, c->rcv.nxt);
+    struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg->dport);
+    if (!newer || !l || !c->orphan)
+        return false; /* an old duplicate, answered by the synchronized-state rules (an ACK) */
+    uint32_t min_iss = c->snd.max + 65536; /* past the old one's numbers, and a window more */
+    ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
+    ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
+    tcp_conn_free(s, c);
+    tcp_listen_input(s, l, ip, seg, &min_iss);
+    return true;
+}
+
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+{
+    ts_count(s, TS_C_TCP_RX);
+    if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst)) {
+        ts_count(s, TS_C_TCP_DROP_BROADCAST); /* RFC 1122 4.2.3.10 */
+        return;
+    }
+    struct tcp_hdr seg;
+    enum ts_counter r = tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &seg);
+    if (r != TS_C_OK) {
+        ts_count(s, r);
+        return;
+    }
+    uint8_t f = seg.flags;
+    if (((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) ||
+        !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN))) {
+        ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+        return;
+    }
+    struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
+    if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK) &&
+        tcp_time_wait_reopen(s, c, ip, &seg))
+        return;
+    if (!c) {
+        struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
+        if (l)
+            tcp_listen_input(s, l, ip, &seg, NULL);
+        else
+            tcp_closed_input(s, ip, &seg);
+        return;
+    }
+    c->segs_in++;
+    if (c->state == TS_TCP_SYN_SENT)
+        tcp_syn_sent_input(s, c, &seg);
+    else
+        tcp_other_states_input(s, c, &seg);
+    tcp_conn_reap(s, c);
+}

@@ -1,0 +1,412 @@
+/* Inside the TCP engine: the connection block and the functions the stack/tcp/ files share.
+ *
+ * A map, for a reader with RFC 9293 open: each event is in the file named for its section.
+ *
+ *   RFC 9293                       file            where
+ *   3.3.1 sequence variables       tcp_internal.h  struct ts_tcp_conn (c->snd.una is SND.UNA)
+ *   3.3.2 state changes            tcp.c           ts_tcp_set_state: the one door, with a cause
+ *   3.4.1 initial sequence number  tcp.c           tcp_isn (RFC 6528)
+ *   birth of a connection          tcp.c           tcp_conn_new, tcp_init_snd, tcp_init_rcv,
+ *                                                  tcp_established (connect, SYN or SYN cookie)
+ *   3.10.1 OPEN                    tcp_user.c      ts_tcp_listen, ts_tcp_connect
+ *   3.10.2 SEND                    tcp_user.c      ts_tcp_send
+ *   3.10.3 RECEIVE                 tcp_user.c      ts_tcp_recv
+ *   3.10.4 CLOSE                   tcp_user.c      ts_tcp_close, ts_tcp_shutdown_write
+ *   3.10.5 ABORT                   tcp_user.c      ts_tcp_abort (tcp_drop: RST, then CLOSED)
+ *   3.10.6 STATUS                  tcp_user.c      ts_tcp_get_info, ts_tcp_table
+ *   3.10.7 SEGMENT ARRIVES         tcp_input.c     ts_tcp_input, then by state:
+ *     3.10.7.1 CLOSED                                tcp_closed_input
+ *     3.10.7.2 LISTEN                                tcp_listen_input
+ *     3.10.7.3 SYN-SENT                              tcp_syn_sent_input
+ *     3.10.7.4 other states                          tcp_other_states_input: tcp_check_seq,
+ *                                                    tcp_check_rst, (security), tcp_check_syn,
+ *                                                    tcp_process_ack, tcp_process_urg,
+ *                                                    tcp_process_text, tcp_process_fin
+ *   3.10.8 timeouts                tcp_timer.c     ts_tcp_poll: retransmission, TIME_WAIT, ...
+ *   3.8 data communication         tcp_output.c    tcp_output (Nagle, SWS, delayed ACK, options)
+ *   ICMP errors (RFC 1122 4.2.3.9, RFC 5927, RFC 1191)   tcp_icmp.c     ts_tcp_icmp_error
+ *   SACK sender (RFC 2018, RFC 6675)                     tcp_sack.c
+ *   congestion control (RFC 5681, 6582; CUBIC RFC 9438)  tcp_cc.c, tcp_cc_cubic.c
+ *   SYN cookies (RFC 4987 3.6)                           tcp_syncookie.c
+ *   wrap-safe sequence comparisons (RFC 9293 3.4)        seq.h */
+#ifndef TS_TCP_INTERNAL_H
+#define TS_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "ringbuf.h"
+#include "seq.h"
+#include "tapstack/tcp.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+/* ---- Constants (values chosen, with why) ---- */
+#define TCP_RTO_INIT       (1 * TS_SEC) /* RFC 6298 2.1 */
+#define TCP_RTO_MIN        (200 * TS_MS) /* Linux's floor; RFC 6298 2.4 says 1 s, too slow on a LAN */
+#define TCP_RTO_MAX        (120 * TS_SEC) /* RFC 6298 2.5 allows any ceiling >= 60 s; Linux uses 120 s */
+#define TCP_SYN_RETRIES    6              /* Linux tcp_syn_retries: ~127 s until connect() fails */
+#define TCP_SYNACK_RETRIES 5              /* Linux tcp_synack_retries */
+#define TCP_DATA_RETRIES   15             /* Linux tcp_retries2 (RFC 1122 4.2.3.5 R2 >= 100 s) */
+#define TCP_PERSIST_MAX    (60 * TS_SEC) /* persist backoff ceiling */
+#define TCP_DELACK         (40 * TS_MS)  /* see tcp_output.c: Linux's delayed ACK, < 200 ms cap */
+#define TCP_TLP_DELACK     (50 * TS_MS)  /* RFC 8985 7.2 WCDelAckT: over a 40 ms delayed ACK */
+#define TCP_FIN_TIMEOUT    (60 * TS_SEC) /* orphan in FIN_WAIT_2 (Linux tcp_fin_timeout) */
+#define TCP_DEFAULT_MSS    536           /* RFC 9293 3.7.1 / RFC 1122 4.2.2.6 */
+/* IPv4 and TCP headers without options: the MSS we offer is the MTU less these (RFC 6691). */
+#define TCP_IP_HDR_LEN        (IPV4_HDR_LEN + TCP_HDR_LEN)
+#define TCP_DEFAULT_PMTU      576 /* RFC 1122 3.3.3 / RFC 1191 5: every host takes 576 bytes */
+#define TCP_MIN_PMTU          552 /* Linux min_pmtu: floor against forged tiny MTUs (RFC 5927 7.1) */
+#define TCP_IW_SEGS           10  /* RFC 6928 */
+#define TCP_WSCALE_MAX        14  /* RFC 7323 2.3 */
+#define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
+#define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
+#define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
+#define TCP_SACKSB_MAX        32   /* SACKed ranges remembered (RFC 6675 scoreboard) */
+#define TCP_CHALLENGE_PER_SEC 1000 /* RFC 5961 7, Linux's default */
+#define TCP_HASH_BITS         12
+
+struct ts_tcp_conn;
+
+/* Congestion control (RFC 5681): the hooks that differ between algorithms. */
+struct tcp_cc_ops {
+    const char *name;
+    void (*init)(struct ts_tcp_conn *c);
+    /* New data acknowledged outside recovery: grow cwnd. */
+    void (*cong_avoid)(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+    /* Loss detected (3 dupacks or RTO): the new ssthresh. */
+    uint32_t (*ssthresh)(struct ts_tcp_conn *c);
+};
+extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
+
+struct tcp_range {
+    uint32_t left, right; /* [left, right) in sequence space */
+};
+
+/* A connection block (the TCB of RFC 9293 3.3.1), also used for listeners. The sequence
+ * variables are grouped as the RFC names them: c->snd.una is SND.UNA, c->rcv.nxt is RCV.NXT. */
+struct ts_tcp_conn {
+    struct ts_stack *s;
+    uint64_t id; /* unique in this stack (ts_tcp_info.id, trace events) */
+    enum ts_tcp_state state;
+    ts_time_t state_since; /* when it entered state */
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+
+    struct ts_tcp_conn *hnext;       /* hash chain (4-tuple) */
+    struct ts_tcp_conn *next, *prev; /* every connection, for timers and the table */
+    bool hashed;
+
+    /* Listener side (is_listener). */
+    bool is_listener;
+    struct {
+        int backlog;
+        unsigned synq_len;    /* children in SYN_RECV */
+        unsigned acceptq_len; /* children ESTABLISHED and waiting for accept() */
+        struct ts_tcp_conn *aq_head, *aq_tail;
+        ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
+        bool cookie_sent;
+    } listener;
+    /* Child side: the listener that owns us until accept(); NULL once accepted. */
+    struct ts_tcp_conn *parent;
+    struct ts_tcp_conn *aq_next;
+    bool in_acceptq;
+
+    /* Owner. */
+    ts_tcp_event_fn cb;
+    void *user;
+    bool orphan; /* the owner let go (close/abort); the stack frees it in CLOSE */
+    struct ts_tcp_opts opts;
+
+    /* Send sequence space (RFC 9293 3.3.1). SND.UP is not kept: the urgent pointer is not used
+     * (see tcp_process_urg). */
+    struct {
+        uint32_t iss; /* ISS */
+        uint32_t una; /* SND.UNA */
+        /* SND.NXT; it goes back to una on a retransmission timeout, so max is the highest nxt
+         * ever reached. */
+        uint32_t nxt, max;
+        uint32_t wnd;      /* SND.WND, scaled */
+        uint32_t wl1, wl2; /* SND.WL1, SND.WL2: seq and ack of the last window update */
+        uint32_t max_wnd;  /* MAX.SND.WND (RFC 5961 5.2): the largest window offered */
+        uint8_t wscale;    /* Snd.Wind.Shift (RFC 7323 2.3): the peer's shift */
+        uint32_t buf_seq;  /* sequence number of the first byte in sndbuf */
+        bool fin_queued;   /* the app is done sending: FIN after sndbuf */
+    } snd;
+    /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
+     * not kept. */
+    struct {
+        uint32_t irs; /* IRS */
+        uint32_t nxt; /* RCV.NXT */
+        uint32_t adv; /* right edge of the window we advertised */
+        /* The right edge the peer may have seen: a scaled window field is rounded up, so it can
+         * lie up to 2^wscale - 1 past adv; data up to it is taken (the ring has that slack). */
+        uint32_t adv_seen;
+        uint8_t wscale;         /* Rcv.Wind.Shift: our shift, applied to windows we send */
+        uint8_t wscale_max;     /* the shift we offer (wscale before negotiation) */
+        uint32_t last_ack_sent; /* Last.ACK.sent (RFC 7323 4.3) */
+        bool fin_rcvd;          /* peer's FIN consumed (nxt counts it) */
+        bool ooo_fin;           /* a FIN seen beyond nxt, at ooo_fin_seq */
+        uint32_t ooo_fin_seq;
+        /* Out-of-order data, already written into rcvbuf at its offset: sorted disjoint
+         * ranges. */
+        struct tcp_range ooo[TCP_OOO_MAX];
+        unsigned nooo;
+        uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
+    } rcv;
+
+    /* Options. */
+    uint16_t peer_mss; /* from the peer's SYN (536 when absent) */
+    uint16_t adv_mss;  /* what we advertised */
+    uint16_t pmtu;     /* path MTU (RFC 1191) */
+    uint16_t mss;      /* effective send MSS: payload bytes per segment, options excluded */
+    bool ws_ok, ts_ok, sack_ok;
+    uint32_t ts_recent, ts_offset; /* TS.Recent (RFC 7323 4.3); our clock's offset (5.4) */
+    ts_time_t ts_recent_age;
+
+    /* RTT and RTO (RFC 6298). */
+    struct {
+        ts_time_t srtt, rttvar, rto;
+        bool valid;
+        bool timing; /* a segment is being timed (Karn: only a fresh one) */
+        uint32_t seq;
+        ts_time_t start;
+        uint32_t rxt_tsval; /* TSval of our latest retransmission */
+        bool karn_blocked;  /* a retransmission spoilt timing: take the next sample from TSecr */
+    } rtt;
+    unsigned retries;        /* consecutive retransmission timeouts */
+    ts_time_t retx_start;    /* first retransmission of the current loss episode (user_timeout) */
+    unsigned persist_shift;  /* persist backoff */
+    unsigned probes_unacked; /* persist/keepalive probes with no answer */
+
+    /* Congestion control. */
+    struct {
+        const struct tcp_cc_ops *ops;
+        uint32_t cwnd, ssthresh, recover;
+        uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
+        struct {           /* CUBIC (RFC 9438 4), windows in segments */
+            double w_max, w_last_max, k, w_est;
+            ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
+        } cubic;
+        unsigned dupacks;
+        bool in_recovery;
+    } cc;
+    /* RFC 6675 scoreboard: what the peer SACKed above snd.una, sorted, disjoint. */
+    struct tcp_range sacked[TCP_SACKSB_MAX];
+    unsigned nsacked;
+    uint32_t sacked_bytes;
+    uint32_t high_rxt;    /* HighRxt: end of the highest hole retransmitted in this recovery */
+    uint32_t una_rxt_seq; /* the last retransmission of the segment at snd.una: its seq, time */
+    ts_time_t una_rxt_time;
+    unsigned una_rxt_count; /* times that segment was retransmitted */
+
+    /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
+    struct {
+        ts_time_t rexmt, persist, delack, keep, wait;
+        ts_time_t tlp; /* tail loss probe (RFC 8985 7), with SACK only */
+    } timers;
+    bool tlp_out;      /* a probe is out and not yet answered */
+    uint32_t tlp_high; /* snd.max when it was sent */
+    ts_time_t last_rx; /* for keepalive idle */
+
+    /* ACK policy. */
+    bool ack_now;
+    uint32_t unacked_bytes; /* received and not yet ACKed: ACK at 2 full-sized segments */
+    bool sws_override;      /* the persist timer lets one small segment out */
+
+    /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
+    int err, soft_err;
+    bool rst_rcvd;
+
+    struct ts_ring sndbuf, rcvbuf;
+
+    /* Statistics. */
+    uint64_t bytes_sent, bytes_received, bytes_acked;
+    uint64_t segs_in, segs_out, retransmits;
+};
+
+/* The per-stack table. */
+struct ts_tcp_table {
+    struct ts_tcp_conn *hash[1u << TCP_HASH_BITS];
+    struct ts_tcp_conn *all; /* doubly linked via next/prev */
+    size_t count;
+    uint16_t next_ephemeral;
+    uint64_t next_id; /* the id the next connection block gets */
+    /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
+    ts_time_t challenge_window;
+    unsigned challenge_count;
+    unsigned challenge_budget; /* this second's: unpredictable, see tcp_send_challenge_ack */
+};
+
+/* ---- tcp.c: table, lookup, ISN, the state door ---- */
+/* The one door through which every state change passes: it records the cause (trace event with
+ * the time spent in the old state) and does what entering CLOSE or TIME_WAIT entails. */
+void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state to,
+                      const char *cause);
+bool tcp_synchronized(enum ts_tcp_state st);
+/* The connection ends, normally or not: every timer stops, CLOSE, and the owner hears of it
+ * (err != 0: the error it will read, e.g. ECONNRESET). Nothing is sent. */
+void tcp_enter_closed(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
+/* An abortive end (RFC 9293 3.10.5 ABORT): a RST where the state calls for one (SYN-RECEIVED,
+ * ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT), then tcp_enter_closed. */
+void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
+struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                               uint16_t rport);
+struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport);
+void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
+uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 ts_time_t now);
+void tcp_opts_sanitize(struct ts_tcp_opts *o);
+int tcp_bufs_alloc(struct ts_tcp_conn *c);
+void tcp_notify(struct ts_tcp_conn *c, unsigned events);
+/* Largest segment payload without options: the peer's MSS, within the path MTU less the IPv4
+ * and TCP headers (RFC 6691, RFC 1191). */
+uint32_t tcp_path_mss(const struct ts_tcp_conn *c);
+/* Effective send MSS (c->mss): tcp_path_mss less the timestamps our data segments carry. */
+void tcp_update_mss(struct ts_tcp_conn *c);
+
+/* ---- tcp.c: birth, one path for connect(), a SYN and a SYN cookie ----
+ * A block is created (tcp_conn_new; tcp_child_new for a listener's child), given its endpoints
+ * (tcp_set_endpoints), its send sequence space (tcp_init_snd) and, from the peer's SYN, its
+ * receive sequence space (tcp_init_rcv); it becomes ESTABLISHED through tcp_established. */
+/* The fields of a new block, not in the table: options from o (or the stack's defaults), no
+ * endpoints, CLOSE. A SYN cookie builds its SYN-ACK from such a block on the stack. */
+void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tcp_opts *o);
+/* A new block in the table (not hashed). NULL when memory or the table is exhausted. */
+struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o);
+/* The 4-tuple, and what follows from the route: the path MTU and the MSS we offer. */
+void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr, uint16_t lport,
+                       uint32_t raddr, uint16_t rport);
+/* A child of listener l for the segment seg of datagram ip (a SYN, or the ACK of a SYN cookie):
+ * its endpoints, counted in l's half-open queue. Not hashed; still LISTEN (a copy of l's). */
+struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
+                                  const struct ipv4_hdr *ip, const struct tcp_hdr *seg);
+void tcp_child_unlink(struct ts_tcp_conn *c);
+/* Free it (unhash, unlink). */
+void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Free c if it reached CLOSE and nobody holds it any more. Returns true when freed. */
+bool tcp_conn_reap(struct ts_stack *s, struct ts_tcp_conn *c);
+/* RFC 9293 3.3.1/3.4.1: our side's sequence space from the ISS (the SYN takes one number), and
+ * the timestamp clock's offset (RFC 7323 5.4). */
+void tcp_init_snd(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t iss);
+/* The peer's side from its SYN or SYN-ACK (RFC 9293 3.10.7.2/3.10.7.3: IRS = SEG.SEQ,
+ * RCV.NXT = SEG.SEQ + 1), the options it offered, and the windows both SYNs carry. */
+void tcp_init_rcv(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *syn);
+/* SYN_SENT/SYN_RECV (or a SYN cookie's LISTEN) -> ESTABLISHED: congestion control starts, the
+ * owner (or the listener's accept queue) hears of it, and a FIN queued meanwhile follows. */
+void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause);
+
+/* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */
+/* Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. */
+void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
+                        const struct tcp_hdr *seg);
+/* An ACK to listener l: if it carries a valid cookie, the established connection (already in the
+ * accept queue); NULL otherwise (*checked says whether a cookie check was made). */
+struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
+                                        const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
+                                        bool *checked);
+
+/* ---- tcp_output.c ---- */
+/* Send what the windows, Nagle and SWS allow, then an ACK if one is owed now. */
+void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Emit h and send it (DF set) from laddr to raddr. False when it did not fit. */
+bool tcp_xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h);
+/* The window our SYN or SYN-ACK offers (never scaled, RFC 7323 2.2). */
+uint32_t tcp_syn_window(const struct ts_tcp_conn *c);
+/* Our SYN, or with synack our SYN-ACK: the options offered or agreed (RFC 7323, RFC 2018). */
+struct tcp_hdr tcp_syn_hdr(struct ts_stack *s, struct ts_tcp_conn *c, bool synack);
+void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK, by state */
+void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
+void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Watch the latest retransmission of the segment at snd.una (una_rxt_seq/count) from now: in
+ * SACK recovery, look again after an RTT and a reordering window (RFC 8985 6.3). */
+void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
+uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
+                              uint32_t maxlen);
+/* RST for connection c (seq = snd.nxt), with ACK of rcv.nxt when synchronized. */
+void tcp_send_rst_conn(struct ts_stack *s, struct ts_tcp_conn *c);
+/* RST built from an offending segment per RFC 9293 3.10.7.1. */
+void tcp_send_rst_reply(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                        const struct tcp_hdr *seg);
+/* Challenge ACK (RFC 5961), rate-limited per stack. */
+void tcp_send_challenge_ack(struct ts_stack *s, struct ts_tcp_conn *c);
+/* A keepalive / zero window probe: one old byte or none, seq = snd.una - 1 or a new byte. */
+void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive);
+/* The app drained the receive buffer: send a window update if it opened enough. */
+void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
+/* The receive window currently advertised (bytes). */
+uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c);
+/* The window segments are checked against (RFC 9293 3.10.7.4): up to the edge the peer saw. */
+uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c);
+uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
+
+/* ---- tcp_timer.c (RFC 9293 3.10.8) ---- */
+void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now); /* (re)start at now + rto */
+/* (Re)start the tail-loss-probe timer (RFC 8985 7.2) for the flight now out, if it applies. */
+void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
+void tcp_timer_rexmt_stop(struct ts_tcp_conn *c);
+void tcp_timer_stop_all(struct ts_tcp_conn *c);
+void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);
+void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now);
+/* Enter TIME_WAIT timing (2*MSL), restart it on a retransmitted FIN. */
+void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now);
+/* Earliest running timer and its name (for get_info). */
+ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name);
+/* Start the persist timer if the peer's window is closed and we have something to send. */
+void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
+
+/* ---- tcp_sack.c (RFC 2018 / RFC 6675 sender side) ---- */
+void tcp_sack_clear(struct ts_tcp_conn *c);
+/* snd.una moved: forget what lies below it. */
+void tcp_sack_trim(struct ts_tcp_conn *c);
+/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd.una, snd.max]). */
+void tcp_sack_update(struct ts_tcp_conn *c, const struct tcp_opts *o);
+/* RFC 6675 SetPipe, with every hole below the highest SACKed byte taken as lost. */
+uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c);
+/* RFC 6675 IsLost(snd.una), with RFC 5827 early retransmit for a small flight. */
+bool tcp_sack_lost(const struct ts_tcp_conn *c);
+/* Retransmit holes while the pipe allows (RFC 6675 5, NextSeg rule 1). */
+void tcp_sack_recover(struct ts_stack *s, struct ts_tcp_conn *c);
+/* New SACK information arrived in recovery: if the retransmission at snd.una has had more than
+ * an RTT to be acknowledged and later data is being SACKed instead, it was lost: send it again
+ * (the idea of RACK, RFC 8985, for the one segment that matters most). */
+void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c);
+/* If seq lies in a SACKed range, the range's end; else seq. *limit: the next SACKed left edge
+ * above seq (or snd.max). */
+uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);
+
+/* ---- tcp_cc.c, tcp_cc_cubic.c ---- */
+void tcp_cc_init(struct ts_tcp_conn *c);
+/* An ACK advanced snd.una by acked bytes (called after snd.una moved). */
+void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+/* A duplicate ACK (RFC 5681 2 definition). */
+void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
+/* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
+void tcp_cc_on_rto(struct ts_tcp_conn *c);
+/* After an ACK was processed: enter SACK-based loss recovery if the scoreboard says so. */
+void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c);
+/* NewReno's start and growth, which CUBIC shares (slow start). */
+void tcp_reno_init(struct ts_tcp_conn *c);
+void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
+
+/* Receive ring bytes beyond the advertised buffer (see tcp_bufs_alloc). */
+static inline uint32_t tcp_rcv_slack(const struct ts_tcp_conn *c)
+{
+    return (uint32_t)1 << c->rcv.wscale_max;
+}
+/* Bytes in flight. */
+static inline uint32_t tcp_flight(const struct ts_tcp_conn *c)
+{
+    return c->snd.nxt - c->snd.una;
+}
+/* The sequence number of our FIN: after the last queued byte (meaningful once snd.fin_queued). */
+static inline uint32_t tcp_fin_seq(const struct ts_tcp_conn *c)
+{
+    return c->snd.buf_seq + c->sndbuf.len;
+}
+
+#endif
