@@ -124,10 +124,6 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
         if (n >= (ssize_t)sizeof h) {
             n -= (ssize_t)sizeof h;
             vnet_to_meta(&h, meta);
-            /* Until TCP takes the stack's word for a partial checksum (struct ts_ip_rx.l4_csum_ok;
-             * it checks every segment itself today), we complete it as a NIC would. */
-            if (meta->csum == TS_CSUM_PARTIAL && ts_frame_csum_complete(buf, (size_t)n, meta) == 0)
-                meta->csum = TS_CSUM_VALID;
             return (int)n;
         }
         if (n >= 0)

@@ -218,6 +218,8 @@ int ts_ip_send_offload(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t p
 /* May a transport send super-segments (and partial checksums) towards dst? The driver takes
  * them (TS_OFFLOAD_TSO4 | TS_OFFLOAD_CSUM). */
 bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst);
+/* The TS_OFFLOAD_* the link towards dst takes. */
+unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst);
 /* The next hop for dst, or 0 if there is no route. */
 uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst);
 /* The MTU to use towards dst (the link MTU; lowered by RFC 1191 messages in the TCP layer). */
@@ -255,7 +257,8 @@ void ts_udp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 /* ---- tcp*.c ---- */
 struct ts_tcp_table *ts_tcp_table_new(struct ts_stack *s);
 void ts_tcp_table_free(struct ts_tcp_table *t);
-void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
+/* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok). */
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok);
 void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 ts_time_t ts_tcp_poll(struct ts_stack *s, ts_time_t now);
 

@@ -116,6 +116,12 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap)
     return s->tx + TS_TX_HEADROOM;
 }
 
+unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst)
+{
+    (void)dst; /* one link: every destination goes out through the same driver */
+    return s->offloads;
+}
+
 bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst)
 {
     (void)dst; /* one link: every destination goes out through the same driver */

@@ -168,7 +168,7 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
             deliver_icmp_error(s, &err);
         break;
     case IP_PROTO_TCP:
-        ts_tcp_input(s, &rx->ip);
+        ts_tcp_input(s, &rx->ip, rx->l4_csum_ok);
         break;
     case IP_PROTO_UDP:
         /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */

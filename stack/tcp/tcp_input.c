@@ -750,7 +750,7 @@ static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
     return true;
 }
 
-void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
 {
     ts_count(s, TS_C_TCP_RX);
     if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst)) {
@@ -758,7 +758,8 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         return;
     }
     struct tcp_hdr seg;
-    enum ts_counter r = tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &seg);
+    enum ts_counter r =
+        tcp_parse_ex(ip->payload, ip->payload_len, ip->src, ip->dst, !csum_ok, &seg);
     if (r != TS_C_OK) {
         ts_count(s, r);
         return;

@@ -133,7 +133,10 @@ struct ts_tcp_conn {
         uint32_t max_wnd;  /* MAX.SND.WND (RFC 5961 5.2): the largest window offered */
         uint8_t wscale;    /* Snd.Wind.Shift (RFC 7323 2.3): the peer's shift */
         uint32_t buf_seq;  /* sequence number of the first byte in sndbuf */
-        bool fin_queued;   /* the app is done sending: FIN after sndbuf */
+        /* The most data one segment of ours carries: the MSS less options, or a super-segment's
+         * when the link cuts them (GSO); what slow start counts an ACK's worth in. */
+        uint32_t seg_max;
+        bool fin_queued; /* the app is done sending: FIN after sndbuf */
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */
