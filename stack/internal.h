@@ -259,6 +259,10 @@ struct ts_tcp_table *ts_tcp_table_new(struct ts_stack *s);
 void ts_tcp_table_free(struct ts_tcp_table *t);
 /* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok). */
 void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok);
+/* Around the frames of one wake-up (ts_stack_step): ACKs for in-order data are owed per batch, as
+ * for one super-segment, and sent at its end. */
+void ts_tcp_batch_begin(struct ts_stack *s);
+void ts_tcp_batch_end(struct ts_stack *s);
 void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 ts_time_t ts_tcp_poll(struct ts_stack *s, ts_time_t now);
 

@@ -17,7 +17,8 @@
 #include "wire/icmp.h"
 
 /* ts_stack_step reads at most this many frames per call, so one busy link cannot starve the
- * timers; the loop comes back at once (the returned deadline is "now"). */
+ * timers; the loop comes back at once (the returned deadline is "now"). The frames of one call are
+ * one batch for TCP's ACKs (ts_tcp_batch_begin/end): one ACK per burst, as for a super-segment. */
 #define STEP_MAX_FRAMES 4096
 
 void ts_config_default(struct ts_config *cfg)
@@ -29,8 +30,8 @@ void ts_config_default(struct ts_config *cfg)
     cfg->prefix_len = 24;
     cfg->gateway = 0x0a000001u; /* 10.0.0.1 */
     cfg->mtu = 1500;
-    cfg->tcp_rcvbuf = 256 * 1024;
-    cfg->tcp_sndbuf = 256 * 1024;
+    cfg->tcp_rcvbuf = 1024 * 1024;
+    cfg->tcp_sndbuf = 1024 * 1024;
     cfg->tcp_msl = 30 * TS_SEC;
     cfg->tcp_max_conns = 4096;
     cfg->tcp_timestamps = true;
@@ -260,6 +261,7 @@ ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now)
 ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
 {
     bool more = false;
+    ts_tcp_batch_begin(s);
     for (int i = 0;; i++) {
         if (i == STEP_MAX_FRAMES) {
             more = true;
@@ -278,6 +280,7 @@ ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
         }
         break; /* 0: nothing waiting; other errors: the driver will tell again next time */
     }
+    ts_tcp_batch_end(s);
     ts_time_t next = ts_stack_poll(s, now);
     next = ts_time_min(next, ts_driver_next_deadline(s->drv, now));
     return more ? now : next;
