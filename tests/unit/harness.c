@@ -45,6 +45,8 @@ static int spy_send(struct ts_driver *d, const uint8_t *f, size_t len,
     sp->n->sent[sp->side]++;
     if (sp->n->spy)
         sp->n->spy(sp->n->spy_arg, sp->side, f, len, now);
+    if (sp->n->drop && sp->n->drop(sp->n->spy_arg, sp->side, f, len, meta))
+        return 0; /* lost on the wire */
     return ts_driver_send_meta(d->inner, f, len, meta, now);
 }
 static void spy_destroy(struct ts_driver *d)
@@ -77,6 +79,8 @@ void th_net_init_ex(struct th_net *n, const struct th_net_opts *o)
     n->now = TH_T0;
     ts_pair_create(&n->pair_a, &n->pair_b, o->latency);
     ck_assert_msg(n->pair_a && n->pair_b, "harness: ts_pair_create failed");
+    ts_pair_set_offloads(n->pair_a, o->offloads);
+    ts_pair_set_offloads(n->pair_b, o->offloads);
 
     struct ts_driver *inner_a = n->pair_a, *inner_b = n->pair_b;
     if (o->fault_a) {
