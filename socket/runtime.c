@@ -4,7 +4,12 @@
  * The loop thread holds rt->mu while it feeds frames and runs timers (ts_stack_step), then drops
  * it and sleeps in epoll on the driver's fd and an eventfd, for exactly as long as the stack's
  * next deadline allows. An application call that makes a deadline earlier (a segment sent arms a
- * retransmission timer, say) writes the eventfd so the loop re-plans; nothing else wakes it. */
+ * retransmission timer, say) writes the eventfd so the loop re-plans; so does a state change
+ * while a control client follows the trace.
+ *
+ * The runtime records the stack's trace (record.h) for stat tools, and serves the control socket
+ * (control.c) from the same loop: its descriptors sit in the same epoll set, and the loop handles
+ * them with the lock released (include/tapstack/control.h). */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -16,6 +21,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "tapstack/control.h"
 
 /* Descriptors start at 3 so that they never look like stdin/stdout/stderr to code that mixes
  * them with kernel descriptors in messages; the lowest free one is handed out, as POSIX does. */
@@ -41,7 +47,7 @@ ts_time_t ts_runtime_now(void)
     return shim_now();
 }
 
-static void wake_loop(struct ts_runtime *rt)
+void rt_wake(struct ts_runtime *rt)
 {
     uint64_t one = 1;
     ssize_t r = write(rt->wakefd, &one, sizeof one);
@@ -56,7 +62,7 @@ void rt_kick(struct ts_runtime *rt)
     ts_time_t next = ts_time_min(ts_stack_poll(rt->s, now), ts_driver_next_deadline(rt->d, now));
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
-        wake_loop(rt);
+        rt_wake(rt);
     }
 }
 
@@ -73,32 +79,77 @@ static int ms_until(ts_time_t deadline)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Set in the loop thread: a state change made by the loop itself needs no wake-up. */
+static _Thread_local const struct ts_runtime *tl_loop;
+
+/* The stack's trace callback (under rt->mu): record, pass on to the app, and wake the loop if a
+ * control client follows the trace and the change came from an application thread. O(1). */
+static void rt_on_trace(void *arg, const struct ts_trace_event *ev)
+{
+    struct ts_runtime *rt = arg;
+    rec_event(&rt->rec, ev);
+    if (rt->trace_fn)
+        rt->trace_fn(rt->trace_arg, ev);
+    if (rt->followers && !rt->follow_woken && tl_loop != rt) {
+        rt->follow_woken = true;
+        rt_wake(rt);
+    }
+}
+
+static void loop_events(struct ts_runtime *rt, struct ctl *ctl, const struct epoll_event *ev, int n,
+                        bool *gone)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = ev[i].data.u64;
+        switch (RT_EV_KIND(tag)) {
+        case RT_EV_WAKE: {
+            uint64_t v;
+            ssize_t r = read(rt->wakefd, &v, sizeof v);
+            (void)r;
+            break;
+        }
+        case RT_EV_DRV:
+            if (ev[i].events & (EPOLLERR | EPOLLHUP)) {
+                /* The link is gone: its fd stays ready for ever, so stop watching it. */
+                epoll_ctl(rt->epfd, EPOLL_CTL_DEL, rt->drvfd, NULL);
+                *gone = true;
+            }
+            break;
+        default:
+            /* A control event that came before the loop saw rt->ctl is reported again. */
+            if (ctl)
+                ctl_event(rt, ctl, tag, ev[i].events);
+            break;
+        }
+    }
+}
+
 static void *loop_main(void *arg)
 {
     struct ts_runtime *rt = arg;
-    struct epoll_event ev[4];
+    struct epoll_event ev[32];
+    tl_loop = rt;
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
         ts_time_t next = ts_stack_step(rt->s, shim_now());
         rt->sleep_until = next;
+        struct ctl *ctl = rt->ctl;
+        if (ctl)
+            ctl_stage_locked(rt, ctl);
         pthread_mutex_unlock(&rt->mu);
+        if (ctl) {
+            ctl_flush_followers(rt, ctl);
+            next = ts_time_min(next, ctl_deadline(ctl));
+        }
         int timeout = ms_until(next);
         /* A driver without a descriptor can only be polled: look at it every few ms. */
         if (rt->drvfd < 0 && (timeout < 0 || timeout > 5))
             timeout = 5;
-        int n = epoll_wait(rt->epfd, ev, 4, timeout);
+        int n = epoll_wait(rt->epfd, ev, (int)(sizeof ev / sizeof ev[0]), timeout);
         bool gone = false;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd == rt->wakefd) {
-                uint64_t v;
-                ssize_t r = read(rt->wakefd, &v, sizeof v);
-                (void)r;
-            } else if (ev[i].data.fd == rt->drvfd && (ev[i].events & (EPOLLERR | EPOLLHUP))) {
-                /* The link is gone: its fd stays ready for ever, so stop watching it. */
-                epoll_ctl(rt->epfd, EPOLL_CTL_DEL, rt->drvfd, NULL);
-                gone = true;
-            }
-        }
+        loop_events(rt, ctl, ev, n, &gone);
+        if (ctl)
+            ctl_expire(rt, ctl, shim_now());
         pthread_mutex_lock(&rt->mu);
         if (gone && rt->link_down) {
             void (*fn)(void *) = rt->link_down;
@@ -137,26 +188,39 @@ struct ts_runtime *ts_runtime_start(struct ts_stack *s, struct ts_driver *d)
     rt->drvfd = ts_driver_fd(d);
     rt->sleep_until = TS_TIME_NEVER;
     rt->port_seed = (uint32_t)(shim_now() * 2654435761u);
+    rt->started = shim_now();
     pthread_mutex_init(&rt->mu, NULL);
     int err = 0;
+    /* Room for a path per connection the stack may hold, and a margin for those that end and
+     * start within one turn of the loop. */
+    uint32_t conns = ts_stack_config(s)->tcp_max_conns;
+    if (rec_init(&rt->rec, TS_CONTROL_RING, TS_CONTROL_HISTORY, (conns ? conns : 4096) + 64) < 0) {
+        pthread_mutex_destroy(&rt->mu);
+        free(rt);
+        errno = ENOMEM;
+        return NULL;
+    }
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
     rt->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rt->epfd < 0 || rt->wakefd < 0) {
         err = errno;
         goto fail;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = rt->wakefd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = RT_EV(RT_EV_WAKE, 0, 0)};
     if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->wakefd, &ev) < 0) {
         err = errno;
         goto fail;
     }
     if (rt->drvfd >= 0) {
-        ev.data.fd = rt->drvfd;
+        ev.data.u64 = RT_EV(RT_EV_DRV, 0, 0);
         if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->drvfd, &ev) < 0) {
             err = errno;
             goto fail;
         }
     }
+    /* The runtime records every state change from now on (ts_runtime_set_trace chains an app's
+     * own callback after it). */
+    ts_stack_set_trace(s, rt_on_trace, rt);
     err = pthread_create(&rt->thread, NULL, loop_main, rt);
     if (err)
         goto fail;
@@ -171,10 +235,12 @@ struct ts_runtime *ts_runtime_start(struct ts_stack *s, struct ts_driver *d)
     pthread_mutex_unlock(&g_mu);
     return rt;
 fail:
+    ts_stack_set_trace(s, NULL, NULL);
     if (rt->epfd >= 0)
         close(rt->epfd);
     if (rt->wakefd >= 0)
         close(rt->wakefd);
+    rec_free(&rt->rec);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
     errno = err ? err : ENOMEM;
@@ -213,6 +279,42 @@ void ts_runtime_with_stack(struct ts_runtime *rt, void (*fn)(struct ts_stack *s,
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* ---------------------------------------------------------------- records */
+
+void ts_runtime_set_trace(struct ts_runtime *rt, ts_trace_fn fn, void *arg)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->trace_fn = fn;
+    rt->trace_arg = arg;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+size_t ts_runtime_events_since(struct ts_runtime *rt, uint64_t since, struct ts_stat_event *out,
+                               size_t max, struct ts_stat_page *pg)
+{
+    pthread_mutex_lock(&rt->mu);
+    size_t n = rec_events_since(&rt->rec, since, out, max, pg);
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+size_t ts_runtime_history_since(struct ts_runtime *rt, uint64_t since, struct ts_stat_conn *out,
+                                size_t max, struct ts_stat_page *pg)
+{
+    pthread_mutex_lock(&rt->mu);
+    size_t n = rec_history_since(&rt->rec, since, out, max, pg);
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+bool ts_runtime_live_path(struct ts_runtime *rt, uint64_t conn_id, struct ts_stat_conn *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    bool ok = rec_live_path(&rt->rec, conn_id, out);
+    pthread_mutex_unlock(&rt->mu);
+    return ok;
+}
+
 void ts_runtime_stop(struct ts_runtime *rt)
 {
     if (!rt)
@@ -223,7 +325,7 @@ void ts_runtime_stop(struct ts_runtime *rt)
 
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
-    wake_loop(rt);
+    rt_wake(rt);
     pthread_mutex_unlock(&rt->mu);
     pthread_join(rt->thread, NULL);
 
@@ -279,10 +381,13 @@ void ts_runtime_stop(struct ts_runtime *rt)
         g_default = g_runtimes;
     pthread_mutex_unlock(&g_mu);
 
+    if (rt->ctl)
+        ctl_close(rt, rt->ctl);
     ts_stack_free(rt->s);
     ts_driver_destroy(rt->d);
     close(rt->epfd);
     close(rt->wakefd);
+    rec_free(&rt->rec);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
 }

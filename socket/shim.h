@@ -16,9 +16,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "record.h"
 #include "tapstack/socket.h"
 #include "tapstack/tcp.h"
 #include "tapstack/udp.h"
+
+struct ctl;
 
 struct ts_runtime {
     struct ts_stack *s;
@@ -34,6 +37,15 @@ struct ts_runtime {
     /* rt->mu: called once, from the loop, when the driver's fd reports an error or hang-up */
     void (*link_down)(void *arg);
     void *link_down_arg;
+
+    ts_time_t started;    /* when the runtime started */
+    struct rec rec;       /* rt->mu: the recorded trace and history (record.h) */
+    ts_trace_fn trace_fn; /* rt->mu: the app's trace callback, after recording */
+    void *trace_arg;      /* rt->mu */
+    unsigned followers;   /* rt->mu: control clients following the trace (set by the loop) */
+    bool follow_woken;    /* rt->mu: the loop was woken for new events and has not looked yet */
+    struct ctl *ctl;      /* the control socket (control.c): published under rt->mu, then used
+                           * by the loop thread only; freed by ts_runtime_stop after the join */
 
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */
@@ -108,6 +120,30 @@ bool sock_wait(struct tsock *k, ts_time_t deadline);
 /* Is TCP port p (on addr) free of sockets that are bound but not yet known to the engine? */
 bool shim_tcp_port_free(struct ts_runtime *rt, const struct tsock *self, uint32_t addr, uint16_t p,
                         bool reuse);
+
+/* The loop's epoll events say what they are in data.u64: kind << 56 | generation << 32 | index
+ * (the generation tells a control client's slot from the next client to take it). */
+enum { RT_EV_WAKE = 1, RT_EV_DRV, RT_EV_CTL_LISTEN, RT_EV_CTL_CLIENT };
+#define RT_EV(kind, gen, idx)                                                                      \
+    ((uint64_t)(kind) << 56 | (uint64_t)((gen)&0xffffffu) << 32 | (uint64_t)(uint32_t)(idx))
+#define RT_EV_KIND(u) ((unsigned)((u) >> 56))
+#define RT_EV_GEN(u)  ((uint32_t)((u) >> 32) & 0xffffffu)
+#define RT_EV_IDX(u)  ((uint32_t)(u))
+void rt_wake(struct ts_runtime *rt); /* write the eventfd: the loop re-plans */
+
+/* ---- control.c: the control socket, run by the loop thread ---- */
+/* rt->mu held: hand the followers the events recorded since they last looked. */
+void ctl_stage_locked(struct ts_runtime *rt, struct ctl *c);
+/* No lock: write what was staged to the followers. */
+void ctl_flush_followers(struct ts_runtime *rt, struct ctl *c);
+/* The earliest time the loop must come back for the control socket (TS_TIME_NEVER: none). */
+ts_time_t ctl_deadline(struct ctl *c);
+/* No lock: an epoll event of the listening socket or a client. */
+void ctl_event(struct ts_runtime *rt, struct ctl *c, uint64_t tag, uint32_t events);
+/* No lock: close clients past their time limits. */
+void ctl_expire(struct ts_runtime *rt, struct ctl *c, ts_time_t now);
+/* After the loop ended: close every client and the socket, remove its file, free c. */
+void ctl_close(struct ts_runtime *rt, struct ctl *c);
 
 /* ---- socket.c ---- */
 /* poll(2) readiness of k (POLLIN...). rt->mu held. */

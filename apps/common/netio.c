@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tapstack/control.h"
+
 int64_t nio_now_ms(void)
 {
     struct timespec ts;
@@ -155,16 +157,40 @@ static void link_gone(void *prog)
 
 struct ts_runtime *nio_runtime_start(struct ts_app *app)
 {
+    const struct ts_app_opts *o = app->opts;
     struct ts_runtime *rt = ts_runtime_start(app->stack, app->drv);
     if (!rt) {
-        fprintf(stderr, "%s: cannot start the socket runtime: %s\n", app->opts->prog,
-                strerror(errno));
+        fprintf(stderr, "%s: cannot start the socket runtime: %s\n", o->prog, strerror(errno));
         return NULL;
     }
-    ts_runtime_on_link_down(rt, link_gone, (void *)app->opts->prog);
+    ts_runtime_on_link_down(rt, link_gone, (void *)o->prog);
     /* The runtime owns them now; only its loop touches them, under its lock. */
     app->stack = NULL;
     app->drv = NULL;
+    /* The runtime records the trace now; --trace prints after it. */
+    if (o->trace)
+        ts_runtime_set_trace(rt, ts_app_trace_print, NULL);
+    if (o->control && strcmp(o->control, "none") == 0)
+        return rt;
+    char err[400];
+    if (ts_runtime_control_open(rt, o->control, o->tap, err, sizeof err) < 0) {
+        if (o->control) { /* asked for by name: not serving it is an error */
+            fprintf(stderr, "%s: %s\n", o->prog, err);
+            fflush(stderr);
+            nio_runtime_stop(rt, app);
+            return NULL;
+        }
+        fprintf(stderr, "%s: %s; going on without a control socket\n", o->prog, err);
+    } else {
+        const char *p = ts_runtime_control_path(rt);
+        if (o->control)
+            fprintf(stderr, "%s: control socket %s - try: tapstack-stat -a --control %s\n", o->prog,
+                    p, p);
+        else
+            fprintf(stderr, "%s: control socket %s - try: tapstack-stat -a --tap %s\n", o->prog, p,
+                    o->tap);
+    }
+    fflush(stderr);
     return rt;
 }
 

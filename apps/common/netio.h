@@ -62,7 +62,10 @@ void nio_pool_done(struct nio_pool *p);
 /* Wait up to ms for every worker to finish; true when none is left. */
 bool nio_pool_wait(struct nio_pool *p, int ms);
 
-/* Hand the app's stack and driver to a socket runtime (prints one line on failure, NULL). */
+/* Hand the app's stack and driver to a socket runtime (prints one line on failure, NULL), chain
+ * --trace after the runtime's recorder and serve the control socket (--control; the default
+ * path for the tap, printed; when another live tapstack holds the default path it says so and
+ * goes on without one, while a --control PATH that cannot be served is an error). */
 struct ts_runtime *nio_runtime_start(struct ts_app *app);
 /* Print the fault injector's statistics (if any) and stop the runtime. */
 void nio_runtime_stop(struct ts_runtime *rt, struct ts_app *app);

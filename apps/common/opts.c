@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tapstack/stat.h"
+
 /* ---- value helpers ---- */
 
 bool ts_app_parse_u64(const char *val, uint64_t *out)
@@ -153,6 +155,17 @@ static const char *set_trace(const char *val, void *ctx)
     return NULL;
 }
 
+static const char *set_control(const char *val, void *ctx)
+{
+    struct ts_app_opts *o = ctx;
+    if (!*val)
+        return "must be a path for the control socket, or none";
+    if (strlen(val) >= 108)
+        return "is longer than a Unix socket path may be (107 bytes)";
+    o->control = val;
+    return NULL;
+}
+
 static const char *set_stats(const char *val, void *ctx)
 {
     (void)val;
@@ -249,11 +262,14 @@ static const struct ts_app_flag common_flags[] = {
     {"pcap", "FILE", "write every frame in and out to FILE (pcap; times = monotonic clock)",
      set_pcap},
     {"msl", "SECONDS", "TCP maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 30)", set_msl},
-    {"trace", NULL, "print every TCP state change with its cause (to stderr)", set_trace},
+    {"trace", NULL, "print every TCP state change, its cause and time in the old state (stderr)",
+     set_trace},
     {"stats", NULL, "print the non-zero counters (drops with their reasons) on exit", set_stats},
     {"no-offload", NULL,
      "no checksum/TSO offloads on the tap (switched off on it): one frame per MTU each way",
      set_no_offload},
+    {"control", "PATH", "tapstack-stat's Unix socket (default DIR/TAP.sock, printed; none = off)",
+     set_control},
     {"drop", "P", "drop frames with probability P, both directions", set_drop},
     {"dup", "P", "duplicate frames with probability P, both directions", set_dup},
     {"reorder", "P", "hold a frame back behind the next one with probability P", set_reorder},
@@ -466,12 +482,11 @@ void ts_app_request_stop(void)
 void ts_app_trace_print(void *arg, const struct ts_trace_event *ev)
 {
     (void)arg;
-    char line[256];
-    size_t n = ts_trace_format(ev, line, sizeof(line));
+    /* The line tapstack-stat --trace prints (stat.h): with the time spent in the old state. */
+    char line[320];
+    size_t n = ts_stat_trace_line(ev, line, sizeof(line));
     if (n >= sizeof(line))
         n = sizeof(line) - 1;
-    while (n > 0 && line[n - 1] == '\n')
-        n--;
     fprintf(stderr, "%.*s\n", (int)n, line);
     fflush(stderr);
 }

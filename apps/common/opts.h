@@ -4,7 +4,7 @@
  *   --tap NAME  --ip ADDR/PREFIX  --gw ADDR  --mac MAC  --mtu N  --pcap FILE  --msl SECONDS
  *   --drop P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N   (both directions)
  *   --drop-in P --drop-out P ... --delay-in MS --delay-out MS            (one direction)
- *   --trace  --stats  --no-offload  --help
+ *   --trace  --stats  --no-offload  --control PATH|none  --help
  * and adds its own through a table of struct ts_app_flag. A bad value gets one line saying what
  * is wrong and how to fix it, and exit status 2.
  *
@@ -87,6 +87,8 @@ struct ts_app_opts {
     bool trace;
     bool stats;      /* --stats: print the non-zero counters on exit (ts_app_teardown) */
     bool no_offload; /* --no-offload: the tap without IFF_VNET_HDR, offloads switched off */
+    /* --control: the control socket's path; NULL = the default for the tap, "none" = none */
+    const char *control;
 };
 
 /* Parse argv. Exits 0 after printing --help, 2 after one line about a bad flag. */
@@ -131,7 +133,8 @@ int ts_app_signals_install(void);
 /* Stop as SIGTERM would (set the flag, wake the stop fd): for a reason found inside the app. */
 void ts_app_request_stop(void);
 
-/* Print the --trace line of an event to stderr (what ts_app_bringup installs with --trace). */
+/* Print the --trace line of an event to stderr (what ts_app_bringup installs with --trace, and
+ * nio_runtime_start chains after the runtime's recorder): tapstack-stat --trace's format. */
 void ts_app_trace_print(void *arg, const struct ts_trace_event *ev);
 
 #endif

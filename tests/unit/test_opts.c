@@ -134,7 +134,27 @@ START_TEST(test_app_flags_and_positionals_reach_their_handlers)
 }
 END_TEST
 
+START_TEST(test_control_flag_names_a_path_or_none)
+{
+    PARSE("h");
+    ck_assert_ptr_null(o.control); /* the default path for the tap */
+    PARSE("--control", "/tmp/x.sock", "h");
+    ck_assert_str_eq(o.control, "/tmp/x.sock");
+    PARSE("--control=none", "h");
+    ck_assert_str_eq(o.control, "none");
+}
+END_TEST
+
 /* Each of these must exit with status 2 (checked by tcase_add_exit_test). */
+START_TEST(test_control_path_too_long_for_a_unix_socket_exits_2)
+{
+    char p[200];
+    memset(p, 'a', sizeof p - 1);
+    p[sizeof p - 1] = 0;
+    PARSE("--control", p, "h");
+}
+END_TEST
+
 START_TEST(test_probability_above_one_exits_2)
 {
     PARSE("--drop", "1.5", "h");
@@ -223,12 +243,14 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_gateway_can_be_given_or_turned_off);
     tcase_add_test(tc, test_fault_flags_set_both_directions_or_one);
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
+    tcase_add_test(tc, test_control_flag_names_a_path_or_none);
     tcase_add_test(tc, test_value_helpers_reject_junk);
     tcase_add_exit_test(tc, test_probability_above_one_exits_2, 2);
     tcase_add_exit_test(tc, test_unknown_flag_exits_2, 2);
     tcase_add_exit_test(tc, test_missing_value_exits_2, 2);
     tcase_add_exit_test(tc, test_network_address_as_ip_exits_2, 2);
     tcase_add_exit_test(tc, test_gateway_off_subnet_exits_2, 2);
+    tcase_add_exit_test(tc, test_control_path_too_long_for_a_unix_socket_exits_2, 2);
     tcase_add_exit_test(tc, test_multicast_mac_exits_2, 2);
     tcase_add_exit_test(tc, test_bad_app_flag_value_exits_2, 2);
     tcase_add_exit_test(tc, test_missing_positional_exits_2, 2);
