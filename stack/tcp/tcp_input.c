@@ -368,7 +368,9 @@ static void tcp_ack_new(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
         tcp_timer_rexmt_stop(c);
     else
         tcp_timer_rexmt_arm(c, now);
-    if (freed)
+    if (freed && c->snd.low_space && ts_ring_free_space(&c->sndbuf) >= c->sndbuf.cap / 2)
+        c->snd.low_space = false;
+    if (freed && !c->snd.low_space)
         tcp_notify(c, TS_TCP_EV_WRITABLE);
 }
 

@@ -139,6 +139,10 @@ struct ts_tcp_conn {
         /* The most data one segment of ours carries: the MSS less options, or a super-segment's
          * when the link cuts them (GSO); what slow start counts an ACK's worth in. */
         uint32_t seg_max;
+        /* The send buffer fell under half free: the owner hears WRITABLE once it is over half
+         * again, not at every ACK (each would wake a blocked writer for a few bytes; Linux's
+         * SOCK_NOSPACE works the same way). */
+        bool low_space;
         bool fin_queued; /* the app is done sending: FIN after sndbuf */
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is

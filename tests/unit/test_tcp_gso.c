@@ -3,6 +3,7 @@
  * received super-segment with a partial checksum taken as one segment and ACKed once, and one ACK
  * per batch of frames read at one wake-up. The raw peer (tcp_fixture.h) plays the host. */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "harness.h"
@@ -239,6 +240,39 @@ START_TEST(test_a_burst_read_at_one_wake_up_is_acked_once_at_its_end)
 }
 END_TEST
 
+START_TEST(test_a_writer_blocked_on_a_full_buffer_hears_writable_once_half_is_free)
+{
+    fill();
+    struct tf f;
+    struct ts_config cfg;
+    tf_config(&cfg);
+    cfg.tcp_sndbuf = 20000;
+    tf_init_cfg(&f, &cfg);
+    tf_establish(&f);
+    uint32_t start = f.stack_nxt;
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, 30000, f.now), 20000); /* full */
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, 1, f.now), -EAGAIN);
+    tf_flush(&f);
+    f.events = 0;
+    /* ACKs that free less than half the buffer: no wake-up for a few bytes of room. */
+    f.stack_nxt = start + 4000;
+    tf_send_ack(&f);
+    f.stack_nxt = start + 9000;
+    tf_send_ack(&f);
+    ck_assert_uint_eq(ts_tcp_writable(f.conn), 9000);
+    ck_assert(!(f.events & TS_TCP_EV_WRITABLE));
+    /* Over half: told once (as Linux's SOCK_NOSPACE), then at every ACK as before. */
+    f.stack_nxt = start + 10000;
+    tf_send_ack(&f);
+    ck_assert(f.events & TS_TCP_EV_WRITABLE);
+    f.events = 0;
+    f.stack_nxt = start + 11000;
+    tf_send_ack(&f);
+    ck_assert(f.events & TS_TCP_EV_WRITABLE);
+    tf_free(&f);
+}
+END_TEST
+
 /* ---- two stacks on a link that passes super-segments whole ---- */
 
 struct two {
@@ -388,6 +422,7 @@ static Suite *gso_suite(void)
     tcase_add_test(tc, test_pieces_lost_from_a_super_segment_are_resent_one_mss_each_as_sack_says);
     tcase_add_test(tc, test_received_super_segment_with_partial_checksum_is_one_segment_acked_once);
     tcase_add_test(tc, test_a_burst_read_at_one_wake_up_is_acked_once_at_its_end);
+    tcase_add_test(tc, test_a_writer_blocked_on_a_full_buffer_hears_writable_once_half_is_free);
     tcase_add_test(tc, test_two_stacks_move_8_mib_in_super_segments_intact);
     tcase_add_test(tc, test_a_lost_super_segment_is_resent_as_the_mss_pieces_sack_says_are_missing);
     tcase_set_timeout(tc, 60);
