@@ -6,8 +6,10 @@
  * the super-segment's headers and these fields of its own (as Linux's tcp_gso_segment and
  * inet_gso_segment): IPv4 total length, id (the first piece's plus its index) and header
  * checksum; TCP sequence number, PSH and FIN on the last piece only, CWR on the first only, and a
- * full TCP checksum. A TS_CSUM_PARTIAL frame gets its checksum completed (RFC 1071 sum from
- * csum_start to the end, folded into the field at csum_start + csum_offset). */
+ * full TCP checksum. A UDP/IPv4 super-datagram (TS_GSO_UDPV4, Linux's UDP_SEGMENT) is cut into
+ * datagrams of gso_size data bytes, each with its IPv4 fields as above and its UDP length and
+ * checksum. A TS_CSUM_PARTIAL frame gets its checksum completed (RFC 1071 sum from csum_start to
+ * the end, folded into the field at csum_start + csum_offset). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +39,32 @@ int ts_frame_csum_complete(uint8_t *buf, size_t len, const struct ts_frame_meta 
     return 0;
 }
 
-/* Where a TCP/IPv4 frame's headers end; 0 when it is not one, or they do not fit. */
-static size_t tcp4_headers(const uint8_t *f, size_t len, size_t *ihl_out)
+/* Where the headers of an IPv4 frame carrying proto (TCP or UDP) end; 0 when it is not one, or
+ * they do not fit. */
+static size_t l4_headers(const uint8_t *f, size_t len, uint8_t proto, size_t *ihl_out)
 {
     if (len < ETH_LEN + 20 || be16_get(f + 12) != ETH_T_IPV4 || (f[ETH_LEN] >> 4) != 4)
         return 0;
     size_t ihl = (size_t)(f[ETH_LEN] & 0x0f) * 4;
-    if (ihl < 20 || f[ETH_LEN + 9] != PROTO_TCP || len < ETH_LEN + ihl + 20)
+    if (ihl < 20 || f[ETH_LEN + 9] != proto || len < ETH_LEN + ihl + 20)
         return 0;
-    size_t thl = (size_t)(f[ETH_LEN + ihl + 12] >> 4) * 4;
-    if (thl < 20 || len < ETH_LEN + ihl + thl)
+    size_t l4 = proto == PROTO_UDP ? 8 : (size_t)(f[ETH_LEN + ihl + 12] >> 4) * 4;
+    if (l4 < 8 || len < ETH_LEN + ihl + l4)
         return 0;
     *ihl_out = ihl;
-    return ETH_LEN + ihl + thl;
+    return ETH_LEN + ihl + l4;
+}
+
+/* A UDP piece's length and checksum (its IPv4 fields are done). */
+static void fill_udp(uint8_t *ip, size_t ihl, size_t dlen)
+{
+    uint8_t *udp = ip + ihl;
+    uint16_t ulen = (uint16_t)(8 + dlen);
+    be16_put(udp + 4, ulen);
+    be16_put(udp + 6, 0);
+    uint32_t ps = csum_pseudo(be32_get(ip + 12), be32_get(ip + 16), PROTO_UDP, ulen);
+    uint16_t sum = csum_fold(csum_add(ps, udp, ulen));
+    be16_put(udp + 6, sum ? sum : 0xffff); /* RFC 768: zero means "none" */
 }
 
 /* Piece i of n: its data (n bytes from the super-segment's data at off) behind the headers. */
@@ -61,6 +76,10 @@ static void fill_piece(uint8_t *p, size_t hdr, size_t ihl, size_t dlen, uint32_t
     be16_put(ip + 4, (uint16_t)(be16_get(ip + 4) + i));
     be16_put(ip + 10, 0);
     be16_put(ip + 10, csum(ip, ihl));
+    if (ip[9] == PROTO_UDP) {
+        fill_udp(ip, ihl, dlen);
+        return;
+    }
     be32_put(tcp + 4, be32_get(tcp + 4) + off);
     if (!last)
         tcp[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
@@ -90,7 +109,9 @@ int ts_frame_segment(const uint8_t *frame, size_t len, const struct ts_frame_met
         free(buf);
         return rc == 0 ? 1 : rc;
     }
-    size_t ihl = 0, hdr = m->gso == TS_GSO_TCPV4 ? tcp4_headers(frame, len, &ihl) : 0;
+    size_t ihl = 0, hdr = 0;
+    if (m->gso == TS_GSO_TCPV4 || m->gso == TS_GSO_UDPV4)
+        hdr = l4_headers(frame, len, m->gso == TS_GSO_TCPV4 ? PROTO_TCP : PROTO_UDP, &ihl);
     if (hdr == 0 || m->gso_size == 0 || len <= hdr)
         return -EINVAL;
     size_t data = len - hdr, seg = m->gso_size;

@@ -2,7 +2,8 @@
  *
  * Offloads (on unless asked not to): the tap is opened with IFF_VNET_HDR, so every frame read or
  * written is preceded by a virtio-net header, and TUNSETOFFLOAD tells the kernel what we take:
- * checksum offload (TUN_F_CSUM) and TCP segmentation (TUN_F_TSO4). The host then hands us TCP
+ * checksum offload (TUN_F_CSUM), TCP segmentation (TUN_F_TSO4) and, where the kernel has it, UDP
+ * segmentation (TUN_F_USO4). The host then hands us TCP
  * super-segments of up to 64 KiB with the checksum left partial, and takes ours the same way,
  * cutting them at gso_size itself: one read or write per 64 KiB instead of per 1500 bytes. The
  * header is translated to and from struct ts_frame_meta as it is; the stack checks it against the
@@ -39,6 +40,7 @@ _Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes
 #define VNET_F_DATA_VALID 2
 #define VNET_GSO_NONE     0
 #define VNET_GSO_TCPV4    1
+#define VNET_GSO_UDP_L4   5
 #define VNET_GSO_ECN      0x80
 
 struct tap {
@@ -81,6 +83,8 @@ static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
     uint8_t type = (uint8_t)(h->gso_type & ~VNET_GSO_ECN);
     if (type == VNET_GSO_TCPV4)
         m->gso = TS_GSO_TCPV4;
+    else if (type == VNET_GSO_UDP_L4)
+        m->gso = TS_GSO_UDPV4;
     else if (type != VNET_GSO_NONE)
         m->gso = TS_GSO_OTHER;
     if (m->gso != TS_GSO_NONE) {
@@ -191,13 +195,22 @@ static int tun_world_usable(void)
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
 #endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
-/* Ask for the offloads, or switch them off. Returns the TS_OFFLOAD_* granted, or -errno. */
+/* Ask for the offloads, or switch them off. Returns the TS_OFFLOAD_* granted, or -errno. USO4
+ * (Linux 6.2) lets a host app's UDP_SEGMENT datagrams through whole, which the stack splits; the
+ * kernel takes it only together with USO6 (IPv6 frames are dropped by the stack anyway), and one
+ * without USO refuses both, and then we ask without them. */
 static int set_offloads(int fd, bool on)
 {
     if (!on)
         return ioctl(fd, TUNSETOFFLOAD, 0UL) < 0 ? -errno : 0;
-    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0)
+    const unsigned long tcp = TUN_F_CSUM | TUN_F_TSO4;
+    if (ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0)
+        return (int)(TS_OFFLOAD_CSUM | TS_OFFLOAD_TSO4 | TS_OFFLOAD_USO4);
+    if (ioctl(fd, TUNSETOFFLOAD, tcp) < 0)
         return -errno;
     return (int)(TS_OFFLOAD_CSUM | TS_OFFLOAD_TSO4);
 }

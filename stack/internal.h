@@ -104,7 +104,7 @@ struct ts_link_rx {
     size_t len;
     /* The driver's offload metadata, offsets made relative to the payload (the IPv4 header):
      * checked by IPv4 against the datagram before anyone believes it. */
-    uint8_t gso;          /* TS_GSO_NONE or TS_GSO_TCPV4 (other types were dropped here) */
+    uint8_t gso;          /* TS_GSO_NONE, _TCPV4 or _UDPV4 (other types were dropped here) */
     uint8_t csum;         /* enum ts_csum */
     uint16_t gso_size;    /* data bytes per piece of a super-segment */
     int32_t csum_start;   /* PARTIAL: where the transport sum begins, from the IPv4 header */
@@ -163,8 +163,8 @@ struct ts_ip_rx {
     /* The transport checksum needs no check: the host verified it (DATA_VALID) or left it
      * partial for us as its NIC (the datagram never crossed a wire). */
     bool l4_csum_ok;
-    /* A TCP super-segment: the data bytes of each wire segment it stands for (the sender's MSS),
-     * 0 for an ordinary datagram. */
+    /* A TCP super-segment: the data bytes of each wire segment it stands for (the sender's MSS);
+     * a UDP super-datagram: the data bytes of each datagram it holds. 0 for an ordinary one. */
     uint16_t gso_size;
 };
 /* Validates one datagram from the link (RFC 1122 3.2.1) and reassembles fragments. Returns true
@@ -250,8 +250,10 @@ void ts_udp_table_free(struct ts_udp_table *t);
 /* What became of a datagram: delivered or dropped (counted), or nobody listens on its port, which
  * the caller may answer with "port unreachable" (RFC 1122 4.1.3.1). */
 enum ts_udp_rx { TS_UDP_RX_DONE, TS_UDP_RX_NO_PORT };
-/* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok). */
-enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok);
+/* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok); gso_size > 0: a
+ * super-datagram, delivered as datagrams of gso_size bytes (struct ts_ip_rx.gso_size). */
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok,
+                            uint16_t gso_size);
 void ts_udp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 
 /* ---- tcp*.c ---- */

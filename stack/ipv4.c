@@ -28,18 +28,21 @@ static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
 #define TCP_CSUM_OFFSET 16
 #define UDP_CSUM_OFFSET 6
 #define TCP_MIN_HDR     20
+#define UDP_HDR_LEN     8
 
 /* The driver's offload claims, checked against the datagram before anyone believes them: a
- * super-segment must be one whole TCP segment (no fragment) with a piece size, and a partial
+ * super-segment must be one whole TCP segment (a super-datagram one whole UDP datagram), no
+ * fragment, with a piece size, and a partial
  * checksum must start at the transport header and point at its checksum field. A header that
  * lies is dropped and counted. Sets what the transport may rely on. */
 static bool offload_ok(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_rx *rx)
 {
     const struct ipv4_hdr *ip = &rx->ip;
     bool frag = ip->mf || ip->frag_off != 0;
-    if (f->gso == TS_GSO_TCPV4) {
-        if (ip->proto != IP_PROTO_TCP || frag || f->gso_size == 0 ||
-            ip->payload_len < TCP_MIN_HDR) {
+    if (f->gso != TS_GSO_NONE) {
+        bool tcp = f->gso == TS_GSO_TCPV4;
+        if (ip->proto != (tcp ? IP_PROTO_TCP : IP_PROTO_UDP) || frag || f->gso_size == 0 ||
+            ip->payload_len < (tcp ? TCP_MIN_HDR : UDP_HDR_LEN)) {
             ts_count(s, TS_C_IP_DROP_OFFLOAD_GSO);
             return false;
         }

@@ -21,12 +21,12 @@ bool ts_link_input(struct ts_stack *s, const uint8_t *frame, size_t len,
         ts_count(s, why);
         return false;
     }
-    if (meta->gso != TS_GSO_NONE && meta->gso != TS_GSO_TCPV4) {
+    if (meta->gso != TS_GSO_NONE && meta->gso != TS_GSO_TCPV4 && meta->gso != TS_GSO_UDPV4) {
         ts_count(s, TS_C_ETH_DROP_OFFLOAD_TYPE);
         return false;
     }
-    /* Only a super-segment the driver vouches for may exceed the MTU (IPv4 checks that it is
-     * one); anything else that long is a frame no wire of ours could carry. */
+    /* Only a super-segment (or super-datagram) the driver vouches for may exceed the MTU (IPv4
+     * checks that it is one); anything else that long is a frame no wire of ours could carry. */
     if (eth.payload_len > s->cfg.mtu && meta->gso == TS_GSO_NONE) {
         ts_count(s, TS_C_ETH_DROP_OVERSIZE);
         return false;

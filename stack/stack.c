@@ -173,7 +173,7 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
         break;
     case IP_PROTO_UDP:
         /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */
-        if (ts_udp_input(s, &rx->ip, rx->l4_csum_ok) == TS_UDP_RX_NO_PORT)
+        if (ts_udp_input(s, &rx->ip, rx->l4_csum_ok, rx->gso_size) == TS_UDP_RX_NO_PORT)
             ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, rx);
         break;
     default:

@@ -430,7 +430,22 @@ static void enqueue(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src, uin
     notify(u, TS_UDP_EV_READABLE);
 }
 
-enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
+/* The datagram's data to u; a super-datagram (USO) as the datagrams of gso bytes it holds. */
+static void enqueue_all(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src,
+                        const struct udp_hdr *h, uint16_t gso)
+{
+    if (gso == 0 || h->payload_len <= gso) {
+        enqueue(s, u, src, h->sport, h->payload, h->payload_len);
+        return;
+    }
+    for (size_t off = 0; off < h->payload_len; off += gso) {
+        size_t n = h->payload_len - off < gso ? h->payload_len - off : gso;
+        enqueue(s, u, src, h->sport, h->payload + off, n);
+    }
+}
+
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok,
+                            uint16_t gso_size)
 {
     ts_count(s, TS_C_UDP_RX);
     struct udp_hdr h;
@@ -453,7 +468,7 @@ enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool 
             if (match(u, ip->src, h.sport, ip->dst, h.dport, true) < 0)
                 continue;
             any = true;
-            enqueue(s, u, ip->src, h.sport, h.payload, h.payload_len);
+            enqueue_all(s, u, ip->src, &h, gso_size);
         }
         if (any)
             return TS_UDP_RX_DONE;
@@ -475,7 +490,7 @@ enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool 
         ts_count(s, TS_C_UDP_DROP_NO_PORT);
         return TS_UDP_RX_NO_PORT;
     }
-    enqueue(s, best, ip->src, h.sport, h.payload, h.payload_len);
+    enqueue_all(s, best, ip->src, &h, gso_size);
     return TS_UDP_RX_DONE;
 }
 

@@ -573,7 +573,8 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
             o->prog, o->tap, ts_ip_format(cfg.ip, ip), cfg.prefix_len,
             cfg.gateway ? ts_ip_format(cfg.gateway, gw) : "none", ts_mac_format(cfg.mac, mac),
             cfg.mtu,
-            (off & TS_OFFLOAD_TSO4)   ? "csum+tso4"
+            (off & TS_OFFLOAD_USO4)   ? "csum+tso4+uso4"
+            : (off & TS_OFFLOAD_TSO4) ? "csum+tso4"
             : (off & TS_OFFLOAD_CSUM) ? "csum"
             : o->no_offload           ? "off"
                                       : "none (kernel or fault injector)",

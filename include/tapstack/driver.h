@@ -35,7 +35,11 @@ enum ts_gso {
      * which stands for the segments of gso_size data bytes that the link cuts it into (the
      * kernel's TSO/GSO): every piece gets the header with its own seq, the options repeated. */
     TS_GSO_TCPV4 = 1,
-    TS_GSO_OTHER = 255, /* a type we do not take (UDP, IPv6, ...): the stack drops the frame */
+    /* One UDP/IPv4 super-datagram (USO, a host app's UDP_SEGMENT): one UDP header in front of
+     * the data of several datagrams of gso_size bytes each (the last may be shorter), which the
+     * receiver takes as that many datagrams. */
+    TS_GSO_UDPV4 = 2,
+    TS_GSO_OTHER = 255, /* a type we do not take (IPv6, ...): the stack drops the frame */
 };
 enum ts_csum {
     TS_CSUM_NONE = 0, /* the checksums are in the frame: the receiver verifies them */
@@ -58,6 +62,7 @@ struct ts_frame_meta {
 /* What a link can take in frames sent to it (ts_driver_offloads). */
 #define TS_OFFLOAD_CSUM 0x1u /* TS_CSUM_PARTIAL frames */
 #define TS_OFFLOAD_TSO4 0x2u /* TS_GSO_TCPV4 super-segments up to 64 KiB */
+#define TS_OFFLOAD_USO4 0x4u /* TS_GSO_UDPV4 super-datagrams (the tap takes them; we send none) */
 
 /* The largest frame a driver hands over: an IPv4 datagram of 65535 bytes and its Ethernet
  * header (a super-segment or a jumbo frame never exceeds it). */
@@ -177,7 +182,8 @@ struct ts_driver *ts_pcap_wrap(struct ts_driver *inner, const char *path, char *
 
 /* Software segmentation, as the kernel does it for a GSO frame: calls out(arg, piece, len) for each
  * wire frame of a TS_GSO_TCPV4 super-segment (IPv4 total length, id + i, header checksum, TCP seq,
- * PSH/FIN on the last piece only, CWR on the first only, full TCP checksum), or once with the
+ * PSH/FIN on the last piece only, CWR on the first only, full TCP checksum) or TS_GSO_UDPV4
+ * super-datagram (IPv4 fields as for TCP, UDP length and checksum), or once with the
  * checksum completed for a TS_CSUM_PARTIAL frame, or once as it is for a plain one. Returns the
  * number of frames, or -EINVAL (and calls nothing) when the meta does not fit the frame. */
 int ts_frame_segment(const uint8_t *frame, size_t len, const struct ts_frame_meta *meta,

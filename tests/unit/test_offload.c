@@ -4,6 +4,7 @@
  * counts a header that lies; it sends super-segments only to a link that takes them; the fault
  * injector applies its faults to the wire frames of a super-segment. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,7 +144,7 @@ struct lie {
     void (*spoil)(struct ts_frame_meta *m, uint8_t *frame);
     enum ts_counter counted;
 };
-static void gso_type_udp(struct ts_frame_meta *m, uint8_t *f)
+static void gso_type_ipv6(struct ts_frame_meta *m, uint8_t *f)
 {
     (void)f;
     m->gso = TS_GSO_OTHER;
@@ -169,6 +170,11 @@ static void gso_on_udp(struct ts_frame_meta *m, uint8_t *f)
     be16_put(ip + 10, 0);
     be16_put(ip + 10, csum(ip, IPV4_HDR_LEN));
 }
+static void udp_gso_on_tcp(struct ts_frame_meta *m, uint8_t *f)
+{
+    (void)f;
+    m->gso = TS_GSO_UDPV4;
+}
 static void csum_start_at_ip(struct ts_frame_meta *m, uint8_t *f)
 {
     (void)f;
@@ -186,10 +192,11 @@ static void csum_past_the_end(struct ts_frame_meta *m, uint8_t *f)
     m->csum_start = 60000;
 }
 static const struct lie lies[] = {
-    {"GSO type we do not take", gso_type_udp, TS_C_ETH_DROP_OFFLOAD_TYPE},
+    {"GSO type we do not take", gso_type_ipv6, TS_C_ETH_DROP_OFFLOAD_TYPE},
     {"gso_size 0", gso_size_zero, TS_C_IP_DROP_OFFLOAD_GSO},
     {"GSO on a fragment", gso_on_a_fragment, TS_C_IP_DROP_OFFLOAD_GSO},
     {"TCP GSO on a UDP datagram", gso_on_udp, TS_C_IP_DROP_OFFLOAD_GSO},
+    {"UDP GSO on a TCP segment", udp_gso_on_tcp, TS_C_IP_DROP_OFFLOAD_GSO},
     {"partial checksum starting at the IP header", csum_start_at_ip, TS_C_IP_DROP_OFFLOAD_CSUM},
     {"partial checksum field at UDP's offset", csum_offset_not_tcp, TS_C_IP_DROP_OFFLOAD_CSUM},
     {"partial checksum past the frame", csum_past_the_end, TS_C_IP_DROP_OFFLOAD_CSUM},
@@ -239,6 +246,54 @@ START_TEST(test_partial_udp_checksum_is_trusted_and_the_same_bytes_without_metad
     ck_assert_int_eq(ts_udp_recvfrom(u, buf, sizeof buf, &from, &port, NULL), 5);
     ck_assert_mem_eq(buf, "jello", 5);
     ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_UDP_DROP_BAD_CSUM), 1);
+    ts_udp_close(u);
+    th_raw_free(&r);
+}
+END_TEST
+
+START_TEST(test_udp_super_datagram_is_taken_as_the_datagrams_it_holds)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    int err = 0;
+    struct ts_udp_sock *u = ts_udp_open(r.s, 0, 9000, false, 65536, &err);
+    ck_assert_ptr_nonnull(u);
+    char msg[250];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 26);
+    size_t len = th_build_udp(&r, 4000, 9000, msg, sizeof msg, big, sizeof big);
+    size_t l4 = ETH_HDR_LEN + IPV4_HDR_LEN;
+    /* A host app's UDP_SEGMENT with 100-byte segments: 100 + 100 + 50, checksum left partial. */
+    be16_put(big + l4 + 6,
+             (uint16_t)~csum_fold(csum_pseudo(r.peer_ip, r.ip, IP_PROTO_UDP, 8 + sizeof msg)));
+    struct ts_frame_meta m = {.gso = TS_GSO_UDPV4,
+                              .csum = TS_CSUM_PARTIAL,
+                              .gso_size = 100,
+                              .hdr_len = (uint16_t)(l4 + 8),
+                              .csum_start = (uint16_t)l4,
+                              .csum_offset = 6};
+    /* What the fault injector or any wire would carry: three datagrams of their own. */
+    static struct pieces p;
+    p.n = 0;
+    ck_assert_int_eq(ts_frame_segment(big, len, &m, collect, &p), 3);
+    for (size_t i = 0; i < 3; i++) {
+        struct udp_hdr h;
+        ck_assert(th_parse_udp(p.f[i], p.len[i], &h)); /* full, correct checksums */
+        ck_assert_uint_eq(h.payload_len, i < 2 ? 100 : 50);
+        ck_assert_mem_eq(h.payload, msg + 100 * i, h.payload_len);
+    }
+    th_raw_inject_meta(&r, big, len, &m);
+    char buf[300];
+    uint32_t from;
+    uint16_t port;
+    for (size_t i = 0; i < 3; i++) {
+        ssize_t n = ts_udp_recvfrom(u, buf, sizeof buf, &from, &port, NULL);
+        ck_assert_int_eq(n, i < 2 ? 100 : 50);
+        ck_assert_mem_eq(buf, msg + 100 * i, (size_t)n);
+        ck_assert_uint_eq(port, 4000);
+    }
+    ck_assert_int_eq(ts_udp_recvfrom(u, buf, sizeof buf, &from, &port, NULL), -EAGAIN);
+    ck_assert_uint_eq(ts_stack_counter(r.s, TS_C_ETH_RX_GSO), 1);
     ts_udp_close(u);
     th_raw_free(&r);
 }
@@ -362,6 +417,7 @@ static Suite *offload_suite(void)
                         (int)(sizeof lies / sizeof lies[0]));
     tcase_add_test(
         tc, test_partial_udp_checksum_is_trusted_and_the_same_bytes_without_metadata_are_not);
+    tcase_add_test(tc, test_udp_super_datagram_is_taken_as_the_datagrams_it_holds);
     tcase_add_test(tc, test_ip_sends_a_super_datagram_with_df_only_to_a_link_that_takes_tso);
     tcase_add_test(tc, test_fault_injector_hands_on_the_wire_frames_of_a_super_segment);
     tcase_add_test(tc, test_pair_carries_the_metadata_with_the_frame);
