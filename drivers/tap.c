@@ -153,6 +153,10 @@ static unsigned tap_offloads(struct ts_driver *d)
 static void tap_destroy(struct ts_driver *d)
 {
     struct tap *t = d->priv;
+    /* A persistent tap keeps its offloads after we go: leave it plain, as a program that knows
+     * nothing of virtio-net headers expects (it would get 64 KiB frames with partial checksums). */
+    if (t->offloads)
+        (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     close(t->fd);
     free(t);
 }

@@ -3,8 +3,9 @@
 # persistent tap: what `ethtool -k` shows for the tap in the namespace, 1 GiB each way with the
 # host's curl (GET /bytes, SHA-256 against the pattern) and socat (a POST /upload written raw,
 # hashed by the server), and the counters: super-segments crossed both ways with offloads on,
-# none with them off. Off comes after on, so it also proves that the driver switches off what the
-# persistent tap kept from its last user.
+# none with them off. A stack that exits leaves the tap plain (offloads off), and one killed
+# before it could leaves them on: the run with --no-offload comes after such a kill, so it also
+# proves that the driver switches off what the persistent tap kept from its last user.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apps_lib.sh"
 
@@ -68,5 +69,12 @@ run_mode() {
 }
 
 run_mode on csum+tso4 on on
+[[ $(feature tcp-segmentation-offload) == off ]] || ts_fail "the stack left the tap with TSO on at exit"
+# A stack killed with its offloads on leaves them on the persistent tap...
+ts_start_app "$TS_BIN/tapstack-httpd" --tap "$TS_TAP"
+kill -KILL "$TS_APP_PID"
+wait "$TS_APP_PID" 2>/dev/null
+[[ $(feature tcp-segmentation-offload) == on ]] || ts_fail "a killed stack's offloads are not on the tap"
+# ...and --no-offload switches them off.
 run_mode off off off off --no-offload
 ts_pass "offloads on and off: ethtool flags, 1 GiB each way (curl, socat) with equal SHA-256, counters"
