@@ -342,6 +342,10 @@ void ts_app_parse(const struct ts_app_spec *spec, int argc, char **argv, struct 
     ts_config_default(&o->cfg);
     o->fault.seed = 1;
     gw_given = false;
+    /* TAPSTACK_OFFLOAD=0 makes --no-offload the default: how the tests run every app without
+     * offloads (TAPSTACK_OFFLOAD=0 tests/run-integration.sh build). */
+    const char *off = getenv("TAPSTACK_OFFLOAD");
+    o->no_offload = off && strcmp(off, "0") == 0;
 
     int npos = 0;
     bool only_pos = false;

@@ -85,8 +85,10 @@ struct ts_app_opts {
     struct ts_fault_config fault;
     bool faults; /* any fault flag given: wrap the driver in the fault injector */
     bool trace;
-    bool stats;      /* --stats: print the non-zero counters on exit (ts_app_teardown) */
-    bool no_offload; /* --no-offload: the tap without IFF_VNET_HDR, offloads switched off */
+    bool stats; /* --stats: print the non-zero counters on exit (ts_app_teardown) */
+    /* --no-offload (or TAPSTACK_OFFLOAD=0 in the environment): the tap without IFF_VNET_HDR,
+     * offloads switched off */
+    bool no_offload;
     /* --control: the control socket's path; NULL = the default for the tap, "none" = none */
     const char *control;
 };

@@ -151,6 +151,13 @@ START_TEST(test_offloads_are_on_unless_no_offload_is_given)
     ck_assert(!o.no_offload);
     PARSE("--no-offload", "h");
     ck_assert(o.no_offload);
+    setenv("TAPSTACK_OFFLOAD", "0", 1); /* how the tests run every app without offloads */
+    PARSE("h");
+    ck_assert(o.no_offload);
+    setenv("TAPSTACK_OFFLOAD", "1", 1);
+    PARSE("h");
+    ck_assert(!o.no_offload);
+    unsetenv("TAPSTACK_OFFLOAD");
 }
 END_TEST
 
