@@ -109,6 +109,23 @@ START_TEST(test_the_partial_last_piece_waits_for_an_ack_as_a_small_segment_would
 }
 END_TEST
 
+START_TEST(test_after_frag_needed_the_pieces_follow_the_lower_path_mtu)
+{
+    struct tf f;
+    establish(&f, false);
+    /* RFC 1191: a router on the path takes 1000 bytes; the MSS falls to 1000 - 40 and a
+     * super-segment's pieces with it (each goes out with DF, fitting the path). */
+    tf_send_icmp_unreach_mtu(&f, ICMP_UNREACH_NEEDFRAG, 1000, f.stack_nxt);
+    uint32_t start = f.stack_nxt;
+    ck_assert_int_eq(ts_tcp_send(f.conn, data, 50000, f.now), 50000);
+    struct tf_seg *sg = tf_expect(&f, TCP_ACK, start, f.peer_nxt);
+    ck_assert_uint_eq(sg->gso_size, 960);
+    ck_assert_uint_eq(sg->h.payload_len % 960, 0);
+    ck_assert(sg->df);
+    tf_free(&f);
+}
+END_TEST
+
 START_TEST(test_pieces_lost_from_a_super_segment_are_resent_one_mss_each_as_sack_says)
 {
     struct tf f;
@@ -419,6 +436,7 @@ static Suite *gso_suite(void)
     tcase_add_test(tc,
                    test_timestamps_ride_on_the_super_segment_and_the_pieces_are_mss_less_options);
     tcase_add_test(tc, test_the_partial_last_piece_waits_for_an_ack_as_a_small_segment_would);
+    tcase_add_test(tc, test_after_frag_needed_the_pieces_follow_the_lower_path_mtu);
     tcase_add_test(tc, test_pieces_lost_from_a_super_segment_are_resent_one_mss_each_as_sack_says);
     tcase_add_test(tc, test_received_super_segment_with_partial_checksum_is_one_segment_acked_once);
     tcase_add_test(tc, test_a_burst_read_at_one_wake_up_is_acked_once_at_its_end);
