@@ -195,6 +195,34 @@ static int tun_world_usable(void)
     return stat("/dev/net/tun", &st) == 0 && (st.st_mode & 0006) == 0006;
 }
 
+/* The one-line message for a TUNSETIFF that failed with errno e. */
+static void attach_error(int e, const char *ifname, char *err, size_t errlen)
+{
+    if (e == EPERM || e == EACCES)
+        snprintf(err, errlen,
+                 "cannot attach to %s: permission denied: run as root or create a user-owned "
+                 "tap: sudo tools/tap-setup --name %s --user $USER",
+                 ifname, ifname);
+    else if (e == EBUSY)
+        snprintf(err, errlen,
+                 "%s is in use by another process: stop it, or use another tap with --tap", ifname);
+    else if (e == EINVAL && iface_is_tun(ifname) == 1)
+        snprintf(err, errlen,
+                 "%s exists but is a TUN device, not TAP: delete it with "
+                 "tools/tap-teardown --name %s",
+                 ifname, ifname);
+    else if (e == EINVAL && if_nametoindex(ifname) != 0 && iface_is_tun(ifname) == -1)
+        snprintf(err, errlen, "%s exists and is not a tap device: pick another name with --tap",
+                 ifname);
+    else if (e == EINVAL)
+        snprintf(err, errlen,
+                 "cannot attach to %s: it exists in another mode (multi-queue?): delete it "
+                 "with tools/tap-teardown --name %s",
+                 ifname, ifname);
+    else
+        snprintf(err, errlen, "cannot attach to %s: %s", ifname, strerror(e));
+}
+
 /* TUN_F_* of <linux/if_tun.h>; USO arrived in Linux 6.2, after some headers we build with. */
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
@@ -265,30 +293,7 @@ struct ts_driver *ts_tap_open_ex(const char *ifname, bool offload, char *err, si
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
         close(fd);
-        if (e == EPERM || e == EACCES)
-            snprintf(err, errlen,
-                     "cannot attach to %s: permission denied: run as root or create a user-owned "
-                     "tap: sudo tools/tap-setup --name %s --user $USER",
-                     ifname, ifname);
-        else if (e == EBUSY)
-            snprintf(err, errlen,
-                     "%s is in use by another process: stop it, or use another tap with --tap",
-                     ifname);
-        else if (e == EINVAL && iface_is_tun(ifname) == 1)
-            snprintf(err, errlen,
-                     "%s exists but is a TUN device, not TAP: delete it with "
-                     "tools/tap-teardown --name %s",
-                     ifname, ifname);
-        else if (e == EINVAL && if_nametoindex(ifname) != 0 && iface_is_tun(ifname) == -1)
-            snprintf(err, errlen, "%s exists and is not a tap device: pick another name with --tap",
-                     ifname);
-        else if (e == EINVAL)
-            snprintf(err, errlen,
-                     "cannot attach to %s: it exists in another mode (multi-queue?): delete it "
-                     "with tools/tap-teardown --name %s",
-                     ifname, ifname);
-        else
-            snprintf(err, errlen, "cannot attach to %s: %s", ifname, strerror(e));
+        attach_error(e, ifname, err, errlen);
         return NULL;
     }
 
