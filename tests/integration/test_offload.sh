@@ -78,4 +78,4 @@ wait "$TS_APP_PID" 2>/dev/null
 [[ $(feature tcp-segmentation-offload) == on ]] || ts_fail "a killed stack's offloads are not on the tap"
 # ...and --no-offload switches them off.
 run_mode off off off off --no-offload
-ts_pass "offloads on and off: ethtool flags, 1 GiB each way (curl, socat) with equal SHA-256, counters"
+ts_pass "offloads on and off: ethtool flags, $N bytes each way (curl, socat) with equal SHA-256, counters"
