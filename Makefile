@@ -1,5 +1,8 @@
 # tapstack build. `make` builds everything into build/, `make test` runs every test (unit,
-# integration when root, and the ASan+UBSan build), `make demo` runs the demo in a namespace.
+# integration when root, and the ASan+UBSan build), `make demo` runs the tour of the TCP states in
+# a namespace (`make demo STEP=N`: one step), `make run` keeps the servers up in one.
+# demo, run and test install the Debian packages they need first (tools/deps.sh), then build only
+# what they run: the demo and run targets never compile the unit tests (which need check.h).
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/san/.
 
 CC ?= gcc
@@ -52,11 +55,17 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
+# What `make demo` and `make run` run, and nothing more (no unit tests: they need check.h).
+DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(BUILD)/bin/tapstack-stat
+RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(BUILD)/bin/tapstack-stat
+
+.PHONY: all libs apps demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check deps-check docs-check
 all: libs apps unit-bins fuzz-bins bench-bins
 
 libs: $(ALL_LIBS)
 apps: $(APP_BINS)
+demo-bins: $(DEMO_BINS)
+run-bins: $(RUN_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
 bench-bins: $(BENCH_BINS)
@@ -109,12 +118,23 @@ san:
 	$(MAKE) SAN=1 all
 
 # The layers of stack/ call only down: lists who calls whom (from the objects' symbol tables)
-# and fails on an upward call or a loop of files outside TCP (tools/layers-check.py).
+# and fails on an upward call or a loop of files outside TCP; reports the longest function of
+# stack/ and fails on one of 80 lines or more (tools/layers-check.py).
 deps-check: $(CORE_LIB)
 	@tools/layers-check.py $(BUILD)
 
-demo: all
-	@tools/demo.sh
+# docs/ against the code: every `file:function` it names is defined there, and docs/states.md
+# lists every trace cause the code raises, where it is raised (tools/docs-check.py).
+docs-check:
+	@tools/docs-check.py
+
+# The scripts check the packages, then build their binaries (make demo-bins / run-bins): nothing
+# here may compile first, or a fresh machine fails before the packages are installed.
+demo:
+	@tools/demo.sh $(if $(STEP),--step $(STEP))
+
+run:
+	@tools/run.sh
 
 bench: all
 	@tests/bench/run.sh $(BUILD)

@@ -1,90 +1,211 @@
-/* tapstack-echo-server: TCP and UDP echo (RFC 862) on tapstack, and optionally
- * discard (RFC 863).
+/* tapstack-echo-server: TCP and UDP echo (RFC 862) on tapstack, and optionally discard
+ * (RFC 863), every client served from one thread's event loop (apps/common/evloop.h).
  *
- * The stack answers ARP and ping as soon as it is up. TCP clients each get a
- * thread (at most MAX_CLIENTS; beyond that a new connection is closed at once);
- * UDP datagrams are answered from the main thread, which also accepts. A client
- * that half-closes gets every byte echoed and then our FIN: the echo of a whole
- * file ends with a clean close on both sides. */
+ * The stack answers ARP and ping as soon as it is up. A TCP client's bytes are sent back as
+ * they come; what the client is not ready to take yet waits in the connection (and nothing more
+ * is read from it until that is out, so a client that does not read cannot make us buffer
+ * without end). A client that half-closes gets every byte echoed and then our FIN: the echo of a
+ * whole file ends with a clean close on both sides. At most --max-conns clients at once; beyond
+ * that a new connection is closed at once, counted and reported on stderr. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/evloop.h"
 #include "common/netio.h"
 #include "common/opts.h"
 
-#define MAX_CLIENTS 256
-#define IDLE_MS     (10 * 60 * 1000) /* a client silent this long is dropped */
-#define IO_MS       60000            /* echo that cannot be sent back for this long: give up */
+#define IDLE_MS (10 * 60 * 1000) /* a client silent this long is dropped */
+#define IO_MS   60000            /* echo that cannot be sent back for this long: give up */
 
-struct server {
-    unsigned port, discard_port;
-    volatile sig_atomic_t *stop;
-    struct nio_pool pool;
+enum { STEP_CLOSE = -1, STEP_WAIT = 0 };
+
+/* A listening or UDP socket, echo or discard. */
+struct service {
+    struct ev_io io;
+    bool discard;
 };
-static struct server S = {.port = 7, .pool = NIO_POOL_INIT(MAX_CLIENTS)};
 
 struct client {
-    int fd;
+    struct ev_io io;
+    struct ev_timer tmr;
+    struct client *prev, *next; /* every client, to close them on exit */
     bool discard;
-    uint8_t buf[65536];
+    bool eof;      /* the client's FIN arrived */
+    uint8_t *owed; /* received, not yet echoed back */
+    size_t owed_len, owed_off;
 };
 
-static void *client_main(void *arg)
+static struct server {
+    const char *prog;
+    unsigned port, discard_port;
+    struct ev_loop loop;
+    struct ev_tlist idle, io;
+    struct service svc[4]; /* echo TCP, echo UDP, discard TCP, discard UDP */
+    int nsvc;
+    struct client *clients;
+    struct nio_limit limit;
+} S = {.port = 7, .limit = {.max = 2048}};
+
+static uint8_t scratch[65536]; /* one thread: shared by every client */
+
+static void client_close(struct client *c)
 {
-    struct client *c = arg;
-    for (;;) {
-        ssize_t n = nio_recv(c->fd, c->buf, sizeof c->buf, IDLE_MS, S.stop);
-        if (n <= 0)
-            break; /* 0: the client's FIN, and everything before it is echoed already
-                    */
-        if (!c->discard && nio_send_all(c->fd, c->buf, (size_t)n, IO_MS, S.stop) < 0)
-            break;
-    }
-    /* Our FIN after the echoed data (RFC 862: the server closes when the client
-     * is done). */
-    ts_close(c->fd);
+    ev_timer_stop(&c->tmr);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        S.clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    ts_close(c->io.fd); /* our FIN, after everything echoed (or a RST on error) */
+    free(c->owed);
     free(c);
-    nio_pool_done(&S.pool);
-    return NULL;
+    nio_limit_put(&S.limit);
 }
 
-static void accept_clients(int lfd, bool discard)
+/* Send what is owed. STEP_WAIT while some is left, STEP_CLOSE on error, 1 when all is out. */
+static int send_owed(struct client *c)
+{
+    while (c->owed_off < c->owed_len) {
+        ssize_t n =
+            ts_send(c->io.fd, c->owed + c->owed_off, c->owed_len - c->owed_off, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
+        c->owed_off += (size_t)n;
+        ev_timer_arm(&S.io, &c->tmr);
+    }
+    free(c->owed);
+    c->owed = NULL;
+    c->owed_len = c->owed_off = 0;
+    ev_timer_arm(&S.idle, &c->tmr);
+    return 1;
+}
+
+/* Echo n bytes of scratch: straight back if the socket takes them, the rest owed. */
+static int echo(struct client *c, size_t n)
+{
+    ssize_t s = ts_send(c->io.fd, scratch, n, MSG_NOSIGNAL);
+    if (s < 0 && errno != EAGAIN)
+        return STEP_CLOSE;
+    size_t sent = s < 0 ? 0 : (size_t)s;
+    if (sent == n)
+        return 1;
+    c->owed = malloc(n - sent);
+    if (!c->owed)
+        return STEP_CLOSE;
+    memcpy(c->owed, scratch + sent, n - sent);
+    c->owed_len = n - sent;
+    ev_timer_arm(&S.io, &c->tmr);
+    return 1;
+}
+
+/* Everything a client's events ask for, until the socket says EAGAIN (edge-triggered). */
+static int client_step(struct client *c)
 {
     for (;;) {
-        int fd = ts_accept(lfd, NULL, NULL);
-        if (fd < 0)
+        if (c->owed) {
+            int r = send_owed(c);
+            if (r <= 0)
+                return r;
+        }
+        if (c->eof)
+            return STEP_CLOSE; /* all echoed: RFC 862, the server closes when the client is done */
+        ssize_t n = ts_recv(c->io.fd, scratch, sizeof scratch, 0);
+        if (n == 0) {
+            c->eof = true;
+            continue;
+        }
+        if (n < 0)
+            return errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
+        ev_timer_arm(&S.idle, &c->tmr);
+        if (!c->discard && echo(c, (size_t)n) < 0)
+            return STEP_CLOSE;
+    }
+}
+
+static void on_client(struct ev_io *io, uint32_t events)
+{
+    (void)events;
+    struct client *c = EV_CONTAINER(io, struct client, io);
+    if (client_step(c) == STEP_CLOSE)
+        client_close(c);
+}
+
+static void on_timeout(struct ev_timer *t)
+{
+    client_close(EV_CONTAINER(t, struct client, tmr));
+}
+
+static void on_listener(struct ev_io *io, uint32_t events)
+{
+    (void)events;
+    bool discard = EV_CONTAINER(io, struct service, io)->discard;
+    for (;;) {
+        int fd = ts_accept4(io->fd, NULL, NULL, SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == ECONNABORTED || errno == EINTR)
+                continue;
             return; /* EAGAIN: the queue is empty */
-        struct client *c = malloc(sizeof *c);
-        if (!c || nio_nonblock(fd) < 0) {
-            free(c);
+        }
+        if (!nio_limit_take(&S.limit, S.prog, "closed")) {
             ts_close(fd);
             continue;
         }
-        c->fd = fd;
-        c->discard = discard;
-        if (nio_pool_spawn(&S.pool, client_main, c) < 0) {
+        struct client *c = calloc(1, sizeof *c);
+        if (!c ||
+            ev_add(&S.loop, &c->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_client) < 0) {
             free(c);
             ts_close(fd);
+            nio_limit_put(&S.limit);
+            continue;
         }
+        c->discard = discard;
+        c->next = S.clients;
+        if (S.clients)
+            S.clients->prev = c;
+        S.clients = c;
+        ev_timer_init(&c->tmr, on_timeout);
+        ev_timer_arm(&S.idle, &c->tmr);
     }
 }
 
-/* Answer (echo) or drop (discard) every datagram waiting on fd. */
-static void serve_udp(int fd, bool discard)
+/* Answer (echo) or drop (discard) every datagram waiting. */
+static void on_udp(struct ev_io *io, uint32_t events)
 {
-    static uint8_t buf[65536];
+    (void)events;
+    bool discard = EV_CONTAINER(io, struct service, io)->discard;
     for (;;) {
         struct sockaddr_in peer;
         socklen_t plen = sizeof peer;
-        ssize_t n = ts_recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &plen);
+        ssize_t n =
+            ts_recvfrom(io->fd, scratch, sizeof scratch, 0, (struct sockaddr *)&peer, &plen);
         if (n < 0)
             return;
         if (!discard)
-            ts_sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, plen);
+            ts_sendto(io->fd, scratch, (size_t)n, 0, (struct sockaddr *)&peer, plen);
     }
+}
+
+/* TCP and UDP on port, echo or discard. 0, or -1 after one line saying why. */
+static int serve_port(const struct ts_app_opts *o, unsigned port, bool discard)
+{
+    for (int udp = 0; udp < 2; udp++) {
+        int fd =
+            nio_serve_socket(o->prog, udp ? SOCK_DGRAM : SOCK_STREAM, o->cfg.ip, port, NIO_BACKLOG);
+        if (fd < 0)
+            return -1;
+        struct service *sv = &S.svc[S.nsvc++];
+        sv->discard = discard;
+        sv->io.fd = fd;
+        if (nio_nonblock(fd) < 0 ||
+            ev_add(&S.loop, &sv->io, fd, EPOLLIN, udp ? on_udp : on_listener) < 0) {
+            fprintf(stderr, "%s: cannot watch port %u: %s\n", o->prog, port, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static const char *set_port(const char *val, void *ctx)
@@ -97,11 +218,18 @@ static const char *set_discard(const char *val, void *ctx)
     (void)ctx;
     return ts_app_parse_uint(val, 1, 65535, &S.discard_port) ? NULL : "must be a port 1..65535";
 }
+static const char *set_max_conns(const char *val, void *ctx)
+{
+    (void)ctx;
+    return ts_app_parse_uint(val, 1, 1000000, &S.limit.max) ? NULL : "must be 1..1000000";
+}
 
 static const struct ts_app_flag flags[] = {
     {"port", "N", "TCP and UDP echo port (default 7)", set_port},
     {"discard-port", "N", "also serve TCP and UDP discard (RFC 863) on this port (e.g. 9)",
      set_discard},
+    {"max-conns", "N", "TCP clients served at once (default 2048); beyond that a new one is closed",
+     set_max_conns},
     {0},
 };
 
@@ -109,13 +237,13 @@ int main(int argc, char **argv)
 {
     const struct ts_app_spec spec = {
         .name = "tapstack-echo-server",
-        .summary = "TCP and UDP echo (RFC 862), optionally discard (RFC 863), on "
-                   "tapstack; "
+        .summary = "TCP and UDP echo (RFC 862), optionally discard (RFC 863), on tapstack; "
                    "answers ARP and ping.",
         .flags = flags,
     };
     struct ts_app_opts o;
     ts_app_parse(&spec, argc, argv, &o);
+    S.prog = o.prog;
     if (S.discard_port && S.discard_port == S.port) {
         fprintf(stderr, "%s: --discard-port must differ from --port (%u)\n", o.prog, S.port);
         return 2;
@@ -124,72 +252,42 @@ int main(int argc, char **argv)
     struct ts_app app;
     if (ts_app_bringup(&o, &app) < 0)
         return 1;
-    S.stop = ts_app_stop_flag();
     struct ts_runtime *rt = nio_runtime_start(&app);
     if (!rt) {
         ts_app_teardown(&app);
         return 1;
     }
-
-    /* fds: echo TCP, echo UDP, then discard TCP and UDP when asked. */
-    struct pollfd p[4];
-    int n = 0;
-    unsigned ports[2] = {S.port, S.discard_port};
     int rc = 0;
-    for (int k = 0; k < 2 && ports[k]; k++) {
-        int t = nio_serve_socket(o.prog, SOCK_STREAM, o.cfg.ip, ports[k], 128);
-        int u = t < 0 ? -1 : nio_serve_socket(o.prog, SOCK_DGRAM, o.cfg.ip, ports[k], 0);
-        if (t >= 0)
-            p[n++] = (struct pollfd){.fd = t, .events = POLLIN};
-        if (u >= 0)
-            p[n++] = (struct pollfd){.fd = u, .events = POLLIN};
-        if (t < 0 || u < 0 || nio_nonblock(t) < 0 || nio_nonblock(u) < 0) {
-            rc = 1;
-            break;
-        }
+    if (ev_init(&S.loop, ts_app_stop_flag()) < 0) {
+        fprintf(stderr, "%s: cannot create the event loop: %s\n", o.prog, strerror(errno));
+        rc = 1;
+    } else if (serve_port(&o, S.port, false) < 0 ||
+               (S.discard_port && serve_port(&o, S.discard_port, true) < 0)) {
+        rc = 1;
     }
-
     if (rc == 0) {
+        ev_tlist_init(&S.loop, &S.idle, IDLE_MS);
+        ev_tlist_init(&S.loop, &S.io, IO_MS);
         char ip[16];
         ts_ip_format(o.cfg.ip, ip);
         fprintf(stderr,
-                "%s: TCP and UDP echo on %s:%u - try: nc %s %u   (UDP: nc -u %s "
-                "%u; ping %s)\n",
+                "%s: TCP and UDP echo on %s:%u - try: nc %s %u   (UDP: nc -u %s %u; ping %s)\n",
                 o.prog, ip, S.port, ip, S.port, ip, S.port, ip);
         if (S.discard_port)
             fprintf(stderr, "%s: TCP and UDP discard on %s:%u - try: nc %s %u </some/file\n",
                     o.prog, ip, S.discard_port, ip, S.discard_port);
         fflush(stderr);
-        while (!*S.stop) {
-            for (int i = 0; i < n; i++)
-                p[i].revents = 0;
-            int r = ts_poll(p, (nfds_t)n, NIO_SLICE_MS);
-            if (r < 0 && errno != EINTR) {
-                fprintf(stderr, "%s: poll: %s\n", o.prog, strerror(errno));
-                rc = 1;
-                break;
-            }
-            for (int i = 0; r > 0 && i < n; i++) {
-                if (!p[i].revents)
-                    continue;
-                bool discard = i >= 2;
-                if (i % 2 == 0)
-                    accept_clients(p[i].fd, discard);
-                else
-                    serve_udp(p[i].fd, discard);
-            }
+        if (ev_run(&S.loop) < 0) {
+            fprintf(stderr, "%s: epoll: %s\n", o.prog, strerror(errno));
+            rc = 1;
         }
         fprintf(stderr, "%s: stopping\n", o.prog);
     }
-    for (int i = 0; i < n; i++)
-        ts_close(p[i].fd);
-    if (!nio_pool_wait(&S.pool, 5000)) {
-        /* Freeing the stack under a thread still inside a call would be worse. */
-        fprintf(stderr, "%s: %u clients did not finish; exiting without cleanup\n", o.prog,
-                S.pool.live);
-        fflush(stderr);
-        _exit(rc);
-    }
+    while (S.clients)
+        client_close(S.clients);
+    for (int i = 0; i < S.nsvc; i++)
+        ts_close(S.svc[i].io.fd);
+    ev_fini(&S.loop);
     nio_runtime_stop(rt, &app);
     ts_app_teardown(&app);
     return rc;

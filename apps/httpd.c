@@ -1,125 +1,136 @@
-/* tapstack-httpd: an HTTP/1.1 server on tapstack's socket API.
+/* tapstack-httpd: an HTTP/1.1 server on tapstack's socket API, and the example of how to write a
+ * server on it: one thread, one event loop (apps/common/evloop.h), one small state machine per
+ * connection.
  *
- *   GET  /            HTML page with the live TCP connection table and what
- * each state means GET  /stats       the stack's counters, text/plain
- * (/stats?all for the zero ones too) GET  /bytes/N     N bytes of the pattern
- * "byte i = i mod 251" (apps/common/pattern.h), streamed: any N, gigabytes
- * included, without holding it in memory POST /upload      a body of any size
- * (Content-Length or chunked): answers its length and SHA-256 HEAD works
- * wherever GET does. Keep-alive per RFC 9112 9.3; "Connection: close" honoured.
- * Bad requests get 400, unknown paths 404, a known path with the wrong method
- * 405, an unknown method 501, a head over 8 KiB 431, no length on an upload
- * 411.
+ *   GET  /          HTML page: the stack's TCP connections counted per state, with what each
+ *                   state means, and one page of them (/?page=N, or /?offset=N&limit=M)
+ *   GET  /stats     the stack's counters, text/plain (/stats?all for the zero ones too)
+ *   GET  /bytes/N   N bytes of the pattern "byte i = i mod 251" (apps/common/pattern.h),
+ *                   streamed: any N, gigabytes included, without holding it in memory
+ *   POST /upload    a body of any size (Content-Length or chunked): answers length and SHA-256
+ * HEAD works wherever GET does. Keep-alive per RFC 9112 9.3; "Connection: close" honoured.
+ * Errors: 400 malformed, 404 unknown path, 405 wrong method, 408 head too slow, 411 upload
+ * without a length, 414 target over 2 KiB, 431 head over 8 KiB, 501 unknown method or transfer
+ * coding, 505 HTTP version (apps/common/http.c parses).
  *
- * One thread per connection, at most MAX_CONNS (beyond: 503 and close). Every
- * wait is bounded: a keep-alive connection idle for IDLE_MS is closed, a
- * request head must arrive within HEAD_MS (slowloris), and a transfer that
- * makes no progress for IO_MS is abandoned, so no client can hold a thread for
- * ever. */
+ * A connection is in one of four phases:
+ *   HEAD    reading a request head: IDLE_MS for its first byte, then HEAD_MS for all of it
+ *           (slow-loris clients)
+ *   BODY    reading an upload's body
+ *   SEND    writing a response; then HEAD again (keep-alive) or LINGER
+ *   LINGER  our FIN is out: read and discard until the client's FIN, LINGER_MS at most, so that
+ *           closing with unread data cannot reset the connection before the client has read the
+ *           answer (RFC 9112 9.6)
+ * BODY and SEND give up after IO_MS without progress. Each phase has one step function that
+ * does what it can without blocking and returns STEP_MORE (go on, maybe in another phase),
+ * STEP_WAIT (nothing until the next event) or STEP_CLOSE. Sockets are edge-triggered, so a step
+ * goes on until EAGAIN. At most --max-conns connections at once; beyond that a new connection
+ * is answered 503 and closed, counted (/stats) and reported on stderr. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "common/evloop.h"
 #include "common/http.h"
 #include "common/netio.h"
 #include "common/opts.h"
 #include "common/pattern.h"
+#include "common/sbuf.h"
 #include "common/sha256.h"
 #include "tapstack/tcp.h"
 
-#define MAX_CONNS 512
 #define IDLE_MS   30000
 #define HEAD_MS   20000
 #define IO_MS     60000
-#define TABLE_MAX 1024 /* connections shown on the page */
+#define LINGER_MS 2000
+#define IN_CAP    (HTTP_MAX_HEADER + 8192) /* a request head, and what came after it */
+#define CHUNK     65536                    /* bytes per send or recv */
+#define PAGE_ROWS 100                      /* connections per page of / */
+#define PAGE_MAX  1000                     /* the most ?limit= may ask for */
 
-struct httpd {
+enum phase { P_HEAD, P_BODY, P_SEND, P_LINGER };
+enum { STEP_CLOSE = -1, STEP_WAIT = 0, STEP_MORE = 1 };
+
+struct upload {
+    struct sha256 h;
+    bool chunked;
+    uint64_t length, left; /* Content-Length, and the bytes of it still to come */
+    struct http_chunked ch;
+};
+
+struct conn {
+    struct ev_io io;
+    struct ev_timer tmr;
+    struct conn *prev, *next; /* every connection, to close them on exit */
+    enum phase phase;
+    bool keep; /* keep-alive after the response being sent */
+    char *in;  /* received, not used yet (IN_CAP bytes; freed while idle) */
+    size_t have;
+    char *out; /* the response's head, and its body when that is in memory */
+    size_t out_len, out_off;
+    uint64_t pat_off, pat_end; /* /bytes/N: pattern bytes to send after out */
+    struct upload *up;         /* POST /upload in progress */
+    bool body_next;            /* out is "100 Continue": read the body once it is sent */
+};
+
+static struct httpd {
     const char *prog;
     unsigned port;
     struct ts_runtime *rt;
     struct ts_app *app;
-    volatile sig_atomic_t *stop;
-    struct nio_pool pool; /* connection threads */
-};
-static struct httpd H = {.port = 80, .pool = NIO_POOL_INIT(MAX_CONNS)};
+    struct ev_loop loop;
+    struct ev_io listener;
+    struct ev_tlist idle, head, io, linger; /* timeouts, one list per duration */
+    struct conn *conns;
+    struct nio_limit limit;
+    uint64_t requests;
+    struct ts_tcp_info *rows; /* GET /: the connection table, grown as needed */
+    size_t rows_cap;
+} H = {.port = 80, .limit = {.max = 2048}};
 
-struct conn {
-    int fd;
-    size_t have;                     /* bytes in in[] not yet consumed */
-    char in[HTTP_MAX_HEADER + 8192]; /* the head being read, and bytes after it */
-    uint8_t out[65536];
-};
+/* One thread serves everything, so these are shared by every connection. */
+static uint8_t scratch[CHUNK];
+static uint8_t pattern[CHUNK + PATTERN_PERIOD]; /* bytes from offset o at pattern + o % 251 */
 
-/* ---- a growing text buffer for generated bodies ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
+static size_t min_sz(size_t a, uint64_t b)
 {
-    for (;;) {
-        if (b->oom)
-            return;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
+    return b < a ? (size_t)b : a;
 }
 
-/* ---- responses ---- */
+/* ---- responses: queued in the connection, sent by step_send ---- */
 
-/* Send a complete response with a body held in memory (HEAD: the head only). */
+/* Queue a response: head, then the body (len bytes, or pat_len bytes of the pattern), both left
+ * out for HEAD. */
 static int respond(struct conn *c, int status, const char *ctype, const char *body, size_t len,
-                   bool keep, bool head_only, const char *extra)
+                   uint64_t pat_len, bool head_only, const char *extra)
 {
     char head[1024];
-    size_t hl = http_format_head(head, sizeof head, status, ctype, len, keep, extra);
+    size_t hl =
+        http_format_head(head, sizeof head, status, ctype, pat_len ? pat_len : len, c->keep, extra);
     if (hl >= sizeof head)
-        return -1;
-    if (head_only || len == 0)
-        return nio_send_all(c->fd, head, hl, IO_MS, H.stop);
-    if (hl + len <= sizeof c->out) { /* one send: head and body in the same segment */
-        memcpy(c->out, head, hl);
-        memcpy(c->out + hl, body, len);
-        return nio_send_all(c->fd, c->out, hl + len, IO_MS, H.stop);
-    }
-    if (nio_send_all(c->fd, head, hl, IO_MS, H.stop) < 0)
-        return -1;
-    return nio_send_all(c->fd, body, len, IO_MS, H.stop);
+        return STEP_CLOSE;
+    size_t blen = head_only ? 0 : len;
+    c->out = malloc(hl + blen);
+    if (!c->out)
+        return STEP_CLOSE;
+    memcpy(c->out, head, hl);
+    if (blen)
+        memcpy(c->out + hl, body, blen);
+    c->out_len = hl + blen;
+    c->out_off = 0;
+    c->pat_off = 0;
+    c->pat_end = head_only ? 0 : pat_len;
+    c->phase = P_SEND;
+    ev_timer_arm(&H.io, &c->tmr);
+    return STEP_MORE;
 }
 
-static int respond_text(struct conn *c, int status, bool keep, bool head_only, const char *extra,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int respond_text(struct conn *c, int status, bool keep, bool head_only, const char *extra,
+static int respond_text(struct conn *c, int status, bool head_only, const char *extra,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int respond_text(struct conn *c, int status, bool head_only, const char *extra,
                         const char *fmt, ...)
 {
     char body[512];
@@ -131,101 +142,141 @@ static int respond_text(struct conn *c, int status, bool keep, bool head_only, c
         n = 0;
     if ((size_t)n >= sizeof body)
         n = sizeof body - 1;
-    return respond(c, status, "text/plain; charset=utf-8", body, (size_t)n, keep, head_only, extra);
+    return respond(c, status, "text/plain; charset=utf-8", body, (size_t)n, 0, head_only, extra);
 }
 
-/* ---- GET / : the connection table ---- */
+static int respond_sbuf(struct conn *c, const char *ctype, struct sbuf *b, bool head_only)
+{
+    int r = b->oom ? respond_text(c, 503, head_only, NULL, "out of memory\n")
+                   : respond(c, 200, ctype, b->p, b->len, 0, head_only, NULL);
+    free(b->p);
+    return r;
+}
+
+/* ---- GET / : connections counted per state, and one page of them ---- */
 
 struct table_snap {
-    struct ts_tcp_info *rows;
     size_t n;
     ts_time_t now;
     char ip[16];
 };
 
+/* Under the runtime's lock: every row, growing H.rows until they fit. */
 static void snap_table(struct ts_stack *s, void *arg)
 {
     struct table_snap *t = arg;
     t->now = ts_runtime_now();
-    t->n = ts_tcp_table(s, t->rows, TABLE_MAX, t->now);
     ts_ip_format(ts_stack_config(s)->ip, t->ip);
+    for (;;) {
+        t->n = ts_tcp_table(s, H.rows, H.rows_cap, t->now);
+        if (t->n <= H.rows_cap)
+            return;
+        size_t cap = t->n + t->n / 4;
+        struct ts_tcp_info *r = realloc(H.rows, cap * sizeof *r);
+        if (!r) {
+            t->n = H.rows_cap; /* show what fits */
+            return;
+        }
+        H.rows = r;
+        H.rows_cap = cap;
+    }
 }
 
-static const char *fmt_ms(ts_time_t us, char *buf, size_t cap)
+/* name=DIGITS in a query string "a=1&b=2". */
+static bool query_u64(const char *q, const char *name, uint64_t *out)
 {
-    snprintf(buf, cap, "%.1f ms", (double)us / 1000.0);
-    return buf;
+    size_t nl = strlen(name);
+    for (const char *p = q; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=')
+            return http_parse_u64(p + nl + 1, strcspn(p + nl + 1, "&"), out) == 0;
+    }
+    return false;
 }
 
-static int page_index(struct conn *c, bool keep, bool head_only)
+static void table_row(struct sbuf *b, const struct ts_tcp_info *r)
 {
-    struct table_snap t = {.rows = calloc(TABLE_MAX, sizeof(struct ts_tcp_info))};
-    if (!t.rows)
-        return respond_text(c, 503, keep, head_only, NULL, "out of memory\n");
+    char la[16], ra[16], tm[48];
+    if (r->timer && r->timer_name)
+        snprintf(tm, sizeof tm, "%s %.0f ms", r->timer_name, (double)r->timer / 1000.0);
+    else
+        snprintf(tm, sizeof tm, "-");
+    sb_printf(b,
+              "<tr><td title=\"%s\">%s%s</td><td>%s:%u</td><td>%s:%u</td><td class=n>%" PRIu32
+              "</td><td class=n>%" PRIu32 "</td><td>%s</td><td class=n>%.1f ms</td>"
+              "<td class=n>%.1f ms</td><td class=n>%" PRIu32 "</td><td class=n>%" PRIu64
+              "</td><td class=n>%" PRIu64 "</td><td class=n>%" PRIu64 "</td></tr>\n",
+              ts_tcp_state_explain(r->state), ts_tcp_state_name(r->state),
+              r->orphan ? " (orphan)" : "", ts_ip_format(r->laddr, la), r->lport,
+              ts_ip_format(r->raddr, ra), r->rport, r->send_queued, r->recv_queued, tm,
+              (double)r->srtt / 1000.0, (double)r->rto / 1000.0, r->cwnd, r->bytes_received,
+              r->bytes_sent, r->retransmits);
+}
+
+/* Every state present, counted, with what it means. */
+static void state_summary(struct sbuf *b, size_t n)
+{
+    size_t count[16] = {0};
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned)H.rows[i].state < 16)
+            count[H.rows[i].state]++;
+    sb_printf(b, "<h2>States</h2>\n<dl>\n");
+    for (int st = 1; st < 16; st++)
+        if (count[st])
+            sb_printf(b, "<dt>%s (RFC 9293: %s): %zu</dt><dd>%s</dd>\n",
+                      ts_tcp_state_name((enum ts_tcp_state)st),
+                      ts_tcp_state_rfc_name((enum ts_tcp_state)st), count[st],
+                      ts_tcp_state_explain((enum ts_tcp_state)st));
+    sb_printf(b, "</dl>\n<p><small>Orphan: closed by its application, finishing the close on "
+                 "its own.</small></p>\n");
+}
+
+static void page_links(struct sbuf *b, uint64_t off, uint64_t lim, size_t n)
+{
+    if (off > 0)
+        sb_printf(b, "<a href=\"/?offset=%" PRIu64 "&amp;limit=%" PRIu64 "\">previous</a> ",
+                  off > lim ? off - lim : 0, lim);
+    if (off + lim < n)
+        sb_printf(b, "<a href=\"/?offset=%" PRIu64 "&amp;limit=%" PRIu64 "\">next</a>", off + lim,
+                  lim);
+    sb_printf(b, "</p>\n");
+}
+
+static int page_index(struct conn *c, const char *query, bool head_only)
+{
+    uint64_t lim = PAGE_ROWS, off = 0, page;
+    if (query && query_u64(query, "limit", &lim) && (lim == 0 || lim > PAGE_MAX))
+        return respond_text(c, 400, head_only, NULL, "limit must be 1..%d\n", PAGE_MAX);
+    if (query && query_u64(query, "page", &page) && page > 0)
+        off = (page - 1) * lim;
+    if (query)
+        query_u64(query, "offset", &off);
+    struct table_snap t;
     ts_runtime_with_stack(H.rt, snap_table, &t);
-    size_t shown = t.n < TABLE_MAX ? t.n : TABLE_MAX;
 
     struct sbuf b = {0};
     sb_printf(&b,
-              "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>tapstack "
-              "%s</title>\n"
-              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-              "collapse}"
+              "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>tapstack %s</title>\n"
+              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
               "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
-              "td.n{text-align:right}</style></head><body>\n"
-              "<h1>tapstack at %s</h1>\n"
-              "<p>A user-space TCP/IP stack on a TAP device. This page lists every TCP "
-              "connection and listener it has right now (%zu), the one that fetched "
-              "this page "
-              "included. See also <a href=\"/stats\">/stats</a> (counters) and "
-              "<a href=\"/bytes/1048576\">/bytes/1048576</a> (1 MiB of the test "
-              "pattern).</p>\n"
-              "<table><tr><th>State</th><th>Local</th><th>Remote</th><th>Send-Q</th>"
-              "<th>Recv-Q</th><th>Timer</th><th>SRTT</th><th>RTO</th><th>cwnd</th>"
-              "<th>Bytes in</th><th>Bytes out</th><th>Retransmits</th></tr>\n",
+              "td.n{text-align:right}</style></head><body>\n<h1>tapstack at %s</h1>\n"
+              "<p>A user-space TCP/IP stack on a TAP device. It has %zu TCP connections and "
+              "listeners right now, the one that fetched this page included. See also "
+              "<a href=\"/stats\">/stats</a> (counters) and <a href=\"/bytes/1048576\">"
+              "/bytes/1048576</a> (1 MiB of the test pattern).</p>\n",
               t.ip, t.ip, t.n);
-    bool seen[16] = {false};
-    for (size_t i = 0; i < shown; i++) {
-        const struct ts_tcp_info *r = &t.rows[i];
-        char la[16], ra[16], tm[32], srtt[32], rto[32];
-        if ((unsigned)r->state < 16)
-            seen[r->state] = true;
-        if (r->timer && r->timer_name)
-            snprintf(tm, sizeof tm, "%s %.0f ms", r->timer_name, (double)r->timer / 1000.0);
-        else
-            snprintf(tm, sizeof tm, "-");
-        sb_printf(&b,
-                  "<tr><td title=\"%s\">%s%s</td><td>%s:%u</td><td>%s:%u</td><td "
-                  "class=n>%" PRIu32 "</td><td class=n>%" PRIu32
-                  "</td><td>%s</td><td class=n>%s</td>"
-                  "<td class=n>%s</td><td class=n>%" PRIu32 "</td><td class=n>%" PRIu64
-                  "</td><td class=n>%" PRIu64 "</td><td class=n>%" PRIu64 "</td></tr>\n",
-                  ts_tcp_state_explain(r->state), ts_tcp_state_name(r->state),
-                  r->orphan ? " (orphan)" : "", ts_ip_format(r->laddr, la), r->lport,
-                  ts_ip_format(r->raddr, ra), r->rport, r->send_queued, r->recv_queued, tm,
-                  fmt_ms(r->srtt, srtt, sizeof srtt), fmt_ms(r->rto, rto, sizeof rto), r->cwnd,
-                  r->bytes_received, r->bytes_sent, r->retransmits);
-    }
-    sb_printf(&b, "</table>\n");
-    if (t.n > shown)
-        sb_printf(&b, "<p>%zu more not shown.</p>\n", t.n - shown);
-    sb_printf(&b, "<h2>What these states mean</h2>\n<dl>\n");
-    for (int st = 1; st < 16; st++)
-        if (seen[st])
-            sb_printf(&b, "<dt>%s (RFC 9293: %s)</dt><dd>%s</dd>\n",
-                      ts_tcp_state_name((enum ts_tcp_state)st),
-                      ts_tcp_state_rfc_name((enum ts_tcp_state)st),
-                      ts_tcp_state_explain((enum ts_tcp_state)st));
-    sb_printf(&b, "</dl>\n<p><small>Orphan: closed by its application, finishing the close "
-                  "on its own.</small></p>\n</body></html>\n");
-    free(t.rows);
-    int r;
-    if (b.oom)
-        r = respond_text(c, 503, keep, head_only, NULL, "out of memory\n");
-    else
-        r = respond(c, 200, "text/html; charset=utf-8", b.p, b.len, keep, head_only, NULL);
-    free(b.p);
-    return r;
+    state_summary(&b, t.n);
+    size_t from = off < t.n ? (size_t)off : t.n;
+    size_t to = from + min_sz(t.n - from, lim);
+    sb_printf(&b, "<h2>Connections %zu to %zu of %zu, newest first</h2>\n<p>", to ? from + 1 : 0,
+              to, t.n);
+    page_links(&b, off, lim, t.n);
+    sb_printf(&b, "<table><tr><th>State</th><th>Local</th><th>Remote</th><th>Send-Q</th>"
+                  "<th>Recv-Q</th><th>Timer</th><th>SRTT</th><th>RTO</th><th>cwnd</th>"
+                  "<th>Bytes in</th><th>Bytes out</th><th>Retransmits</th></tr>\n");
+    for (size_t i = from; i < to; i++)
+        table_row(&b, &H.rows[i]);
+    sb_printf(&b, "</table>\n</body></html>\n");
+    return respond_sbuf(c, "text/html; charset=utf-8", &b, head_only);
 }
 
 /* ---- GET /stats ---- */
@@ -259,134 +310,130 @@ static void snap_stats(struct ts_stack *s, void *arg)
                   (unsigned long long)fs.delayed);
 }
 
-static int page_stats(struct conn *c, const char *query, bool keep, bool head_only)
+static int page_stats(struct conn *c, const char *query, bool head_only)
 {
     struct stats_snap t = {.all = query && strcmp(query, "all") == 0};
     ts_runtime_with_stack(H.rt, snap_stats, &t);
-    int r;
-    if (t.b.oom)
-        r = respond_text(c, 503, keep, head_only, NULL, "out of memory\n");
-    else
-        r = respond(c, 200, "text/plain; charset=utf-8", t.b.p, t.b.len, keep, head_only, NULL);
-    free(t.b.p);
-    return r;
+    sb_printf(&t.b,
+              "httpd_connections_open %u\nhttpd_connections_refused %llu\n"
+              "httpd_requests %llu\n",
+              H.limit.open, (unsigned long long)H.limit.refused, (unsigned long long)H.requests);
+    return respond_sbuf(c, "text/plain; charset=utf-8", &t.b, head_only);
 }
 
-/* ---- GET /bytes/N ---- */
+/* ---- GET /bytes/N: the head here, the body streamed by step_send ---- */
 
-static int page_bytes(struct conn *c, const char *num, bool keep, bool head_only)
+static int page_bytes(struct conn *c, const char *num, bool head_only)
 {
     uint64_t n;
     if (http_parse_u64(num, strlen(num), &n) != 0)
-        return respond_text(c, 400, keep, head_only, NULL,
+        return respond_text(c, 400, head_only, NULL,
                             "/bytes/N: N must be a decimal number of bytes\n");
-    /* The head goes out in the same send as the first bytes of the body: one segment for a
-     * small response instead of two. */
-    size_t hl = http_format_head((char *)c->out, sizeof c->out, 200, "application/octet-stream", n,
-                                 keep, "X-Pattern: byte i = i mod 251\r\n");
-    if (hl >= sizeof c->out)
-        return -1;
-    if (head_only)
-        return nio_send_all(c->fd, c->out, hl, IO_MS, H.stop);
-    for (uint64_t off = 0; off < n || hl > 0;) {
-        size_t room = sizeof c->out - hl;
-        size_t k = n - off < room ? (size_t)(n - off) : room;
-        pattern_fill(c->out + hl, k, off);
-        if (nio_send_all(c->fd, c->out, hl + k, IO_MS, H.stop) < 0)
-            return -1;
-        off += k;
-        hl = 0;
-    }
-    return 0;
+    return respond(c, 200, "application/octet-stream", NULL, 0, n, head_only,
+                   "X-Pattern: byte i = i mod 251\r\n");
 }
 
-/* ---- POST /upload ---- */
+/* ---- POST /upload: set up here, read by step_body ---- */
 
-/* Take up to want bytes of body: first what is already buffered after the head,
- * then from the socket. Returns > 0 with *p pointing at them, 0 at end of
- * stream, -1 on error. */
-static ssize_t body_bytes(struct conn *c, size_t want, const uint8_t **p)
-{
-    if (c->have) {
-        size_t k = c->have < want ? c->have : want;
-        memcpy(c->out, c->in, k);
-        memmove(c->in, c->in + k, c->have - k);
-        c->have -= k;
-        *p = c->out;
-        return (ssize_t)k;
-    }
-    if (want > sizeof c->out)
-        want = sizeof c->out;
-    *p = c->out;
-    return nio_recv(c->fd, c->out, want, IO_MS, H.stop);
-}
-
-static int page_upload(struct conn *c, const struct http_request *req, bool *keep)
+static int page_upload(struct conn *c, const struct http_request *req)
 {
     if (!req->has_length && !req->chunked)
-        return respond_text(c, 411, *keep, false, NULL,
+        return respond_text(c, 411, false, NULL,
                             "POST /upload needs Content-Length or chunked encoding\n");
-    /* RFC 9110 10.1.1: the client waits for this before sending a body it
-     * announced with Expect: 100-continue (curl does so for large uploads). */
+    c->up = calloc(1, sizeof *c->up);
+    if (!c->up)
+        return STEP_CLOSE;
+    sha256_init(&c->up->h);
+    c->up->chunked = req->chunked;
+    c->up->length = c->up->left = req->content_length;
+    http_chunked_init(&c->up->ch);
+    c->phase = P_BODY;
+    ev_timer_arm(&H.io, &c->tmr);
+    /* RFC 9110 10.1.1: the client waits for this before sending a body it announced with
+     * Expect: 100-continue (curl does so for large uploads). */
     if (req->expect_continue && c->have == 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (nio_send_all(c->fd, cont, sizeof cont - 1, IO_MS, H.stop) < 0)
-            return -1;
+        c->out = malloc(sizeof cont - 1);
+        if (!c->out)
+            return STEP_CLOSE;
+        memcpy(c->out, cont, sizeof cont - 1);
+        c->out_len = sizeof cont - 1;
+        c->out_off = 0;
+        c->body_next = true;
+        c->phase = P_SEND;
     }
-    struct sha256 h;
-    sha256_init(&h);
-    uint64_t total = 0;
-    if (req->has_length) {
-        while (total < req->content_length) {
-            uint64_t left = req->content_length - total;
-            const uint8_t *p;
-            ssize_t n = body_bytes(c, left < SIZE_MAX ? (size_t)left : SIZE_MAX, &p);
-            if (n <= 0)
-                return -1; /* the client went away mid-body: nothing to answer */
-            sha256_update(&h, p, (size_t)n);
-            total += (uint64_t)n;
-        }
-    } else {
-        struct http_chunked ch;
-        http_chunked_init(&ch);
-        for (;;) {
-            /* Decode what is buffered; bytes after the last chunk stay for the next
-             * request. */
-            size_t off = 0;
-            int r = HTTP_CHUNK_MORE;
-            while (off < c->have && r == HTTP_CHUNK_MORE) {
-                size_t used, doff, dlen;
-                r = http_chunked_feed(&ch, (const uint8_t *)c->in + off, c->have - off, &used,
-                                      &doff, &dlen);
-                sha256_update(&h, c->in + off + doff, dlen);
-                off += used;
-            }
-            memmove(c->in, c->in + off, c->have - off);
-            c->have -= off;
-            if (r == HTTP_CHUNK_ERROR) {
-                *keep = false;
-                return respond_text(c, 400, false, false, NULL, "malformed chunked body\n");
-            }
-            if (r == HTTP_CHUNK_DONE)
-                break;
-            ssize_t n = nio_recv(c->fd, c->in + c->have, sizeof c->in - c->have, IO_MS, H.stop);
-            if (n <= 0)
-                return -1;
-            c->have += (size_t)n;
-        }
-        total = ch.total;
-    }
+    return STEP_MORE;
+}
+
+static int upload_done(struct conn *c, uint64_t total)
+{
     uint8_t d[SHA256_DIGEST_LEN];
     char hex[SHA256_HEX_LEN];
-    sha256_final(&h, d);
+    sha256_final(&c->up->h, d);
     sha256_hex(d, hex);
-    return respond_text(c, 200, *keep, false, NULL, "length: %" PRIu64 "\nsha256: %s\n", total,
-                        hex);
+    free(c->up);
+    c->up = NULL;
+    return respond_text(c, 200, false, NULL, "length: %" PRIu64 "\nsha256: %s\n", total, hex);
+}
+
+/* Content-Length: what came with the head first, then straight from the socket. */
+static int body_length(struct conn *c)
+{
+    struct upload *u = c->up;
+    while (u->left > 0) {
+        if (c->have > 0) {
+            size_t k = min_sz(c->have, u->left);
+            sha256_update(&u->h, c->in, k);
+            memmove(c->in, c->in + k, c->have - k);
+            c->have -= k;
+            u->left -= k;
+            continue;
+        }
+        ssize_t n = ts_recv(c->io.fd, scratch, min_sz(sizeof scratch, u->left), 0);
+        if (n <= 0) /* 0: the client went away mid-body, nothing to answer */
+            return n < 0 && errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
+        sha256_update(&u->h, scratch, (size_t)n);
+        u->left -= (uint64_t)n;
+        ev_timer_arm(&H.io, &c->tmr);
+    }
+    return upload_done(c, u->length);
+}
+
+/* Chunked: decode in place; what follows the last chunk stays for the next request. */
+static int body_chunked(struct conn *c)
+{
+    struct upload *u = c->up;
+    for (;;) {
+        size_t off = 0;
+        int r = HTTP_CHUNK_MORE;
+        while (off < c->have && r == HTTP_CHUNK_MORE) {
+            size_t used, doff, dlen;
+            r = http_chunked_feed(&u->ch, (const uint8_t *)c->in + off, c->have - off, &used, &doff,
+                                  &dlen);
+            sha256_update(&u->h, c->in + off + doff, dlen);
+            off += used;
+        }
+        memmove(c->in, c->in + off, c->have - off);
+        c->have -= off;
+        if (r == HTTP_CHUNK_ERROR) {
+            free(c->up);
+            c->up = NULL;
+            c->keep = false;
+            return respond_text(c, 400, false, NULL, "malformed chunked body\n");
+        }
+        if (r == HTTP_CHUNK_DONE)
+            return upload_done(c, u->ch.total);
+        ssize_t n = ts_recv(c->io.fd, c->in + c->have, IN_CAP - c->have, 0);
+        if (n <= 0)
+            return n < 0 && errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
+        c->have += (size_t)n;
+        ev_timer_arm(&H.io, &c->tmr);
+    }
 }
 
 /* ---- routing ---- */
 
-static int route(struct conn *c, struct http_request *req, bool *keep)
+static int route(struct conn *c, struct http_request *req)
 {
     char *path = req->target;
     char *query = strchr(path, '?');
@@ -396,143 +443,249 @@ static int route(struct conn *c, struct http_request *req, bool *keep)
     bool head = req->method == HTTP_M_HEAD;
     bool has_body = req->chunked || (req->has_length && req->content_length > 0);
     bool upload = strcmp(path, "/upload") == 0;
+    H.requests++;
 
-    /* A body we will not read makes the connection unusable for another request:
-     * answer and close (the lingering close drains it). */
+    /* A body we will not read makes the connection unusable for another request: answer and
+     * close (the lingering close drains it). */
     if (has_body && !(upload && req->method == HTTP_M_POST))
-        *keep = false;
+        c->keep = false;
 
     if (req->method == HTTP_M_OTHER) /* RFC 9110 15.6.2: a method we do not recognise */
-        return respond_text(c, 501, *keep, false, NULL, "method %s not implemented\n",
-                            req->method_str);
+        return respond_text(c, 501, false, NULL, "method %s not implemented\n", req->method_str);
     if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
         if (get)
-            return page_index(c, *keep, head);
+            return page_index(c, query, head);
     } else if (strcmp(path, "/stats") == 0) {
         if (get)
-            return page_stats(c, query, *keep, head);
+            return page_stats(c, query, head);
     } else if (strncmp(path, "/bytes/", 7) == 0) {
         if (get)
-            return page_bytes(c, path + 7, *keep, head);
+            return page_bytes(c, path + 7, head);
     } else if (upload) {
         if (req->method == HTTP_M_POST)
-            return page_upload(c, req, keep);
-        return respond_text(c, 405, *keep, head, "Allow: POST\r\n", "use POST for /upload\n");
+            return page_upload(c, req);
+        return respond_text(c, 405, head, "Allow: POST\r\n", "use POST for /upload\n");
     } else {
-        return respond_text(c, 404, *keep, head, NULL,
+        return respond_text(c, 404, head, NULL,
                             "not found; try /, /stats, /bytes/N or POST /upload\n");
     }
     /* RFC 9110 15.5.6: 405 names the methods the resource supports. */
-    return respond_text(c, 405, *keep, head, "Allow: GET, HEAD\r\n", "use GET or HEAD here\n");
+    return respond_text(c, 405, head, "Allow: GET, HEAD\r\n", "use GET or HEAD here\n");
 }
 
-static void serve(struct conn *c)
+/* ---- the phases ---- */
+
+static int step_head(struct conn *c)
 {
-    for (;;) {
-        struct http_request req;
-        long hl;
-        int64_t head_deadline = -1;
-        for (;;) {
-            hl = http_parse_request(c->in, c->have, 0, &req);
-            if (hl != 0)
-                break;
-            int wait = IDLE_MS;
-            if (c->have > 0) {
-                /* A head trickling in byte by byte (slowloris) gets HEAD_MS in all. */
-                if (head_deadline < 0)
-                    head_deadline = nio_now_ms() + HEAD_MS;
-                int64_t left = head_deadline - nio_now_ms();
-                wait = left > 0 ? (int)left : 0;
-            }
-            ssize_t n = wait > 0
-                            ? nio_recv(c->fd, c->in + c->have, sizeof c->in - c->have, wait, H.stop)
-                            : (errno = ETIMEDOUT, -1);
-            if (n == 0) { /* peer closed (half-close included): nothing more to answer */
-                ts_close(c->fd);
-                return;
-            }
-            if (n < 0) {
-                if (errno == ETIMEDOUT && c->have > 0) {
-                    respond_text(c, 408, false, false, NULL, "request head took too long\n");
-                    nio_lingering_close(c->fd, 1000, H.stop);
-                } else {
-                    ts_close(c->fd);
-                }
-                return;
-            }
-            c->have += (size_t)n;
-        }
-        if (hl < 0) {
-            int status = (int)-hl;
-            respond_text(c, status, false, false, NULL, "%s\n", http_reason(status));
-            nio_lingering_close(c->fd, 2000, H.stop);
-            return;
-        }
+    if (!c->in && !(c->in = malloc(IN_CAP)))
+        return STEP_CLOSE;
+    struct http_request req;
+    long hl = http_parse_request(c->in, c->have, 0, &req);
+    if (hl < 0) {
+        int status = (int)-hl;
+        c->keep = false;
+        return respond_text(c, status, false, NULL, "%s\n", http_reason(status));
+    }
+    if (hl > 0) {
         memmove(c->in, c->in + hl, c->have - (size_t)hl);
         c->have -= (size_t)hl;
-        bool keep = req.keep_alive;
-        if (route(c, &req, &keep) < 0) { /* the connection broke under us */
-            ts_close(c->fd);
-            return;
+        c->keep = req.keep_alive;
+        return route(c, &req);
+    }
+    ssize_t n = ts_recv(c->io.fd, c->in + c->have, IN_CAP - c->have, 0);
+    if (n > 0) {
+        if (c->have == 0) /* the head's clock starts with its first byte */
+            ev_timer_arm(&H.head, &c->tmr);
+        c->have += (size_t)n;
+        return STEP_MORE;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        if (c->have == 0) { /* idle between requests: hold no buffer */
+            free(c->in);
+            c->in = NULL;
         }
-        if (!keep || *H.stop) {
-            nio_lingering_close(c->fd, 2000, H.stop);
-            return;
+        return STEP_WAIT;
+    }
+    return STEP_CLOSE; /* the client closed (half-close included) or failed: nothing to answer */
+}
+
+static int step_body(struct conn *c)
+{
+    return c->up->chunked ? body_chunked(c) : body_length(c);
+}
+
+/* The response is out: the next request, or the end. */
+static int response_sent(struct conn *c)
+{
+    if (c->keep && !*H.loop.stop) {
+        c->phase = P_HEAD;
+        ev_timer_arm(c->have ? &H.head : &H.idle, &c->tmr);
+        return STEP_MORE;
+    }
+    ts_shutdown(c->io.fd, SHUT_WR);
+    c->phase = P_LINGER;
+    ev_timer_arm(&H.linger, &c->tmr);
+    return STEP_MORE;
+}
+
+static int step_send(struct conn *c)
+{
+    while (c->out_off < c->out_len || c->pat_off < c->pat_end) {
+        size_t out_left = c->out_len - c->out_off;
+        uint64_t pat_left = c->pat_end - c->pat_off;
+        const uint8_t *p = pattern + c->pat_off % PATTERN_PERIOD;
+        size_t k = min_sz(CHUNK, pat_left);
+        if (out_left > 0 && pat_left > 0) {
+            /* The head and the first bytes of the body in one send: one segment for a small
+             * response instead of two. */
+            size_t pk = min_sz(CHUNK - out_left, pat_left);
+            memcpy(scratch, c->out + c->out_off, out_left);
+            memcpy(scratch + out_left, p, pk);
+            p = scratch;
+            k = out_left + pk;
+        } else if (out_left > 0) {
+            p = (const uint8_t *)c->out + c->out_off;
+            k = out_left;
         }
+        ssize_t n = ts_send(c->io.fd, p, k, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
+        size_t from_out = min_sz(out_left, (uint64_t)n);
+        c->out_off += from_out;
+        c->pat_off += (uint64_t)n - from_out;
+        ev_timer_arm(&H.io, &c->tmr);
+    }
+    free(c->out);
+    c->out = NULL;
+    c->out_len = c->out_off = 0;
+    if (c->body_next) {
+        c->body_next = false;
+        c->phase = P_BODY;
+        return STEP_MORE;
+    }
+    return response_sent(c);
+}
+
+static int step_linger(struct conn *c)
+{
+    for (;;) {
+        ssize_t n = ts_recv(c->io.fd, scratch, sizeof scratch, 0);
+        if (n <= 0) /* 0: the client's FIN, the end we waited for */
+            return n < 0 && errno == EAGAIN ? STEP_WAIT : STEP_CLOSE;
     }
 }
 
-static void *conn_main(void *arg)
+/* ---- connections ---- */
+
+static void conn_close(struct conn *c)
 {
-    struct conn *c = arg;
-    serve(c);
+    ev_timer_stop(&c->tmr);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        H.conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    ts_close(c->io.fd);
+    free(c->in);
+    free(c->out);
+    free(c->up);
     free(c);
-    nio_pool_done(&H.pool);
-    return NULL;
+    nio_limit_put(&H.limit);
 }
 
+/* Step c along from r until it has to wait for the network, or is closed. */
+static void conn_run(struct conn *c, int r)
+{
+    while (r == STEP_MORE) {
+        switch (c->phase) {
+        case P_HEAD:
+            r = step_head(c);
+            break;
+        case P_BODY:
+            r = step_body(c);
+            break;
+        case P_SEND:
+            r = step_send(c);
+            break;
+        case P_LINGER:
+            r = step_linger(c);
+            break;
+        }
+    }
+    if (r == STEP_CLOSE)
+        conn_close(c);
+}
+
+static void on_conn(struct ev_io *io, uint32_t events)
+{
+    (void)events; /* whatever happened, the phase's step finds out by trying */
+    conn_run(EV_CONTAINER(io, struct conn, io), STEP_MORE);
+}
+
+static void on_timeout(struct ev_timer *t)
+{
+    struct conn *c = EV_CONTAINER(t, struct conn, tmr);
+    if (c->phase == P_HEAD && c->have > 0) { /* a head trickling in (slow-loris) */
+        c->keep = false;
+        conn_run(c, respond_text(c, 408, false, NULL, "request head took too long\n"));
+        return;
+    }
+    conn_close(c); /* idle, no progress, or lingered long enough */
+}
+
+/* Beyond --max-conns: say so and close, without waiting for anything. */
 static void refuse_busy(int fd)
 {
     char head[256];
     static const char body[] = "too many connections; try again\n";
     size_t hl = http_format_head(head, sizeof head, 503, "text/plain", sizeof body - 1, false,
                                  "Retry-After: 1\r\n");
-    /* Best effort and without waiting: the point is not to tie anything up. */
-    ts_send(fd, head, hl, MSG_NOSIGNAL | MSG_DONTWAIT);
-    ts_send(fd, body, sizeof body - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* A request already here is read, so that the close is a FIN, not a reset that could make
+     * the client lose the answer. */
+    while (ts_recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
+        ;
+    memcpy(scratch, head, hl);
+    memcpy(scratch + hl, body, sizeof body - 1);
+    ts_send(fd, scratch, hl + sizeof body - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     ts_close(fd);
 }
 
-static void accept_loop(int lfd)
+static void on_listener(struct ev_io *io, uint32_t events)
 {
-    while (!*H.stop) {
-        int r = nio_wait(lfd, POLLIN, -1, H.stop);
-        if (r < 0)
-            break;
-        int fd = ts_accept(lfd, NULL, NULL);
+    (void)events;
+    for (;;) {
+        int fd = ts_accept4(io->fd, NULL, NULL, SOCK_NONBLOCK);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            if (errno == ECONNABORTED || errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
                 fprintf(stderr, "%s: accept: %s\n", H.prog, strerror(errno));
+            return;
+        }
+        if (!nio_limit_take(&H.limit, H.prog, "answered 503")) {
+            refuse_busy(fd);
             continue;
         }
-        struct conn *c = malloc(sizeof *c);
-        if (!c || nio_nonblock(fd) < 0) {
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c ||
+            ev_add(&H.loop, &c->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_conn) < 0) {
             free(c);
             ts_close(fd);
+            nio_limit_put(&H.limit);
             continue;
         }
-        /* Every response is written whole, so Nagle (RFC 1122 4.2.3.4) could only hold back the
-         * tail of one until the client's delayed ACK: 40 ms per keep-alive request. */
-        int one = 1;
-        ts_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->fd = fd;
-        c->have = 0;
-        if (nio_pool_spawn(&H.pool, conn_main, c) < 0) {
-            free(c);
-            refuse_busy(fd);
-        }
+        c->next = H.conns;
+        if (H.conns)
+            H.conns->prev = c;
+        H.conns = c;
+        c->phase = P_HEAD;
+        ev_timer_init(&c->tmr, on_timeout);
+        ev_timer_arm(&H.idle, &c->tmr); /* the socket's first event starts the work */
     }
 }
+
+/* ---- main ---- */
 
 static const char *set_port(const char *val, void *ctx)
 {
@@ -540,39 +693,66 @@ static const char *set_port(const char *val, void *ctx)
     return ts_app_parse_uint(val, 1, 65535, &H.port) ? NULL : "must be a port 1..65535";
 }
 
+static const char *set_max_conns(const char *val, void *ctx)
+{
+    (void)ctx;
+    return ts_app_parse_uint(val, 1, 1000000, &H.limit.max) ? NULL : "must be 1..1000000";
+}
+
 static const struct ts_app_flag flags[] = {
     {"port", "N", "TCP port to serve HTTP on (default 80)", set_port},
+    {"max-conns", "N",
+     "connections served at once (default 2048); beyond that a new one gets 503 and is closed",
+     set_max_conns},
     {0},
 };
+
+/* The listening socket: Nagle off on it, so on every connection it accepts (as on Linux).
+ * Every response is written whole, so Nagle (RFC 1122 4.2.3.4) could only hold back the tail of
+ * one until the client's delayed ACK: 40 ms per keep-alive request. */
+static int listen_http(const struct ts_app_opts *o)
+{
+    int lfd = nio_serve_socket(o->prog, SOCK_STREAM, o->cfg.ip, H.port, NIO_BACKLOG);
+    int one = 1;
+    if (lfd < 0 || nio_nonblock(lfd) < 0 ||
+        ts_setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
+        ev_add(&H.loop, &H.listener, lfd, EPOLLIN, on_listener) < 0)
+        return -1;
+    return lfd;
+}
 
 int main(int argc, char **argv)
 {
     const struct ts_app_spec spec = {
         .name = "tapstack-httpd",
-        .summary = "HTTP/1.1 server on tapstack: / (connection table), /stats, "
-                   "/bytes/N, "
+        .summary = "HTTP/1.1 server on tapstack: / (connections), /stats, /bytes/N, "
                    "POST /upload.",
         .flags = flags,
     };
     struct ts_app_opts o;
     ts_app_parse(&spec, argc, argv, &o);
     H.prog = o.prog;
+    pattern_fill(pattern, sizeof pattern, 0);
 
     struct ts_app app;
     if (ts_app_bringup(&o, &app) < 0)
         return 1;
     H.app = &app;
-    H.stop = ts_app_stop_flag();
     H.rt = nio_runtime_start(&app);
     if (!H.rt) {
         ts_app_teardown(&app);
         return 1;
     }
-    int lfd = nio_serve_socket(o.prog, SOCK_STREAM, o.cfg.ip, H.port, 128);
-    if (lfd < 0 || nio_nonblock(lfd) < 0) {
+    int lfd = -1;
+    if (ev_init(&H.loop, ts_app_stop_flag()) < 0 || (lfd = listen_http(&o)) < 0) {
+        fprintf(stderr, "%s: cannot set up the event loop: %s\n", o.prog, strerror(errno));
         nio_runtime_stop(H.rt, &app);
         return 1;
     }
+    ev_tlist_init(&H.loop, &H.idle, IDLE_MS);
+    ev_tlist_init(&H.loop, &H.head, HEAD_MS);
+    ev_tlist_init(&H.loop, &H.io, IO_MS);
+    ev_tlist_init(&H.loop, &H.linger, LINGER_MS);
     char ip[16], port[8] = "";
     ts_ip_format(o.cfg.ip, ip);
     if (H.port != 80)
@@ -581,19 +761,16 @@ int main(int argc, char **argv)
             port);
     fflush(stderr);
 
-    accept_loop(lfd);
-
+    int rc = ev_run(&H.loop) < 0 ? 1 : 0;
+    if (rc)
+        fprintf(stderr, "%s: epoll: %s\n", o.prog, strerror(errno));
     fprintf(stderr, "%s: stopping\n", o.prog);
+    while (H.conns)
+        conn_close(H.conns);
     ts_close(lfd);
-    if (!nio_pool_wait(&H.pool, 5000)) {
-        /* A thread still inside a call: freeing the stack under it would be worse
-         * than leaving the process to exit with it. */
-        fprintf(stderr, "%s: %u connections did not finish; exiting without cleanup\n", o.prog,
-                H.pool.live);
-        fflush(stderr);
-        _exit(0);
-    }
+    ev_fini(&H.loop);
+    free(H.rows);
     nio_runtime_stop(H.rt, &app);
     ts_app_teardown(&app);
-    return 0;
+    return rc;
 }

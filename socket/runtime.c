@@ -32,6 +32,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER; /* nsocks went down */
 static struct tsock **g_tab;
 static int g_cap;
+static int g_low = FD_FIRST; /* every descriptor from FD_FIRST below it is in use */
 static struct ts_runtime *g_runtimes;
 static struct ts_runtime *g_default;
 
@@ -49,6 +50,7 @@ ts_time_t ts_runtime_now(void)
 
 void rt_wake(struct ts_runtime *rt)
 {
+    rt->st.loop_wakeups++;
     uint64_t one = 1;
     ssize_t r = write(rt->wakefd, &one, sizeof one);
     (void)r; /* EAGAIN only when the counter is saturated: the loop is awake anyway */
@@ -56,6 +58,7 @@ void rt_wake(struct ts_runtime *rt)
 
 void rt_kick(struct ts_runtime *rt)
 {
+    rt->st.stack_polls++;
     ts_time_t now = shim_now();
     /* The driver counts too: a fault wrapper holds delayed outgoing frames until the loop
      * comes back for them. */
@@ -64,6 +67,25 @@ void rt_kick(struct ts_runtime *rt)
         rt->sleep_until = next;
         rt_wake(rt);
     }
+}
+
+void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c)
+{
+    /* What a call on c can have done: send on c (arming c's timers), or hand a frame to a
+     * delaying driver. Anything due now is run by the loop, woken for it. */
+    ts_time_t next =
+        ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, shim_now()));
+    if (next < rt->sleep_until) {
+        rt->sleep_until = next;
+        rt_wake(rt);
+    }
+}
+
+void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st)
+{
+    pthread_mutex_lock(&rt->mu);
+    *st = rt->st;
+    pthread_mutex_unlock(&rt->mu);
 }
 
 /* Milliseconds until deadline, rounded up so that the loop never wakes before it is due and
@@ -343,6 +365,8 @@ void ts_runtime_stop(struct ts_runtime *rt)
         if (g_tab[fd] && g_tab[fd]->rt == rt) {
             mine[m++] = g_tab[fd];
             g_tab[fd] = NULL;
+            if (fd < g_low)
+                g_low = fd;
         }
     }
     pthread_mutex_unlock(&g_mu);
@@ -410,20 +434,26 @@ struct tsock *sock_alloc(struct ts_runtime *rt, int type)
 
 static void sock_free(struct tsock *k)
 {
+    ep_free(k->ep);
     pthread_cond_destroy(&k->cond);
     free(k->peek);
     free(k);
 }
 
+void sock_discard(struct tsock *k)
+{
+    sock_free(k);
+}
+
 int fd_install(struct tsock *k)
 {
     pthread_mutex_lock(&g_mu);
-    if (k->rt->dead) {
+    if (k->rt && k->rt->dead) {
         pthread_mutex_unlock(&g_mu);
         errno = ENETDOWN;
         return -1;
     }
-    int fd = FD_FIRST;
+    int fd = g_low;
     while (fd < g_cap && g_tab[fd])
         fd++;
     if (fd >= g_cap) {
@@ -446,9 +476,11 @@ int fd_install(struct tsock *k)
         g_cap = ncap;
     }
     g_tab[fd] = k;
+    g_low = fd + 1;
     k->fd = fd;
     k->refs = 1;
-    k->rt->nsocks++;
+    if (k->rt)
+        k->rt->nsocks++;
     pthread_mutex_unlock(&g_mu);
     return fd;
 }
@@ -472,6 +504,8 @@ struct tsock *fd_remove(int fd)
     if (fd >= 0 && fd < g_cap && g_tab[fd]) {
         k = g_tab[fd];
         g_tab[fd] = NULL;
+        if (fd < g_low)
+            g_low = fd;
     }
     pthread_mutex_unlock(&g_mu);
     return k;
@@ -481,7 +515,7 @@ void sock_put(struct tsock *k)
 {
     pthread_mutex_lock(&g_mu);
     bool last = --k->refs == 0;
-    if (last) {
+    if (last && k->rt) {
         k->rt->nsocks--;
         pthread_cond_broadcast(&g_cond);
     }
@@ -513,16 +547,27 @@ bool shim_tcp_port_free(struct ts_runtime *rt, const struct tsock *self, uint32_
 
 /* ---------------------------------------------------------------- waiting */
 
-void sock_notify(struct tsock *k)
+void pollregs_fire(struct pollreg *head)
 {
-    if (k->waiters)
-        pthread_cond_broadcast(&k->cond);
-    for (struct pollreg *r = k->polls; r; r = r->next) {
+    for (struct pollreg *r = head; r; r = r->next) {
         pthread_mutex_lock(&r->w->mu);
         r->w->fired = true;
         pthread_cond_signal(&r->w->cond);
         pthread_mutex_unlock(&r->w->mu);
     }
+}
+
+void sock_notify_mask(struct tsock *k, uint32_t mask)
+{
+    if (k->waiters)
+        pthread_cond_broadcast(&k->cond);
+    pollregs_fire(k->polls);
+    ep_sock_event(k, mask);
+}
+
+void sock_notify(struct tsock *k)
+{
+    sock_notify_mask(k, ~0u);
 }
 
 static struct timespec abs_ts(ts_time_t t)
@@ -548,25 +593,25 @@ bool sock_wait(struct tsock *k, ts_time_t deadline)
 
 /* ---------------------------------------------------------------- poll */
 
-static void reg_link(struct tsock *k, struct pollreg *r, struct pollwaiter *w)
+void pollreg_link(struct pollreg **head, struct pollreg *r, struct pollwaiter *w)
 {
     r->w = w;
     r->prev = NULL;
-    r->next = k->polls;
-    if (k->polls)
-        k->polls->prev = r;
-    k->polls = r;
+    r->next = *head;
+    if (*head)
+        (*head)->prev = r;
+    *head = r;
     r->linked = true;
 }
 
-static void reg_unlink(struct tsock *k, struct pollreg *r)
+void pollreg_unlink(struct pollreg **head, struct pollreg *r)
 {
     if (!r->linked)
         return;
     if (r->prev)
         r->prev->next = r->next;
     else
-        k->polls = r->next;
+        *head = r->next;
     if (r->next)
         r->next->prev = r->prev;
     r->linked = false;
@@ -617,13 +662,16 @@ int ts_poll(struct pollfd *fds, nfds_t n, int timeout)
             short rev;
             if (!k) {
                 rev = POLLNVAL;
+            } else if (k->ep) {
+                rev = ep_poll_revents(k->ep, first && !last ? &regs[i] : NULL, &w);
+                rev &= fds[i].events | POLLERR | POLLHUP | POLLNVAL;
             } else {
                 pthread_mutex_lock(&k->rt->mu);
                 if (k->closing) {
                     rev = POLLNVAL;
                 } else {
                     if (first && !last)
-                        reg_link(k, &regs[i], &w);
+                        pollreg_link(&k->polls, &regs[i], &w);
                     rev = sock_revents(k) & (fds[i].events | POLLERR | POLLHUP);
                 }
                 pthread_mutex_unlock(&k->rt->mu);
@@ -655,9 +703,13 @@ int ts_poll(struct pollfd *fds, nfds_t n, int timeout)
         struct tsock *k = ks[i];
         if (!k)
             continue;
-        pthread_mutex_lock(&k->rt->mu);
-        reg_unlink(k, &regs[i]);
-        pthread_mutex_unlock(&k->rt->mu);
+        if (k->ep) {
+            ep_poll_unlink(k->ep, &regs[i]);
+        } else {
+            pthread_mutex_lock(&k->rt->mu);
+            pollreg_unlink(&k->polls, &regs[i]);
+            pthread_mutex_unlock(&k->rt->mu);
+        }
         sock_put(k);
     }
     pthread_cond_destroy(&w.cond);

@@ -4,10 +4,11 @@
  * Locks, in the only order they may be taken:
  *   1. rt->mu    one per runtime; guards the stack and every field of that runtime's sockets
  *                (except the ones marked g_mu below).
- *   2. g_mu      the process-wide descriptor table (which fd names which socket), socket
+ *   2. ep->mu    one per epoll instance (epoll.c): its interest set and ready list.
+ *   3. g_mu      the process-wide descriptor table (which fd names which socket), socket
  *                reference counts and rt->nsocks / rt->dead.
- *   3. pw->mu    a poll call's own waiter; taken only to flag it and signal it.
- * A thread holding g_mu never takes rt->mu, so the order cannot invert. */
+ *   4. pw->mu    a poll call's own waiter; taken only to flag it and signal it.
+ * A thread holding g_mu never takes rt->mu or ep->mu, so the order cannot invert. */
 #ifndef TS_SOCKET_SHIM_H
 #define TS_SOCKET_SHIM_H
 
@@ -46,6 +47,7 @@ struct ts_runtime {
     bool follow_woken;    /* rt->mu: the loop was woken for new events and has not looked yet */
     struct ctl *ctl;      /* the control socket (control.c): published under rt->mu, then used
                            * by the loop thread only; freed by ts_runtime_stop after the join */
+    struct ts_runtime_stats st; /* rt->mu */
 
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */
@@ -64,11 +66,17 @@ struct pollreg {
     bool linked;
 };
 
+struct ts_epoll;
+struct epitem;
+
+/* A descriptor: a socket, or an epoll instance (ep set, rt NULL: an epoll instance belongs to no
+ * runtime and may watch sockets of several). */
 struct tsock {
     int fd;
     struct ts_runtime *rt;
-    int type;      /* SOCK_STREAM or SOCK_DGRAM */
-    unsigned refs; /* g_mu: the table's reference plus one per call in progress */
+    int type;            /* SOCK_STREAM, SOCK_DGRAM, or TSOCK_EPOLL */
+    unsigned refs;       /* g_mu: the table's reference plus one per call in progress */
+    struct ts_epoll *ep; /* the epoll instance this descriptor is (epoll.c), else NULL */
 
     /* Everything below: rt->mu. */
     bool closing; /* ts_close or ts_runtime_stop began: calls in progress return EBADF */
@@ -76,6 +84,7 @@ struct tsock {
     pthread_cond_t cond; /* blocked calls on this socket sleep here (with rt->mu) */
     unsigned waiters;
     struct pollreg *polls;
+    struct epitem *epitems; /* the epoll instances watching this socket (epoll.c) */
     struct tsock *next_linger;
 
     bool reuse, broadcast;
@@ -100,20 +109,38 @@ struct tsock {
     uint32_t udp_rcvbuf, udp_sndbuf;
 };
 
+#define TSOCK_EPOLL (-1)
+
 /* ---- runtime.c ---- */
 ts_time_t shim_now(void);
 /* After a call changed the stack: run what is due and wake the loop if it now has to wake
- * earlier than it planned. Called with rt->mu held. */
+ * earlier than it planned. Called with rt->mu held. Runs ts_stack_poll, which (until the stack
+ * keeps its timers in a wheel) looks at every connection: for calls that only touched one
+ * connection, rt_kick_conn is enough. */
 void rt_kick(struct ts_runtime *rt);
+/* The same after a call that touched only connection c (sent on it, read from it): looks at c's
+ * timers and the driver's, nothing else. rt->mu held. */
+void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c);
 /* Descriptor table. */
 int fd_install(struct tsock *k); /* -1 + errno (EMFILE, ENETDOWN if the runtime is stopping) */
 struct tsock *fd_get(int fd);    /* with a reference, or NULL */
 struct tsock *fd_remove(int fd); /* takes it out of the table; the caller inherits its ref */
 void sock_put(struct tsock *k);
+/* Free a descriptor object that never got a descriptor (fd_install failed). */
+void sock_discard(struct tsock *k);
 struct tsock *sock_alloc(struct ts_runtime *rt, int type);
 struct ts_runtime *rt_default(void);
-/* Wake everyone waiting on k (blocked calls and polls). rt->mu held. */
+/* Wake everyone waiting on k (blocked calls, polls and epoll instances). rt->mu held.
+ * sock_notify_mask says which poll bits may have changed (an epoll item in edge-triggered mode
+ * gets an event only when one of them is among those it waits for); sock_notify: any. */
 void sock_notify(struct tsock *k);
+void sock_notify_mask(struct tsock *k, uint32_t mask);
+/* Poll registrations: a list of them per watched object (a socket's k->polls, an epoll
+ * instance's). Link/unlink under the lock that guards the list; fire flags and signals every
+ * poll call in the list (taking each one's pw->mu). */
+void pollreg_link(struct pollreg **head, struct pollreg *r, struct pollwaiter *w);
+void pollreg_unlink(struct pollreg **head, struct pollreg *r);
+void pollregs_fire(struct pollreg *head);
 /* Sleep on k->cond until notified or the deadline (TS_TIME_NEVER = none) passes.
  * Returns false when the deadline has passed. rt->mu held. */
 bool sock_wait(struct tsock *k, ts_time_t deadline);
@@ -146,9 +173,24 @@ void ctl_expire(struct ts_runtime *rt, struct ctl *c, ts_time_t now);
 void ctl_close(struct ts_runtime *rt, struct ctl *c);
 
 /* ---- socket.c ---- */
-/* poll(2) readiness of k (POLLIN...). rt->mu held. */
+/* poll(2) readiness of k (POLLIN...). rt->mu held. Counted in rt->st.readiness_checks. */
 short sock_revents(struct tsock *k);
 /* Close k's protocol endpoint. rt->mu held. linger: honour SO_LINGER > 0 (may sleep). */
 void sock_release(struct tsock *k, bool linger);
+
+/* ---- epoll.c ---- */
+/* k's readiness may have changed (mask: which bits): queue the watching items. rt->mu held. */
+void ep_sock_event(struct tsock *k, uint32_t mask);
+/* k is being closed: take it out of every epoll instance watching it. rt->mu held. */
+void ep_sock_closed(struct tsock *k);
+/* The epoll descriptor k was closed: forget every socket it watches, fail its waiters with
+ * EBADF. No lock held. */
+void ep_close(struct tsock *k);
+/* Free an epoll instance (its descriptor's last reference went). */
+void ep_free(struct ts_epoll *ep);
+/* ts_poll on an epoll descriptor: POLLIN while its ready list is not empty (POLLNVAL once
+ * closed). reg (when not NULL) is linked so that the list becoming non-empty fires it. */
+short ep_poll_revents(struct ts_epoll *ep, struct pollreg *reg, struct pollwaiter *w);
+void ep_poll_unlink(struct ts_epoll *ep, struct pollreg *reg);
 
 #endif

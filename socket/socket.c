@@ -29,6 +29,11 @@ static struct tsock *enter(int fd)
         errno = EBADF;
         return NULL;
     }
+    if (k->ep) {
+        sock_put(k);
+        errno = ENOTSOCK; /* an epoll descriptor */
+        return NULL;
+    }
     pthread_mutex_lock(&k->rt->mu);
     if (k->closing) {
         pthread_mutex_unlock(&k->rt->mu);
@@ -96,18 +101,36 @@ static void sin_out(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16_t
     *len = sizeof sin;
 }
 
+/* The poll bits a stack event may have changed (for edge-triggered epoll items: new data does
+ * not wake an item that waits only for EPOLLOUT, as on Linux). A state change may change any. */
+static uint32_t tcp_ev_mask(unsigned events)
+{
+    uint32_t m = 0;
+    if (events & (TS_TCP_EV_READABLE | TS_TCP_EV_ACCEPT))
+        m |= POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP | POLLERR;
+    if (events & (TS_TCP_EV_WRITABLE | TS_TCP_EV_CONNECTED))
+        m |= POLLOUT | POLLWRNORM | POLLHUP | POLLERR;
+    if (events &
+        ~(TS_TCP_EV_READABLE | TS_TCP_EV_ACCEPT | TS_TCP_EV_WRITABLE | TS_TCP_EV_CONNECTED))
+        m = ~0u;
+    return m;
+}
+
 static void tcp_cb(void *user, struct ts_tcp_conn *c, unsigned events)
 {
     (void)c;
-    (void)events;
-    sock_notify(user);
+    sock_notify_mask(user, tcp_ev_mask(events));
 }
 
 static void udp_cb(void *user, struct ts_udp_sock *u, unsigned events)
 {
     (void)u;
-    (void)events;
-    sock_notify(user);
+    uint32_t m = POLLERR;
+    if (events & TS_UDP_EV_READABLE)
+        m |= POLLIN | POLLRDNORM;
+    if (events & ~TS_UDP_EV_READABLE)
+        m = ~0u;
+    sock_notify_mask(user, m);
 }
 
 /* ---------------------------------------------------------------- creation */
@@ -151,8 +174,7 @@ int ts_socket_on(struct ts_runtime *rt, int domain, int type, int protocol)
     int fd = fd_install(k);
     if (fd < 0) {
         /* Never installed: nobody else can see it. */
-        pthread_cond_destroy(&k->cond);
-        free(k);
+        sock_discard(k);
         return -1;
     }
     return fd;
@@ -223,6 +245,7 @@ static void tcp_release(struct tsock *k, bool linger)
 
 void sock_release(struct tsock *k, bool linger)
 {
+    ep_sock_closed(k); /* closing a watched socket takes it out of every epoll instance */
     if (k->type == SOCK_STREAM) {
         tcp_release(k, linger);
     } else if (k->us) {
@@ -239,6 +262,11 @@ int ts_close(int fd)
     if (!k) {
         errno = EBADF;
         return -1;
+    }
+    if (k->ep) {
+        ep_close(k);
+        sock_put(k);
+        return 0;
     }
     struct ts_runtime *rt = k->rt;
     pthread_mutex_lock(&rt->mu);
@@ -355,6 +383,15 @@ int ts_listen(int fd, int backlog)
 
 int ts_accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+    return ts_accept4(fd, addr, len, 0);
+}
+
+int ts_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+        errno = EINVAL;
+        return -1;
+    }
     struct tsock *k = enter(fd);
     if (!k)
         return -1;
@@ -389,6 +426,7 @@ int ts_accept(int fd, struct sockaddr *addr, socklen_t *len)
     n->sndtimeo = k->sndtimeo;
     n->udp_rcvbuf = UDP_RCVBUF_DEFAULT;
     n->udp_sndbuf = UDP_SNDBUF_DEFAULT;
+    n->nonblock = (flags & SOCK_NONBLOCK) != 0;
     n->tc = c;
     n->bound = true;
     uint32_t la, ra;
@@ -400,13 +438,12 @@ int ts_accept(int fd, struct sockaddr *addr, socklen_t *len)
     if (nfd < 0) {
         int e = errno;
         ts_tcp_abort(c, shim_now());
-        pthread_cond_destroy(&n->cond);
-        free(n);
+        rt_kick(k->rt); /* the RST */
+        sock_discard(n);
         return (int)leave(k, -1, e);
     }
     ts_tcp_set_callback(c, tcp_cb, n);
     sin_out(addr, len, ra, rp);
-    rt_kick(k->rt);
     return (int)leave(k, nfd, 0);
 }
 
@@ -554,8 +591,8 @@ static ssize_t tcp_send(struct tsock *k, const uint8_t *buf, size_t len, int fla
         if (nonblock || !sock_wait(k, deadline))
             break;
     }
-    if (sent > 0)
-        rt_kick(k->rt);
+    if (sent > 0 && k->tc)
+        rt_kick_conn(k->rt, k->tc);
     if (sent > 0)
         return (ssize_t)sent;
     *err = (int)-r;
@@ -713,8 +750,8 @@ static ssize_t tcp_recv(struct tsock *k, uint8_t *buf, size_t len, int flags, in
         if ((got > 0 && !waitall) || nonblock || !sock_wait(k, deadline))
             break;
     }
-    if (got > 0 || r == 0)
-        rt_kick(k->rt); /* the window opened: the stack may owe the peer an update */
+    if ((got > 0 || r == 0) && k->tc)
+        rt_kick_conn(k->rt, k->tc); /* the window opened: the stack may owe the peer an update */
     if (got > 0)
         return (ssize_t)got;
     if (r >= 0)
@@ -835,7 +872,7 @@ int ts_shutdown(int fd, int how)
         k->shut_wr = true;
         if (k->type == SOCK_STREAM && k->tc) {
             ts_tcp_shutdown_write(k->tc, shim_now());
-            rt_kick(k->rt);
+            rt_kick_conn(k->rt, k->tc);
         }
     }
     sock_notify(k);
@@ -936,7 +973,7 @@ static int apply_tcp_opts(struct tsock *k)
     if (!k->tc)
         return 0;
     int r = ts_tcp_set_opts(k->tc, &k->topts, shim_now());
-    rt_kick(k->rt); /* keep-alive and Nagle changes move timers or release data */
+    rt_kick_conn(k->rt, k->tc); /* keep-alive and Nagle changes move timers or release data */
     return r < 0 ? -r : 0;
 }
 
@@ -1200,6 +1237,18 @@ int ts_fcntl(int fd, int cmd, ...)
         arg = va_arg(ap, int);
         va_end(ap);
     }
+    struct tsock *e = fd_get(fd);
+    if (e && e->ep) {
+        sock_put(e); /* an epoll descriptor has no flags that mean anything here */
+        if (cmd == F_GETFL)
+            return O_RDWR;
+        if (cmd == F_SETFL)
+            return 0;
+        errno = EINVAL;
+        return -1;
+    }
+    if (e)
+        sock_put(e);
     struct tsock *k = enter(fd);
     if (!k)
         return -1;
@@ -1217,6 +1266,7 @@ int ts_fcntl(int fd, int cmd, ...)
 
 short sock_revents(struct tsock *k)
 {
+    k->rt->st.readiness_checks++;
     short m = 0;
     if (k->type == SOCK_DGRAM) {
         m |= POLLOUT | POLLWRNORM;

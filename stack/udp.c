@@ -117,15 +117,12 @@ static bool port_used(const struct ts_udp_table *t, uint16_t lport)
 
 /* An ephemeral port no endpoint uses. The search starts at a point derived from the stack's
  * secret and moves on after each pick, so consecutive sockets do not get neighbouring ports in a
- * predictable order from start-up (RFC 6056 3.3.1 in spirit, without a global random source). */
+ * predictable order from start-up (RFC 6056 3.3.1 in spirit, without a global random source).
+ * (The range is sound: ts_stack_new refuses a configuration without one.) */
 static uint16_t ephemeral_port(struct ts_stack *s)
 {
     struct ts_udp_table *t = s->udp;
     uint32_t lo = s->cfg.ephemeral_lo, hi = s->cfg.ephemeral_hi;
-    if (lo == 0 || hi < lo) {
-        lo = 32768;
-        hi = 60999;
-    }
     uint32_t n = hi - lo + 1;
     if (!t->hint_set) {
         uint32_t h = 2166136261u;

@@ -211,52 +211,26 @@ void nio_runtime_stop(struct ts_runtime *rt, struct ts_app *app)
     app->fault = NULL;
 }
 
-int nio_pool_spawn(struct nio_pool *p, void *(*fn)(void *), void *arg)
+bool nio_limit_take(struct nio_limit *l, const char *prog, const char *what)
 {
-    pthread_mutex_lock(&p->lock);
-    bool full = p->live >= p->max;
-    if (!full)
-        p->live++;
-    pthread_mutex_unlock(&p->lock);
-    if (full)
-        return -1;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024); /* workers keep their buffers on the heap */
-    pthread_t t;
-    int r = pthread_create(&t, &attr, fn, arg);
-    pthread_attr_destroy(&attr);
-    if (r != 0) {
-        nio_pool_done(p);
-        return -1;
+    if (l->open < l->max) {
+        l->open++;
+        return true;
     }
-    return 0;
+    l->refused++;
+    int64_t now = nio_now_ms();
+    if (l->logged_ms == 0 || now - l->logged_ms >= 1000) {
+        fprintf(stderr,
+                "%s: %u connections open, the --max-conns limit: new ones are %s (%llu so far)\n",
+                prog, l->open, what, (unsigned long long)l->refused);
+        fflush(stderr);
+        l->logged_ms = now;
+    }
+    return false;
 }
 
-void nio_pool_done(struct nio_pool *p)
+void nio_limit_put(struct nio_limit *l)
 {
-    pthread_mutex_lock(&p->lock);
-    p->live--;
-    pthread_cond_broadcast(&p->idle);
-    pthread_mutex_unlock(&p->lock);
-}
-
-bool nio_pool_wait(struct nio_pool *p, int ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&p->lock);
-    while (p->live > 0)
-        if (pthread_cond_timedwait(&p->idle, &p->lock, &until) != 0)
-            break;
-    bool done = p->live == 0;
-    pthread_mutex_unlock(&p->lock);
-    return done;
+    if (l->open > 0)
+        l->open--;
 }

@@ -8,7 +8,6 @@
 #ifndef TAPSTACK_APPS_NETIO_H
 #define TAPSTACK_APPS_NETIO_H
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,22 +44,21 @@ void nio_lingering_close(int fd, int max_ms, volatile sig_atomic_t *stop);
  * when TCP. On failure prints one line for prog saying what to do and returns -1. */
 int nio_serve_socket(const char *prog, int type, uint32_t ip, unsigned port, int backlog);
 
-/* A bounded set of detached worker threads (one per client connection). */
-struct nio_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t idle;
-    unsigned live, max;
+/* The listen backlog the servers ask for: Linux's SOMAXCONN (4096 since Linux 5.4), which the
+ * shim also clamps to. */
+#define NIO_BACKLOG 4096
+
+/* A bound on the connections a server handles at once (--max-conns), with the refusals
+ * counted and reported: one line on stderr at the first, then at most one a second. */
+struct nio_limit {
+    unsigned max, open;
+    uint64_t refused;
+    int64_t logged_ms; /* when the last line was printed (0: never) */
 };
-#define NIO_POOL_INIT(n)                                                                           \
-    {                                                                                              \
-        .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .max = (n)            \
-    }
-/* Start fn(arg) on a new thread unless max are running. 0, or -1 (full or no thread: the caller
- * still owns arg). The worker calls nio_pool_done(pool) as its last act. */
-int nio_pool_spawn(struct nio_pool *p, void *(*fn)(void *), void *arg);
-void nio_pool_done(struct nio_pool *p);
-/* Wait up to ms for every worker to finish; true when none is left. */
-bool nio_pool_wait(struct nio_pool *p, int ms);
+/* Room for one more? true: counted as open (nio_limit_put when it closes). false: counted as
+ * refused, and maybe reported for prog, with what the refused one gets ("503", "closed"). */
+bool nio_limit_take(struct nio_limit *l, const char *prog, const char *what);
+void nio_limit_put(struct nio_limit *l);
 
 /* Hand the app's stack and driver to a socket runtime (prints one line on failure, NULL), chain
  * --trace after the runtime's recorder and serve the control socket (--control; the default

@@ -82,6 +82,10 @@ size_t ts_tcp_writable(const struct ts_tcp_conn *c);   /* free send-buffer space
 bool ts_tcp_accept_ready(const struct ts_tcp_conn *c); /* listener has a connection */
 /* The pending error as a positive errno (0 = none); take=true clears it (SO_ERROR). */
 int ts_tcp_error(struct ts_tcp_conn *c, bool take);
+/* The earliest deadline among c's running timers (TS_TIME_NEVER: none). After a call on one
+ * connection its owner compares this with when its loop planned to wake, instead of running
+ * ts_stack_poll (which looks at every connection). */
+ts_time_t ts_tcp_next_deadline(const struct ts_tcp_conn *c);
 
 enum ts_tcp_state ts_tcp_state(const struct ts_tcp_conn *c);
 void ts_tcp_endpoints(const struct ts_tcp_conn *c, uint32_t *laddr, uint16_t *lport,

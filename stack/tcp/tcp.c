@@ -482,8 +482,10 @@ static void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
 void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause)
 {
     tcp_cc_init(c);
-    tcp_keepalive_reset(c, s->now);
     ts_tcp_set_state(s, c, TS_TCP_ESTABLISHED, cause);
+    /* After the door: keep-alive runs only in a synchronized state (RFC 1122 4.2.3.6), so a
+     * connection born with it on (a listener's option, or set before connect) starts it here. */
+    tcp_keepalive_reset(c, s->now);
     if (c->parent)
         tcp_child_established(s, c);
     else

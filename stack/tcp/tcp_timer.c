@@ -122,6 +122,11 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
     return t;
 }
 
+ts_time_t ts_tcp_next_deadline(const struct ts_tcp_conn *c)
+{
+    return tcp_next_timer(c, NULL);
+}
+
 static bool tcp_can_send_data(enum ts_tcp_state st)
 {
     return st == TS_TCP_ESTABLISHED || st == TS_TCP_CLOSE_WAIT || st == TS_TCP_FIN_WAIT1 ||

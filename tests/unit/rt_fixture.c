@@ -2,6 +2,8 @@
 #include "rt_fixture.h"
 
 #include <check.h>
+#include <string.h>
+#include <sys/time.h>
 
 #include "harness.h"
 
@@ -28,4 +30,38 @@ void rt_pair_down(struct ts_runtime **a, struct ts_runtime **b)
     ts_runtime_stop(*a);
     ts_runtime_stop(*b);
     *a = *b = NULL;
+}
+
+static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
+{
+    struct sockaddr_in s;
+    memset(&s, 0, sizeof s);
+    s.sin_family = AF_INET;
+    s.sin_addr.s_addr = htonl(ip);
+    s.sin_port = htons(port);
+    return s;
+}
+
+void rt_tcp_pair(struct ts_runtime *a, struct ts_runtime *b, uint16_t port, int *cli, int *srv)
+{
+    int one = 1;
+    struct timeval tv = {.tv_sec = 2};
+    int l = ts_socket_on(b, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(l, 0);
+    ck_assert_int_eq(ts_setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    ck_assert_int_eq(ts_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    struct sockaddr_in la = sin_of(0, port);
+    ck_assert_int_eq(ts_bind(l, (struct sockaddr *)&la, sizeof la), 0);
+    ck_assert_int_eq(ts_listen(l, 16), 0);
+    int c = ts_socket_on(a, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(c, 0);
+    struct sockaddr_in ra = sin_of(TH_IP_B, port);
+    ck_assert_int_eq(ts_connect(c, (struct sockaddr *)&ra, sizeof ra), 0);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    ts_close(l);
+    ck_assert_int_eq(ts_setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    ck_assert_int_eq(ts_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    *cli = c;
+    *srv = s;
 }

@@ -17,4 +17,8 @@ void rt_pair_up(struct ts_runtime **a, struct ts_runtime **b, rt_wrap_fn wrap_a,
 /* Stop both (they free their stacks and drivers) and set the pointers to NULL. */
 void rt_pair_down(struct ts_runtime **a, struct ts_runtime **b);
 
+/* A TCP connection across the link: *cli on a (connected to b's address), *srv on b (accepted
+ * from a listener on port, closed again). Both blocking, with a 2 s SO_RCVTIMEO. */
+void rt_tcp_pair(struct ts_runtime *a, struct ts_runtime *b, uint16_t port, int *cli, int *srv);
+
 #endif

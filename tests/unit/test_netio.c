@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../apps/common/evloop.h"
 #include "../../apps/common/netio.h"
 #include "../../apps/common/pattern.h"
 #include "harness.h"
@@ -178,34 +179,92 @@ START_TEST(test_second_listener_on_a_port_is_refused)
 }
 END_TEST
 
-/* ---- the worker pool ---- */
+/* ---- the connection limit ---- */
 
-static atomic_int released;
-static struct nio_pool pool = NIO_POOL_INIT(2);
-
-static void *worker(void *arg)
+START_TEST(test_limit_refuses_beyond_its_bound_and_counts_refusals)
 {
-    (void)arg;
-    while (!atomic_load(&released)) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    nio_pool_done(&pool);
-    return NULL;
+    struct nio_limit l = {.max = 2};
+    ck_assert(nio_limit_take(&l, "test", "closed"));
+    ck_assert(nio_limit_take(&l, "test", "closed"));
+    ck_assert(!nio_limit_take(&l, "test", "closed")); /* prints one line */
+    ck_assert(!nio_limit_take(&l, "test", "closed")); /* within the second: silent */
+    ck_assert_uint_eq(l.refused, 2);
+    ck_assert_uint_eq(l.open, 2);
+    nio_limit_put(&l);
+    ck_assert(nio_limit_take(&l, "test", "closed")); /* room again */
+    ck_assert_uint_eq(l.refused, 2);
+}
+END_TEST
+
+/* ---- the event loop (evloop.h) ---- */
+
+static volatile sig_atomic_t ev_stop;
+static int fired[8], nfired;
+static struct ev_timer timers[4];
+
+static void on_fire(struct ev_timer *t)
+{
+    fired[nfired++] = (int)(t - timers);
+    if (nfired == 3)
+        ev_stop = 1;
 }
 
-START_TEST(test_pool_refuses_beyond_its_bound_and_wait_sees_workers_finish)
+START_TEST(test_timers_fire_in_deadline_order_and_rearming_moves_one_to_the_tail)
 {
-    atomic_store(&released, 0);
-    ck_assert_int_eq(nio_pool_spawn(&pool, worker, NULL), 0);
-    ck_assert_int_eq(nio_pool_spawn(&pool, worker, NULL), 0);
-    ck_assert_int_eq(nio_pool_spawn(&pool, worker, NULL), -1);
-    ck_assert(!nio_pool_wait(&pool, 50)); /* both still running */
-    atomic_store(&released, 1);
-    ck_assert(nio_pool_wait(&pool, 3000));
-    ck_assert_uint_eq(pool.live, 0);
-    ck_assert_int_eq(nio_pool_spawn(&pool, worker, NULL), 0); /* room again */
-    ck_assert(nio_pool_wait(&pool, 3000));
+    struct ev_loop l;
+    struct ev_tlist tl;
+    ev_stop = 0;
+    nfired = 0;
+    ck_assert_int_eq(ev_init(&l, &ev_stop), 0); /* an epoll instance needs no runtime */
+    ev_tlist_init(&l, &tl, 30);
+    for (int i = 0; i < 4; i++) {
+        ev_timer_init(&timers[i], on_fire);
+        ev_timer_arm(&tl, &timers[i]);
+    }
+    ev_timer_arm(&tl, &timers[0]); /* now last */
+    ev_timer_stop(&timers[2]);     /* never fires */
+    int64_t t0 = nio_now_ms();
+    ck_assert_int_eq(ev_run(&l), 0);
+    ck_assert_int_ge(nio_now_ms() - t0, 30);
+    ck_assert_int_eq(nfired, 3);
+    ck_assert_int_eq(fired[0], 1);
+    ck_assert_int_eq(fired[1], 3);
+    ck_assert_int_eq(fired[2], 0);
+    ev_fini(&l);
+}
+END_TEST
+
+static uint32_t got_events;
+static void on_ready(struct ev_io *io, uint32_t events)
+{
+    char b[16];
+    ck_assert_int_eq(ts_recv(io->fd, b, sizeof b, 0), 5);
+    got_events = events;
+    ev_stop = 1;
+}
+
+START_TEST(test_loop_calls_the_handler_of_the_socket_that_is_ready)
+{
+    struct ev_loop l;
+    ev_stop = 0;
+    got_events = 0;
+    ck_assert_int_eq(ev_init(&l, &ev_stop), 0);
+    int quiet = nio_serve_socket("test", SOCK_DGRAM, TH_IP_B, 7101, 0);
+    int u = nio_serve_socket("test", SOCK_DGRAM, TH_IP_B, 7100, 0);
+    ck_assert_int_ge(u, 0);
+    struct ev_io io_u, io_quiet;
+    ck_assert_int_eq(ev_add(&l, &io_quiet, quiet, EPOLLIN, on_ready), 0);
+    ck_assert_int_eq(ev_add(&l, &io_u, u, EPOLLIN, on_ready), 0);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(7100), .sin_addr.s_addr = htonl(TH_IP_B)};
+    ck_assert_int_eq(ts_sendto(c, "hello", 5, 0, (struct sockaddr *)&sa, sizeof sa), 5);
+    ck_assert_int_eq(ev_run(&l), 0);
+    ck_assert_uint_eq(got_events, EPOLLIN);
+    ts_close(c);
+    ts_close(u);
+    ts_close(quiet);
+    ev_fini(&l);
 }
 END_TEST
 
@@ -221,9 +280,12 @@ static Suite *netio_suite(void)
     tcase_add_test(tc, test_send_all_delivers_more_than_the_buffers_hold);
     tcase_add_test(tc, test_lingering_close_with_unread_data_ends_in_fin_not_reset);
     tcase_add_test(tc, test_second_listener_on_a_port_is_refused);
+    tcase_add_test(tc, test_loop_calls_the_handler_of_the_socket_that_is_ready);
     suite_add_tcase(s, tc);
-    tc = tcase_create("pool");
-    tcase_add_test(tc, test_pool_refuses_beyond_its_bound_and_wait_sees_workers_finish);
+    tc = tcase_create("limit and timers");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_limit_refuses_beyond_its_bound_and_counts_refusals);
+    tcase_add_test(tc, test_timers_fire_in_deadline_order_and_rearming_moves_one_to_the_tail);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -108,6 +108,8 @@ START_TEST(test_stack_new_rejects_bad_configurations)
     REJECT(gateway, th_ip(10, 0, 0, 2)); /* ourselves */
     REJECT(gateway, th_ip(10, 0, 0, 255));
     REJECT(mac[0], 0x01); /* multicast */
+    REJECT(ephemeral_lo, 0);
+    REJECT(ephemeral_lo, 61000); /* above ephemeral_hi (60999): an empty range */
 #undef REJECT
     ts_config_default(&c);
     c.gateway = 0; /* no default route is fine */
@@ -116,6 +118,7 @@ START_TEST(test_stack_new_rejects_bad_configurations)
     ck_assert(accepted(&c));
     c.mtu = 9000;
     c.prefix_len = 1;
+    c.ephemeral_lo = c.ephemeral_hi = 40000; /* a range of one port */
     ck_assert(accepted(&c));
 }
 END_TEST
