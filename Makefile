@@ -41,6 +41,11 @@ BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+# The live TCP page's files (apps/web/), embedded into the apps' library as byte arrays.
+WEB_SRC := $(sort $(wildcard apps/web/*))
+WEB_GEN := $(BUILD)/gen/webassets.c
+WEB_OBJ := $(OBJ)/gen/webassets.o
+
 CORE_LIB := $(BUILD)/libtapstack.a
 DRV_LIB := $(BUILD)/libtapstack-drivers.a
 SOCK_LIB := $(BUILD)/libtapstack-socket.a
@@ -83,7 +88,15 @@ endef
 $(eval $(call mklib,$(CORE_LIB),$(call objs,$(CORE_SRC))))
 $(eval $(call mklib,$(DRV_LIB),$(call objs,$(DRV_SRC))))
 $(eval $(call mklib,$(SOCK_LIB),$(call objs,$(SOCK_SRC))))
-$(eval $(call mklib,$(APPCOMMON_LIB),$(call objs,$(APPCOMMON_SRC))))
+$(eval $(call mklib,$(APPCOMMON_LIB),$(call objs,$(APPCOMMON_SRC)) $(WEB_OBJ)))
+
+$(WEB_GEN): $(WEB_SRC) tools/embed-web.sh
+	@mkdir -p $(dir $@)
+	tools/embed-web.sh $@ $(WEB_SRC)
+
+$(WEB_OBJ): $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iapps -c $< -o $@
 
 define mkbin
 $(call binname,$(1)): $(call objs,$(1)) $(ALL_LIBS)

@@ -5,6 +5,8 @@
  *   GET  /          HTML page: the stack's TCP connections counted per state, with what each
  *                   state means, and one page of them (/?page=N, or /?offset=N&limit=M)
  *   GET  /stats     the stack's counters, text/plain (/stats?all for the zero ones too)
+ *   GET  /tcp       the live picture of TCP: state diagram, transitions, segment ladders, and
+ *                   its JSON endpoints /api/... (apps/common/tcpviz.h)
  *   GET  /bytes/N   N bytes of the pattern "byte i = i mod 251" (apps/common/pattern.h),
  *                   streamed: any N, gigabytes included, without holding it in memory
  *   POST /upload    a body of any size (Content-Length or chunked): answers length and SHA-256
@@ -40,6 +42,7 @@
 #include "common/pattern.h"
 #include "common/sbuf.h"
 #include "common/sha256.h"
+#include "common/tcpviz.h"
 #include "tapstack/tcp.h"
 
 #define IDLE_MS   30000
@@ -89,6 +92,7 @@ static struct httpd {
     uint64_t requests;
     struct ts_tcp_info *rows; /* GET /: the connection table, grown as needed */
     size_t rows_cap;
+    struct tcpviz *viz; /* GET /tcp and /api/ */
 } H = {.port = 80, .limit = {.max = 2048}};
 
 /* One thread serves everything, so these are shared by every connection. */
@@ -260,7 +264,9 @@ static int page_index(struct conn *c, const char *query, bool head_only)
               "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
               "td.n{text-align:right}</style></head><body>\n<h1>tapstack at %s</h1>\n"
               "<p>A user-space TCP/IP stack on a TAP device. It has %zu TCP connections and "
-              "listeners right now, the one that fetched this page included. See also "
+              "listeners right now, the one that fetched this page included. <b>Watch them "
+              "live: <a href=\"/tcp\">/tcp</a></b> (the state diagram with every connection "
+              "moving through it, and each connection's segments). See also "
               "<a href=\"/stats\">/stats</a> (counters) and <a href=\"/bytes/1048576\">"
               "/bytes/1048576</a> (1 MiB of the test pattern).</p>\n",
               t.ip, t.ip, t.n);
@@ -331,6 +337,17 @@ static int page_bytes(struct conn *c, const char *num, bool head_only)
                             "/bytes/N: N must be a decimal number of bytes\n");
     return respond(c, 200, "application/octet-stream", NULL, 0, n, head_only,
                    "X-Pattern: byte i = i mod 251\r\n");
+}
+
+/* ---- GET /tcp and /api/...: apps/common/tcpviz.c ---- */
+
+static int page_tcpviz(struct conn *c, const char *path, const char *query, bool head_only)
+{
+    struct tcpviz_reply r;
+    tcpviz_get(H.viz, path, query, c->io.fd, &r);
+    int ret = respond(c, r.status, r.ctype, r.body, r.len, 0, head_only, r.extra);
+    tcpviz_reply_free(&r);
+    return ret;
 }
 
 /* ---- POST /upload: set up here, read by step_body ---- */
@@ -461,13 +478,16 @@ static int route(struct conn *c, struct http_request *req)
     } else if (strncmp(path, "/bytes/", 7) == 0) {
         if (get)
             return page_bytes(c, path + 7, head);
+    } else if (tcpviz_owns(path)) {
+        if (get)
+            return page_tcpviz(c, path, query, head);
     } else if (upload) {
         if (req->method == HTTP_M_POST)
             return page_upload(c, req);
         return respond_text(c, 405, head, "Allow: POST\r\n", "use POST for /upload\n");
     } else {
         return respond_text(c, 404, head, NULL,
-                            "not found; try /, /stats, /bytes/N or POST /upload\n");
+                            "not found; try /, /tcp, /stats, /bytes/N or POST /upload\n");
     }
     /* RFC 9110 15.5.6: 405 names the methods the resource supports. */
     return respond_text(c, 405, head, "Allow: GET, HEAD\r\n", "use GET or HEAD here\n");
@@ -725,8 +745,8 @@ int main(int argc, char **argv)
 {
     const struct ts_app_spec spec = {
         .name = "tapstack-httpd",
-        .summary = "HTTP/1.1 server on tapstack: / (connections), /stats, /bytes/N, "
-                   "POST /upload.",
+        .summary = "HTTP/1.1 server on tapstack: / (connections), /tcp (TCP live), /stats, "
+                   "/bytes/N, POST /upload.",
         .flags = flags,
     };
     struct ts_app_opts o;
@@ -744,8 +764,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int lfd = -1;
-    if (ev_init(&H.loop, ts_app_stop_flag()) < 0 || (lfd = listen_http(&o)) < 0) {
+    H.viz = tcpviz_new(H.rt);
+    if (!H.viz || ev_init(&H.loop, ts_app_stop_flag()) < 0 || (lfd = listen_http(&o)) < 0) {
         fprintf(stderr, "%s: cannot set up the event loop: %s\n", o.prog, strerror(errno));
+        tcpviz_free(H.viz);
         nio_runtime_stop(H.rt, &app);
         return 1;
     }
@@ -759,6 +781,7 @@ int main(int argc, char **argv)
         snprintf(port, sizeof port, ":%u", H.port);
     fprintf(stderr, "%s: listening on %s:%u - try: curl http://%s%s/\n", o.prog, ip, H.port, ip,
             port);
+    fprintf(stderr, "%s: TCP live in a browser: http://%s%s/tcp\n", o.prog, ip, port);
     fflush(stderr);
 
     int rc = ev_run(&H.loop) < 0 ? 1 : 0;
@@ -770,6 +793,7 @@ int main(int argc, char **argv)
     ts_close(lfd);
     ev_fini(&H.loop);
     free(H.rows);
+    tcpviz_free(H.viz);
     nio_runtime_stop(H.rt, &app);
     ts_app_teardown(&app);
     return rc;

@@ -53,6 +53,8 @@ struct ts_stack {
 
     ts_trace_fn trace_fn;
     void *trace_arg;
+    ts_segment_fn seg_fn; /* ts_stack_set_segment_hook */
+    void *seg_arg;
 
     uint32_t netmask;
     uint16_t ip_id;    /* next IPv4 identification */
@@ -91,6 +93,11 @@ static inline bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
 /* ---- trace.c ---- */
 /* Emit a trace event (called by the TCP state door only). */
 void ts_stack_trace(struct ts_stack *s, const struct ts_trace_event *ev);
+struct tcp_hdr;
+/* Hand one TCP segment to the segment hook, if one is set (TCP's send point and its input, once
+ * the segment parsed). laddr/raddr: ours and the peer's. */
+void ts_stack_segment_note(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                           const struct tcp_hdr *h, bool sent);
 
 /* ---- link.c: Ethernet ---- */
 /* A frame the link layer accepted (addressed to our MAC or to broadcast, from a plausible

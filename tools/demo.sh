@@ -104,3 +104,5 @@ for n in "${steps[@]}"; do
 done
 printf '\n%sdone%s: %s step(s) in %d s; the namespaces are removed.\n' "$B" "$N" "${#steps[@]}" \
     $((SECONDS - start))
+printf 'To watch TCP live in a browser (the state diagram, every connection, each one'"'"'s segments):\n'
+printf '  sudo make run, then open http://10.0.0.2/tcp as it says.\n'

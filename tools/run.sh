@@ -89,6 +89,10 @@ if [[ -x $bin/tapstack-stat ]]; then
     stat_line="  sudo $bin/tapstack-stat --tap $tap_h        # httpd's sockets (-i internals, -s counters, --trace live)
   sudo $bin/tapstack-stat --tap $tap_e        # the echo server's"
 fi
+# The browser runs as the user who ran sudo (as root, Chromium needs --no-sandbox).
+who=${SUDO_USER:-$(id -un)}
+browser="sudo -u $who chromium"
+[[ $who == root ]] && browser="chromium --no-sandbox"
 cat <<EOF
 
 tapstack is up in the network namespace $ns (the host's end: 10.0.0.1 on bridge $br):
@@ -101,6 +105,9 @@ Reach them from another terminal, inside the namespace:
   sudo ip netns exec $ns nc 10.0.0.3 7                    # type lines; they come back
   sudo ip netns exec $ns ping 10.0.0.3
   sudo ip netns exec $ns bash                             # a shell in there (exit to leave)
+Watch TCP live in a browser: http://10.0.0.2/tcp (the state diagram with every connection moving
+through it, and each connection's segments), from a browser started inside the namespace:
+  sudo ip netns exec $ns $browser http://10.0.0.2/tcp   # or firefox
 Watch them:
 $stat_line
 Their TCP state changes appear below as they happen. Ctrl-C stops both and removes the namespace.

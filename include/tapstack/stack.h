@@ -116,6 +116,40 @@ void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg);
  * ACK of SYN)". */
 size_t ts_trace_format(const struct ts_trace_event *ev, char *buf, size_t cap);
 
+/* ---- Segment hook: every TCP segment in and out, for tools that draw a connection's ladder ----
+ * A trace event says that a state changed and why; the segments say what was on the wire around
+ * it. The hook sees each segment the stack sends (at its one send point) and each one it takes
+ * in (once its checksum, header and flags are found valid, before any connection sees it). It is
+ * called from inside the stack, in the thread running it; it must only record. */
+enum {
+    TS_SEG_FIN = 0x01, /* the TCP header's flag bits, as on the wire */
+    TS_SEG_SYN = 0x02,
+    TS_SEG_RST = 0x04,
+    TS_SEG_PSH = 0x08,
+    TS_SEG_ACK = 0x10,
+    TS_SEG_URG = 0x20,
+    TS_SEG_ECE = 0x40,
+    TS_SEG_CWR = 0x80,
+};
+struct ts_segment_event {
+    ts_time_t time;
+    bool sent;             /* true: we sent it; false: it arrived */
+    uint32_t laddr, raddr; /* our address and the peer's, whichever way the segment went */
+    uint16_t lport, rport;
+    uint32_t seq, ack; /* as on the wire (absolute) */
+    uint8_t flags;     /* TS_SEG_* */
+    uint16_t wnd;      /* the window field as on the wire, unscaled */
+    uint32_t len;      /* payload bytes (SYN and FIN not counted) */
+    int32_t mss;       /* the MSS option, -1 when absent */
+    int8_t wscale;     /* the window scale option, -1 when absent */
+    bool sack_perm;    /* SACK-permitted option */
+    bool ts;           /* timestamps option */
+    uint8_t nsack;     /* SACK blocks carried */
+};
+typedef void (*ts_segment_fn)(void *arg, const struct ts_segment_event *ev);
+/* NULL (the default) turns it off: then a segment costs one test of a pointer. */
+void ts_stack_set_segment_hook(struct ts_stack *s, ts_segment_fn fn, void *arg);
+
 /* Helpers for addresses in host byte order. */
 int ts_ip_parse(const char *str, uint32_t *ip);      /* "10.0.0.2" -> 0 or -1 */
 const char *ts_ip_format(uint32_t ip, char buf[16]); /* -> "10.0.0.2" */

@@ -808,6 +808,7 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
+    ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
     if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK) &&
         tcp_time_wait_reopen(s, c, ip, &seg))

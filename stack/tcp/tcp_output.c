@@ -164,6 +164,7 @@ static unsigned tcp_xmit_buf(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
     size_t n = tcp_emit_ex(h, laddr, raddr, partial, buf, cap);
     if (n == 0)
         return 0;
+    ts_stack_segment_note(s, laddr, raddr, h, true); /* the segment hook (stack.h) */
     unsigned pieces = 1;
     if (partial) {
         struct ts_ip_offload o = {

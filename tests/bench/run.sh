@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: speed and memory figures, printed, never asserted.
-#   1. bench_transfer: CPU cost of the stack alone (two stacks in one process, virtual clock).
+#   1. bench_transfer: CPU cost of the stack alone (two stacks in one process, virtual clock);
+#      bench_ladders: the same transfer with and without the live page's segment ladders.
 #   2. Over a real tap in a namespace made for this run (root only): curl download and upload
 #      through tapstack-httpd, ab request rate with keep-alive, echo round-trip latency, and the
 #      server's resident memory idle and with 200 open connections.
@@ -12,6 +13,7 @@ cd "$root" || exit 1
 
 echo "== in-process (two stacks, pair link, virtual clock) =="
 "$BUILD/tests/bench_transfer" 512 || echo "bench_transfer failed"
+"$BUILD/tests/bench_ladders" 256 5 || echo "bench_ladders failed"
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "tap benchmarks skipped: need root for network namespaces and taps"

@@ -24,10 +24,14 @@ done
 grep -q 'Ctrl-C stops both' "$out" || ts_fail "tools/run.sh did not come up within 15 s"
 ns=ts-run-$(grep -o 'ts-run-[0-9]*' "$out" | head -n 1 | sed 's/ts-run-//')
 grep -q "sudo ip netns exec $ns curl http://10.0.0.2/" "$out" || ts_fail "it does not say how to reach httpd"
+grep -q "sudo ip netns exec $ns .*chromium.* http://10.0.0.2/tcp" "$out" ||
+    ts_fail "it does not say how to watch TCP live in a browser"
 run_in() { ip netns exec "$ns" "$@"; }
 
 page=$(run_in curl -s -m 10 http://10.0.0.2/) || ts_fail "curl http://10.0.0.2/ failed"
 grep -q 'ESTABLISHED' <<<"$page" || ts_fail "httpd's page does not show the connection table"
+live=$(run_in curl -s -m 10 http://10.0.0.2/tcp) || ts_fail "curl http://10.0.0.2/tcp failed"
+grep -q 'TCP live on tapstack' <<<"$live" || ts_fail "http://10.0.0.2/tcp is not the live page"
 echoed=$(echo "hello, echo" | run_in nc -N -w 5 10.0.0.3 7) || ts_fail "nc to the echo server failed"
 [[ $echoed == "hello, echo" ]] || ts_fail "the echo server answered '$echoed'"
 tap_h=$(grep -o 'tap tsh[0-9]*' "$out" | head -n 1 | cut -d' ' -f2)
