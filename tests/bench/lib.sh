@@ -249,7 +249,15 @@ EOF
 # ---- measuring ----
 
 b_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
-b_slab_kb() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
+# Bytes in the kernel's slab caches that hold only sockets: "TCP" (struct tcp_sock) and
+# "sock_inode_cache" (a socket's inode), from /proc/slabinfo (allocated objects x object size).
+# Machine-wide, but other programs rarely open thousands of sockets meanwhile; /proc/meminfo's
+# Slab total moves by megabytes while compilers run, these two do not.
+b_sock_slab_bytes() {
+    awk '$1 == "TCP" || $1 == "sock_inode_cache" { b += $2 * $4 } END { printf "%.0f", b }' /proc/slabinfo 2>/dev/null
+}
+# The size of one object of slab cache $1 (0 when unknown).
+b_slab_objsize() { awk -v c="$1" '$1 == c { v = $4 } END { print v + 0 }' /proc/slabinfo 2>/dev/null; }
 
 # b_nstat NS COUNTER: the absolute value of a kernel TCP/IP counter in namespace NS (nstat -a,
 # without touching nstat's history file, which is shared by all namespaces). Rows take the
@@ -303,6 +311,7 @@ b_machine_line() {
         "$idle" "$load_start" "$load_end" "${B_QUICK_NOTE:-}"
 }
 
+# The table: one line per row (figure, tapstack, kernel, ratio, note number), then the notes.
 b_print_table() {
     awk -F'\t' '
     function ratio(b, t, k,   r) {
@@ -311,18 +320,21 @@ b_print_table() {
         return sprintf(r >= 10 ? "%.0fx" : r >= 0.1 ? "%.2fx" : "%.3fx", r)
     }
     { n++; lab[n] = $2 (($3 != "") ? " (" $3 ")" : ""); if ($4 == "lower") lab[n] = lab[n] " [lower is better]"
-      t[n] = $5; k[n] = $6; r[n] = ratio($4, $5, $6); note[n] = $7; grp[n] = $1
+      t[n] = $5; k[n] = $6; r[n] = ratio($4, $5, $6); grp[n] = $1
+      ref[n] = ""; if ($7 != "") { notes++; note[notes] = $7; ref[n] = "[" notes "]" }
       if (length(lab[n]) > w1) w1 = length(lab[n]); if (length(t[n]) > w2) w2 = length(t[n])
       if (length(k[n]) > w3) w3 = length(k[n]) }
     END {
         if (w2 < 8) w2 = 8; if (w3 < 6) w3 = 6
         fmt = "%-" w1 "s  %" w2 "s  %" w3 "s  %7s  %s\n"
-        printf fmt, "figure", "tapstack", "kernel", "ratio", "notes"
-        line = ""; for (i = 0; i < w1 + w2 + w3 + 15; i++) line = line "-"
+        printf fmt, "figure", "tapstack", "kernel", "ratio", "note"
+        line = ""; for (i = 0; i < w1 + w2 + w3 + 20; i++) line = line "-"
         print line
         for (i = 1; i <= n; i++) {
             if (i > 1 && grp[i] != grp[i - 1]) print ""
-            printf fmt, lab[i], t[i], k[i], r[i], note[i]
+            printf fmt, lab[i], t[i], k[i], r[i], ref[i]
         }
+        print ""
+        for (i = 1; i <= notes; i++) printf "[%d] %s\n", i, note[i]
     }' "$B_ROWS"
 }

@@ -29,19 +29,23 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
     CONN_SECS=3 RR_SECS=3 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20))
     TAP_SECS=1 TAP_RUNS=2 LOSS_BYTES=$((10 << 20)) LOSS_CAP=60 MEM_N=${BENCH_CONNS:-1000}
-    MEM_OPEN=15 INPROC_MB=64
+    MEM_OPEN=10 INPROC_MB=64
     # shellcheck disable=SC2034 # (printed by b_machine_line in lib.sh)
     B_QUICK_NOTE=" | QUICK mode (BENCH_QUICK=1): short runs, small sizes"
 else
     CONN_SECS=10 RR_SECS=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30))
     TAP_SECS=2 TAP_RUNS=3 LOSS_BYTES=104857600 LOSS_CAP=180 MEM_N=${BENCH_CONNS:-10000}
-    MEM_OPEN=40 INPROC_MB=512
+    MEM_OPEN=15 INPROC_MB=512
 fi
 # One client thread (one connect at a time) and four (concurrent): over veth the kernel's
 # client threads also do the server's handshake work in softirq, and with more client threads
 # than cores the one-thread server is starved and its accept queue overflows (1 s SYN stalls),
 # so both are shown.
 CONN_THREADS="1 4"
+# The memory row also runs with this many connections (under tapstack-httpd's cap of 512).
+# MEM_OPEN (above) stays under tapstack-httpd's 20 s limit for a request head to arrive, so the
+# connections opened first are still there when memory is read.
+MEM_SMALL=400
 [[ $MEM_N =~ ^[0-9]+$ && $MEM_N -ge 1 && $MEM_N -le 1000000 ]] || {
     echo "bench: BENCH_CONNS='$MEM_N' must be a number 1..1000000" >&2
     exit 2
@@ -357,9 +361,9 @@ group_loss() {
 }
 
 # ---- 6. memory with idle connections ----
-# mem_side SIDE: sets R_MEM="rss_idle_kb|rss_with_kb|slab_delta_kb|opened|held|held_after".
+# mem_side SIDE N: sets R_MEM="rss_idle_kb|rss_with_kb|sock_slab_delta_bytes|opened|held|held_after".
 mem_side() {
-    local side=$1 ns pid out srcs
+    local side=$1 want=$2 ns pid out srcs
     srcs=$(
         IFS=,
         echo "${B_EXTRA_IPS[*]}"
@@ -379,9 +383,9 @@ mem_side() {
     # The server itself runs under `ip netns exec`, which execs it: $pid is the server.
     local rss0 rss1 slab0 slab1 line1 line2
     rss0=$(b_rss_kb "$pid")
-    slab0=$(b_slab_kb)
+    slab0=$(b_sock_slab_bytes)
     : >"$B_TMP/connhold.out"
-    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$MEM_N" --src "$srcs" --open-secs "$MEM_OPEN" \
+    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$want" --src "$srcs" --open-secs "$MEM_OPEN" \
         --hold-secs 3 "$B_STACK_IP" 80 >"$B_TMP/connhold.out" 2>&1 &
     local cpid=$!
     B_PIDS+=("$cpid")
@@ -391,7 +395,7 @@ mem_side() {
         sleep 0.1
     done
     rss1=$(b_rss_kb "$pid")
-    slab1=$(b_slab_kb)
+    slab1=$(b_sock_slab_bytes)
     wait "$cpid" 2>/dev/null
     b_forget "$cpid"
     line1=$(grep ready "$B_TMP/connhold.out")
@@ -402,26 +406,34 @@ mem_side() {
 }
 
 group_mem() {
-    local tr0 tr1 tsl to th tha kr0 kr1 ksl ko kh kha tper kper
-    MEM_TAP_DROPS=""
-    mem_side tap
-    IFS='|' read -r tr0 tr1 tsl to th tha <<<"$R_MEM"
-    mem_side kernel
-    IFS='|' read -r kr0 kr1 ksl ko kh kha <<<"$R_MEM"
-    b_log "mem tapstack: rss $tr0 -> $tr1 KiB, slab +$tsl KiB, opened $to held $th/$tha | kernel: rss $kr0 -> $kr1 KiB, slab +$ksl KiB, opened $ko held $kh/$kha"
-    # tapstack: the whole process (stack + app) per held connection.
-    tper=$(awk -v a="$tr0" -v b="$tr1" -v n="$th" 'BEGIN { if (n > 0 && b != "") printf "%.0f", (b - a) * 1024 / n; else print "n/a" }')
-    # kernel: half the machine's Slab growth (both ends are kernel sockets here) plus ksrv's
-    # resident growth, per held connection.
-    kper=$(awk -v a="$kr0" -v b="$kr1" -v s="$ksl" -v n="$kh" 'BEGIN { if (n > 0 && b != "") printf "%.0f", ((b - a) + s / 2) * 1024 / n; else print "n/a" }')
-    local tcpobj
-    tcpobj=$(awk '$1 == "TCP" { print $4 }' /proc/slabinfo 2>/dev/null)
-    b_row mem "server resident memory, idle" "KiB" - "${tr0:-n/a}" "${kr0:-n/a}" \
-        "tapstack-httpd (stack + app) vs ksrv (the kernel's sockets are not in a process's RSS)"
-    b_row mem "idle connections asked for / held by the server" "count" - "${th:-0} of $MEM_N" "${kh:-0} of $MEM_N" \
-        "opened by the client: tapstack $to, kernel $ko; still held 3 s later: $tha, $kha${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
-    b_row mem "memory per idle established connection" "bytes" lower "$tper" "$kper" \
-        "tapstack: RSS growth / held; kernel: (Slab growth of /proc/meminfo / 2 + ksrv RSS growth) / held, machine-wide Slab (noisy on a busy machine); TCP slab object ${tcpobj:-?} B"
+    local n tr0 tr1 tsl to th tha kr0 kr1 ksl ko kh kha tper kper sizes=$MEM_N fd
+    # A small N first, under tapstack-httpd's cap of 512 connections: the per-connection cost
+    # when every connection is held.
+    ((MEM_N > MEM_SMALL)) && sizes="$MEM_SMALL $MEM_N"
+    # Per accepted socket the kernel also has a file and a dentry (and an epoll item, in a cache
+    # merged with others: not counted).
+    fd=$(($(b_slab_objsize filp) + $(b_slab_objsize dentry)))
+    for n in $sizes; do
+        MEM_TAP_DROPS=""
+        mem_side tap "$n"
+        IFS='|' read -r tr0 tr1 tsl to th tha <<<"$R_MEM"
+        mem_side kernel "$n"
+        IFS='|' read -r kr0 kr1 ksl ko kh kha <<<"$R_MEM"
+        b_log "mem $n: tapstack rss $tr0 -> $tr1 KiB, socket slabs +$tsl B, opened $to held $th/$tha | kernel: rss $kr0 -> $kr1 KiB, socket slabs +$ksl B, opened $ko held $kh/$kha"
+        # tapstack: the whole process (stack + app) per held connection.
+        tper=$(awk -v a="$tr0" -v b="$tr1" -v n="$th" 'BEGIN { if (n > 0 && b != "") printf "%.0f", (b - a) * 1024 / n; else print "n/a" }')
+        # kernel: half the growth of the socket slabs (both ends are kernel sockets here), the
+        # server socket's file and dentry, and ksrv's own resident growth, per held connection.
+        kper=$(awk -v a="$kr0" -v b="$kr1" -v s="$ksl" -v n="$kh" -v fd="$fd" 'BEGIN { if (n > 0 && b != "") printf "%.0f", (s / 2 + (b - a) * 1024) / n + fd; else print "n/a" }')
+        if [[ $n == "${sizes%% *}" ]]; then
+            b_row mem "server resident memory, idle" "KiB" - "${tr0:-n/a}" "${kr0:-n/a}" \
+                "tapstack-httpd (stack + app) vs ksrv --http (a kernel socket's memory is not in the process's RSS)"
+        fi
+        b_row mem "$n idle connections asked for: held by the server" "count" - "${th:-0}" "${kh:-0}" \
+            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses, ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held 3 s later: ${tha:-?}, ${kha:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
+        b_row mem "  memory per held idle connection, $n asked for" "bytes" lower "$tper" "$kper" \
+            "tapstack: growth of tapstack-httpd's RSS ($tr0 -> $tr1 KiB) / held, which includes what refused connections left (TIME_WAIT); kernel: (growth of the TCP and sock_inode_cache slabs (${ksl:-?} B) / 2 [both ends are kernel sockets] + growth of ksrv's RSS ($kr0 -> $kr1 KiB)) / held + $fd B (a file and a dentry)"
+    done
 }
 
 for g in $ALL_GROUPS; do

@@ -10,8 +10,11 @@
  *   --rx  host -> tap: a second thread sends frames out of the host side of the tap with a
  *         packet socket (AF_PACKET, sendmmsg, 64 frames per call, through the qdisc as any
  *         host traffic); this thread read()s them from the tap fd, one frame per read(), and
- *         counts. Measured: frames read per second. If the sender is the slower side the
- *         figure is the sender's rate; both rates and the tap's tx_dropped are printed.
+ *         counts. Measured: frames read per second. The sender keeps at most WINDOW frames
+ *         ahead of the reader (it yields the CPU while it is that far ahead), as a TCP sender's
+ *         window would: the tap's queue (tx_queue_len, 1000 frames) never overflows, so no CPU
+ *         goes to frames the kernel then drops. If the sender is the slower side the figure
+ *         is the sender's rate; the tap's tx_dropped is printed (0 when paced as intended).
  *   --tx  tap -> host: this thread write()s frames to the tap fd, one per write(), addressed to
  *         the host side's MAC with an unused EtherType (0x88B5, IEEE local experimental), so the
  *         host kernel takes each frame in (netif receive, the same path a TCP segment starts on)
@@ -40,12 +43,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME 1514
-#define BATCH 64
+#define FRAME  1514
+#define BATCH  64
+#define WINDOW 512 /* frames the sender may be ahead of the reader */
 
 static const char *tap = "tap0";
 static atomic_int stop;
-static atomic_ulong sent_frames;
+static atomic_ulong sent_frames, read_frames;
 static int ifindex;
 static uint8_t host_mac[6];
 static const uint8_t stack_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
@@ -101,6 +105,10 @@ static void *host_sender(void *arg)
             .msg_hdr = {
                 .msg_name = &ll, .msg_namelen = sizeof ll, .msg_iov = &iov, .msg_iovlen = 1}};
     while (!atomic_load(&stop)) {
+        if (atomic_load(&sent_frames) - atomic_load(&read_frames) > WINDOW - BATCH) {
+            sched_yield();
+            continue;
+        }
         int n = sendmmsg(s, m, BATCH, 0);
         if (n > 0)
             atomic_fetch_add(&sent_frames, (unsigned long)n);
@@ -172,7 +180,7 @@ int main(int argc, char **argv)
         for (unsigned long it = 1;; it++) {
             ssize_t n = read(fd, buf, sizeof buf);
             if (n == FRAME)
-                frames++;
+                atomic_store_explicit(&read_frames, ++frames, memory_order_relaxed);
             else if (n < 0 && errno == EINTR)
                 break;
             if ((it & 255) == 0 && now() >= end)
