@@ -250,11 +250,25 @@ EOF
 
 b_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # Bytes in the kernel's slab caches that hold only sockets: "TCP" (struct tcp_sock) and
-# "sock_inode_cache" (a socket's inode), from /proc/slabinfo (allocated objects x object size).
-# Machine-wide, but other programs rarely open thousands of sockets meanwhile; /proc/meminfo's
-# Slab total moves by megabytes while compilers run, these two do not.
+# "sock_inode_cache" (a socket's inode): allocated objects x slab object size. Freed objects
+# parked in per-CPU caches count as allocated until the cache is shrunk, so each reading first
+# writes 1 to /sys/kernel/slab/CACHE/shrink (it returns those to their slabs and changes nothing
+# else); without SLUB's sysfs, /proc/slabinfo as it is. Machine-wide, but other programs rarely
+# open thousands of sockets meanwhile; /proc/meminfo's Slab total moves by megabytes while
+# compilers run, these two do not.
 b_sock_slab_bytes() {
-    awk '$1 == "TCP" || $1 == "sock_inode_cache" { b += $2 * $4 } END { printf "%.0f", b }' /proc/slabinfo 2>/dev/null
+    local c n sz total=0
+    for c in TCP sock_inode_cache; do
+        if [[ -w /sys/kernel/slab/$c/shrink && -r /sys/kernel/slab/$c/objects ]]; then
+            echo 1 >"/sys/kernel/slab/$c/shrink" 2>/dev/null
+            n=$(cut -d' ' -f1 "/sys/kernel/slab/$c/objects")
+            sz=$(cat "/sys/kernel/slab/$c/slab_size")
+        else
+            read -r n sz < <(awk -v c="$c" '$1 == c { print $2, $4 }' /proc/slabinfo 2>/dev/null)
+        fi
+        total=$((total + ${n:-0} * ${sz:-0}))
+    done
+    echo "$total"
 }
 # The size of one object of slab cache $1 (0 when unknown).
 b_slab_objsize() { awk -v c="$1" '$1 == c { v = $4 } END { print v + 0 }' /proc/slabinfo 2>/dev/null; }
