@@ -151,6 +151,29 @@ b_offloads() {
     B_OFFLOADS=$1
 }
 
+# b_ensure_setups: before each group and each server start, check that the namespaces still work and make them again
+# if not. On a shared machine their mounts under /run/netns were once removed by something else
+# mid-run (`ip netns exec` then fails with "Invalid argument"); without this every later row
+# would print n/a. Counted in B_RECREATED (shown on the machine line).
+B_RECREATED=0
+b_ensure_setups() {
+    if [[ -n $B_TNS ]] && ! ip netns exec "$B_TNS" true 2>/dev/null; then
+        b_log "namespace $B_TNS stopped working (removed by something else?): making it again"
+        ip netns del "$B_TNS" 2>/dev/null
+        b_tap_setup || b_log "could not make $B_TNS again"
+        B_RECREATED=$((B_RECREATED + 1))
+    fi
+    if [[ -n $B_KSNS ]] && ! { ip netns exec "$B_KSNS" true && ip netns exec "$B_KCNS" true; } 2>/dev/null; then
+        b_log "namespace $B_KSNS or $B_KCNS stopped working (removed by something else?): making them again"
+        local mode=${B_OFFLOADS:-off}
+        ip netns del "$B_KSNS" 2>/dev/null
+        ip netns del "$B_KCNS" 2>/dev/null
+        b_kernel_setup || b_log "could not make the veth namespaces again"
+        b_offloads "$mode"
+        B_RECREATED=$((B_RECREATED + 1))
+    fi
+}
+
 # ---- servers ----
 
 # b_tap_app NAME ARGS...: start build/bin/NAME in the tapstack namespace (log $B_TMP/NAME.log)
@@ -158,6 +181,7 @@ b_offloads() {
 b_tap_app() {
     local name=$1
     shift
+    b_ensure_setups
     B_APP_LOG=$B_TMP/$name.log
     ip netns exec "$B_TNS" "$B_BIN/$name" "$@" >"$B_APP_LOG" 2>&1 &
     B_APP_PID=$!
@@ -192,6 +216,7 @@ b_wait_port() {
 b_kernel_srv() {
     local port=$1
     shift
+    b_ensure_setups
     ip netns exec "$B_KSNS" "$B_TOOLS/ksrv" "$@" >"$B_TMP/ksrv.log" 2>&1 &
     B_SRV_PID=$!
     B_PIDS+=("$B_SRV_PID")
@@ -206,6 +231,7 @@ b_kernel_srv() {
 # serving $B_TMP/www (where /bytes/1024 is 1 KiB of tapstack-httpd's pattern). Sets B_SRV_PID.
 b_nginx() {
     local d=$B_TMP/nginx
+    b_ensure_setups
     mkdir -p "$d/www/bytes" "$d/tmp"
     python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(1024)))' \
         >"$d/www/bytes/1024"
@@ -320,9 +346,11 @@ b_machine_line() {
     load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     local idle="yes (CPUs ${busy}% busy in the 2 s before the run)"
     ((busy >= 10)) && idle="NO: CPUs ${busy}% busy in the 2 s before the run"
-    printf 'machine: %s, %s cores | Linux %s | %s | commit %s%s | idle: %s | load avg at start %s, at end %s%s\n' \
+    local re=""
+    ((B_RECREATED > 0)) && re=" | namespaces made again $B_RECREATED time(s) mid-run (see stderr)"
+    printf 'machine: %s, %s cores | Linux %s | %s | commit %s%s | idle: %s | load avg at start %s, at end %s%s%s\n' \
         "$cpu" "$(nproc)" "$(uname -r)" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$commit" "${dirty:-}" \
-        "$idle" "$load_start" "$load_end" "${B_QUICK_NOTE:-}"
+        "$idle" "$load_start" "$load_end" "${B_QUICK_NOTE:-}" "$re"
 }
 
 # The table: one line per row (figure, tapstack, kernel, ratio, note number), then the notes.

@@ -4,7 +4,7 @@
 #
 #   tests/bench/run.sh [BUILD]            (root: namespaces, taps, veths)
 #   ONLY=conn,rr,http   only those groups: inproc conn rr http tap bulk loss mem (default all)
-#   BENCH_QUICK=1       shorter runs (about 3 minutes instead of about 12)
+#   BENCH_QUICK=1       shorter runs (about 2 minutes instead of about 8 on 2 cores)
 #   BENCH_CONNS=N       idle connections of the memory row (default 10000; quick 1000)
 #
 # What each row measures and how: docs/bench.md. The table goes to stdout (and to
@@ -439,6 +439,7 @@ group_mem() {
 for g in $ALL_GROUPS; do
     want "$g" || continue
     b_log "== $g =="
+    [[ $g != inproc ]] && b_ensure_setups
     "group_$g"
 done
 
