@@ -139,6 +139,8 @@ b_kernel_setup() {
 # b_offloads on|off: the veth pair's offloads, both ends. off: no TSO/GSO/GRO and no checksum
 # offload (tx/rx), so the kernel handles one MTU-sized frame at a time and computes checksums,
 # as tapstack does on its tap; on: the veth defaults (TSO/GSO/GRO, checksums left out).
+# When ethtool is missing or fails, B_OFFLOADS_FAILED says so on the table's setups line.
+B_OFFLOADS_FAILED=""
 b_offloads() {
     [[ ${B_OFFLOADS:-} == "$1" ]] && return 0
     local ns dev
@@ -146,7 +148,8 @@ b_offloads() {
         dev=$B_VETH_S
         [[ $ns == "$B_KCNS" ]] && dev=$B_VETH_C
         ip netns exec "$ns" ethtool -K "$dev" tx "$1" rx "$1" tso "$1" gso "$1" gro "$1" \
-            >/dev/null 2>&1
+            >/dev/null 2>&1 ||
+            B_OFFLOADS_FAILED="WARNING: ethtool -K failed, the veth offloads may be at their defaults in rows that say off"
     done
     B_OFFLOADS=$1
 }

@@ -65,10 +65,21 @@ group_inproc() {
         "CPU ceiling of the stack's own code, $INPROC_MB MB in ${cpu:-?} s (bench_transfer)"
 }
 
+print_all() {
+    {
+        echo "tapstack vs Linux kernel, same client, one run. ratio > 1: tapstack better (tapstack/kernel; kernel/tapstack for [lower is better] rows)."
+        b_machine_line "$busy" "$load_start"
+        echo "setups: tapstack on tap0 in netns (host 10.0.0.1, stack 10.0.0.2); kernel: two netns, veth, offloads off unless a row says on; clients in tests/bench/ (docs/bench.md). run took $(($(date +%s) - t_start)) s"
+        [[ -n $B_OFFLOADS_FAILED ]] && echo "$B_OFFLOADS_FAILED"
+        echo
+        b_print_table
+    } | tee "$B_BUILD/bench-last.txt" 2>/dev/null
+}
+
 if [[ $(id -u) -ne 0 ]]; then
     want inproc && group_inproc
     echo "bench: the tap and veth rows need root (network namespaces); only the in-process row ran" >&2
-    b_print_table
+    print_all
     exit 0
 fi
 ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
@@ -443,10 +454,4 @@ for g in $ALL_GROUPS; do
     "group_$g"
 done
 
-{
-    echo "tapstack vs Linux kernel, same client, one run. ratio > 1: tapstack better (tapstack/kernel; kernel/tapstack for [lower is better] rows)."
-    b_machine_line "$busy" "$load_start"
-    echo "setups: tapstack on tap0 in netns (host 10.0.0.1, stack 10.0.0.2); kernel: two netns, veth, offloads off unless a row says on; clients in tests/bench/ (docs/bench.md). run took $(($(date +%s) - t_start)) s"
-    echo
-    b_print_table
-} | tee "$B_BUILD/bench-last.txt"
+print_all
