@@ -94,8 +94,10 @@ b_need nstat iproute2
 b_extra_ips "$MEM_N"
 b_tap_setup || { echo "bench: cannot create the tap namespace" >&2; exit 1; }
 b_kernel_setup || { echo "bench: cannot create the veth namespaces" >&2; exit 1; }
-# Per-frame rows run with the veth's offloads off; the bulk rows say which.
+# Per-frame rows run with the veth's offloads off, and tapstack without its tap offloads
+# (TAPSTACK_OFFLOAD=0: --no-offload for every app); the bulk rows say which.
 b_offloads off
+export TAPSTACK_OFFLOAD=0
 
 T() { ip netns exec "$B_TNS" "$@"; }  # the host-side client, tapstack setup
 KC() { ip netns exec "$B_KCNS" "$@"; } # the same client, kernel setup
@@ -279,17 +281,24 @@ bulk_gbit() { # "bytes secs ..." -> Gbit/s, or n/a
 }
 
 group_bulk() {
-    local tdl="" tup="" tdis="" kdl=() kup=() kdis=() mode
-    if b_tap_app tapstack-httpd; then
-        tdl=$(curl_get "$B_TNS" "http://$B_STACK_IP/bytes/$BULK" 300)
-        tup=$(T "$B_TOOLS/blast" --http --timeout 300 -n "$BULK" "$B_STACK_IP" 80)
-        b_stop "$B_APP_PID"
-    fi
-    if b_tap_app tapstack-echo-server --discard-port 9; then
-        tdis=$(T "$B_TOOLS/blast" --timeout 300 -n "$BULK" "$B_STACK_IP" 9)
-        b_stop "$B_APP_PID"
-    fi
-    b_log "bulk tapstack: get [$tdl] upload [$tup] discard [$tdis]"
+    local tdl=() tup=() tdis=() kdl=() kup=() kdis=() mode dl up dis
+    # tapstack without offloads (--no-offload), then with them (its default: IFF_VNET_HDR, TSO).
+    for mode in off on; do
+        dl="" up="" dis=""
+        [[ $mode == on ]] && export TAPSTACK_OFFLOAD=1
+        if b_tap_app tapstack-httpd; then
+            dl=$(curl_get "$B_TNS" "http://$B_STACK_IP/bytes/$BULK" 300)
+            up=$(T "$B_TOOLS/blast" --http --timeout 300 -n "$BULK" "$B_STACK_IP" 80)
+            b_stop "$B_APP_PID"
+        fi
+        if b_tap_app tapstack-echo-server --discard-port 9; then
+            dis=$(T "$B_TOOLS/blast" --timeout 300 -n "$BULK" "$B_STACK_IP" 9)
+            b_stop "$B_APP_PID"
+        fi
+        export TAPSTACK_OFFLOAD=0
+        tdl+=("$dl") tup+=("$up") tdis+=("$dis")
+        b_log "bulk tapstack offloads $mode: get [$dl] upload [$up] discard [$dis]"
+    done
     for mode in off on; do
         b_offloads "$mode"
         if b_kernel_srv 80 --http 80 --discard 9; then
@@ -303,20 +312,19 @@ group_bulk() {
         b_log "bulk kernel offloads $mode: get [${kdl[-1]}] upload [${kup[-1]}] discard [${kdis[-1]}]"
     done
     b_offloads off
-    local mb=$((BULK >> 20)) i of lim
-    local t_dl t_up t_dis
-    t_dl=$(bulk_gbit "$tdl")
-    t_up=$(b_kv "$tup" gbit_s)
-    t_dis=$(b_kv "$tdis" gbit_s)
+    local mb=$((BULK >> 20)) i of lim t_up t_dis
     for i in 0 1; do
         of=off
         ((i == 1)) && of=on
         lim=""
         [[ -n $TAP_TX_GBIT && $i == 0 ]] && lim="; tap limit tap->host $TAP_TX_GBIT"
-        b_row bulk "stack->host: curl GET /bytes/$mb MiB; kernel veth offloads $of" "Gbit/s" higher \
-            "$t_dl" "$(bulk_gbit "${kdl[$i]}")" "kernel server: ksrv --http (send() from memory)$lim"
+        b_row bulk "stack->host: curl GET /bytes/$mb MiB; offloads $of (tap and veth)" "Gbit/s" \
+            higher "$(bulk_gbit "${tdl[$i]}")" "$(bulk_gbit "${kdl[$i]}")" \
+            "kernel server: ksrv --http (send() from memory)$lim"
         lim=""
         [[ -n $TAP_RX_GBIT && $i == 0 ]] && lim="; tap limit host->tap $TAP_RX_GBIT"
+        t_up=$(b_kv "${tup[$i]}" gbit_s)
+        t_dis=$(b_kv "${tdis[$i]}" gbit_s)
         b_row bulk "host->stack: POST /upload $mb MiB (blast); offloads $of" "Gbit/s" higher \
             "${t_up:-n/a}" "$(b_kv "${kup[$i]}" gbit_s)" "tapstack-httpd hashes the body (SHA-256); ksrv drops it$lim"
         b_row bulk "host->stack: discard port 9, $mb MiB (blast); offloads $of" "Gbit/s" higher \
