@@ -38,6 +38,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITLIB_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+# The bench's own clients and kernel-side servers (plain C on the kernel's sockets, no tapstack).
+BENCHTOOL_SRC := $(sort $(filter-out $(BENCH_SRC),$(wildcard tests/bench/*.c)))
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
@@ -57,6 +59,7 @@ APP_BINS := $(foreach f,$(APP_SRC) $(TOOL_SRC),$(call binname,$(f)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+BENCHTOOL_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCHTOOL_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
@@ -73,7 +76,7 @@ demo-bins: $(DEMO_BINS)
 run-bins: $(RUN_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
-bench-bins: $(BENCH_BINS)
+bench-bins: $(BENCH_BINS) $(BENCHTOOL_BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,6 +120,10 @@ $(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(ALL_LIBS) $(LIBS)
 
+$(BUILD)/bench/%: $(OBJ)/tests/bench/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+
 # The README's test command: everything, ending with one "N passed, N failed" line.
 test:
 	@tests/run-all.sh
@@ -149,8 +156,9 @@ demo:
 run:
 	@tools/run.sh
 
+# make bench [ONLY=conn,rr,...] [BENCH_QUICK=1] [BENCH_CONNS=N]: see docs/bench.md.
 bench: all
-	@tests/bench/run.sh $(BUILD)
+	@ONLY="$(ONLY)" BENCH_QUICK="$(BENCH_QUICK)" BENCH_CONNS="$(BENCH_CONNS)" tests/bench/run.sh $(BUILD)
 
 # Optional: coverage-guided fuzzing with clang's libFuzzer (FUZZ_TIME seconds per target).
 FUZZ_TIME ?= 60

@@ -305,7 +305,7 @@ bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_
     }
     if (!make_room(s, d, len) || !store_fragment(s, d, rx) || !complete(d))
         return false;
-    whole->link_broadcast = d->link_broadcast;
+    *whole = (struct ts_ip_rx){.link_broadcast = d->link_broadcast};
     return assemble(s, d, whole);
 }
 

@@ -379,6 +379,12 @@ void tcp_child_unlink(struct ts_tcp_conn *c)
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     struct ts_tcp_table *t = s->tcp;
+    if (c->ack_queued) {
+        struct ts_tcp_conn **pp = &t->batch_acks;
+        while (*pp != c)
+            pp = &(*pp)->batch_next;
+        *pp = c->batch_next;
+    }
     tcp_hash_remove(s, c);
     tcp_child_unlink(c);
     tcp_timer_cancel(s, c);

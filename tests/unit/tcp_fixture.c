@@ -66,8 +66,15 @@ static void tf_arp_send(struct tf *f, uint16_t op, const uint8_t tha[6], uint32_
     ts_stack_input(f->s, frame, sizeof(frame), f->now);
 }
 
-static void tf_capture(struct tf *f, const uint8_t *frame, size_t len)
+static void tf_capture(struct tf *f, uint8_t *frame, size_t len, const struct ts_frame_meta *m)
 {
+    /* What the link would do: complete a partial checksum (only a link that takes it gets one). */
+    if (m->csum == TS_CSUM_PARTIAL) {
+        ck_assert_msg(f->offloads & TS_OFFLOAD_CSUM, "partial checksum sent to a link without");
+        ck_assert_int_eq(ts_frame_csum_complete(frame, len, m), 0);
+    }
+    ck_assert_msg(m->gso == TS_GSO_NONE || (f->offloads & TS_OFFLOAD_TSO4),
+                  "super-segment sent to a link without TSO");
     struct eth_hdr eh;
     if (eth_parse(frame, len, &eh) != TS_C_OK) {
         f->non_tcp_frames++;
@@ -99,6 +106,7 @@ static void tf_capture(struct tf *f, const uint8_t *frame, size_t len)
     sg->src = ip.src;
     sg->dst = ip.dst;
     sg->df = ip.df;
+    sg->gso_size = m->gso == TS_GSO_TCPV4 ? m->gso_size : 0;
     /* The stack's checksum must be right: tcp_parse verifies it. */
     enum ts_counter rc = tcp_parse(sg->frame, sg->len, ip.src, ip.dst, &sg->h);
     ck_assert_msg(rc == TS_C_OK, "stack sent a TCP segment that does not parse (%s)",
@@ -117,13 +125,14 @@ static void tf_drain(struct tf *f)
 {
     static uint8_t buf[70000];
     int n;
-    while ((n = ts_driver_recv(f->peer_drv, buf, sizeof(buf), f->now)) > 0)
-        tf_capture(f, buf, (size_t)n);
+    struct ts_frame_meta m;
+    while ((n = ts_driver_recv_meta(f->peer_drv, buf, sizeof(buf), &m, f->now)) > 0)
+        tf_capture(f, buf, (size_t)n, &m);
     /* After every step: each connection is in the timer wheel at its earliest deadline. */
     ck_assert_uint_eq(tcp_timer_audit(f->s), 0);
 }
 
-void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
+static void tf_init_with(struct tf *f, const struct ts_config *cfg, unsigned offloads)
 {
     memset(f, 0, sizeof(*f));
     if (cfg)
@@ -133,6 +142,8 @@ void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
     f->now = TF_T0;
     ts_pair_create(&f->stack_drv, &f->peer_drv, 0);
     ck_assert_ptr_nonnull(f->stack_drv);
+    f->offloads = offloads;
+    ts_pair_set_offloads(f->stack_drv, offloads);
     f->s = ts_stack_new(&f->cfg, f->stack_drv, f->now);
     ck_assert_ptr_nonnull(f->s);
     ts_stack_set_trace(f->s, tf_trace_cb, f);
@@ -151,9 +162,19 @@ void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
     f->ip_id = 1;
 }
 
+void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
+{
+    tf_init_with(f, cfg, 0);
+}
+
 void tf_init(struct tf *f)
 {
     tf_init_cfg(f, NULL);
+}
+
+void tf_init_offload(struct tf *f, unsigned offloads)
+{
+    tf_init_with(f, NULL, offloads);
 }
 
 void tf_free(struct tf *f)

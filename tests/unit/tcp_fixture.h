@@ -42,7 +42,10 @@ struct tf_seg {
     uint32_t src, dst; /* IPv4 addresses */
     bool df;
     struct tcp_hdr h; /* h.payload points into frame[] */
-    size_t len;       /* bytes in frame[]: the TCP segment (the IPv4 payload) */
+    /* A super-segment (the link takes TSO, tf_init_offload): the data bytes of each piece the link
+     * cuts it into; 0 for an ordinary segment. A partial checksum was completed on capture. */
+    uint16_t gso_size;
+    size_t len; /* bytes in frame[]: the TCP segment (the IPv4 payload) */
     uint8_t frame[];
 };
 
@@ -93,6 +96,7 @@ struct tf {
     bool peer_ts;
     uint32_t peer_ts_offset;
     uint32_t stack_tsval; /* last TSval seen from the stack */
+    unsigned offloads;    /* what the stack's end of the link takes (tf_init_offload) */
     uint16_t ip_id;
 };
 
@@ -102,6 +106,9 @@ void tf_config(struct ts_config *cfg);
 /* Start a stack with cfg (NULL = tf_config). The peer's MAC is made known to the stack. */
 void tf_init_cfg(struct tf *f, const struct ts_config *cfg);
 void tf_init(struct tf *f);
+/* tf_init on a link that takes offloads (TS_OFFLOAD_*): the stack may send super-segments and
+ * partial checksums, which the fixture checks (a piece size, a pseudo-header sum) and completes. */
+void tf_init_offload(struct tf *f, unsigned offloads);
 /* Closes what the test still holds (abort), frees the stack and every captured segment. */
 void tf_free(struct tf *f);
 

@@ -61,8 +61,8 @@ START_TEST(test_config_default_matches_the_documented_defaults)
     ck_assert_uint_eq(c.prefix_len, 24);
     ck_assert_uint_eq(c.gateway, th_ip(10, 0, 0, 1));
     ck_assert_uint_eq(c.mtu, 1500);
-    ck_assert_uint_eq(c.tcp_rcvbuf, 256 * 1024);
-    ck_assert_uint_eq(c.tcp_sndbuf, 256 * 1024);
+    ck_assert_uint_eq(c.tcp_rcvbuf, 1024 * 1024);
+    ck_assert_uint_eq(c.tcp_sndbuf, 1024 * 1024);
     ck_assert_uint_eq(c.tcp_msl, 30 * TS_SEC);
     ck_assert_uint_eq(c.tcp_max_conns, 262144);
     ck_assert_uint_eq(c.tcp_max_tw, 131072);
