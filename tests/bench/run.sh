@@ -141,7 +141,7 @@ conn_one() {
     synr=$(($(b_nstat "$ns" TcpExtTCPSynRetrans) - syn0))
     if [[ $side == tap ]]; then
         b_stop "$B_APP_PID"
-        srv_note="server dropped SYNs: accept queue full $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full), half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory)"
+        srv_note="server dropped SYNs: half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory); SYNs answered with the accept queue full $(b_counter "$B_APP_LOG" tcp_accept_queue_full_syn), final ACKs held for room $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full)"
     else
         b_stop "$B_SRV_PID"
     fi
@@ -234,7 +234,7 @@ group_http() {
             b_stop "$B_APP_PID"
             local d
             d=$(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full)
-            [[ $d != 0 ]] && tn+=", $d SYNs dropped (accept queue full)"
+            [[ $d != 0 ]] && tn+=", $d final ACKs held (accept queue full; no SYN dropped)"
         fi
         if b_nginx; then
             if [[ $r == ab ]]; then IFS='|' read -r k kn <<<"$(ab_run "$B_KCNS")"; else IFS='|' read -r k kn <<<"$(wrk_run "$B_KCNS" "${r#wrk }")"; fi
@@ -442,7 +442,7 @@ mem_side() {
     line1=$(grep ready "$B_TMP/connhold.out")
     line2=$(grep held_after "$B_TMP/connhold.out")
     b_stop "$pid"
-    [[ $side == tap ]] && MEM_TAP_DROPS="accept queue full $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory)"
+    [[ $side == tap ]] && MEM_TAP_DROPS="half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory) (final ACKs held, accept queue full: $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full))"
     R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_kv "$line1" opened)|$(b_kv "$line1" held)|$(b_kv "$line2" held_after)"
 }
 
