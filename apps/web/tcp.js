@@ -88,12 +88,23 @@
     tableOffset: 0,
     tableRows: null,
     lastLadders: 0,
+    instance: null, // the server's instance (process and start time): another one means a restart
+    newInstance: null,
   };
 
+  // The server behind the address was replaced (each step of the tour runs a new process).
+  class Restarted extends Error {}
   async function getJSON(url) {
     const r = await fetch(url, { cache: 'no-store' });
     const body = await r.json().catch(() => ({ error: 'not JSON' }));
     if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status, body });
+    if (body.instance) {
+      if (S.instance === null) S.instance = body.instance;
+      else if (body.instance !== S.instance) {
+        S.newInstance = body.instance;
+        throw new Restarted('a new server');
+      }
+    }
     return body;
   }
   function noteViewers(d) {
@@ -635,22 +646,69 @@
         if (S.ladder) await pollLadder();
         if (Date.now() - S.lastLadders > 3000) await pollLadders();
       } catch (e) {
-        showError(e);
+        if (e instanceof Restarted) await restart().catch(showError);
+        else showError(e);
       }
     }
     setTimeout(tick, POLL_MS);
   }
 
+  // What the server says about itself: its address, its program and title, the states' texts.
+  async function loadServer() {
+    const d = await getJSON('/api/states');
+    for (const s of d.states) S.states[s.name] = s;
+    S.addr = d.address;
+    S.server = d;
+    $('addr').textContent = d.address;
+    $('title').textContent = d.title ? '· ' + d.title : '';
+    document.title = 'TCP live on tapstack' + (d.title ? ' · ' + d.title : '');
+    // The table page and the counters are tapstack-httpd's; another program serves this page only.
+    const httpd = !d.program || d.program === 'tapstack-httpd';
+    $('link-table').hidden = !httpd;
+    $('link-stats').hidden = !httpd;
+    return d;
+  }
+
+  // Another server now answers at this address: forget the old one's connections, counts and
+  // transitions, and read the new one's trace from its beginning (animated: it is recent).
+  async function restart() {
+    S.instance = S.newInstance;
+    const d = await loadServer();
+    S.since = 0;
+    S.moves = {};
+    S.viewers = new Set();
+    S.self = null;
+    S.conns = [];
+    S.counts = {};
+    S.total = 0;
+    S.tokensShown = new Set();
+    transBody.textContent = '';
+    $('trans-note').textContent = '(live, since the new server started)';
+    if (S.tableState) S.tableOffset = 0;
+    S.tableRows = { rows: [], matched: 0, offset: 0 };
+    renderTable();
+    if (S.ladder) {
+      $('ladder-note').textContent = `This ladder is the previous server's: that process has ended, and its ladders with it. Choose a connection of the new server to see its segments.`;
+      S.ladder = null;
+    }
+    S.lastLadders = 0;
+    drawCounts();
+    drawTokens();
+    const when = new Date(d.started_ms).toLocaleTimeString([], { hour12: false });
+    const note = $('server-note');
+    note.hidden = false;
+    note.textContent = `A new server answers here: ${d.program || 'a program'}${d.title ? ' (' + d.title + ')' : ''}, started ${when}. The page started afresh with its connections, counts and transitions.`;
+    note.dataset.instance = S.instance;
+  }
+
   async function start() {
     try {
-      const d = await getJSON('/api/states');
-      for (const s of d.states) S.states[s.name] = s;
-      S.addr = d.address;
-      $('addr').textContent = d.address;
+      const d = await loadServer();
       document.querySelectorAll('.cap').forEach((e) => { e.textContent = CAP; });
       const ts = $('table-state');
       for (const s of d.states) el('option', { value: s.name }, ts, `all in ${s.name}`);
     } catch (e) {
+      if (e instanceof Restarted) S.instance = S.newInstance; // not started yet: nothing to forget
       showError(e);
       setTimeout(start, 2000);
       return;
