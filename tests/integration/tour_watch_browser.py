@@ -11,7 +11,8 @@ inside the tour's namespace while the tour runs. Two watchers at once, each asse
   a headless Chromium on the page, left open across both steps (the DOM): the title says step 2
     and the transitions list has step 2's connection; when step 3's stack comes, the page says
     "A new server" with step 3's title, and from then on no row and no token is step 2's, and
-    step 3's connection appears in the list.
+    step 3's connection appears in the list; the page's own connections (to port 8080 of a server
+    that serves nothing else) are hidden from the start.
 
 usage: tour_watch_browser.py URL ARTIFACT_DIR
 """
@@ -33,8 +34,9 @@ DOM = r"""(() => {
   return {
     title: (document.getElementById('title') || {}).textContent || '',
     note: note && !note.hidden ? note.textContent : '',
-    rows: [...document.querySelectorAll('#transitions tbody tr')].map((r) => r.cells[1].textContent + ' ' + r.cells[2].textContent),
+    rows: [...document.querySelectorAll('#transitions tbody tr')].filter((r) => !r.hidden).map((r) => r.cells[1].textContent + ' ' + r.cells[2].textContent),
     tokens: [...document.querySelectorAll('#tokens .token')].map((t) => t.dataset.tuple || ''),
+    hideSelf: document.getElementById('hide-self').checked,
   };
 })()"""
 
@@ -163,7 +165,7 @@ def main():
         return any(f":{p} " in r or r.endswith(f":{p}") for r in rows)
 
     during2 = [d for inst, d in doms if inst == i2]
-    if not any("tour step 2" in d["title"] and has_p(d["rows"], p2) and "SYN_RECV" in " ".join(d["rows"])
+    if not any("tour step 2" in d["title"] and any(f":{p2} " in r and "SYN_RECV" in r for r in d["rows"])
                for d in during2):
         fail(f"the page never showed step 2's title and its connection (port {p2}) with SYN_RECV")
     switched = [k for k, (_, d) in enumerate(doms) if "tour step 3" in d["title"]]
@@ -175,6 +177,10 @@ def main():
     for _, d in doms[switched[0]:]:
         if has_p(d["rows"], p2) or any(t.endswith(f":{p2}") for t in d["tokens"]):
             fail(f"after the switch the page still shows step 2's connection (port {p2}): {d}")
+        # tapstack-sock serves only the page: its own connections (port 8080) start hidden.
+        if not d["hideSelf"] or any(t.startswith("10.0.0.2:8080 ") for t in d["tokens"]) or \
+                any(r.startswith(":8080 ") for r in d["rows"]):
+            fail(f"the page's own connections (port 8080) are not hidden: {d}")
     if not any(any(has_p(d["rows"], p) for p in p3) for _, d in doms[switched[0]:]):
         fail(f"the page never showed step 3's connection {sorted(p3)} after the switch")
     say(f"the page: step 2's connection listed, then '{first3['note'][:60]}...', then step 3's only")
