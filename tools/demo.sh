@@ -115,10 +115,11 @@ watch_setup() {
     # The browser runs as the user who ran sudo (as root, Chromium needs --no-sandbox), with a
     # profile of its own: a Chromium already open outside the namespace would otherwise take the
     # address and look for it on the host's network.
-    local who=${SUDO_USER:-$(id -un)} profile=$tmp/browser browser
+    local who=${SUDO_USER:-$(id -un)} profile=$tmp/browser browser as_user=
     mkdir -p "$profile"
     chown "$who" "$profile" 2>/dev/null || true
-    browser="sudo -u $who chromium --user-data-dir=$profile"
+    [[ $who == root ]] || as_user="sudo -u $who "
+    browser="${as_user}chromium --user-data-dir=$profile"
     [[ $who == root ]] && browser="chromium --no-sandbox --user-data-dir=$profile"
     cat <<EOF
 
@@ -133,9 +134,12 @@ terminal with a browser started inside the namespace:
 One tab follows the whole tour: each step runs a new stack at the same address, and the page
 notices it and starts afresh. Each step waits for Enter at its end, its stack still up, so you can
 look at its connections and ladders. Close the browser when the tour ends: while it runs, the
-namespace lives on. The browser's own connections to port $viz_port are left out of what the
-terminal shows (the page marks them with a star).
+namespace lives on. The browser's own connections to port $viz_port are hidden on the page (untick
+"hide this page's own connections" to see them) and left out of what the terminal shows.
 EOF
+    command -v chromium >/dev/null ||
+        printf '(Chromium is not installed here: sudo apt-get install chromium. Or Firefox, the same way:\n  sudo ip netns exec %s %sfirefox --no-remote --profile %s http://10.0.0.2:%s/tcp)\n' \
+            "$ns" "$as_user" "$profile" "$viz_port"
 }
 
 # run_step N: tools/tour/tour.sh N inside namespace $ns.
