@@ -101,7 +101,7 @@ not_viewer() {
         cat
         return
     fi
-    awk -v re="(^| )10[.]0[.]0[.][23]:${TOUR_VIZ_PORT}( |\$)" '/^[^ ]/ || /^  [AB]  / { skip = ($0 ~ re) } !skip'
+    awk -v re="(^| )10[.]0[.]0[.][23]:${TOUR_VIZ_PORT}( |\$)" '/^[^ ]/ { skip = ($0 ~ re) } !skip'
 }
 
 # The stack's trace lines (its --trace output), the viewer's left out.
@@ -230,7 +230,7 @@ watch_end() {
     [[ -n ${TOUR_VIZ_PORT:-} && -z $TOUR_HELD ]] || return 0
     TOUR_HELD=1
     local text=${1:-"This step's stack is still up: the page shows its connections and their ladders
-(click a token, or choose one under \"Ladder\"). Press Enter for the next step."}
+(click a token, or choose one under \"Ladder\"). Press Enter to go on."}
     echo
     if [[ -n ${TOUR_WATCH_HOLD:-} ]]; then
         printf '%s(watch: holding this step'"'"'s stack for %s s)%s\n' "$D" "$TOUR_WATCH_HOLD" "$N"
