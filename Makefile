@@ -1,6 +1,7 @@
 # tapstack build. `make` builds everything into build/, `make test` runs every test (unit,
 # integration when root, and the ASan+UBSan build), `make demo` runs the tour of the TCP states in
-# a namespace (`make demo STEP=N`: one step), `make run` keeps the servers up in one.
+# a namespace (`make demo STEP=N`: one step; `make demo WATCH=1`: in a browser too), `make run`
+# keeps the servers up in one.
 # demo, run and test install the Debian packages they need first (tools/deps.sh), then build only
 # what they run: the demo and run targets never compile the unit tests (which need check.h).
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/san/.
@@ -151,7 +152,7 @@ docs-check:
 # The scripts check the packages, then build their binaries (make demo-bins / run-bins): nothing
 # here may compile first, or a fresh machine fails before the packages are installed.
 demo:
-	@tools/demo.sh $(if $(STEP),--step $(STEP))
+	@tools/demo.sh $(if $(STEP),--step $(STEP)) $(if $(filter-out 0,$(WATCH)),--watch)
 
 run:
 	@tools/run.sh

@@ -15,17 +15,27 @@
  *     close                         CLOSE_WAIT -> LAST_ACK (app close) -> CLOSE (rcvd ACK of FIN)
  *
  * There is one listening socket and one current connection at a time (a new accept or connect
- * closes the previous connection first). Blocking commands wait at most --timeout seconds. */
+ * closes the previous connection first). Blocking commands wait at most --timeout seconds.
+ *
+ * With --viz-port N it also serves the live TCP page (apps/common/tcpviz.h) about its own stack
+ * at http://ADDR:N/tcp, from a second thread with its own event loop (apps/common/httpserve.h,
+ * as tapstack-httpd serves it), recording segment ladders from start-up: `make demo WATCH=1`
+ * lets a browser watch each step of the tour. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/evloop.h"
+#include "common/httpserve.h"
 #include "common/netio.h"
 #include "common/opts.h"
+#include "common/tcpviz.h"
+#include "tapstack/tcp.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -33,7 +43,10 @@ static const char help_commands[] =
     "commands (one per line on stdin; each prints one line on stdout when done):\n"
     "  listen PORT        listen on the stack's address (CLOSE -> LISTEN)\n"
     "  accept             wait for a connection on it; it becomes the current one\n"
-    "  connect ADDR PORT  open a connection to ADDR:PORT (CLOSE -> SYN_SENT -> ...)\n"
+    "  connect ADDR PORT [FROM]\n"
+    "                     open a connection to ADDR:PORT (CLOSE -> SYN_SENT -> ...), from local\n"
+    "                     port FROM if given (two stacks connecting to each other's ports at\n"
+    "                     once: a simultaneous open)\n"
     "  send TEXT          send TEXT; \\r \\n \\t \\\\ are understood\n"
     "  recv               wait for data and print it, or the end of the stream (the peer's FIN)\n"
     "  shutdown           send our FIN but keep receiving (shutdown(SHUT_WR))\n"
@@ -138,19 +151,31 @@ static void cmd_accept(void)
 
 static void cmd_connect(const char *arg)
 {
-    char host[32];
-    unsigned port;
+    char host[32], extra[2];
+    unsigned port, from = 0;
     uint32_t ip;
-    if (sscanf(arg, "%31s %u", host, &port) != 2 || ts_ip_parse(host, &ip) < 0 || port == 0 ||
-        port > 65535) {
-        result("connect: error: needs an address and a port, like: connect 10.0.0.1 7000");
+    int n = sscanf(arg, "%31s %u %u %1s", host, &port, &from, extra);
+    if ((n != 2 && n != 3) || ts_ip_parse(host, &ip) < 0 || port == 0 || port > 65535 ||
+        (n == 3 && (from == 0 || from > 65535))) {
+        result("connect: error: needs an address and a port, and maybe a local port, like: "
+               "connect 10.0.0.1 7000, or connect 10.0.0.3 6000 5000");
         return;
     }
     close_conn();
     int fd = ts_socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || nio_nonblock(fd) < 0) {
         result("connect: error: no socket: %s", why(errno));
+        if (fd >= 0)
+            ts_close(fd);
         return;
+    }
+    if (from) {
+        struct sockaddr_in me = {.sin_family = AF_INET, .sin_port = htons((uint16_t)from)};
+        if (ts_bind(fd, (struct sockaddr *)&me, sizeof me) < 0) {
+            result("connect: error: cannot use local port %u: %s", from, why(errno));
+            ts_close(fd);
+            return;
+        }
     }
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(ip)};
@@ -389,6 +414,109 @@ static const char *set_timeout(const char *val, void *ctx)
     return ts_app_parse_uint(val, 1, 3600, &S.timeout_s) ? NULL : "must be 1..3600 seconds";
 }
 
+/* ---- --viz-port: the live TCP page, served from a thread of its own ---- */
+
+static struct {
+    unsigned port; /* 0: no page */
+    char title[128];
+    struct tcpviz *viz;
+    struct ev_loop loop;
+    struct hs_server srv;
+    volatile sig_atomic_t stop; /* the main thread's word to the page's loop */
+    pthread_t thread;
+    bool running;
+} V = {.srv = {.limit = {.max = 64}}};
+
+static int viz_route(struct hs_conn *c, const struct http_request *req, const char *path,
+                     const char *query, bool head)
+{
+    if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
+        return hs_respond_text(c, 405, head, "Allow: GET, HEAD\r\n", "use GET or HEAD here\n");
+    if (strcmp(path, "/") == 0)
+        return hs_respond_text(c, 302, head, "Location: /tcp\r\n", "the page is at /tcp\n");
+    if (!tcpviz_owns(path))
+        return hs_respond_text(c, 404, head, NULL,
+                               "not found; tapstack-sock serves the live TCP page, /tcp\n");
+    struct tcpviz_reply r;
+    tcpviz_get(V.viz, path, query, hs_fd(c), &r);
+    int ret = hs_respond(c, r.status, r.ctype, r.body, r.len, head, r.extra);
+    tcpviz_reply_free(&r);
+    return ret;
+}
+
+static void *viz_main(void *arg)
+{
+    (void)arg;
+    if (ev_run(&V.loop) < 0)
+        fprintf(stderr, "tapstack-sock: the page's event loop failed: %s\n", strerror(errno));
+    return NULL;
+}
+
+/* Listen on --viz-port and serve from a new thread. 0, or -1 with one line said. */
+static int viz_start(struct ts_runtime *rt)
+{
+    char ip[16];
+    ts_ip_format(S.ip, ip);
+    int one = 1, lfd = -1;
+    V.srv.prog = "tapstack-sock";
+    V.srv.route = viz_route;
+    V.viz = tcpviz_new(rt);
+    if (!V.viz || ev_init(&V.loop, &V.stop) < 0)
+        goto fail;
+    lfd = nio_serve_socket("tapstack-sock", SOCK_STREAM, S.ip, V.port, 64);
+    if (lfd < 0)
+        return -1; /* it said why */
+    /* Nagle off: every answer is written whole (as tapstack-httpd does). */
+    if (nio_nonblock(lfd) < 0 ||
+        ts_setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
+        hs_start(&V.srv, &V.loop, lfd) < 0) {
+        ts_close(lfd);
+        goto fail;
+    }
+    tcpviz_describe(V.viz, "tapstack-sock", V.title[0] ? V.title : NULL);
+    tcpviz_record_now(V.viz); /* every connection of the lesson gets its ladder */
+    if (pthread_create(&V.thread, NULL, viz_main, NULL) != 0) {
+        hs_stop(&V.srv);
+        goto fail;
+    }
+    V.running = true;
+    fprintf(stderr, "tapstack-sock: the live TCP page: http://%s:%u/tcp\n", ip, V.port);
+    return 0;
+fail:
+    fprintf(stderr, "tapstack-sock: cannot serve the page on port %u: %s\n", V.port,
+            strerror(errno ? errno : ENOMEM));
+    return -1;
+}
+
+static void viz_stop(void)
+{
+    if (V.running) {
+        V.stop = 1; /* seen within NIO_SLICE_MS */
+        pthread_join(V.thread, NULL);
+        hs_stop(&V.srv);
+        V.running = false;
+    }
+    if (V.loop.epfd > 0)
+        ev_fini(&V.loop);
+    tcpviz_free(V.viz);
+    V.viz = NULL;
+}
+
+static const char *set_viz_port(const char *val, void *ctx)
+{
+    (void)ctx;
+    return ts_app_parse_uint(val, 1, 65535, &V.port) ? NULL : "must be a port 1..65535";
+}
+
+static const char *set_viz_title(const char *val, void *ctx)
+{
+    (void)ctx;
+    if (strlen(val) >= sizeof V.title)
+        return "must be at most 127 characters";
+    snprintf(V.title, sizeof V.title, "%s", val);
+    return NULL;
+}
+
 static const char *want_commands(const char *val, void *ctx)
 {
     (void)val;
@@ -401,6 +529,11 @@ static const struct ts_app_flag flags[] = {
     {"timeout", "SECONDS", "how long accept, connect, recv and send may wait (default 30)",
      set_timeout},
     {"commands", NULL, "list the commands read from stdin and exit", want_commands},
+    {"viz-port", "N",
+     "also serve the live TCP page of this stack at http://ADDR:N/tcp (segments recorded from "
+     "start-up)",
+     set_viz_port},
+    {"viz-title", "TEXT", "a title for that page (shown in its header)", set_viz_title},
     {0},
 };
 
@@ -424,6 +557,12 @@ int main(int argc, char **argv)
         ts_app_teardown(&app);
         return 1;
     }
+    if (V.port && viz_start(rt) < 0) {
+        viz_stop();
+        nio_runtime_stop(rt, &app);
+        ts_app_teardown(&app);
+        return 1;
+    }
     fprintf(stderr, "tapstack-sock: reading commands from stdin (--commands lists them)\n");
     fflush(stderr);
 
@@ -433,6 +572,7 @@ int main(int argc, char **argv)
         if (!run_command(line))
             break;
 
+    viz_stop();
     close_conn();
     if (S.lfd >= 0)
         ts_close(S.lfd);

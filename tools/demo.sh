@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a tour of the eleven TCP states, each made to happen in front of you.
 #
-#   tools/demo.sh [--step N]          (make demo STEP=N: one step, 1..7)
+#   tools/demo.sh [--step N[,N...]] [--watch]
+#                 (make demo STEP=4: one step, 1..7; STEP=2,3: those; make demo WATCH=1: --watch)
 #
 #   1 a server starts: CLOSE -> LISTEN (and ping, the host's ARP entry)
 #   2 the host's curl connects: SYN_RECV, ESTABLISHED on tapstack; SYN-SENT, ESTAB on the host
@@ -17,24 +18,37 @@
 # (10.0.0.1 the host's end, 10.0.0.2 tapstack), runs tools/tour/tour.sh inside it, and removes it;
 # nothing is left behind, also on failure or Ctrl-C.
 #
+# --watch: the tour in a browser too. One namespace for the whole tour, a bridge in it with the
+# host's end (10.0.0.1) and two taps (tapstack at 10.0.0.2, step 6's second stack at 10.0.0.3);
+# every stack serves the live TCP page (tapstack-sock --viz-port 8080), so one tab on
+# http://10.0.0.2:8080/tcp follows the tour: each step's new stack is noticed by the page, which
+# starts afresh. It prints the command that opens a browser inside the namespace, and each step
+# waits for Enter at its end (its stack still up, its ladders on the page); the pauses are
+# doubled, and step 6 runs in real time between two stacks (not on a virtual clock).
+#
 # For the tests: TOUR_BUILD (build directory with the binaries, default build), TOUR_NO_BUILD=1
 # (use them as they are: no deps, no make), TOUR_LOGS=DIR (keep each step's logs in DIR/stepN),
-# TOUR_PACE (multiplies the pauses; 0 = none).
+# TOUR_PACE (multiplies the pauses; 0 = none), TOUR_WATCH_HOLD=SECONDS (--watch: hold each step's
+# stack that long at its end instead of waiting for Enter).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 steps=(1 2 3 4 5 6 7)
+watch=
+viz_port=8080
 while [[ $# -gt 0 ]]; do
     case $1 in
     --step)
-        [[ ${2:-} =~ ^[1-7]$ ]] || { echo "demo: --step takes a step number 1..7 (make demo STEP=4)" >&2; exit 2; }
-        steps=("$2")
+        [[ ${2:-} =~ ^[1-7](,[1-7])*$ ]] ||
+            { echo "demo: --step takes step numbers 1..7: one (make demo STEP=4) or several (STEP=2,3)" >&2; exit 2; }
+        IFS=, read -r -a steps <<<"$2"
         shift 2
         ;;
+    --watch) watch=1; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
-    *) echo "demo: unknown argument '$1' (usage: tools/demo.sh [--step N])" >&2; exit 2 ;;
+    *) echo "demo: unknown argument '$1' (usage: tools/demo.sh [--step N[,N...]] [--watch])" >&2; exit 2 ;;
     esac
 done
 
@@ -55,6 +69,7 @@ if [[ -z ${TOUR_NO_BUILD:-} ]]; then
 fi
 
 tap=tstour$$
+tap_b=tstour$$-b # watch mode: step 6's stack B
 ns=
 logs=${TOUR_LOGS:-}
 tmp=$(mktemp -d /tmp/ts-tour.XXXXXX)
@@ -81,20 +96,87 @@ a state on one side lasts only microseconds, tapstack holds its frames back for 
 injector's --delay-in/--delay-out) so that you can see it; the step says so.
 EOF
 
+# --watch: one namespace for the whole tour, so that the browser inside it stays; a bridge with
+# the host's end, and the taps of both stacks on it (as make run's).
+watch_setup() {
+    ns=ts-tour-$$-watch
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link add "tsbr$$" type bridge
+    ip -n "$ns" addr add 10.0.0.1/24 dev "tsbr$$"
+    ip -n "$ns" link set "tsbr$$" up
+    local t
+    for t in "$tap" "$tap_b"; do
+        ip -n "$ns" tuntap add dev "$t" mode tap
+        ip -n "$ns" link set "$t" master "tsbr$$"
+        ip -n "$ns" link set "$t" up
+    done
+    mkdir -p "$tmp/watch"
+    # The browser runs as the user who ran sudo (as root, Chromium needs --no-sandbox), with a
+    # profile of its own: a Chromium already open outside the namespace would otherwise take the
+    # address and look for it on the host's network.
+    local who=${SUDO_USER:-$(id -un)} profile=$tmp/browser browser as_user=
+    mkdir -p "$profile"
+    chown "$who" "$profile" 2>/dev/null || true
+    [[ $who == root ]] || as_user="sudo -u $who "
+    browser="${as_user}chromium --user-data-dir=$profile"
+    [[ $who == root ]] && browser="chromium --no-sandbox --user-data-dir=$profile"
+    cat <<EOF
+
+${B}Watch it in a browser${N}: every stack of the tour serves the live TCP page (the state diagram
+with its connections as tokens, the transitions, each connection's segment ladder) on port
+$viz_port: ${B}http://10.0.0.2:$viz_port/tcp${N}, inside the namespace $ns. Open it from another
+terminal with a browser started inside the namespace:
+
+  sudo ip netns exec $ns $browser http://10.0.0.2:$viz_port/tcp
+
+(or look with curl: sudo ip netns exec $ns curl http://10.0.0.2:$viz_port/api/connections).
+One tab follows the whole tour: each step runs a new stack at the same address, and the page
+notices it and starts afresh. Each step waits for Enter at its end, its stack still up, so you can
+look at its connections and ladders. Close the browser when the tour ends: while it runs, the
+namespace lives on. The browser's own connections to port $viz_port are hidden on the page (untick
+"hide this page's own connections" to see them) and left out of what the terminal shows.
+EOF
+    command -v chromium >/dev/null ||
+        printf '(Chromium is not installed here: sudo apt-get install chromium. Or Firefox, the same way:\n  sudo ip netns exec %s %sfirefox --no-remote --profile %s http://10.0.0.2:%s/tcp)\n' \
+            "$ns" "$as_user" "$profile" "$viz_port"
+}
+
+# run_step N: tools/tour/tour.sh N inside namespace $ns.
+run_step() {
+    local n=$1 dir=$tmp/step$1 rc=0
+    mkdir -p "$dir"
+    local env=(TOUR_TAP="$tap" TOUR_BIN="$build/bin" TOUR_STEP_DIR="$dir" TOUR_PACE="$pace")
+    [[ -n $watch ]] && env+=(TOUR_VIZ_PORT="$viz_port" TOUR_TAP_B="$tap_b" TOUR_WATCH_DIR="$tmp/watch")
+    env "${env[@]}" ip netns exec "$ns" bash tools/tour/tour.sh "$n" || rc=$?
+    return "$rc"
+}
+
+pace=${TOUR_PACE:-1}
+if [[ -n $watch ]]; then
+    pace=${TOUR_PACE:-2}
+    watch_setup
+    rc=0
+    run_step 0 || rc=$?
+    [[ $rc -eq 0 ]] || { echo "demo: the page's first stack failed (exit status $rc)" >&2; exit "$rc"; }
+fi
+
 start=$SECONDS
 for n in "${steps[@]}"; do
-    ns=ts-tour-$$-$n
     dir=$tmp/step$n
-    mkdir -p "$dir"
-    tools/tap-setup --netns "$ns" --name "$tap" --host-ip 10.0.0.1/24 >/dev/null
+    if [[ -z $watch ]]; then
+        ns=ts-tour-$$-$n
+        tools/tap-setup --netns "$ns" --name "$tap" --host-ip 10.0.0.1/24 >/dev/null
+    fi
     printf '\n(step %s runs in namespace %s, tapstack on tap %s: look from another terminal with\n' \
         "$n" "$ns" "$tap"
     printf ' sudo ip netns exec %s ss -tan, or sudo build/bin/tapstack-stat --tap %s)\n' "$ns" "$tap"
     rc=0
-    TOUR_TAP=$tap TOUR_BIN=$build/bin TOUR_STEP_DIR=$dir TOUR_PACE=${TOUR_PACE:-1} \
-        ip netns exec "$ns" bash tools/tour/tour.sh "$n" || rc=$?
-    ip netns del "$ns"
-    ns=
+    run_step "$n" || rc=$?
+    if [[ -z $watch ]]; then
+        ip netns del "$ns"
+        ns=
+    fi
     if [[ -n $logs ]]; then
         mkdir -p "$logs"
         rm -rf "${logs:?}/step$n"
@@ -102,7 +184,13 @@ for n in "${steps[@]}"; do
     fi
     [[ $rc -eq 0 ]] || { echo "demo: step $n failed (exit status $rc)" >&2; exit "$rc"; }
 done
+if [[ -n $watch ]]; then
+    printf '\n%sdone%s: %s step(s) in %d s; the namespace is removed (close the browser).\n' \
+        "$B" "$N" "${#steps[@]}" $((SECONDS - start))
+    exit 0
+fi
 printf '\n%sdone%s: %s step(s) in %d s; the namespaces are removed.\n' "$B" "$N" "${#steps[@]}" \
     $((SECONDS - start))
 printf 'To watch TCP live in a browser (the state diagram, every connection, each one'"'"'s segments):\n'
-printf '  sudo make run, then open http://10.0.0.2/tcp as it says.\n'
+printf '  sudo make demo WATCH=1 (this tour, step by step), or sudo make run, then open\n'
+printf '  http://10.0.0.2/tcp as it says.\n'

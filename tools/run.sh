@@ -35,6 +35,7 @@ br=tsbr$$
 tap_h=tsh$$ # httpd's tap
 tap_e=tse$$ # echo server's tap
 pids=()
+profile= # the browser's profile directory (below)
 cleanup() {
     set +e # every step below must run, whatever the one before returned
     local p
@@ -48,6 +49,7 @@ cleanup() {
         wait "$p" 2>/dev/null
     done
     ip netns del "$ns" 2>/dev/null
+    [[ -n $profile ]] && rm -rf "$profile"
 }
 trap cleanup EXIT
 trap 'echo; echo "run: stopping; the namespace $ns is removed"; exit 0' INT TERM
@@ -89,10 +91,14 @@ if [[ -x $bin/tapstack-stat ]]; then
     stat_line="  sudo $bin/tapstack-stat --tap $tap_h        # httpd's sockets (-i internals, -s counters, --trace live)
   sudo $bin/tapstack-stat --tap $tap_e        # the echo server's"
 fi
-# The browser runs as the user who ran sudo (as root, Chromium needs --no-sandbox).
+# The browser runs as the user who ran sudo (as root, Chromium needs --no-sandbox), with a
+# profile of its own: a Chromium already open outside the namespace would otherwise be handed the
+# address and look for it on the host's network, where 10.0.0.2 is not.
 who=${SUDO_USER:-$(id -un)}
-browser="sudo -u $who chromium"
-[[ $who == root ]] && browser="chromium --no-sandbox"
+profile=$(mktemp -d /tmp/ts-run-browser.XXXXXX)
+chown "$who" "$profile" 2>/dev/null || true
+browser="sudo -u $who chromium --user-data-dir=$profile"
+[[ $who == root ]] && browser="chromium --no-sandbox --user-data-dir=$profile"
 cat <<EOF
 
 tapstack is up in the network namespace $ns (the host's end: 10.0.0.1 on bridge $br):
@@ -106,8 +112,9 @@ Reach them from another terminal, inside the namespace:
   sudo ip netns exec $ns ping 10.0.0.3
   sudo ip netns exec $ns bash                             # a shell in there (exit to leave)
 Watch TCP live in a browser: http://10.0.0.2/tcp (the state diagram with every connection moving
-through it, and each connection's segments), from a browser started inside the namespace:
-  sudo ip netns exec $ns $browser http://10.0.0.2/tcp   # or firefox
+through it, and each connection's segments). 10.0.0.2 exists only inside the namespace, so start
+the browser in there (and close it when you stop this: while it runs, the namespace lives on):
+  sudo ip netns exec $ns $browser http://10.0.0.2/tcp
 Watch them:
 $stat_line
 Their TCP state changes appear below as they happen. Ctrl-C stops both and removes the namespace.

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "tapstack/control.h"
@@ -27,7 +30,10 @@ struct viewer {
 
 struct tcpviz {
     struct ts_runtime *rt;
-    bool recording; /* segment recording turned on */
+    bool recording;      /* segment recording turned on */
+    char instance[48];   /* "PID-STARTMS-RANDOM": which process, started when */
+    uint64_t started_ms; /* wall-clock time of tcpviz_new, ms since 1970 */
+    char program[128], title[128];
     struct viewer viewers[VIEWERS];
     unsigned nviewers, next_viewer;
     struct ts_tcp_info *rows; /* the connection table, grown as needed */
@@ -41,9 +47,33 @@ struct tcpviz {
 struct tcpviz *tcpviz_new(struct ts_runtime *rt)
 {
     struct tcpviz *v = calloc(1, sizeof *v);
-    if (v)
-        v->rt = rt;
+    if (!v)
+        return NULL;
+    v->rt = rt;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v->started_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    /* The pid alone could come back, and two pages could start in the same millisecond (the
+     * unit tests make several in one process): pid, time and a random number name one run. */
+    uint32_t r = (uint32_t)(uintptr_t)v;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r ^= (uint32_t)ts.tv_nsec;
+    snprintf(v->instance, sizeof v->instance, "%ld-%" PRIu64 "-%08" PRIx32, (long)getpid(),
+             v->started_ms, r);
     return v;
+}
+
+void tcpviz_describe(struct tcpviz *v, const char *program, const char *title)
+{
+    snprintf(v->program, sizeof v->program, "%s", program ? program : "");
+    snprintf(v->title, sizeof v->title, "%s", title ? title : "");
+}
+
+int tcpviz_record_now(struct tcpviz *v)
+{
+    if (!v->recording && ts_runtime_record_segments(v->rt, true) == 0)
+        v->recording = true;
+    return v->recording ? 0 : -1;
 }
 
 void tcpviz_free(struct tcpviz *v)
@@ -282,8 +312,9 @@ static void api_connections(struct tcpviz *v, const char *query, const struct vi
         if ((unsigned)v->rows[i].state < TS_CONTROL_NSTATES)
             counts[v->rows[i].state]++;
     struct ts_sbuf b = {0};
-    ts_sbuf_printf(&b, "{\"kind\":\"connections\",\"now_us\":%" PRIu64 ",\"total\":%zu,",
-                   (uint64_t)t.now, t.n);
+    ts_sbuf_printf(
+        &b, "{\"kind\":\"connections\",\"instance\":\"%s\",\"now_us\":%" PRIu64 ",\"total\":%zu,",
+        v->instance, (uint64_t)t.now, t.n);
     json_viewers(&b, v, t.n, me, have_me);
     ts_sbuf_append(&b, ",\"counts\":{", 11);
     for (int st = TS_TCP_ESTABLISHED; st <= TS_TCP_CLOSING; st++)
@@ -339,9 +370,10 @@ static void api_transitions(struct tcpviz *v, const char *query, const struct vi
 
     struct ts_sbuf b = {0};
     ts_sbuf_printf(&b,
-                   "{\"kind\":\"transitions\",\"now_us\":%" PRIu64 ",\"first\":%" PRIu64
-                   ",\"last\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"next\":%" PRIu64 ",",
-                   (uint64_t)t.now, pg.first, pg.last, pg.lost, pg.next);
+                   "{\"kind\":\"transitions\",\"instance\":\"%s\",\"now_us\":%" PRIu64
+                   ",\"first\":%" PRIu64 ",\"last\":%" PRIu64 ",\"lost\":%" PRIu64
+                   ",\"next\":%" PRIu64 ",",
+                   v->instance, (uint64_t)t.now, pg.first, pg.last, pg.lost, pg.next);
     json_viewers(&b, v, t.n, me, have_me);
     ts_sbuf_append(&b, ",\"moves\":[", 10);
     bool first = true;
@@ -493,7 +525,7 @@ static void api_segments(struct tcpviz *v, const char *query, struct tcpviz_repl
                            "than %d newer connections displaced it",
                            ps[0].val, TS_SEGLOG_CONNS);
     struct ts_sbuf b = {0};
-    ts_sbuf_append(&b, "{\"kind\":\"segments\",", 19);
+    ts_sbuf_printf(&b, "{\"kind\":\"segments\",\"instance\":\"%s\",", v->instance);
     json_ladder_head(&b, &c);
     ts_sbuf_printf(&b,
                    ",\"iss_syn\":%s,\"irs_syn\":%s,\"ws_ours\":%d,\"ws_peer\":%d,\"first\":%" PRIu64
@@ -524,8 +556,9 @@ static void api_ladders(struct tcpviz *v, const char *query, struct tcpviz_reply
     size_t n = ts_runtime_seg_conns(v->rt, cs, (size_t)max);
     struct ts_sbuf b = {0};
     ts_sbuf_printf(&b,
-                   "{\"kind\":\"ladders\",\"now_us\":%" PRIu64 ",\"recording\":%s,\"ladders\":[",
-                   (uint64_t)ts_runtime_now(), v->recording ? "true" : "false");
+                   "{\"kind\":\"ladders\",\"instance\":\"%s\",\"now_us\":%" PRIu64
+                   ",\"recording\":%s,\"ladders\":[",
+                   v->instance, (uint64_t)ts_runtime_now(), v->recording ? "true" : "false");
     for (size_t i = 0; i < n; i++) {
         ts_sbuf_append(&b, i ? ",{" : "{", i ? 2 : 1);
         json_ladder_head(&b, &cs[i]);
@@ -543,8 +576,14 @@ static void api_states(struct tcpviz *v, const char *query, struct tcpviz_reply 
     ts_runtime_with_stack(v->rt, snap_table, &t);
     char ip[16];
     struct ts_sbuf b = {0};
+    ts_sbuf_printf(&b, "{\"kind\":\"states\",\"instance\":\"%s\",\"started_ms\":%" PRIu64 ",",
+                   v->instance, v->started_ms);
+    ts_sbuf_append(&b, "\"program\":", 10);
+    ts_sbuf_json_str(&b, v->program);
+    ts_sbuf_append(&b, ",\"title\":", 9);
+    ts_sbuf_json_str(&b, v->title);
     ts_sbuf_printf(&b,
-                   "{\"kind\":\"states\",\"address\":\"%s\",\"segment_ladders\":%d,"
+                   ",\"address\":\"%s\",\"segment_ladders\":%d,"
                    "\"ladder_items\":%d,\"states\":[",
                    ts_ip_format(t.ip, ip), TS_SEGLOG_CONNS, TS_SEGLOG_ITEMS);
     for (int st = TS_TCP_ESTABLISHED; st <= TS_TCP_CLOSING; st++) {
@@ -600,8 +639,7 @@ void tcpviz_get(struct tcpviz *v, const char *path, const char *query, int fd,
     bool have_me = client_of(fd, &me);
     if (have_me)
         note_viewer(v, &me);
-    if (!v->recording && ts_runtime_record_segments(v->rt, true) == 0)
-        v->recording = true; /* the page is being looked at: ladders from now on */
+    tcpviz_record_now(v); /* the page is being looked at: ladders from now on */
     if (strncmp(path, "/api/", 5) != 0)
         return page_file(path, r);
     const char *ep = path + 5;

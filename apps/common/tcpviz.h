@@ -14,7 +14,12 @@
  * Every answer of /api/ is one JSON object (an error: {"error":"..."} with 400 or 404). The
  * connection that asked is reported ("self") and every connection that asked for /tcp or /api/
  * lately is listed as a viewer ("viewers"), so the page can mark and hide its own traffic. The
- * first request for /tcp or /api/ turns the runtime's segment recording on. */
+ * first request for /tcp or /api/ turns the runtime's segment recording on (or tcpviz_record_now).
+ *
+ * Every answer of /api/ but an error also names the server instance ("instance": the process and
+ * the moment tcpviz_new ran), so that a page left open across a restart of its server (the tour's
+ * steps each run a new process at the same address) sees that its data is another stack's and
+ * starts afresh; /api/states adds the program's name, a title and when it started. */
 #ifndef TAPSTACK_APPS_TCPVIZ_H
 #define TAPSTACK_APPS_TCPVIZ_H
 
@@ -27,6 +32,14 @@ struct tcpviz;
 
 struct tcpviz *tcpviz_new(struct ts_runtime *rt);
 void tcpviz_free(struct tcpviz *v);
+
+/* Say what serves the page (/api/states: "program", "title"; the page shows them in its header):
+ * the program's name and a title for what it is doing ("tour step 2: the host connects"), NULL
+ * for none. Both are copied (at most 127 bytes each). */
+void tcpviz_describe(struct tcpviz *v, const char *program, const char *title);
+/* Turn segment recording on now instead of at the first request, so that every connection from
+ * now on has a ladder (a program watched from its start). 0, or -1 if the runtime refused. */
+int tcpviz_record_now(struct tcpviz *v);
 
 /* Does path (without its query) belong to tcpviz? */
 bool tcpviz_owns(const char *path);

@@ -88,19 +88,40 @@
     tableOffset: 0,
     tableRows: null,
     lastLadders: 0,
+    instance: null, // the server's instance (process and start time): another one means a restart
+    newInstance: null,
+    pageOnly: false, // the server serves only this page (see notePage)
+    pageConns: new Set(),
+    ownMoves: {}, // 'F>T' -> changes of those connections the page saw, left out of the counts when hidden
   };
 
+  // The server behind the address was replaced (each step of the tour runs a new process).
+  class Restarted extends Error {}
   async function getJSON(url) {
     const r = await fetch(url, { cache: 'no-store' });
     const body = await r.json().catch(() => ({ error: 'not JSON' }));
     if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status, body });
+    if (body.instance) {
+      if (S.instance === null) S.instance = body.instance;
+      else if (body.instance !== S.instance) {
+        S.newInstance = body.instance;
+        throw new Restarted('a new server');
+      }
+    }
     return body;
   }
   function noteViewers(d) {
     for (const id of d.viewers || []) S.viewers.add(id);
     if (d.self) S.self = d.self;
   }
-  const hidden = (id) => S.hideSelf && S.viewers.has(id);
+  // A server that serves nothing but this page (tapstack-sock --viz-port) has no other traffic on
+  // the page's port: all of it is the page's own (its listener, a browser's spare connection that
+  // never asked for anything), hidden with the viewers' and from the start.
+  const pagePort = location.port || '80';
+  function notePage(id, local) {
+    if (S.pageOnly && local && local.endsWith(':' + pagePort)) S.pageConns.add(id);
+  }
+  const hidden = (id) => S.hideSelf && (S.viewers.has(id) || S.pageConns.has(id));
   // The stack's clock (microseconds) as this machine's wall-clock time.
   function wall(us) {
     const t = new Date(S.clockAt - (S.nowUs - us) / 1000);
@@ -186,14 +207,16 @@
     const out = [];
     for (const k in S.moves) {
       const [f, t] = k.split('>');
-      if (!EDGE[k] && f !== 'CLOSE') out.push({ f, t, n: S.moves[k] });
+      if (!EDGE[k] && f !== 'CLOSE' && moveCount(k)) out.push({ f, t, n: moveCount(k) });
     }
     return out;
   }
 
+  // How often a transition happened since the server started, less the page's own (when hidden).
+  const moveCount = (k) => Math.max(0, (S.moves[k] || 0) - (S.hideSelf ? S.ownMoves[k] || 0 : 0));
   function drawCounts() {
     for (const e of EDGES) {
-      const n = S.moves[edgeKey(e.f, e.t)] || 0;
+      const n = moveCount(edgeKey(e.f, e.t));
       e.count.textContent = n + '×';
       e.g.classList.toggle('never', n === 0);
     }
@@ -224,7 +247,7 @@
       if (name === 'CLOSE_END') continue; // a connection in CLOSE is drawn where it began
       const rows = byState[name] || [];
       let total = S.counts[name] || 0;
-      if (S.hideSelf) total -= S.conns.filter((r) => r.state === name && S.viewers.has(r.id)).length;
+      if (S.hideSelf) total -= S.conns.filter((r) => r.state === name && hidden(r.id)).length;
       total = Math.max(total, rows.length);
       BOX[name].countEl.textContent = total ? String(total) : '';
       BOX[name].g.classList.toggle('has', total > 0);
@@ -322,6 +345,10 @@
     const chain = {};
     let animated = 0, skipped = 0;
     const fresh = [];
+    for (const ev of events) {
+      notePage(ev.conn_id, ev.local);
+      if (S.pageConns.has(ev.conn_id)) S.ownMoves[edgeKey(ev.from, ev.to)] = (S.ownMoves[edgeKey(ev.from, ev.to)] || 0) + 1;
+    }
     for (const ev of events.slice(-LIST_MAX)) {
       const tr = el('tr', { 'data-conn': ev.conn_id, 'data-seq': ev.seq, 'data-from': ev.from, 'data-to': ev.to, class: animateThem ? 'fresh' : null });
       if (S.viewers.has(ev.conn_id)) tr.classList.add('self');
@@ -350,6 +377,7 @@
   }
   function applyHide() {
     for (const tr of transBody.rows) tr.hidden = hidden(+tr.dataset.conn);
+    drawCounts();
     drawTokens();
     renderTable();
   }
@@ -368,10 +396,10 @@
     noteViewers(d);
     S.moves = {};
     for (const m of d.moves) S.moves[edgeKey(m.from, m.to)] = m.n;
-    drawCounts();
     if (d.lost && !first) $('trans-note').textContent = `(${d.lost} changes came and went between two looks; their counts are in the diagram)`;
     else if (first) $('trans-note').textContent = d.events.length ? `(the latest ${d.events.length} before this page opened, then live)` : '(live)';
     addTransitions(d.events, !first);
+    drawCounts();
     S.since = d.next;
   }
 
@@ -380,6 +408,7 @@
   async function pollConnections() {
     const d = await getJSON(`/api/connections?per_state=${CAP}&limit=1000`);
     noteViewers(d);
+    for (const r of d.sockets.tcp) notePage(r.id, r.local);
     S.conns = d.sockets.tcp;
     S.counts = d.counts;
     S.total = d.total;
@@ -395,6 +424,7 @@
     } else {
       const d = await getJSON(`/api/connections?state=${S.tableState}&offset=${S.tableOffset}&limit=100`);
       noteViewers(d);
+      for (const r of d.sockets.tcp) notePage(r.id, r.local);
       S.tableRows = { rows: d.sockets.tcp, matched: d.matched, offset: d.offset };
     }
     renderTable();
@@ -404,8 +434,12 @@
     const t = S.tableRows;
     if (!t) return;
     connsBody.textContent = '';
+    let skipped = 0;
     for (const r of t.rows) {
-      if (hidden(r.id)) continue;
+      if (hidden(r.id)) {
+        skipped++;
+        continue;
+      }
       const tr = el('tr', { 'data-conn': r.id, class: S.viewers.has(r.id) ? 'self' : null, title: (S.states[r.state] || {}).explain }, connsBody);
       const listen = r.state === 'LISTEN';
       const cells = [r.state, r.local, r.remote, r.recv_q, r.send_q, dur(r.state_age_us),
@@ -417,7 +451,8 @@
       if (!listen) tr.addEventListener('click', () => openLadder(r.id));
     }
     const from = t.rows.length ? t.offset + 1 : 0;
-    $('page-info').textContent = S.tableState ? ` ${from}–${t.offset + t.rows.length} of ${t.matched} ` : ` ${t.rows.length} of ${S.total || 0} `;
+    $('page-info').textContent = (S.tableState ? ` ${from}–${t.offset + t.rows.length} of ${t.matched} ` : ` ${t.rows.length} of ${S.total || 0} `) +
+      (skipped ? `(${skipped} of them the page's own, hidden) ` : '');
     $('prev-page').disabled = !S.tableState || t.offset === 0;
     $('next-page').disabled = !S.tableState || t.offset + t.rows.length >= t.matched;
   }
@@ -431,6 +466,7 @@
     pick.textContent = '';
     el('option', { value: '' }, pick, 'choose a connection…');
     for (const l of d.ladders) {
+      notePage(l.conn_id, l.local);
       if (hidden(l.conn_id)) continue;
       el('option', { value: l.conn_id }, pick, `${l.conn_id}: ${shortLocal(l.local)} ⇄ ${l.remote} ${l.state}${l.ended ? ' (ended)' : ''}${S.viewers.has(l.conn_id) ? ' ★' : ''}`);
     }
@@ -442,14 +478,16 @@
     $('ladder-note').textContent = 'loading…';
     $('ladder-pick').value = String(id);
     drawTokens();
-    pollLadder().then(() => $('ladder-pane').scrollIntoView({ behavior: 'smooth', block: 'nearest' })).catch(showError);
+    pollLadder().then(() => $('ladder-pane').scrollIntoView({ behavior: 'smooth', block: 'nearest' }))
+      .catch((e) => { if (!(e instanceof Restarted)) showError(e); }); // a restart: the next tick's
   }
   async function pollLadder() {
     const L = S.ladder;
     if (!L) return;
+    const since = L.next;
     let d;
     try {
-      d = await getJSON(`/api/segments?conn=${L.id}&since=${L.next}`);
+      d = await getJSON(`/api/segments?conn=${L.id}&since=${since}`);
     } catch (e) {
       if (e.status === 404) {
         $('ladder-note').textContent = e.message;
@@ -460,7 +498,8 @@
       }
       throw e;
     }
-    if (S.ladder !== L) return;
+    // Another poll of the same ladder (a click during the loop's) may have added these already.
+    if (S.ladder !== L || L.next !== since) return;
     if (d.lost) L.items.push({ kind: 'gap', n: d.first - 1, lost: d.lost });
     L.items.push(...d.list);
     if (L.items.length > LADDER_MAX) {
@@ -483,6 +522,9 @@
   function inferPeer(items) {
     const out = new Map();
     let st = null, peerFin = null;
+    // Our SYN answered by a bare SYN of the peer: a simultaneous open, the peer was connecting too.
+    const firstIn = items.find((i) => i.kind === 'segment' && i.dir === 'in');
+    const crossed = firstIn && firstIn.flags === 'SYN';
     let pending = []; // our SYN/FIN in flight: {end (the ack that covers it), apply}
     const to = (changes, next) => {
       if (next && next !== st) {
@@ -494,12 +536,16 @@
       if (it.kind !== 'segment') continue;
       const f = it.flags.split(','), has = (x) => f.includes(x);
       if (st === null) { // where the peer stood when this ladder began
-        if (has('SYN') && !has('ACK')) st = it.dir === 'in' ? 'CLOSE' : 'LISTEN';
+        if (has('SYN') && !has('ACK')) st = it.dir === 'in' ? 'CLOSE' : crossed ? 'SYN_SENT' : 'LISTEN';
         else if (it.state === 'ESTABLISHED' || it.state === 'SYN_RECV') st = 'ESTABLISHED';
         else st = '?';
       }
       const changes = [];
       if (it.dir === 'in') {
+        // A SYN says where the peer was when it sent it (before our segments it acknowledges
+        // arrived: in a simultaneous open its SYN-ACK leaves SYN_RECV, then ours makes it
+        // ESTABLISHED).
+        if (has('SYN') && !has('RST')) to(changes, has('ACK') ? 'SYN_RECV' : 'SYN_SENT');
         // Our segments it acknowledges have arrived.
         if (has('ACK') && it.ack !== null) {
           const done = pending.filter((p) => it.ack >= p.end);
@@ -507,7 +553,6 @@
           for (const p of done) to(changes, p.apply(st));
         }
         if (has('RST')) to(changes, 'CLOSE');
-        else if (has('SYN')) to(changes, has('ACK') ? 'SYN_RECV' : 'SYN_SENT');
         if (has('FIN')) {
           peerFin = it.seq + it.len;
           if (st === 'ESTABLISHED' || st === 'SYN_RECV') to(changes, 'FIN_WAIT1');
@@ -519,17 +564,21 @@
         if (has('RST')) to(changes, 'CLOSE');
         else if (has('ACK') && st === 'SYN_RECV' && !has('SYN')) to(changes, 'ESTABLISHED');
         if (has('ACK') && peerFin !== null && it.ack >= peerFin + 1) {
+          // Our FIN still unacknowledged left before this ACK, so it arrives first: FINs that
+          // crossed (a simultaneous close) take the peer to CLOSING, and this ACK to TIME_WAIT.
+          for (const p of pending.filter((q) => q.fin)) to(changes, p.apply(st));
+          pending = pending.filter((q) => !q.fin);
           if (st === 'FIN_WAIT1') to(changes, 'FIN_WAIT2');
           else if (st === 'CLOSING') to(changes, 'TIME_WAIT');
           else if (st === 'LAST_ACK') to(changes, 'CLOSE');
         }
         if (has('SYN')) {
           const end = it.seq + 1;
-          pending.push({ end, apply: (s) => (has('ACK') ? (s === 'SYN_SENT' ? 'ESTABLISHED' : s) : s === 'LISTEN' || s === 'SYN_SENT' ? 'SYN_RECV' : s) });
+          pending.push({ end, apply: (s) => (has('ACK') ? (s === 'SYN_SENT' || s === 'SYN_RECV' ? 'ESTABLISHED' : s) : s === 'LISTEN' || s === 'SYN_SENT' ? 'SYN_RECV' : s) });
         }
         if (has('FIN')) {
           const end = it.seq + it.len + 1;
-          pending.push({ end, apply: (s) => ({ ESTABLISHED: 'CLOSE_WAIT', SYN_RECV: 'CLOSE_WAIT', FIN_WAIT1: 'CLOSING', FIN_WAIT2: 'TIME_WAIT' }[s] || s) });
+          pending.push({ end, fin: true, apply: (s) => ({ ESTABLISHED: 'CLOSE_WAIT', SYN_RECV: 'CLOSE_WAIT', FIN_WAIT1: 'CLOSING', FIN_WAIT2: 'TIME_WAIT' }[s] || s) });
         }
         out.set(it.n, { state: before, changes });
       }
@@ -635,22 +684,76 @@
         if (S.ladder) await pollLadder();
         if (Date.now() - S.lastLadders > 3000) await pollLadders();
       } catch (e) {
-        showError(e);
+        if (e instanceof Restarted) await restart().catch(showError);
+        else showError(e);
       }
     }
     setTimeout(tick, POLL_MS);
   }
 
+  // What the server says about itself: its address, its program and title, the states' texts.
+  async function loadServer() {
+    const d = await getJSON('/api/states');
+    for (const s of d.states) S.states[s.name] = s;
+    S.addr = d.address;
+    S.server = d;
+    $('addr').textContent = d.address;
+    $('title').textContent = d.title ? '· ' + d.title : '';
+    document.title = 'TCP live on tapstack' + (d.title ? ' · ' + d.title : '');
+    // The table page and the counters are tapstack-httpd's; another program serves this page only.
+    const httpd = !d.program || d.program === 'tapstack-httpd';
+    $('link-table').hidden = !httpd;
+    $('link-stats').hidden = !httpd;
+    if (!httpd && !S.pageOnly) { // its own traffic hidden from the start (the box unticks it)
+      S.hideSelf = true;
+      $('hide-self').checked = true;
+    }
+    S.pageOnly = !httpd;
+    return d;
+  }
+
+  // Another server now answers at this address: forget the old one's connections, counts and
+  // transitions, and read the new one's trace from its beginning (animated: it is recent).
+  async function restart() {
+    S.instance = S.newInstance;
+    const d = await loadServer();
+    S.since = 0;
+    S.moves = {};
+    S.viewers = new Set();
+    S.pageConns = new Set();
+    S.ownMoves = {};
+    S.self = null;
+    S.conns = [];
+    S.counts = {};
+    S.total = 0;
+    S.tokensShown = new Set();
+    transBody.textContent = '';
+    $('trans-note').textContent = '(live, since the new server started)';
+    if (S.tableState) S.tableOffset = 0;
+    S.tableRows = { rows: [], matched: 0, offset: 0 };
+    renderTable();
+    if (S.ladder) {
+      $('ladder-note').textContent = `This ladder is the previous server's: that process has ended, and its ladders with it. Choose a connection of the new server to see its segments.`;
+      S.ladder = null;
+    }
+    S.lastLadders = 0;
+    drawCounts();
+    drawTokens();
+    const when = new Date(d.started_ms).toLocaleTimeString([], { hour12: false });
+    const note = $('server-note');
+    note.hidden = false;
+    note.textContent = `A new server answers here: ${d.program || 'a program'}${d.title ? ' (' + d.title + ')' : ''}, started ${when}. The page started afresh with its connections, counts and transitions.`;
+    note.dataset.instance = S.instance;
+  }
+
   async function start() {
     try {
-      const d = await getJSON('/api/states');
-      for (const s of d.states) S.states[s.name] = s;
-      S.addr = d.address;
-      $('addr').textContent = d.address;
+      const d = await loadServer();
       document.querySelectorAll('.cap').forEach((e) => { e.textContent = CAP; });
       const ts = $('table-state');
       for (const s of d.states) el('option', { value: s.name }, ts, `all in ${s.name}`);
     } catch (e) {
+      if (e instanceof Restarted) S.instance = S.newInstance; // not started yet: nothing to forget
       showError(e);
       setTimeout(start, 2000);
       return;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run` (tools/run.sh): tapstack-httpd (10.0.0.2) and tapstack-echo-server (10.0.0.3), two
 # stacks on two taps bridged in a namespace, answer curl and nc from inside it, tapstack-stat
-# sees each of them by its tap name, the printed instructions name that namespace; Ctrl-C
-# stops both and removes the namespace, leaving no process.
+# sees each of them by its tap name, the printed instructions name that namespace and the command
+# that opens the live page in a browser inside it (with a profile of its own); Ctrl-C stops both
+# and removes the namespace and that profile, leaving no process.
 . "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || ts_skip "need root for network namespaces and taps"
@@ -26,6 +27,10 @@ ns=ts-run-$(grep -o 'ts-run-[0-9]*' "$out" | head -n 1 | sed 's/ts-run-//')
 grep -q "sudo ip netns exec $ns curl http://10.0.0.2/" "$out" || ts_fail "it does not say how to reach httpd"
 grep -q "sudo ip netns exec $ns .*chromium.* http://10.0.0.2/tcp" "$out" ||
     ts_fail "it does not say how to watch TCP live in a browser"
+# The browser gets a profile of its own (a Chromium already running outside the namespace would
+# otherwise take the address), made for the user and removed at the end.
+profile=$(grep -o -- '--user-data-dir=[^ ]*' "$out" | head -n 1 | cut -d= -f2)
+[[ -n $profile && -d $profile ]] || ts_fail "the browser command names no profile directory that exists: '$profile'"
 run_in() { ip netns exec "$ns" "$@"; }
 
 page=$(run_in curl -s -m 10 http://10.0.0.2/) || ts_fail "curl http://10.0.0.2/ failed"
@@ -49,6 +54,7 @@ wait "$pid"
 rc=$?
 [[ $rc -eq 0 ]] || ts_fail "tools/run.sh exited with $rc after Ctrl-C"
 ip netns list | grep -q "^$ns\b" && ts_fail "the namespace $ns is left behind"
+[[ -e $profile ]] && ts_fail "the browser's profile directory $profile is left behind"
 for p in /proc/[0-9]*; do
     if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "$tap_h\b"; then
         ts_fail "a server is left running: $({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)"

@@ -5,13 +5,15 @@
  * answered with one valid JSON error that quotes them safely; and the ladders themselves
  * (socket/seglog.c) fed by hand: the SYN that makes a listener's child, the segment that caused
  * each change, ICMP causes not linked, a TIME_WAIT ended by a new SYN, the ring and the eviction
- * of the oldest ladder. */
+ * of the oldest ladder; the instance every answer names (another server, another instance), the
+ * program and title a server gives, and recording from start-up (tcpviz_record_now). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../apps/common/tcpviz.h"
 #include "../../socket/seglog.h"
@@ -588,6 +590,113 @@ START_TEST(test_seglog_keeps_the_last_items_and_the_newest_ladders)
 }
 END_TEST
 
+/* The "instance" of an answer ("" if it has none). */
+static void instance_of(const char *s, char out[64])
+{
+    out[0] = 0;
+    const char *p = strstr(s, "\"instance\":\"");
+    if (p)
+        sscanf(p + 12, "%63[^\"]", out);
+}
+
+START_TEST(test_every_answer_names_the_instance_and_another_server_is_another)
+{
+    int cli, srv;
+    rt_tcp_pair(A, B, 8085, &cli, &srv);
+    char first[64], got[64], q[64];
+    char *s = get_ok("/api/states", NULL, -1);
+    instance_of(s, first);
+    free(s);
+    /* pid-milliseconds-random */
+    unsigned long pid;
+    unsigned long long ms;
+    unsigned rnd;
+    ck_assert_msg(sscanf(first, "%lu-%llu-%8x", &pid, &ms, &rnd) == 3, "instance '%s'", first);
+    ck_assert_uint_eq(pid, (unsigned long)getpid());
+    s = get_ok("/api/connections", NULL, srv);
+    long long id = num(s, "self");
+    instance_of(s, got);
+    ck_assert_str_eq(got, first);
+    free(s);
+    snprintf(q, sizeof q, "conn=%lld", id);
+    const char *paths[] = {"/api/transitions", "/api/ladders", "/api/segments"};
+    for (int i = 0; i < 3; i++) {
+        s = get_ok(paths[i], i == 2 ? q : NULL, -1);
+        instance_of(s, got);
+        ck_assert_msg(strcmp(got, first) == 0, "%s: instance '%s', want '%s'", paths[i], got,
+                      first);
+        free(s);
+    }
+    /* The page's state for another server (here: another tcpviz, at once) is another. */
+    struct tcpviz *other = tcpviz_new(B);
+    struct tcpviz_reply r;
+    tcpviz_get(other, "/api/states", NULL, -1, &r);
+    char *o = strndup(r.body, r.len);
+    tcpviz_reply_free(&r);
+    instance_of(o, got);
+    ck_assert_msg(got[0] && strcmp(got, first) != 0, "two servers, one instance '%s'", got);
+    free(o);
+    tcpviz_free(other);
+    /* An error answers with the error alone. */
+    int st;
+    s = get("/api/segments", "conn=999999", -1, &st);
+    ck_assert_int_eq(st, 404);
+    ck_assert_ptr_null(strstr(s, "instance"));
+    free(s);
+    ts_close(cli);
+    ts_close(srv);
+}
+END_TEST
+
+START_TEST(test_describe_names_program_and_title_escaped)
+{
+    char *s = get_ok("/api/states", NULL, -1);
+    ck_assert_msg(strstr(s, "\"program\":\"\",\"title\":\"\""), "undescribed: %s", s);
+    ck_assert_int_gt(num(s, "started_ms"), 1600000000000LL); /* a wall-clock time, in ms */
+    free(s);
+    tcpviz_describe(V, "tapstack-sock", "tour step 2: \"the host\" connects\\\n\x01");
+    s = get_ok("/api/states", NULL, -1); /* get() checked that it is valid JSON */
+    ck_assert_msg(strstr(s,
+                         "\"program\":\"tapstack-sock\",\"title\":\"tour step 2: \\\"the host\\\" "
+                         "connects\\\\\\n\\u0001\""),
+                  "%s", s);
+    free(s);
+    char longer[300];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    tcpviz_describe(V, NULL, longer);
+    s = get_ok("/api/states", NULL, -1);
+    char want[160] = "\"program\":\"\",\"title\":\"";
+    memset(want + strlen(want), 'x', 127); /* at most 127 bytes kept */
+    strcat(want, "\"");
+    ck_assert_msg(strstr(s, want), "%s", s);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_record_now_gives_ladders_to_connections_before_any_request)
+{
+    ck_assert(!ts_runtime_recording_segments(B));
+    ck_assert_int_eq(tcpviz_record_now(V), 0);
+    ck_assert(ts_runtime_recording_segments(B));
+    int cli, srv;
+    rt_tcp_pair(A, B, 8086, &cli, &srv);
+    /* The page asks only now; the connection's ladder has its handshake from the SYN. */
+    char *s = get_ok("/api/connections", NULL, srv);
+    long long id = num(s, "self");
+    ck_assert_ptr_nonnull(strstr(s, "\"recording\":true"));
+    free(s);
+    char q[64];
+    snprintf(q, sizeof q, "conn=%lld", id);
+    s = get_ok("/api/segments", q, -1);
+    ck_assert_msg(strstr(s, "{\"n\":1,\"kind\":\"segment\",\"dir\":\"in\""), "%s", s);
+    ck_assert_msg(strstr(s, "\"state\":\"LISTEN\",\"flags\":\"SYN\",\"seq\":0,"), "%s", s);
+    free(s);
+    ts_close(cli);
+    ts_close(srv);
+}
+END_TEST
+
 START_TEST(test_segment_causes_are_told_from_others)
 {
     ck_assert(seglog_cause_is_segment("rcvd SYN"));
@@ -614,6 +723,9 @@ static Suite *suite(void)
     tcase_add_test(e, test_segments_ladder_shows_the_handshake_with_what_each_segment_caused);
     tcase_add_test(e, test_unknown_ids_endpoints_and_bad_queries_get_one_json_error);
     tcase_add_test(e, test_page_and_its_files_are_served_from_the_binary);
+    tcase_add_test(e, test_every_answer_names_the_instance_and_another_server_is_another);
+    tcase_add_test(e, test_describe_names_program_and_title_escaped);
+    tcase_add_test(e, test_record_now_gives_ladders_to_connections_before_any_request);
     suite_add_tcase(s, e);
     TCase *l = tcase_create("ladders");
     tcase_add_test(l, test_seglog_child_begins_with_the_syn_that_made_it);

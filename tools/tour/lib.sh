@@ -13,6 +13,14 @@
 #
 # Environment from tools/demo.sh: TOUR_TAP, TOUR_BIN (the binaries), TOUR_STEP_DIR (this step's
 # logs: trace.log, out.log, ss-LABEL.txt, stat-LABEL.txt), TOUR_PACE (multiplies the pauses).
+# Watch mode (make demo WATCH=1) adds TOUR_VIZ_PORT (every tapstack-sock serves the live TCP page
+# on that port), TOUR_TAP_B (a second tap on the namespace's bridge, for step 6's stack B),
+# TOUR_WATCH_DIR (what one step tells the next) and TOUR_WATCH_HOLD (seconds to hold at the end
+# of a step instead of waiting for Enter: the tests).
+#
+# A step may run two stacks (step 6 in watch mode): use_stack a|b makes one of them the one the
+# functions above talk to (a: tap TOUR_TAP, logs out.log and trace.log; b: TOUR_TAP_B, out-b.log
+# and trace-b.log).
 
 TOUR_PIDS=()
 TOUR_CMDS=0   # commands given to tapstack-sock
@@ -20,6 +28,13 @@ TOUR_SHOWN=0  # trace lines already shown
 TOUR_W=       # the FIFO's write end (tapstack-sock's stdin)
 TOUR_STACK=   # tapstack-sock's PID
 TOUR_MSL=1    # seconds; TIME_WAIT lasts 2*MSL
+TOUR_CUR=a    # the stack the functions talk to
+TOUR_CUR_TAP=$TOUR_TAP
+TOUR_OUT=out.log
+TOUR_TRACE=trace.log
+TOUR_TITLE=   # the step's heading, the page's title in watch mode
+TOUR_HELD=    # watch mode: this step has held for the viewer already
+declare -A TOUR_SAVED=()
 
 if [[ -t 1 ]]; then
     B=$'\033[1m' D=$'\033[2m' C=$'\033[36m' Y=$'\033[33m' N=$'\033[0m'
@@ -32,6 +47,10 @@ tour_cleanup() {
     local pid
     [[ -n $TOUR_W ]] && exec {TOUR_W}>&- 2>/dev/null
     TOUR_W=
+    local fd
+    for fd in "${TOUR_SAVED[a_w]:-}" "${TOUR_SAVED[b_w]:-}"; do
+        [[ -n $fd ]] && exec {fd}>&- 2>/dev/null
+    done
     for pid in "${TOUR_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || continue
         for _ in $(seq 30); do
@@ -46,16 +65,56 @@ tour_cleanup() {
 
 die() {
     echo "${Y}tour: $*${N}" >&2
-    if [[ -f $TOUR_STEP_DIR/trace.log ]]; then
+    if [[ -f $TOUR_STEP_DIR/$TOUR_TRACE ]]; then
         echo "tour: tapstack's messages:" >&2
-        tail -n 20 "$TOUR_STEP_DIR/trace.log" >&2
+        tail -n 20 "$TOUR_STEP_DIR/$TOUR_TRACE" >&2
     fi
     exit 1
 }
 
+# use_stack a|b: the stack that the functions here talk to from now on (see the top).
+use_stack() {
+    [[ $1 == "$TOUR_CUR" ]] && return 0
+    TOUR_SAVED[${TOUR_CUR}_w]=$TOUR_W
+    TOUR_SAVED[${TOUR_CUR}_stack]=$TOUR_STACK
+    TOUR_SAVED[${TOUR_CUR}_cmds]=$TOUR_CMDS
+    TOUR_SAVED[${TOUR_CUR}_shown]=$TOUR_SHOWN
+    TOUR_W=${TOUR_SAVED[${1}_w]:-}
+    TOUR_STACK=${TOUR_SAVED[${1}_stack]:-}
+    TOUR_CMDS=${TOUR_SAVED[${1}_cmds]:-0}
+    TOUR_SHOWN=${TOUR_SAVED[${1}_shown]:-0}
+    TOUR_CUR=$1
+    TOUR_WHO=" ${1^^}"
+    if [[ $1 == a ]]; then
+        TOUR_CUR_TAP=$TOUR_TAP TOUR_OUT=out.log TOUR_TRACE=trace.log
+    else
+        TOUR_CUR_TAP=$TOUR_TAP_B TOUR_OUT=out-b.log TOUR_TRACE=trace-b.log
+    fi
+}
+
+# not_viewer: stdin without the watching browser's connections (watch mode: every stack serves the
+# page on TOUR_VIZ_PORT, and the browser's connections to it are not the lesson's). A line that
+# names a tapstack address with that port is left out, and the indented lines under it
+# (tapstack-stat -i's details, --history's path).
+not_viewer() {
+    if [[ -z ${TOUR_VIZ_PORT:-} ]]; then
+        cat
+        return
+    fi
+    awk -v re="(^| )10[.]0[.]0[.][23]:${TOUR_VIZ_PORT}( |\$)" '/^[^ ]/ { skip = ($0 ~ re) } !skip'
+}
+
+# The stack's trace lines (its --trace output), the viewer's left out.
+trace_lines() { not_viewer <"$TOUR_STEP_DIR/$TOUR_TRACE"; }
+host_ss() { ss -tan 2>&1 | not_viewer; }
+
 pause() { sleep "$(awk -v s="$1" -v p="${TOUR_PACE:-1}" 'BEGIN { printf "%.2f", s * p }')"; }
 
-heading() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
+heading() {
+    TOUR_TITLE="tour step $*"
+    TOUR_TITLE=${TOUR_TITLE:0:120}
+    printf '\n%s== %s ==%s\n' "$B" "$*" "$N"
+}
 TOUR_WIDTH=$( (tput cols 2>/dev/null || echo 88) | awk '{ print ($1 > 100 || $1 < 40) ? 88 : $1 - 2 }')
 # A paragraph of plain words, wrapped to the terminal.
 wrap() { tr '\n' ' ' | fmt -w "$TOUR_WIDTH" -g "$TOUR_WIDTH"; }
@@ -112,16 +171,22 @@ its own, then goes to TIME_WAIT. It happens only when the two FINs cross on the 
 }
 
 # start_stack [FLAGS...]: tapstack-sock on the tap with --trace and a short MSL, its stdin a FIFO
-# that this shell holds open; wait until the stack answers ping.
+# that this shell holds open; wait until the stack answers ping (at 10.0.0.2, or the address of an
+# --ip flag given). In watch mode it serves the live TCP page too, and a browser that watched the
+# step before is given a moment to find it.
 start_stack() {
-    local fifo=$TOUR_STEP_DIR/sock.in
+    local fifo=$TOUR_STEP_DIR/sock-$TOUR_CUR.in ip=10.0.0.2 a viz=()
+    for a in "$@"; do
+        [[ $a =~ ^([0-9.]+)/[0-9]+$ ]] && ip=${BASH_REMATCH[1]}
+    done
+    [[ -n ${TOUR_VIZ_PORT:-} ]] && viz=(--viz-port "$TOUR_VIZ_PORT" --viz-title "$TOUR_TITLE")
     mkfifo "$fifo"
-    : >"$TOUR_STEP_DIR/out.log"
-    : >"$TOUR_STEP_DIR/trace.log"
-    printf '%s$ tapstack-sock --tap %s --trace --msl %s%s%s\n' "$D" "$TOUR_TAP" "$TOUR_MSL" \
-        "${1:+ $*}" "$N"
-    "$TOUR_BIN/tapstack-sock" --tap "$TOUR_TAP" --trace --msl "$TOUR_MSL" --timeout 20 "$@" \
-        <"$fifo" >"$TOUR_STEP_DIR/out.log" 2>"$TOUR_STEP_DIR/trace.log" &
+    : >"$TOUR_STEP_DIR/$TOUR_OUT"
+    : >"$TOUR_STEP_DIR/$TOUR_TRACE"
+    printf '%s$ tapstack-sock --tap %s --trace --msl %s%s%s%s\n' "$D" "$TOUR_CUR_TAP" "$TOUR_MSL" \
+        "${1:+ $*}" "${viz:+ --viz-port $TOUR_VIZ_PORT}" "$N"
+    "$TOUR_BIN/tapstack-sock" --tap "$TOUR_CUR_TAP" --trace --msl "$TOUR_MSL" --timeout 20 "$@" \
+        "${viz[@]}" <"$fifo" >"$TOUR_STEP_DIR/$TOUR_OUT" 2>"$TOUR_STEP_DIR/$TOUR_TRACE" &
     TOUR_STACK=$!
     TOUR_PIDS+=("$TOUR_STACK")
     exec {TOUR_W}>"$fifo"
@@ -129,16 +194,63 @@ start_stack() {
     TOUR_SHOWN=0
     for _ in $(seq 40); do
         kill -0 "$TOUR_STACK" 2>/dev/null || die "tapstack-sock exited at start-up"
-        ping -c 1 -W 1 -q 10.0.0.2 >/dev/null 2>&1 && return 0
+        if ping -c 1 -W 1 -q "$ip" >/dev/null 2>&1; then
+            [[ $TOUR_CUR == a ]] && watch_reconnect
+            return 0
+        fi
         sleep 0.2
     done
     die "tapstack did not answer ping within 10 s"
 }
 
-# stop_stack: end of stdin (quit); wait for it to exit.
+# The browser's connections to the current stack's page (watch mode), as tapstack-stat sees them.
+viewers() {
+    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_CUR_TAP" -t 2>/dev/null |
+        awk -v p=":${TOUR_VIZ_PORT}" '$6 == "ESTABLISHED" && substr($4, length($4) - length(p) + 1) == p' | wc -l
+}
+
+# watch_reconnect: a browser watched the step before (its stack had a viewer when it stopped):
+# wait until it has found this step's stack (its next poll comes over a new connection), 10 s at
+# most, so that the page is live before anything happens.
+watch_reconnect() {
+    [[ -n ${TOUR_VIZ_PORT:-} && -f ${TOUR_WATCH_DIR:-}/watched ]] || return 0
+    printf '%s(waiting for your browser to find this step'"'"'s stack: the page says "a new server")%s\n' "$D" "$N"
+    for _ in $(seq 50); do
+        [[ $(viewers) -gt 0 ]] && { pause 1; return 0; }
+        sleep 0.2
+    done
+    printf '%s(it did not come within 10 s; the page catches up when it does)%s\n' "$D" "$N"
+}
+
+# watch_end [TEXT]: the step is over; in watch mode its stack stays up (and the page shows its
+# connections and ladders) until the viewer presses Enter (TEXT says so), or for TOUR_WATCH_HOLD
+# seconds. Whether a browser was watching is noted for the next step (watch_reconnect).
+# shellcheck disable=SC2120 # TEXT is optional
+watch_end() {
+    [[ -n ${TOUR_VIZ_PORT:-} && -z $TOUR_HELD ]] || return 0
+    TOUR_HELD=1
+    local text=${1:-"This step's stack is still up: the page shows its connections and their ladders
+(click a token, or choose one under \"Ladder\"). Press Enter to go on."}
+    echo
+    if [[ -n ${TOUR_WATCH_HOLD:-} ]]; then
+        printf '%s(watch: holding this step'"'"'s stack for %s s)%s\n' "$D" "$TOUR_WATCH_HOLD" "$N"
+        sleep "$TOUR_WATCH_HOLD"
+    elif [[ -t 0 ]]; then
+        printf '%s%s%s ' "$B" "$text" "$N"
+        read -r _ || true
+    else
+        pause 5
+    fi
+    if [[ $(viewers) -gt 0 ]]; then touch "$TOUR_WATCH_DIR/watched"; else rm -f "$TOUR_WATCH_DIR/watched"; fi
+}
+
+# stop_stack: end of stdin (quit); wait for it to exit. (In watch mode, after watch_end.)
 stop_stack() {
+    # shellcheck disable=SC2119 # the default text
+    watch_end
     exec {TOUR_W}>&-
     TOUR_W=
+    TOUR_SAVED[${TOUR_CUR}_w]=
     for _ in $(seq 100); do
         kill -0 "$TOUR_STACK" 2>/dev/null || break
         sleep 0.1
@@ -147,7 +259,7 @@ stop_stack() {
 }
 
 sock_send() {
-    printf '  %stapstack-sock>%s %s\n' "$C" "$N" "$1"
+    printf '  %stapstack-sock%s>%s %s\n' "$C" "${TOUR_WHO:-}" "$N" "$1"
     printf '%s\n' "$1" >&"$TOUR_W"
     TOUR_CMDS=$((TOUR_CMDS + 1))
 }
@@ -155,13 +267,13 @@ sock_send() {
 sock_result() {
     local n
     for _ in $(seq 300); do
-        n=$(wc -l <"$TOUR_STEP_DIR/out.log")
+        n=$(wc -l <"$TOUR_STEP_DIR/$TOUR_OUT")
         [[ $n -ge $TOUR_CMDS ]] && break
         kill -0 "$TOUR_STACK" 2>/dev/null || die "tapstack-sock is gone"
         sleep 0.1
     done
     [[ $n -ge $TOUR_CMDS ]] || die "no answer from tapstack-sock to command $TOUR_CMDS"
-    SOCK_RESULT=$(sed -n "${TOUR_CMDS}p" "$TOUR_STEP_DIR/out.log")
+    SOCK_RESULT=$(sed -n "${TOUR_CMDS}p" "$TOUR_STEP_DIR/$TOUR_OUT")
     printf '  %s%s%s\n' "$D" "$SOCK_RESULT" "$N"
 }
 sock() {
@@ -179,7 +291,7 @@ host() {
 wait_trace() {
     local secs=${2:-10}
     for _ in $(seq $((secs * 20))); do
-        grep -qE -- "$1" "$TOUR_STEP_DIR/trace.log" && return 0
+        trace_lines | grep -qE -- "$1" && return 0
         sleep 0.05
     done
     die "tapstack's trace never showed: $1"
@@ -191,7 +303,7 @@ wait_trace() {
 wait_host() {
     local secs=${2:-10} f=$TOUR_STEP_DIR/host-$1.txt
     for _ in $(seq $((secs * 50))); do
-        ss -tan >"$f" 2>&1
+        host_ss >"$f"
         if grep -q "^$1 " "$f"; then
             TOUR_HOST_SNAP=$f
             return 0
@@ -203,11 +315,12 @@ wait_host() {
 
 # new_trace: tapstack's trace lines not shown yet, indented.
 new_trace() {
-    local n
-    n=$(grep -cE ' -> ' "$TOUR_STEP_DIR/trace.log" || true)
+    local n lines
+    lines=$(trace_lines | grep -E ' -> ' || true)
+    n=$(printf '%s' "$lines" | grep -c . || true)
     if [[ $n -gt $TOUR_SHOWN ]]; then
-        printf '  %stapstack --trace%s\n' "$B" "$N"
-        grep -E ' -> ' "$TOUR_STEP_DIR/trace.log" | tail -n +$((TOUR_SHOWN + 1)) | head -n $((n - TOUR_SHOWN)) |
+        printf '  %stapstack%s --trace%s\n' "$B" "${TOUR_WHO:-}" "$N"
+        printf '%s\n' "$lines" | tail -n +$((TOUR_SHOWN + 1)) | head -n $((n - TOUR_SHOWN)) |
             sed 's/^/    /'
     fi
     TOUR_SHOWN=$n
@@ -225,10 +338,10 @@ show() {
         ss_out=$(cat "$TOUR_HOST_SNAP")
         TOUR_HOST_SNAP=
     else
-        ss_out=$(ss -tan 2>&1)
+        ss_out=$(host_ss)
     fi
     if [[ -x $TOUR_BIN/tapstack-stat ]]; then
-        stat_out=$("$TOUR_BIN/tapstack-stat" --tap "$TOUR_TAP" "${flags[@]}" 2>&1)
+        stat_out=$("$TOUR_BIN/tapstack-stat" --tap "$TOUR_CUR_TAP" "${flags[@]}" 2>&1 | not_viewer)
     else
         stat_out="(tapstack-stat is not built: the trace above is tapstack's side)"
     fi
@@ -246,7 +359,7 @@ show() {
 stat_counters() {
     local f=$TOUR_STEP_DIR/stat-$1.txt
     [[ -x $TOUR_BIN/tapstack-stat ]] || return 0
-    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_TAP" -s >"$f" 2>&1
+    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_CUR_TAP" -s >"$f" 2>&1
     printf '  %stapstack%s  $ tapstack-stat -s | grep ^tcp\n' "$B" "$N"
     grep '^tcp' "$f" | sed 's/^/    /'
 }
@@ -255,5 +368,6 @@ stat_counters() {
 stat_history() {
     [[ -x $TOUR_BIN/tapstack-stat ]] || return 0
     printf '  %stapstack%s  $ tapstack-stat --history\n' "$B" "$N"
-    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_TAP" --history 2>&1 | tee "$TOUR_STEP_DIR/history.txt" | sed 's/^/    /'
+    "$TOUR_BIN/tapstack-stat" --tap "$TOUR_CUR_TAP" --history 2>&1 | not_viewer |
+        tee "$TOUR_STEP_DIR/history.txt" | sed 's/^/    /'
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One step of the tour, run by tools/demo.sh INSIDE the step's network namespace:
 #   ip netns exec NS bash tools/tour/tour.sh N
-# The steps are tools/tour/N-*.sh, each defining step_N (helpers: tools/tour/lib.sh).
+# The steps are tools/tour/N-*.sh, each defining step_N (helpers: tools/tour/lib.sh). Step 0 runs
+# only in watch mode (make demo WATCH=1): a stack serving the page while the viewer opens it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
