@@ -33,7 +33,8 @@ void ts_config_default(struct ts_config *cfg)
     cfg->tcp_rcvbuf = 1024 * 1024;
     cfg->tcp_sndbuf = 1024 * 1024;
     cfg->tcp_msl = 30 * TS_SEC;
-    cfg->tcp_max_conns = 4096;
+    cfg->tcp_max_conns = 262144;
+    cfg->tcp_max_tw = 131072;
     cfg->tcp_timestamps = true;
     cfg->tcp_sack = true;
     cfg->tcp_window_scaling = true;

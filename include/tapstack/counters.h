@@ -91,14 +91,15 @@
     X(TCP_DROP_RST_NO_SOCKET, "RST to a port with no connection")                                  \
     X(TCP_DROP_LISTEN_BAD, "segment to a listener that is not a plain SYN")                        \
     X(TCP_DROP_SYN_QUEUE_FULL, "SYN dropped: half-open queue full")                                \
-    X(TCP_DROP_ACCEPT_QUEUE_FULL, "SYN dropped: accept queue full")                                \
+    X(TCP_DROP_ACCEPT_QUEUE_FULL,                                                                  \
+      "handshake's last ACK dropped: accept queue full (peer resends)")                            \
     X(TCP_DROP_OUT_OF_WINDOW, "segment not acceptable (out of window; ACK sent)")                  \
     X(TCP_DROP_BAD_ACK, "ACK of something not yet sent, or too old")                               \
     X(TCP_DROP_PAWS, "segment failed PAWS timestamp check")                                        \
     X(TCP_DROP_RST_OUT_OF_WINDOW, "RST outside the window ignored")                                \
     X(TCP_DROP_SYN_SENT_BAD, "bad segment in SYN_SENT")                                            \
     X(TCP_DROP_OOO_FULL, "out-of-order segment dropped: queue bound reached")                      \
-    X(TCP_DROP_NO_MEMORY, "segment dropped: no memory for a new connection")                       \
+    X(TCP_DROP_NO_MEMORY, "segment dropped: no memory for a new connection or its data")           \
     X(TCP_DROP_CLOSED, "segment for a connection that is closing down")                            \
     X(TCP_CHALLENGE_ACK, "challenge ACKs sent (RFC 5961)")                                         \
     X(TCP_CHALLENGE_ACK_LIMITED, "challenge ACKs suppressed by the rate limit")                    \
@@ -126,9 +127,11 @@
     X(TCP_DROP_BROADCAST, "TCP segment to a broadcast or multicast address")                       \
     X(TCP_DROP_NO_ACK, "segment without ACK in a synchronized state")                              \
     X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")                               \
-    X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: connection table full")          \
+    X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: tcp_max_tw reached")             \
     X(TCP_LOST_RETRANSMIT, "retransmissions found lost by later SACKs and sent again")             \
-    X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")
+    X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")                                          \
+    X(TCP_ACCEPT_QUEUE_FULL_SYN, "SYNs answered while the accept queue was full (not dropped)")    \
+    X(TCP_ACCEPT_QUEUE_RESUMED, "held handshakes resumed (SYN-ACK again) when accept() made room")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */

@@ -35,7 +35,7 @@ struct ts_config {
     uint32_t tcp_rcvbuf;
     uint32_t tcp_sndbuf;
     ts_time_t tcp_msl;       /* maximum segment lifetime; TIME_WAIT lasts 2*MSL. default 30 s */
-    uint16_t tcp_max_conns;  /* bound on connection blocks; default 4096 */
+    uint32_t tcp_max_conns;  /* bound on connection blocks (TIME_WAIT records apart); 262144 */
     bool tcp_timestamps;     /* RFC 7323 timestamps offered; default on */
     bool tcp_sack;           /* RFC 2018 SACK offered; default on */
     bool tcp_window_scaling; /* RFC 7323 window scale offered; default on */
@@ -43,6 +43,10 @@ struct ts_config {
     uint16_t ephemeral_lo;   /* ephemeral port range, default 32768..60999 as Linux */
     uint16_t ephemeral_hi;
     bool tcp_cubic; /* congestion control CUBIC (RFC 9438) instead of NewReno; default off */
+    /* Bound on compact TIME_WAIT records (connections closed by their owner, waiting 2*MSL:
+     * about 100 bytes each); at the bound the oldest ends early and tcp_time_wait_recycled
+     * counts it. Default 131072 (Linux's tcp_max_tw_buckets on a machine with a few GB). */
+    uint32_t tcp_max_tw;
 };
 
 /* Fill cfg with the defaults: MAC 02:00:00:00:00:02, 10.0.0.2/24 via 10.0.0.1, MTU 1500. */
@@ -94,6 +98,7 @@ enum ts_tcp_state {
     TS_TCP_LISTEN = 10,
     TS_TCP_CLOSING = 11,
 };
+#define TS_TCP_NSTATES 12 /* arrays indexed by enum ts_tcp_state (index 0 unused) */
 /* "ESTABLISHED", "SYN_RECV", ... as netstat prints them ("CLOSE" for CLOSED). */
 const char *ts_tcp_state_name(enum ts_tcp_state st);
 /* RFC 9293's own name: "SYN-RECEIVED", "CLOSED", ... */

@@ -51,7 +51,9 @@ struct ts_tcp_conn *ts_tcp_listen(struct ts_stack *s, uint32_t laddr, uint16_t l
 struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t lport,
                                    uint32_t raddr, uint16_t rport, const struct ts_tcp_opts *o,
                                    int *err, ts_time_t now);
-/* Take the oldest established connection from a listener's queue, or NULL (nothing waiting). */
+/* Take the oldest established connection from a listener's queue, or NULL (nothing waiting).
+ * The room it makes resumes the oldest handshake whose final ACK found the queue full: its
+ * SYN-ACK goes out again now (at the time of the stack's last call; accept takes no time). */
 struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *listener);
 /* Is a local port bound by any TCP connection or listener (for bind() and SO_REUSEADDR)?
  * With reuse, connections in TIME_WAIT (and those with no listener) do not count. */
@@ -120,8 +122,37 @@ struct ts_tcp_info {
 };
 void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *info, ts_time_t now);
 
-/* Every connection and listener the stack has (the connection table), for stat tools.
- * Returns how many there are; fills up to max. */
+/* Every connection and listener the stack has (the connection table), for stat tools: the
+ * connection blocks, newest first, then the TIME_WAIT connections whose owner let go (kept as
+ * compact records: their info has the addresses, state, age and timer, no queues or counters),
+ * the next to end first. Returns how many there are; fills up to max. */
 size_t ts_tcp_table(const struct ts_stack *s, struct ts_tcp_info *out, size_t max, ts_time_t now);
+
+/* The table at scale (100 000 connections): a summary without listing it, and a page of it. */
+struct ts_tcp_summary {
+    size_t total;                 /* entries ts_tcp_table lists */
+    size_t state[TS_TCP_NSTATES]; /* of them, in each state (index: enum ts_tcp_state) */
+    size_t time_wait_compact;     /* TIME_WAIT entries kept as compact records */
+    /* Memory: connection blocks, compact TIME_WAIT records, the data in send and receive
+     * buffers (pages held), free pages kept for reuse (at most about 1 MiB), the 4-tuple hash
+     * tables. */
+    size_t conn_bytes, time_wait_bytes, buffer_bytes, buffer_cache_bytes, hash_bytes;
+    size_t timers_running; /* blocks with a timer running (in the timer wheel) */
+    uint64_t timer_runs;   /* times a block's due timers were run, since the stack started */
+};
+/* O(1): counts are kept as connections change state. */
+void ts_tcp_summary(const struct ts_stack *s, struct ts_tcp_summary *sum);
+
+/* Which entries a page takes. */
+struct ts_tcp_query {
+    size_t offset;   /* skip this many of the entries the query takes */
+    unsigned states; /* (1u << state) for each state to take; 0 = every state */
+};
+/* Fill out with up to max entries, in ts_tcp_table's order, from q->offset (q NULL: from the
+ * first, every state). Returns how many it filled (0 past the end). Costs O(offset + max), not
+ * O(table); skipping every connection block to reach the TIME_WAIT records costs O(1) when no
+ * states filter is given. */
+size_t ts_tcp_table_page(const struct ts_stack *s, const struct ts_tcp_query *q,
+                         struct ts_tcp_info *out, size_t max, ts_time_t now);
 
 #endif

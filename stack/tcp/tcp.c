@@ -9,10 +9,17 @@
  *  - RST in TIME_WAIT is ignored (RFC 1337), unlike Linux.
  *  - A SYN for a TIME_WAIT 4-tuple reopens it when its timestamp (or, without timestamps, its
  *    sequence number) is newer (RFC 6191); the new ISS lies above the old incarnation's.
- *  - Listener: at most 256 half-open children, then SYN cookies (RFC 4987) when configured;
- *    a full accept queue drops SYNs and third ACKs (as Linux). Children not yet accepted are
- *    reset when the listener closes.
- *  - A full connection table ends the oldest TIME_WAIT early rather than refuse a connection.
+ *  - Listener: at most 256 half-open children, then SYN cookies (RFC 4987) when configured.
+ *    A full accept queue does not cost a SYN (Linux drops it, and its client waits a second
+ *    before it tries again): the SYN is answered, the handshake's final ACK is dropped while the
+ *    queue is full, and when accept() makes room the oldest such child sends its SYN-ACK again,
+ *    which its client answers at once. Children not yet accepted are reset when the listener
+ *    closes.
+ *  - A connection whose owner let go waits out TIME_WAIT as a compact record (tcp_timewait.c),
+ *    at most tcp_max_tw of them; at that bound the oldest one ends early (as Linux refuses new
+ *    ones past tcp_max_tw_buckets).
+ *  - Timers: each block is in a timer wheel (tcp_timer.c) at its earliest deadline, put there by
+ *    tcp_conn_done at the end of every entry point.
  *  - Congestion control: RFC 5681 + NewReno (RFC 6582), SACK recovery (RFC 6675), limited
  *    transmit (RFC 3042), early retransmit (RFC 5827), tail loss probes (RFC 8985 7).
  *  - Data on a SYN or SYN-ACK is not queued (the peer sends it again); urgent data is delivered
@@ -22,6 +29,7 @@
  *  - A child connection starts as a copy of its listener's LISTEN state, so the door's first
  *    trace of it reads LISTEN -> SYN_RECV (creation is not a state change). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +41,25 @@
 
 /* ---- table ---- */
 
+static int tcp_htab_init(struct tcp_htab *t, unsigned bits)
+{
+    t->b = calloc((size_t)1 << bits, sizeof(*t->b));
+    t->mask = (1u << bits) - 1;
+    t->n = 0;
+    return t->b ? 0 : -1;
+}
+
 struct ts_tcp_table *ts_tcp_table_new(struct ts_stack *s)
 {
     struct ts_tcp_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
+    if (tcp_htab_init(&t->hash, TCP_HASH_BITS) < 0 || tcp_htab_init(&t->tw_hash, 10) < 0) {
+        free(t->hash.b);
+        free(t);
+        return NULL;
+    }
+    tcp_wheel_init(&t->wheel, s->now);
     /* RFC 6056: start the ephemeral search at a secret-dependent place. (The range is sound:
      * ts_stack_new refuses a configuration without one.) */
     uint16_t lo = s->cfg.ephemeral_lo, hi = s->cfg.ephemeral_hi;
@@ -63,7 +85,54 @@ void ts_tcp_table_free(struct ts_tcp_table *t)
         tcp_conn_release(c);
         c = n;
     }
+    tcp_tw_free_all(t);
+    ts_ring_pool_free(&t->ring_pool);
+    free(t->hash.b);
+    free(t->tw_hash.b);
     free(t);
+}
+
+/* Twice as many buckets: chains stay short however many connections there are. When there is no
+ * memory for it the table keeps working with longer chains. */
+static void tcp_htab_grow(struct tcp_htab *t)
+{
+    uint32_t nmask = t->mask * 2 + 1;
+    struct tcp_hnode **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    if (!nb)
+        return;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        struct tcp_hnode *n = t->b[i];
+        while (n) {
+            struct tcp_hnode *next = n->next;
+            n->next = nb[n->hash & nmask];
+            nb[n->hash & nmask] = n;
+            n = next;
+        }
+    }
+    free(t->b);
+    t->b = nb;
+    t->mask = nmask;
+}
+
+void tcp_htab_insert(struct tcp_htab *t, struct tcp_hnode *n, uint32_t hash)
+{
+    if (t->n >= (size_t)t->mask + 1 && t->mask < 0x7fffffffu)
+        tcp_htab_grow(t);
+    n->hash = hash;
+    n->next = t->b[hash & t->mask];
+    t->b[hash & t->mask] = n;
+    t->n++;
+}
+
+void tcp_htab_remove(struct tcp_htab *t, struct tcp_hnode *n)
+{
+    for (struct tcp_hnode **pp = &t->b[n->hash & t->mask]; *pp; pp = &(*pp)->next)
+        if (*pp == n) {
+            *pp = n->next;
+            n->next = NULL;
+            t->n--;
+            return;
+        }
 }
 
 static void tcp_tuple_key(uint8_t k[TCP_TUPLE_KEY_LEN], uint32_t laddr, uint16_t lport,
@@ -75,22 +144,35 @@ static void tcp_tuple_key(uint8_t k[TCP_TUPLE_KEY_LEN], uint32_t laddr, uint16_t
     memcpy(k + 10, &rport, 2);
 }
 
-static uint32_t tcp_tuple_hash(const struct ts_stack *s, uint32_t laddr, uint16_t lport,
-                               uint32_t raddr, uint16_t rport)
+uint32_t tcp_tuple_hash(const struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport)
 {
     uint8_t k[TCP_TUPLE_KEY_LEN];
     tcp_tuple_key(k, laddr, lport, raddr, rport);
-    return (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k)) & ((1u << TCP_HASH_BITS) - 1);
+    return (uint32_t)ts_siphash24(s->cfg.secret, k, sizeof(k));
+}
+
+#define TCP_CONN_OF_HNODE(n)                                                                       \
+    ((struct ts_tcp_conn *)(void *)((char *)(n)-offsetof(struct ts_tcp_conn, hnode)))
+
+struct ts_tcp_conn *tcp_lookup_h(struct ts_stack *s, uint32_t h, uint32_t laddr, uint16_t lport,
+                                 uint32_t raddr, uint16_t rport)
+{
+    const struct tcp_htab *t = &s->tcp->hash;
+    for (struct tcp_hnode *n = t->b[h & t->mask]; n; n = n->next) {
+        struct ts_tcp_conn *c = TCP_CONN_OF_HNODE(n);
+        if (n->hash == h && c->laddr == laddr && c->lport == lport && c->raddr == raddr &&
+            c->rport == rport)
+            return c;
+    }
+    return NULL;
 }
 
 struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                                uint16_t rport)
 {
-    struct ts_tcp_conn *c = s->tcp->hash[tcp_tuple_hash(s, laddr, lport, raddr, rport)];
-    for (; c; c = c->hnext)
-        if (c->laddr == laddr && c->lport == lport && c->raddr == raddr && c->rport == rport)
-            return c;
-    return NULL;
+    return tcp_lookup_h(s, tcp_tuple_hash(s, laddr, lport, raddr, rport), laddr, lport, raddr,
+                        rport);
 }
 
 struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport)
@@ -101,13 +183,20 @@ struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint
     return (c && c->state == TS_TCP_LISTEN) ? c : NULL;
 }
 
+bool tcp_tuple_in_use(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport)
+{
+    uint32_t h = tcp_tuple_hash(s, laddr, lport, raddr, rport);
+    return tcp_lookup_h(s, h, laddr, lport, raddr, rport) ||
+           tcp_tw_lookup_h(s, h, laddr, lport, raddr, rport);
+}
+
 void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     if (c->hashed)
         return;
-    uint32_t h = tcp_tuple_hash(s, c->laddr, c->lport, c->raddr, c->rport);
-    c->hnext = s->tcp->hash[h];
-    s->tcp->hash[h] = c;
+    tcp_htab_insert(&s->tcp->hash, &c->hnode,
+                    tcp_tuple_hash(s, c->laddr, c->lport, c->raddr, c->rport));
     c->hashed = true;
 }
 
@@ -115,15 +204,8 @@ static void tcp_hash_remove(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     if (!c->hashed)
         return;
-    struct ts_tcp_conn **pp =
-        &s->tcp->hash[tcp_tuple_hash(s, c->laddr, c->lport, c->raddr, c->rport)];
-    for (; *pp; pp = &(*pp)->hnext)
-        if (*pp == c) {
-            *pp = c->hnext;
-            break;
-        }
+    tcp_htab_remove(&s->tcp->hash, &c->hnode);
     c->hashed = false;
-    c->hnext = NULL;
 }
 
 void tcp_opts_sanitize(struct ts_tcp_opts *o)
@@ -172,39 +254,33 @@ void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tc
     c->cc.ops = s->cfg.tcp_cubic ? &tcp_cc_cubic : &tcp_cc_newreno;
 }
 
-/* The table is full: give up the TIME_WAIT block closest to its end rather than refuse a live
- * connection (as Linux does past tcp_max_tw_buckets). False when there is none. */
-static bool tcp_recycle_time_wait(struct ts_stack *s)
+void tcp_count_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state from,
+                     enum ts_tcp_state to)
 {
-    struct ts_tcp_conn *victim = NULL;
-    for (struct ts_tcp_conn *o = s->tcp->all; o; o = o->next)
-        if (o->state == TS_TCP_TIME_WAIT && o->orphan &&
-            (!victim || o->timers.wait < victim->timers.wait))
-            victim = o;
-    if (!victim)
-        return false;
-    ts_count(s, TS_C_TCP_TIME_WAIT_RECYCLED);
-    ts_tcp_set_state(s, victim, TS_TCP_CLOSE, "TIME_WAIT recycled: connection table full");
-    tcp_conn_free(s, victim);
-    return true;
+    if (!c->in_table)
+        return;
+    s->tcp->by_state[from]--;
+    s->tcp->by_state[to]++;
 }
 
 struct ts_tcp_conn *tcp_conn_new(struct ts_stack *s, const struct ts_tcp_opts *o)
 {
     struct ts_tcp_table *t = s->tcp;
-    uint32_t maxc = s->cfg.tcp_max_conns ? s->cfg.tcp_max_conns : 4096;
-    if (t->count >= maxc && !tcp_recycle_time_wait(s))
-        return NULL;
+    uint32_t maxc = s->cfg.tcp_max_conns ? s->cfg.tcp_max_conns : TCP_MAX_CONNS_DEFAULT;
+    if (t->count >= maxc)
+        return NULL; /* (TIME_WAIT records are bounded apart: tcp_max_tw) */
     struct ts_tcp_conn *c = malloc(sizeof(*c));
     if (!c)
         return NULL;
     tcp_conn_init(s, c, o);
     c->id = ++t->next_id;
+    c->in_table = true;
     c->next = t->all;
     if (t->all)
         t->all->prev = c;
     t->all = c;
     t->count++;
+    t->by_state[c->state]++;
     return c;
 }
 
@@ -227,11 +303,52 @@ struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
         return NULL;
     tcp_set_endpoints(s, c, ip->dst, seg->dport, ip->src, seg->sport);
     c->parent = l;
-    c->orphan = true;         /* the listener's until accept() */
-    l->listener.synq_len++;   /* tcp_child_established moves it to the accept queue */
-    c->state = TS_TCP_LISTEN; /* born a copy of its listener: the door's first trace reads
-                                 LISTEN -> ... */
+    c->orphan = true;       /* the listener's until accept() */
+    l->listener.synq_len++; /* tcp_child_established moves it to the accept queue */
+    /* Born a copy of its listener: the door's first trace reads LISTEN -> ... */
+    tcp_count_state(s, c, c->state, TS_TCP_LISTEN);
+    c->state = TS_TCP_LISTEN;
     return c;
+}
+
+/* Take c out of its listener's list of children whose final ACK was held back. */
+static void tcp_child_unhold(struct ts_tcp_conn *l, struct ts_tcp_conn *c)
+{
+    struct ts_tcp_conn **pp = &l->listener.held_head, *prev = NULL;
+    for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
+        if (*pp == c) {
+            *pp = c->aq_next;
+            if (l->listener.held_tail == c)
+                l->listener.held_tail = prev;
+            break;
+        }
+    c->ack_held = false;
+    c->aq_next = NULL;
+}
+
+void tcp_child_hold(struct ts_tcp_conn *c)
+{
+    struct ts_tcp_conn *l = c->parent;
+    if (!l || c->ack_held || c->in_acceptq)
+        return;
+    c->ack_held = true;
+    c->aq_next = NULL;
+    if (l->listener.held_tail)
+        l->listener.held_tail->aq_next = c;
+    else
+        l->listener.held_head = c;
+    l->listener.held_tail = c;
+}
+
+void tcp_listener_resume(struct ts_stack *s, struct ts_tcp_conn *l)
+{
+    struct ts_tcp_conn *c = l->listener.held_head;
+    if (!c || l->listener.acceptq_len >= (unsigned)l->listener.backlog)
+        return;
+    tcp_child_unhold(l, c);
+    ts_count(s, TS_C_TCP_ACCEPT_QUEUE_RESUMED);
+    tcp_send_syn(s, c); /* our SYN-ACK again: its client answers with the ACK we dropped */
+    tcp_conn_done(s, c);
 }
 
 void tcp_child_unlink(struct ts_tcp_conn *c)
@@ -239,6 +356,8 @@ void tcp_child_unlink(struct ts_tcp_conn *c)
     struct ts_tcp_conn *l = c->parent;
     if (!l)
         return;
+    if (c->ack_held)
+        tcp_child_unhold(l, c);
     if (c->in_acceptq) {
         struct ts_tcp_conn **pp = &l->listener.aq_head, *prev = NULL;
         for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
@@ -268,6 +387,7 @@ void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c)
     }
     tcp_hash_remove(s, c);
     tcp_child_unlink(c);
+    tcp_timer_cancel(s, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -275,6 +395,7 @@ void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     t->count--;
+    t->by_state[c->state]--;
     tcp_conn_release(c);
 }
 
@@ -285,6 +406,16 @@ bool tcp_conn_reap(struct ts_stack *s, struct ts_tcp_conn *c)
         return true;
     }
     return false;
+}
+
+bool tcp_conn_done(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (tcp_conn_reap(s, c))
+        return false;
+    if (c->state == TS_TCP_TIME_WAIT && c->orphan && !c->parent && tcp_tw_from_conn(s, c))
+        return false;
+    tcp_timer_sched(s, c);
+    return true;
 }
 
 uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
@@ -299,12 +430,15 @@ uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
 
 int tcp_bufs_alloc(struct ts_tcp_conn *c)
 {
-    if (!c->sndbuf.buf && ts_ring_init(&c->sndbuf, c->opts.sndbuf) < 0)
+    /* The rings take memory only for the bytes they hold (ringbuf.h): an idle connection keeps
+     * none, and what we advertise does not depend on it (tcp_rcv_space). */
+    if (!c->sndbuf.cap && ts_ring_init(&c->sndbuf, c->opts.sndbuf) < 0)
         return -ENOMEM;
     /* The ring has 2^wscale bytes more than we advertise: a scaled window field rounded up (so
      * the right edge never moves left, RFC 7323 2.4) must still fit. */
-    if (!c->rcvbuf.buf && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf + tcp_rcv_slack(c)) < 0)
+    if (!c->rcvbuf.cap && ts_ring_init(&c->rcvbuf, c->opts.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
+    c->sndbuf.pool = c->rcvbuf.pool = &c->s->tcp->ring_pool;
     return 0;
 }
 
@@ -336,28 +470,36 @@ void tcp_update_mss(struct ts_tcp_conn *c)
 
 /* ---- the state door ---- */
 
+void tcp_trace_state(struct ts_stack *s, uint64_t id, uint32_t laddr, uint16_t lport,
+                     uint32_t raddr, uint16_t rport, enum ts_tcp_state from, enum ts_tcp_state to,
+                     ts_time_t since, const char *cause)
+{
+    struct ts_trace_event ev = {
+        .time = s->now,
+        .laddr = laddr,
+        .raddr = raddr,
+        .lport = lport,
+        .rport = rport,
+        .from = from,
+        .to = to,
+        .cause = cause,
+        .conn_id = id,
+        .in_from = s->now - since,
+    };
+    ts_stack_trace(s, &ev);
+}
+
 void ts_tcp_set_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state to,
                       const char *cause)
 {
     enum ts_tcp_state from = c->state;
     if (from == to)
         return;
+    tcp_count_state(s, c, from, to);
     c->state = to;
-    ts_time_t in_from = s->now - c->state_since;
+    ts_time_t since = c->state_since;
     c->state_since = s->now;
-    struct ts_trace_event ev = {
-        .time = s->now,
-        .laddr = c->laddr,
-        .raddr = c->raddr,
-        .lport = c->lport,
-        .rport = c->rport,
-        .from = from,
-        .to = to,
-        .cause = cause,
-        .conn_id = c->id,
-        .in_from = in_from,
-    };
-    ts_stack_trace(s, &ev);
+    tcp_trace_state(s, c->id, c->laddr, c->lport, c->raddr, c->rport, from, to, since, cause);
     if (to == TS_TCP_CLOSE) {
         /* A closed connection no longer owns its 4-tuple: later segments meet "no socket". */
         tcp_hash_remove(s, c);
@@ -467,6 +609,8 @@ static void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
     ts_count(s, TS_C_TCP_PASSIVE_OPEN);
     if (!l)
         return;
+    if (c->ack_held)
+        tcp_child_unhold(l, c); /* (aq_next links the accept queue from now on) */
     l->listener.synq_len--;
     c->in_acceptq = true;
     c->aq_next = NULL;

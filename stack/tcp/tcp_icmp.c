@@ -55,14 +55,9 @@ static struct ts_tcp_conn *tcp_icmp_conn(struct ts_stack *s, const struct ts_icm
     return c;
 }
 
-void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
+/* What error e does to c. */
+static void tcp_icmp_apply(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_icmp_error *e)
 {
-    struct ts_tcp_conn *c = tcp_icmp_conn(s, e);
-    if (!c) {
-        ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
-        return;
-    }
-    ts_count(s, TS_C_TCP_ICMP_ERR);
     int err = 0;
     bool hard = false;
     if (e->type == ICMP_DEST_UNREACH) {
@@ -89,7 +84,17 @@ void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
          * too. A blind attacker who hits the window of a bulk transfer would otherwise reset it
          * with one forged datagram, and the peer's own stack says "no such port" with a RST. */
         c->soft_err = err; /* RFC 1122 4.2.3.9: soft; reported if we time out */
+    }
+}
+
+void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e)
+{
+    struct ts_tcp_conn *c = tcp_icmp_conn(s, e);
+    if (!c) {
+        ts_count(s, TS_C_TCP_ICMP_DROP_NO_CONN);
         return;
     }
-    tcp_conn_reap(s, c);
+    ts_count(s, TS_C_TCP_ICMP_ERR);
+    tcp_icmp_apply(s, c, e);
+    tcp_conn_done(s, c);
 }

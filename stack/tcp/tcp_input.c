@@ -52,11 +52,12 @@ static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
 static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
                              const struct tcp_hdr *seg, const uint32_t *min_iss)
 {
-    /* RFC 4987: bounded half-open and accept queues. */
-    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
-        ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
-        return;
-    }
+    /* A full accept queue does not drop the SYN (Linux does: its client then waits a whole
+     * second to try again, for a queue that is usually full only for a moment). The handshake
+     * goes on; its final ACK waits for room (tcp_ack_syn_recv). The half-open queue is bounded
+     * (RFC 4987), and past it cookies take no memory at all. */
+    if (l->listener.acceptq_len >= (unsigned)l->listener.backlog)
+        ts_count(s, TS_C_TCP_ACCEPT_QUEUE_FULL_SYN);
     if (l->listener.synq_len >= TCP_SYNQ_MAX) {
         if (s->cfg.tcp_syncookies)
             tcp_syncookie_send(s, l, ip, seg); /* RFC 4987 3.6 */
@@ -79,6 +80,7 @@ static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const st
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
     tcp_send_syn(s, c);
+    tcp_conn_done(s, c);
 }
 
 static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
@@ -91,16 +93,18 @@ static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const st
         return;
     }
     if (f & TCP_ACK) {
-        bool checked;
-        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &checked);
+        enum tcp_cookie res;
+        struct ts_tcp_conn *c = tcp_syncookie_check(s, l, ip, seg, &res);
         if (c) {
             c->segs_in = 1;
             tcp_other_states_input(s, c, seg); /* the ACK may carry data */
-            tcp_conn_reap(s, c);
+            tcp_conn_done(s, c);
             return;
         }
+        if (res == TCP_COOKIE_NO_ROOM)
+            return; /* a good cookie, no room yet: the peer sends again (as Linux) */
         /* second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> */
-        if (!checked)
+        if (res == TCP_COOKIE_NOT_CHECKED)
             ts_count(s, TS_C_TCP_DROP_LISTEN_BAD);
         tcp_send_rst_reply(s, ip->dst, ip->src, seg);
         return;
@@ -384,8 +388,11 @@ static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const st
         return false;
     }
     if (c->parent && c->parent->listener.acceptq_len >= (unsigned)c->parent->listener.backlog) {
-        /* As Linux: ignore the ACK; the SYN-ACK retransmission tries again later. */
+        /* As Linux: the ACK is dropped while the accept queue is full, and our SYN-ACK
+         * retransmissions ask for it again. Besides, accept() making room sends the SYN-ACK of
+         * the oldest such child at once (ts_tcp_accept), so its client need not wait. */
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+        tcp_child_hold(c);
         return false;
     }
     if (tcp_bufs_alloc(c) < 0) {
@@ -562,11 +569,14 @@ static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
     if (t->n == 0)
         return;
     c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    if (ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
+        return;
+    }
     if (!tcp_ooo_insert(c, t->seq, t->seq + t->n)) {
         ts_count(s, TS_C_TCP_DROP_OOO_FULL);
         return;
     }
-    ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n);
     c->rcv.ooo_last = t->seq;
     if (t->fin) {
         c->rcv.ooo_fin = true;
@@ -575,13 +585,12 @@ static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
     ts_count(s, TS_C_TCP_OOO_QUEUED);
 }
 
-/* Text at RCV.NXT: delivered, with whatever out-of-order data it now joins. Returns the bytes
- * that became readable. */
+/* Text at RCV.NXT, already written at the front of the ring: delivered, with whatever
+ * out-of-order data it now joins. Returns the bytes that became readable. */
 static uint32_t tcp_text_in_order(struct ts_tcp_conn *c, const struct tcp_text *t)
 {
     uint32_t delivered = 0;
     if (t->n) {
-        ts_ring_write_at(&c->rcvbuf, 0, t->p, t->n);
         ts_ring_commit(&c->rcvbuf, t->n);
         c->rcv.nxt += t->n;
         delivered = t->n;
@@ -643,6 +652,10 @@ static bool tcp_text_take(struct ts_stack *s, struct ts_tcp_conn *c, const struc
     tcp_text_trim(s, c, &t);
     if (t.seq != c->rcv.nxt) {
         tcp_text_out_of_order(s, c, &t);
+        return false;
+    }
+    if (ts_ring_write_at(&c->rcvbuf, 0, t.p, t.n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* no page for it: the peer sends it again */
         return false;
     }
     uint32_t delivered = tcp_text_in_order(c, &t);
@@ -750,23 +763,39 @@ static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
 
 /* ---- RFC 9293 3.10.7: a segment arrives ---- */
 
+/* ---- RFC 9293 3.10.7.4 in TIME-WAIT, for a compact record (tcp_timewait.c) ---- */
+
 /* RFC 6191 / RFC 9293 3.10.7.4: a new SYN may reopen a TIME_WAIT 4-tuple if it is clearly newer:
  * a higher timestamp, or without timestamps a higher sequence number. True when it did. */
-static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
-                                 const struct ipv4_hdr *ip, const struct tcp_hdr *seg)
+static bool tcp_tw_reopen(struct ts_stack *s, struct tcp_tw *tw, const struct ipv4_hdr *ip,
+                          const struct tcp_hdr *seg)
 {
-    bool newer = (c->ts_ok && seg->opts.ts_ok) ? seq_gt(seg->opts.tsval, c->ts_recent)
-                                               : seq_gt(seg->seq, c->rcv.nxt);
+    bool newer = (tw->ts_ok && seg->opts.ts_ok) ? seq_gt(seg->opts.tsval, tw->ts_recent)
+                                                : seq_gt(seg->seq, tw->rcv_nxt);
     struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg->dport);
-    if (!newer || !l || !c->orphan)
+    if (!newer || !l)
         return false; /* an old duplicate, answered by the synchronized-state rules (an ACK) */
-    uint32_t min_iss = c->snd.max + 65536; /* past the old one's numbers, and a window more */
+    uint32_t min_iss = tw->snd_nxt + 65536; /* past the old one's numbers, and a window more */
     ts_count(s, TS_C_TCP_TIME_WAIT_REUSE);
-    ts_tcp_set_state(s, c, TS_TCP_CLOSE, "new SYN in TIME_WAIT (RFC 6191)");
-    tcp_conn_free(s, c);
+    tcp_tw_close(s, tw, "new SYN in TIME_WAIT (RFC 6191)");
     tcp_listen_input(s, l, ip, seg, &min_iss);
     return true;
 }
+
+/* A segment for a record: a SYN that reopens the 4-tuple, or else the rules of a block in
+ * TIME-WAIT, run on a block made from the record for this segment. */
+static void tcp_tw_input(struct ts_stack *s, struct tcp_tw *tw, const struct ipv4_hdr *ip,
+                         const struct tcp_hdr *seg)
+{
+    if ((seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) && tcp_tw_reopen(s, tw, ip, seg))
+        return;
+    struct ts_tcp_conn c;
+    tcp_tw_expand(s, tw, &c);
+    tcp_other_states_input(s, &c, seg);
+    tcp_tw_absorb(s, tw, &c);
+}
+
+/* ---- RFC 9293 3.10.7: a segment arrives ---- */
 
 void ts_tcp_batch_begin(struct ts_stack *s)
 {
@@ -784,6 +813,7 @@ void ts_tcp_batch_end(struct ts_stack *s)
         if (c->unacked_bytes > 0) { /* not carried by a segment sent since */
             c->ack_now = true;
             tcp_output(s, c);
+            tcp_conn_done(s, c); /* the ACK stopped its delayed-ACK timer */
         }
     }
 }
@@ -809,13 +839,14 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
-    struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
-    if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK) &&
-        tcp_time_wait_reopen(s, c, ip, &seg))
-        return;
+    uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
+    struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {
-        struct ts_tcp_conn *l = tcp_lookup_listener(s, ip->dst, seg.dport);
-        if (l)
+        struct tcp_tw *tw = tcp_tw_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
+        struct ts_tcp_conn *l = tw ? NULL : tcp_lookup_listener(s, ip->dst, seg.dport);
+        if (tw)
+            tcp_tw_input(s, tw, ip, &seg);
+        else if (l)
             tcp_listen_input(s, l, ip, &seg, NULL);
         else
             tcp_closed_input(s, ip, &seg);
@@ -826,5 +857,5 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         tcp_syn_sent_input(s, c, &seg);
     else
         tcp_other_states_input(s, c, &seg);
-    tcp_conn_reap(s, c);
+    tcp_conn_done(s, c);
 }

@@ -22,7 +22,10 @@
  *                                                    tcp_check_rst, (security), tcp_check_syn,
  *                                                    tcp_process_ack, tcp_process_urg,
  *                                                    tcp_process_text, tcp_process_fin
- *   3.10.8 timeouts                tcp_timer.c     ts_tcp_poll: retransmission, TIME_WAIT, ...
+ *   3.10.8 timeouts                tcp_timer.c     ts_tcp_poll: retransmission, TIME_WAIT, ...;
+ *                                                  the timer wheel (tcp_conn_done schedules)
+ *   TIME-WAIT after the owner let go  tcp_timewait.c  compact records (RFC 6191 reopening in
+ *                                                  tcp_input.c: tcp_tw_input)
  *   3.8 data communication         tcp_output.c    tcp_output (Nagle, SWS, delayed ACK, options)
  *   ICMP errors (RFC 1122 4.2.3.9, RFC 5927, RFC 1191)   tcp_icmp.c     ts_tcp_icmp_error
  *   SACK sender (RFC 2018, RFC 6675)                     tcp_sack.c
@@ -63,9 +66,11 @@
 #define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
 #define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
 #define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
-#define TCP_SACKSB_MAX        32   /* SACKed ranges remembered (RFC 6675 scoreboard) */
-#define TCP_CHALLENGE_PER_SEC 1000 /* RFC 5961 7, Linux's default */
-#define TCP_HASH_BITS         12
+#define TCP_SACKSB_MAX        32     /* SACKed ranges remembered (RFC 6675 scoreboard) */
+#define TCP_CHALLENGE_PER_SEC 1000   /* RFC 5961 7, Linux's default */
+#define TCP_HASH_BITS         12     /* first size of the 4-tuple hash; it doubles as it fills */
+#define TCP_MAX_CONNS_DEFAULT 262144 /* ts_config.tcp_max_conns 0 */
+#define TCP_MAX_TW_DEFAULT    131072 /* ts_config.tcp_max_tw 0: Linux's tcp_max_tw_buckets here */
 /* In a batch of frames taken at one wake-up, an ACK at least every this many bytes: what one
  * GRO-merged super-segment holds, which a receiver ACKs as one segment. */
 #define TCP_BATCH_ACK_BYTES 65536
@@ -88,6 +93,45 @@ struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
 };
 
+/* An entry of a 4-tuple hash table (tcp_htab): connection blocks and compact TIME_WAIT records
+ * each have their own table, with the same keyed hash of the 4-tuple. */
+struct tcp_hnode {
+    struct tcp_hnode *next;
+    uint32_t hash; /* the full hash: the table grows without computing it again */
+};
+struct tcp_htab {
+    struct tcp_hnode **b;
+    uint32_t mask; /* buckets - 1 (a power of two) */
+    size_t n;
+};
+
+/* The timer wheel (tcp_timer.c): each connection block with a running timer is in it once, at the
+ * earliest of its deadlines (tcp_next_timer), so a poll touches only the connections that are due.
+ * Lists are circular with a sentinel; a node in no list has next == NULL. */
+struct tcp_tlink {
+    struct tcp_tlink *next, *prev;
+};
+struct tcp_tnode {
+    struct tcp_tlink link;
+    ts_time_t when; /* the deadline it is scheduled for */
+    uint64_t seq;   /* scheduling order: equal deadlines fire in the order they were set */
+    uint8_t level, slot;
+};
+#define TCP_WHEEL_LEVELS                                                                           \
+    6                      /* 64^6 ticks of 1.024 ms: 2.2 years; later deadlines wait at the top   \
+                            */
+#define TCP_WHEEL_BITS  6  /* 64 slots per level */
+#define TCP_WHEEL_SHIFT 10 /* a tick is 2^10 us */
+struct tcp_wheel {
+    struct tcp_tlink slot[TCP_WHEEL_LEVELS][1u << TCP_WHEEL_BITS];
+    uint64_t occupied[TCP_WHEEL_LEVELS]; /* bit i: slot i is not empty */
+    uint64_t clk;                        /* the tick being processed (all before it are done) */
+    uint64_t seq;
+    size_t count;
+    ts_time_t next; /* a lower bound of every deadline, when next_valid */
+    bool next_valid;
+};
+
 /* A connection block (the TCB of RFC 9293 3.3.1), also used for listeners. The sequence
  * variables are grouped as the RFC names them: c->snd.una is SND.UNA, c->rcv.nxt is RCV.NXT. */
 struct ts_tcp_conn {
@@ -98,9 +142,11 @@ struct ts_tcp_conn {
     uint32_t laddr, raddr;
     uint16_t lport, rport;
 
-    struct ts_tcp_conn *hnext;       /* hash chain (4-tuple) */
-    struct ts_tcp_conn *next, *prev; /* every connection, for timers and the table */
+    struct tcp_hnode hnode;          /* in the 4-tuple hash (when hashed) */
+    struct ts_tcp_conn *next, *prev; /* every block, for the table */
     bool hashed;
+    bool in_table;          /* a block of the table (not a temporary one on the C stack) */
+    struct tcp_tnode tnode; /* in the timer wheel at tcp_next_timer(), when a timer runs */
 
     /* Listener side (is_listener). */
     bool is_listener;
@@ -111,11 +157,15 @@ struct ts_tcp_conn {
         struct ts_tcp_conn *aq_head, *aq_tail;
         ts_time_t cookie_time; /* last SYN cookie sent (cookies are checked only for a while) */
         bool cookie_sent;
+        /* Children whose final ACK came while the accept queue was full (dropped): the oldest
+         * gets its SYN-ACK again as soon as accept() makes room. Linked by aq_next. */
+        struct ts_tcp_conn *held_head, *held_tail;
     } listener;
     /* Child side: the listener that owns us until accept(); NULL once accepted. */
     struct ts_tcp_conn *parent;
-    struct ts_tcp_conn *aq_next;
+    struct ts_tcp_conn *aq_next; /* in the accept queue, or in the listener's held list */
     bool in_acceptq;
+    bool ack_held; /* in the listener's held list */
 
     /* Owner. */
     ts_tcp_event_fn cb;
@@ -239,11 +289,38 @@ struct ts_tcp_conn {
     uint64_t segs_in, segs_out, retransmits;
 };
 
+/* A connection in TIME-WAIT whose owner has let go, kept as Linux keeps its timewait sockets:
+ * only what TIME-WAIT needs (RFC 9293 3.10.7.4 and 3.6.1, RFC 6191, RFC 7323 timestamps) instead
+ * of a block. A segment for it is handled by the rules of a block in TIME-WAIT (tcp_tw_expand). */
+struct tcp_tw {
+    struct tcp_hnode hnode;
+    struct tcp_tw *next, *prev; /* the table's TIME_WAIT list, in deadline order */
+    uint64_t id;                /* the connection's id */
+    ts_time_t since;            /* when it entered TIME_WAIT */
+    ts_time_t deadline;         /* 2*MSL after the last FIN (RFC 9293 3.10.7.4 restarts it) */
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t snd_nxt; /* SND.NXT = SND.UNA: our FIN was acknowledged */
+    uint32_t rcv_nxt; /* RCV.NXT, past the peer's FIN */
+    uint32_t max_wnd; /* MAX.SND.WND (RFC 5961 5.2 ACK check) */
+    uint32_t ts_recent, ts_offset;
+    uint16_t wnd;   /* the window field our ACKs carry */
+    uint8_t wscale; /* the shift it is scaled by (0 without window scaling) */
+    bool ts_ok;
+};
+
 /* The per-stack table. */
 struct ts_tcp_table {
-    struct ts_tcp_conn *hash[1u << TCP_HASH_BITS];
-    struct ts_tcp_conn *all; /* doubly linked via next/prev */
-    size_t count;
+    struct tcp_htab hash;             /* blocks by 4-tuple (listeners with raddr 0) */
+    struct tcp_htab tw_hash;          /* compact TIME_WAIT records by 4-tuple */
+    struct ts_tcp_conn *all;          /* every block, doubly linked via next/prev */
+    size_t count;                     /* blocks */
+    struct tcp_tw *tw_head, *tw_tail; /* compact TIME_WAIT records, earliest deadline first */
+    size_t tw_count;
+    size_t by_state[TS_TCP_NSTATES]; /* blocks and records per state (ts_tcp_summary) */
+    struct tcp_wheel wheel;
+    uint64_t timer_visits;         /* blocks whose timers a poll ran (for tests: cost per poll) */
+    struct ts_ring_pool ring_pool; /* the rings' pages: what they hold, a few kept for reuse */
     uint16_t next_ephemeral;
     uint64_t next_id; /* the id the next connection block gets */
     /* RFC 5961 7: challenge ACK rate limit, a per-second budget. */
@@ -268,10 +345,26 @@ void tcp_enter_closed(struct ts_stack *s, struct ts_tcp_conn *c, int err, const 
 /* An abortive end (RFC 9293 3.10.5 ABORT): a RST where the state calls for one (SYN-RECEIVED,
  * ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT), then tcp_enter_closed. */
 void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *cause);
+/* The keyed hash of a 4-tuple (SipHash-2-4 under the stack's secret), for tcp_lookup_h. */
+uint32_t tcp_tuple_hash(const struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport);
 struct ts_tcp_conn *tcp_lookup(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                                uint16_t rport);
+struct ts_tcp_conn *tcp_lookup_h(struct ts_stack *s, uint32_t h, uint32_t laddr, uint16_t lport,
+                                 uint32_t raddr, uint16_t rport);
 struct ts_tcp_conn *tcp_lookup_listener(struct ts_stack *s, uint32_t laddr, uint16_t lport);
+/* Is the 4-tuple taken, by a block or a TIME_WAIT record? */
+bool tcp_tuple_in_use(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport);
 void tcp_hash_insert(struct ts_stack *s, struct ts_tcp_conn *c);
+/* The 4-tuple hash tables (tcp.c): insert (growing the table when it is as full as it is wide),
+ * remove. */
+void tcp_htab_insert(struct tcp_htab *t, struct tcp_hnode *n, uint32_t hash);
+void tcp_htab_remove(struct tcp_htab *t, struct tcp_hnode *n);
+/* Emit the trace event of a change of state (ts_tcp_set_state and tcp_tw_close). */
+void tcp_trace_state(struct ts_stack *s, uint64_t id, uint32_t laddr, uint16_t lport,
+                     uint32_t raddr, uint16_t rport, enum ts_tcp_state from, enum ts_tcp_state to,
+                     ts_time_t since, const char *cause);
 uint32_t tcp_isn(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
                  ts_time_t now);
 void tcp_opts_sanitize(struct ts_tcp_opts *o);
@@ -300,10 +393,26 @@ void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr
 struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
                                   const struct ipv4_hdr *ip, const struct tcp_hdr *seg);
 void tcp_child_unlink(struct ts_tcp_conn *c);
-/* Free it (unhash, unlink). */
+/* c's final ACK came while its listener's accept queue was full (and was dropped): remember it
+ * in the listener's held list, oldest first. */
+void tcp_child_hold(struct ts_tcp_conn *c);
+/* accept() made room in l's accept queue: the oldest held child sends its SYN-ACK again, so that
+ * its client's answer completes the handshake now rather than at our next retransmission. */
+void tcp_listener_resume(struct ts_stack *s, struct ts_tcp_conn *l);
+/* Free it (unhash, unlink, out of the timer wheel). */
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Free c if it reached CLOSE and nobody holds it any more. Returns true when freed. */
 bool tcp_conn_reap(struct ts_stack *s, struct ts_tcp_conn *c);
+/* The end of an entry point's work on c (segment arrival, a user call, its timers, an ICMP
+ * error): free it if it is closed and nobody holds it, replace it by a compact record if it is
+ * in TIME_WAIT and its owner let go, else put it in the timer wheel at its earliest deadline.
+ * Every entry point calls it for each block it worked on, so that the wheel follows c->timers
+ * without a hook on each timer: a new timer only has to be known to tcp_next_timer. Returns
+ * false when c is gone. */
+bool tcp_conn_done(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Count a block's move between states (the per-state counts of ts_tcp_summary). */
+void tcp_count_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state from,
+                     enum ts_tcp_state to);
 /* RFC 9293 3.3.1/3.4.1: our side's sequence space from the ISS (the SYN takes one number), and
  * the timestamp clock's offset (RFC 7323 5.4). */
 void tcp_init_snd(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t iss);
@@ -318,11 +427,35 @@ void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *caus
 /* Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. */
 void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct ipv4_hdr *ip,
                         const struct tcp_hdr *seg);
+enum tcp_cookie {
+    TCP_COOKIE_NOT_CHECKED, /* no cookie is expected of this segment */
+    TCP_COOKIE_BAD,         /* forged or expired (counted): a RST answers it */
+    TCP_COOKIE_NO_ROOM,     /* valid, but the accept queue is full or no memory (counted): dropped,
+                               the peer sends again */
+    TCP_COOKIE_OK,
+};
 /* An ACK to listener l: if it carries a valid cookie, the established connection (already in the
- * accept queue); NULL otherwise (*checked says whether a cookie check was made). */
+ * accept queue); NULL otherwise, *res says why. */
 struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
                                         const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
-                                        bool *checked);
+                                        enum tcp_cookie *res);
+
+/* ---- tcp_timewait.c: compact TIME_WAIT records ---- */
+/* c (TIME_WAIT, orphaned) becomes a record and its block is freed. False when no memory (c
+ * stays as it is). At tcp_max_tw records the oldest one ends early (counted). */
+bool tcp_tw_from_conn(struct ts_stack *s, struct ts_tcp_conn *c);
+struct tcp_tw *tcp_tw_lookup_h(struct ts_stack *s, uint32_t h, uint32_t laddr, uint16_t lport,
+                               uint32_t raddr, uint16_t rport);
+/* TIME_WAIT ends for the record (traced TIME_WAIT -> CLOSE with cause) and it is freed. */
+void tcp_tw_close(struct ts_stack *s, struct tcp_tw *tw, const char *cause);
+/* A temporary block *c in TIME-WAIT equal to the record, so that a segment meets the rules of a
+ * block in TIME-WAIT; tcp_tw_absorb keeps what the segment changed (TS.Recent, the 2MSL timer). */
+void tcp_tw_expand(struct ts_stack *s, const struct tcp_tw *tw, struct ts_tcp_conn *c);
+void tcp_tw_absorb(struct ts_stack *s, struct tcp_tw *tw, const struct ts_tcp_conn *c);
+/* End the records whose 2MSL ran out; returns the next deadline. */
+ts_time_t tcp_tw_expire(struct ts_stack *s, ts_time_t now);
+void tcp_tw_get_info(const struct tcp_tw *tw, struct ts_tcp_info *i, ts_time_t now);
+void tcp_tw_free_all(struct ts_tcp_table *t);
 
 /* ---- tcp_output.c ---- */
 /* Send what the windows, Nagle and SWS allow, then an ACK if one is owed now. */
@@ -356,6 +489,9 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive);
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c);
 /* The receive window currently advertised (bytes). */
 uint32_t tcp_rcv_wnd(const struct ts_tcp_conn *c);
+/* The window field to put in a segment (scaled), updating rcv.adv; never shrinks the right
+ * edge. */
+uint16_t tcp_rcv_window(struct ts_tcp_conn *c);
 /* The window segments are checked against (RFC 9293 3.10.7.4): up to the edge the peer saw. */
 uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c);
 uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
@@ -370,8 +506,29 @@ void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);
 void tcp_keepalive_reset(struct ts_tcp_conn *c, ts_time_t now);
 /* Enter TIME_WAIT timing (2*MSL), restart it on a retransmitted FIN. */
 void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now);
-/* Earliest running timer and its name (for get_info). */
+/* Earliest running timer and its name (for get_info). The one function that knows every timer
+ * of c->timers: the timer wheel keeps each block at this deadline (tcp_timer_sched). */
 ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name);
+/* Put c in the wheel at tcp_next_timer(c), or take it out when no timer runs (O(1)). */
+void tcp_timer_sched(struct ts_stack *s, struct ts_tcp_conn *c);
+void tcp_timer_cancel(struct ts_stack *s, struct ts_tcp_conn *c);
+void tcp_wheel_init(struct tcp_wheel *w, ts_time_t now);
+void tcp_wheel_add(struct tcp_wheel *w, struct tcp_tnode *n, ts_time_t when);
+void tcp_wheel_del(struct tcp_wheel *w, struct tcp_tnode *n);
+static inline bool tcp_wheel_pending(const struct tcp_tnode *n)
+{
+    return n->link.next != NULL;
+}
+/* Move every node due at now into the list due (sentinel), earliest deadline first (equal ones
+ * in the order they were scheduled). */
+void tcp_wheel_advance(struct tcp_wheel *w, ts_time_t now, struct tcp_tlink *due);
+/* A lower bound of every deadline in the wheel, or TS_TIME_NEVER when empty: exact for those
+ * within the next 64 ms, except after a timer was cancelled (its deadline may still be given,
+ * once: a poll then finds nothing due and the bound is computed again). */
+ts_time_t tcp_wheel_next(struct tcp_wheel *w);
+/* For tests: how many blocks are not in the wheel at their tcp_next_timer() (0 when the wheel
+ * follows every timer). */
+size_t tcp_timer_audit(const struct ts_stack *s);
 /* Start the persist timer if the peer's window is closed and we have something to send. */
 void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
 

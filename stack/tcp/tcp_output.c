@@ -46,14 +46,15 @@ uint32_t tcp_rcv_wnd_seen(const struct ts_tcp_conn *c)
 
 static uint32_t tcp_rcv_space(const struct ts_tcp_conn *c)
 {
-    if (!c->rcvbuf.buf)
+    /* From the ring's bound, not from what it holds in memory (ringbuf.h): taking memory only
+     * when data comes must not change what we advertise. */
+    if (!c->rcvbuf.cap)
         return c->opts.rcvbuf;
     uint32_t f = ts_ring_free_space(&c->rcvbuf), slack = tcp_rcv_slack(c);
     return f > slack ? f - slack : 0;
 }
 
-/* The window to put in a segment (scaled), updating rcv.adv; never shrinks the right edge. */
-static uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
+uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
 {
     uint8_t ws = c->ws_ok ? c->rcv.wscale : 0;
     uint32_t space = tcp_rcv_space(c);
@@ -82,7 +83,7 @@ static uint16_t tcp_rcv_window(struct ts_tcp_conn *c)
 
 void tcp_window_update(struct ts_stack *s, struct ts_tcp_conn *c)
 {
-    if (c->rcv.fin_rcvd || !c->rcvbuf.buf)
+    if (c->rcv.fin_rcvd || !c->rcvbuf.cap)
         return;
     uint32_t cur = tcp_rcv_wnd(c);
     uint32_t space = tcp_rcv_space(c);

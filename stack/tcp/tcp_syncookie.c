@@ -115,15 +115,15 @@ void tcp_syncookie_send(struct ts_stack *s, struct ts_tcp_conn *l, const struct 
 
 struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *l,
                                         const struct ipv4_hdr *ip, const struct tcp_hdr *seg,
-                                        bool *checked)
+                                        enum tcp_cookie *res)
 {
-    *checked = false;
+    *res = TCP_COOKIE_NOT_CHECKED;
     if (!s->cfg.tcp_syncookies || !l->listener.cookie_sent ||
         s->now - l->listener.cookie_time > COOKIE_CHECK_WINDOW)
         return NULL;
     if ((seg->flags & (TCP_SYN | TCP_RST | TCP_ACK)) != TCP_ACK)
         return NULL;
-    *checked = true;
+    *res = TCP_COOKIE_BAD;
     uint32_t cookie = seg->ack - 1, peer_isn = seg->seq - 1;
     uint32_t t = cookie >> 27, idx = (cookie >> 25) & 3;
     uint32_t age = (tcp_cookie_t(s->now) - t) & 31;
@@ -133,7 +133,9 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
         ts_count(s, TS_C_TCP_DROP_SYN_COOKIE_BAD);
         return NULL;
     }
+    *res = TCP_COOKIE_NO_ROOM;
     if (l->listener.acceptq_len >= (unsigned)l->listener.backlog) {
+        /* As Linux: dropped, and the peer's next segment (it resends) carries the cookie again. */
         ts_count(s, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
         return NULL;
     }
@@ -144,6 +146,7 @@ struct ts_tcp_conn *tcp_syncookie_check(struct ts_stack *s, struct ts_tcp_conn *
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY);
         return NULL;
     }
+    *res = TCP_COOKIE_OK;
     /* Born as a SYN would make it: our SYN-ACK went out (without state), this ACK answers it. */
     tcp_init_snd(s, c, cookie);
     c->snd.una = c->snd.nxt = c->snd.max = cookie + 1;

@@ -63,7 +63,8 @@ fail:
 static bool tcp_tuple_free(struct ts_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                            uint16_t rport)
 {
-    return !tcp_lookup(s, laddr, lport, raddr, rport) && !tcp_port_has_listener(s, laddr, lport);
+    return !tcp_tuple_in_use(s, laddr, lport, raddr, rport) &&
+           !tcp_port_has_listener(s, laddr, lport);
 }
 
 /* An ephemeral port for a connection to raddr:rport, or 0 when every one is taken. (The range
@@ -132,6 +133,7 @@ struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t 
     ts_count(s, TS_C_TCP_ACTIVE_OPEN);
     ts_tcp_set_state(s, c, TS_TCP_SYN_SENT, "app connect");
     tcp_send_syn(s, c);
+    tcp_conn_done(s, c);
     return c;
 }
 
@@ -142,6 +144,7 @@ struct ts_tcp_conn *ts_tcp_accept(struct ts_tcp_conn *l)
     struct ts_tcp_conn *c = l->listener.aq_head;
     tcp_child_unlink(c);
     c->orphan = false;
+    tcp_listener_resume(l->s, l); /* a handshake held for want of room goes on */
     return c;
 }
 
@@ -156,6 +159,11 @@ bool ts_tcp_port_in_use(const struct ts_stack *s, uint32_t laddr, uint16_t lport
             continue; /* SO_REUSEADDR (as Linux): TIME_WAIT and live connections do not block */
         return true;
     }
+    if (reuse)
+        return false; /* compact TIME_WAIT records are never listeners */
+    for (const struct tcp_tw *tw = s->tcp->tw_head; tw; tw = tw->next)
+        if (tw->lport == lport && (laddr == 0 || tw->laddr == laddr))
+            return true;
     return false;
 }
 
@@ -211,8 +219,9 @@ ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_
     if (ts_ring_free_space(&c->sndbuf) < c->sndbuf.cap / 2)
         c->snd.low_space = true;
     if (n == 0)
-        return -EAGAIN;
+        return ts_ring_free_space(&c->sndbuf) ? -ENOMEM : -EAGAIN;
     tcp_output(s, c);
+    tcp_conn_done(s, c);
     return n;
 }
 
@@ -224,8 +233,10 @@ ssize_t ts_tcp_recv(struct ts_tcp_conn *c, void *buf, size_t len, ts_time_t now)
         if (len > UINT32_MAX)
             len = UINT32_MAX;
         uint32_t n = ts_ring_read(&c->rcvbuf, buf, (uint32_t)len);
-        if (n && tcp_synchronized(c->state))
+        if (n && tcp_synchronized(c->state)) {
             tcp_window_update(s, c);
+            tcp_conn_done(s, c);
+        }
         return n;
     }
     if (len == 0)
@@ -281,6 +292,7 @@ int ts_tcp_shutdown_write(struct ts_tcp_conn *c, ts_time_t now)
         return 0; /* already closing */
     }
     tcp_output(s, c);
+    tcp_conn_done(s, c);
     return 0;
 }
 
@@ -346,7 +358,7 @@ void ts_tcp_close(struct ts_tcp_conn *c, ts_time_t now)
     default:
         break;
     }
-    tcp_conn_reap(s, c);
+    tcp_conn_done(s, c);
 }
 
 void ts_tcp_abort(struct ts_tcp_conn *c, ts_time_t now)
@@ -355,7 +367,7 @@ void ts_tcp_abort(struct ts_tcp_conn *c, ts_time_t now)
         return;
     struct ts_stack *s = c->s;
     tcp_drop(s, c, 0, "app abort"); /* RFC 9293 3.10.5: a reset where the state calls for one */
-    tcp_conn_reap(s, c);
+    tcp_conn_done(s, c);
 }
 
 /* ---- readiness, options and 3.10.6 STATUS ---- */
@@ -379,7 +391,7 @@ size_t ts_tcp_writable(const struct ts_tcp_conn *c)
     case TS_TCP_SYN_RECV:
     case TS_TCP_ESTABLISHED:
     case TS_TCP_CLOSE_WAIT:
-        return c->sndbuf.buf ? ts_ring_free_space(&c->sndbuf) : c->opts.sndbuf;
+        return c->sndbuf.cap ? ts_ring_free_space(&c->sndbuf) : c->opts.sndbuf;
     default:
         return 0;
     }
@@ -428,10 +440,10 @@ int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_
         n.rcvbuf = c->opts.rcvbuf;
     if (n.sndbuf < c->opts.sndbuf)
         n.sndbuf = c->opts.sndbuf;
-    if (c->rcvbuf.buf && n.rcvbuf > c->opts.rcvbuf &&
+    if (c->rcvbuf.cap && n.rcvbuf > c->opts.rcvbuf &&
         ts_ring_grow(&c->rcvbuf, n.rcvbuf + tcp_rcv_slack(c)) < 0)
         return -ENOMEM;
-    if (c->sndbuf.buf && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
+    if (c->sndbuf.cap && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
         return -ENOMEM;
     bool ka_on = n.keepalive && !c->opts.keepalive;
     c->opts = n;
@@ -441,6 +453,7 @@ int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_
         tcp_window_update(s, c);
         tcp_output(s, c); /* nodelay may release held data */
     }
+    tcp_conn_done(s, c);
     return 0;
 }
 
@@ -497,13 +510,67 @@ void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time
     }
 }
 
-size_t ts_tcp_table(const struct ts_stack *s, struct ts_tcp_info *out, size_t max, ts_time_t now)
+/* Does the query take entries in state st? */
+static bool tcp_query_takes(const struct ts_tcp_query *q, enum ts_tcp_state st)
 {
-    size_t n = 0;
-    for (const struct ts_tcp_conn *c = s->tcp->all; c; c = c->next) {
-        if (n < max && out)
-            ts_tcp_get_info(c, &out[n], now);
-        n++;
+    return !q || !q->states || (q->states & (1u << st));
+}
+
+size_t ts_tcp_table_page(const struct ts_stack *s, const struct ts_tcp_query *q,
+                         struct ts_tcp_info *out, size_t max, ts_time_t now)
+{
+    const struct ts_tcp_table *t = s->tcp;
+    size_t skip = q ? q->offset : 0, n = 0;
+    bool every_state = !q || !q->states;
+    if (max == 0 || !out)
+        return 0;
+    /* Blocks, newest first; skipped whole when the offset lies past them (no filter). */
+    if (every_state && skip >= t->count) {
+        skip -= t->count;
+    } else {
+        for (const struct ts_tcp_conn *c = t->all; c && n < max; c = c->next) {
+            if (!tcp_query_takes(q, c->state))
+                continue;
+            if (skip) {
+                skip--;
+                continue;
+            }
+            ts_tcp_get_info(c, &out[n++], now);
+        }
+    }
+    if (!tcp_query_takes(q, TS_TCP_TIME_WAIT))
+        return n;
+    /* Then the compact TIME_WAIT records, the next to end first. */
+    for (const struct tcp_tw *tw = t->tw_head; tw && n < max; tw = tw->next) {
+        if (skip) {
+            skip--;
+            continue;
+        }
+        tcp_tw_get_info(tw, &out[n++], now);
     }
     return n;
+}
+
+size_t ts_tcp_table(const struct ts_stack *s, struct ts_tcp_info *out, size_t max, ts_time_t now)
+{
+    ts_tcp_table_page(s, NULL, out, max, now);
+    return s->tcp->count + s->tcp->tw_count;
+}
+
+void ts_tcp_summary(const struct ts_stack *s, struct ts_tcp_summary *sum)
+{
+    const struct ts_tcp_table *t = s->tcp;
+    memset(sum, 0, sizeof(*sum));
+    sum->total = t->count + t->tw_count;
+    for (int st = 0; st < TS_TCP_NSTATES; st++)
+        sum->state[st] = t->by_state[st];
+    sum->time_wait_compact = t->tw_count;
+    sum->conn_bytes = t->count * sizeof(struct ts_tcp_conn);
+    sum->time_wait_bytes = t->tw_count * sizeof(struct tcp_tw);
+    sum->buffer_bytes = t->ring_pool.held;
+    sum->buffer_cache_bytes = t->ring_pool.cached;
+    sum->hash_bytes =
+        ((size_t)t->hash.mask + 1 + (size_t)t->tw_hash.mask + 1) * sizeof(struct tcp_hnode *);
+    sum->timers_running = t->wheel.count;
+    sum->timer_runs = t->timer_visits;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tcp/tcp_internal.h"
 
 const uint8_t th_mac_a[6] = {0x02, 0, 0, 0, 0, 0x01};
 const uint8_t th_mac_b[6] = {0x02, 0, 0, 0, 0, 0x02};
@@ -123,6 +124,11 @@ ts_time_t th_settle(struct th_net *n)
     for (int round = 0;; round++) {
         ts_time_t na = ts_stack_step(n->a, n->now);
         ts_time_t nb = ts_stack_step(n->b, n->now);
+        /* Each connection is in the timer wheel at its earliest deadline (tcp_conn_done). */
+        if (tcp_timer_audit(n->a) || tcp_timer_audit(n->b)) {
+            fprintf(stderr, "harness: a connection is not in the timer wheel at its deadline\n");
+            abort();
+        }
         ts_time_t next = ts_time_min(na, nb);
         /* B's step may have sent A something after A's step computed its deadline */
         next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));

@@ -128,6 +128,8 @@ static void tf_drain(struct tf *f)
     struct ts_frame_meta m;
     while ((n = ts_driver_recv_meta(f->peer_drv, buf, sizeof(buf), &m, f->now)) > 0)
         tf_capture(f, buf, (size_t)n, &m);
+    /* After every step: each connection is in the timer wheel at its earliest deadline. */
+    ck_assert_uint_eq(tcp_timer_audit(f->s), 0);
 }
 
 static void tf_init_with(struct tf *f, const struct ts_config *cfg, unsigned offloads)

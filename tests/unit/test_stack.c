@@ -64,7 +64,8 @@ START_TEST(test_config_default_matches_the_documented_defaults)
     ck_assert_uint_eq(c.tcp_rcvbuf, 1024 * 1024);
     ck_assert_uint_eq(c.tcp_sndbuf, 1024 * 1024);
     ck_assert_uint_eq(c.tcp_msl, 30 * TS_SEC);
-    ck_assert_uint_eq(c.tcp_max_conns, 4096);
+    ck_assert_uint_eq(c.tcp_max_conns, 262144);
+    ck_assert_uint_eq(c.tcp_max_tw, 131072);
     ck_assert(c.tcp_timestamps && c.tcp_sack && c.tcp_window_scaling && c.tcp_syncookies);
     ck_assert_uint_eq(c.ephemeral_lo, 32768);
     ck_assert_uint_eq(c.ephemeral_hi, 60999);

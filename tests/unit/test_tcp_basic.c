@@ -441,7 +441,10 @@ START_TEST(test_tail_loss_probe_resends_the_last_segment_before_the_rto)
 }
 END_TEST
 
-START_TEST(test_full_connection_table_recycles_time_wait_not_live_connections)
+/* tcp_max_conns bounds connection blocks; a TIME_WAIT connection whose owner let go is a compact
+ * record bounded apart (tcp_max_tw), so it neither takes a block's place nor is ended early for
+ * a new connection. */
+START_TEST(test_time_wait_records_do_not_count_against_tcp_max_conns)
 {
     struct fixture f;
     memset(&f, 0, sizeof(f));
@@ -456,7 +459,7 @@ START_TEST(test_full_connection_table_recycles_time_wait_not_live_connections)
     f.ca = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
     ck_assert_ptr_nonnull(f.ca);
     ck_assert(run_until(&f.n, both_established, &f, 5 * TS_SEC));
-    /* A closes first and ends in TIME_WAIT (an orphan). */
+    /* A closes first and ends in TIME_WAIT (an orphan: a compact record). */
     ts_tcp_close(f.ca, f.n.now);
     ck_assert(run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
     ts_tcp_close(f.cb, f.n.now);
@@ -464,13 +467,17 @@ START_TEST(test_full_connection_table_recycles_time_wait_not_live_connections)
     struct ts_tcp_info info;
     ck_assert_uint_eq(ts_tcp_table(f.n.a, &info, 1, f.n.now), 1);
     ck_assert_int_eq(info.state, TS_TCP_TIME_WAIT);
+    struct ts_tcp_summary sum;
+    ts_tcp_summary(f.n.a, &sum);
+    ck_assert_uint_eq(sum.time_wait_compact, 1);
+    ck_assert_uint_eq(sum.conn_bytes, 0); /* no block left */
     struct ts_tcp_conn *c2 = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
-    ck_assert_ptr_nonnull(c2);
-    /* The table is full (TIME_WAIT + c2): the TIME_WAIT block gives way. */
     struct ts_tcp_conn *c3 = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
+    ck_assert_ptr_nonnull(c2);
     ck_assert_ptr_nonnull(c3);
-    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_TIME_WAIT_RECYCLED), 1);
-    /* Two live connections: nothing gives way. */
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_TIME_WAIT_RECYCLED), 0);
+    ck_assert_uint_eq(ts_tcp_table(f.n.a, NULL, 0, f.n.now), 3); /* TIME_WAIT kept */
+    /* Two live blocks: the next one is refused. */
     err = 0;
     ck_assert_ptr_null(ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now));
     ck_assert_int_eq(err, ENOMEM);
@@ -625,7 +632,7 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_server_close_first_puts_server_in_time_wait);
     tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_before_the_rto);
-    tcase_add_test(tc, test_full_connection_table_recycles_time_wait_not_live_connections);
+    tcase_add_test(tc, test_time_wait_records_do_not_count_against_tcp_max_conns);
     tcase_add_test(tc, test_cubic_reduces_ssthresh_to_seven_tenths_newreno_to_half);
     tcase_add_test(tc, test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link);
     tcase_add_test(tc, test_siphash24_matches_the_reference_vectors);

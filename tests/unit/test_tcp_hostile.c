@@ -713,46 +713,103 @@ START_TEST(test_paws_drops_segment_with_old_timestamp)
 }
 END_TEST
 
-/* A full accept queue: further handshakes are refused (SYN dropped and counted), the queued
- * ones are intact and accepting one makes room again. */
-START_TEST(test_accept_queue_full_drops_syn_and_counts)
+/* A full accept queue costs no SYN (a dropped SYN costs the client a 1 s retransmission): every
+ * SYN is answered, the final ACKs that find the queue full are dropped and counted, and each
+ * accept() sends the oldest held child's SYN-ACK again at once, which the client answers: every
+ * handshake completes without any timer running. */
+START_TEST(test_accept_queue_full_answers_every_syn_and_resumes_on_accept)
 {
     struct tf f;
     tf_init(&f);
     tf_listen(&f); /* backlog 16 */
-    int established = 0, refused = 0;
-    for (uint16_t i = 0; i < 40; i++) {
-        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 5000u + i * 100000u, 0);
+    enum { N = 40, BACKLOG = 16 };
+    uint32_t iss[N];
+    for (uint16_t i = 0; i < N; i++) {
+        iss[i] = 5000u + i * 100000u;
+        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, iss[i], 0);
         h.sport = (uint16_t)(20000 + i);
         tf_send_hdr(&f, &h);
         struct tf_seg *sa = tf_next(&f);
-        if (!sa || sa->h.flags != (TCP_SYN | TCP_ACK)) {
-            refused++;
-            continue;
-        }
-        tf_flush(&f);
-        struct tcp_hdr a = tf_hdr(&f, TCP_ACK, h.seq + 1, sa->h.seq + 1);
+        ck_assert_ptr_nonnull(sa); /* answered, queue full or not */
+        ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+        ck_assert_uint_eq(sa->h.ack, iss[i] + 1);
+        struct tcp_hdr a = tf_hdr(&f, TCP_ACK, iss[i] + 1, sa->h.seq + 1);
         a.sport = h.sport;
         tf_send_hdr(&f, &a);
-        tf_flush(&f);
-        established++;
+        tf_expect_nothing(&f); /* a dropped final ACK gets no RST */
     }
-    ck_assert_int_ge(established, 16);
-    ck_assert_int_lt(established, 40);
-    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL), (uint64_t)refused);
-    int accepted = 0;
-    struct ts_tcp_conn *c;
-    while ((c = ts_tcp_accept(f.listener))) {
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ACCEPT_QUEUE_FULL_SYN), N - BACKLOG);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL), N - BACKLOG);
+    ck_assert_uint_eq(ts_tcp_table(f.s, NULL, 0, f.now), N + 1);
+    ts_time_t t0 = f.now;
+    for (int accepted = 0; accepted < N; accepted++) {
+        struct ts_tcp_conn *c = ts_tcp_accept(f.listener);
+        ck_assert_ptr_nonnull(c);
         ck_assert_int_eq(ts_tcp_state(c), TS_TCP_ESTABLISHED);
+        uint16_t rport;
+        ts_tcp_endpoints(c, NULL, NULL, NULL, &rport);
+        ck_assert_uint_eq(rport, 20000 + accepted); /* in the order the clients connected */
         ts_tcp_abort(c, f.now);
-        accepted++;
+        struct tf_seg *sg;
+        while ((sg = tf_next(&f))) {
+            if (sg->h.flags != (TCP_SYN | TCP_ACK))
+                continue; /* the RST of the abort */
+            /* The oldest held handshake, resumed: its client answers the SYN-ACK. */
+            uint16_t i = (uint16_t)(sg->h.dport - 20000);
+            ck_assert_uint_eq(sg->h.dport, 20000 + BACKLOG + accepted);
+            struct tcp_hdr a = tf_hdr(&f, TCP_ACK, iss[i] + 1, sg->h.seq + 1);
+            a.sport = sg->h.dport;
+            tf_send_hdr(&f, &a);
+        }
     }
-    ck_assert_int_eq(accepted, established);
-    tf_flush(&f);
-    tf_send(&f, TCP_SYN, 42, 0, NULL, 0); /* room again */
+    ck_assert_ptr_null(ts_tcp_accept(f.listener));
+    ck_assert_uint_eq(f.now, t0); /* no retransmission timer was needed */
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_ACCEPT_QUEUE_RESUMED), N - BACKLOG);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_PASSIVE_OPEN), N);
+    tf_free(&f);
+}
+END_TEST
+
+/* Accept queue full and half-open queue full: a SYN still gets an answer, a SYN cookie. Its ACK
+ * finds no room: dropped silently (no RST: the cookie is good) and counted; once accept() made
+ * room, the client's retransmission carries the cookie again and the connection is made, its
+ * data delivered. */
+START_TEST(test_accept_queue_full_cookie_ack_waits_for_room)
+{
+    struct tf f;
+    tf_init(&f);
+    int err = 0;
+    f.listener = ts_tcp_listen(f.s, 0, TF_STACK_PORT, 1, NULL, &err, f.now);
+    ck_assert_ptr_nonnull(f.listener);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 777, 0);
+    h.sport = 30000;
+    tf_send_hdr(&f, &h);
     struct tf_seg *sa = tf_next(&f);
     ck_assert_ptr_nonnull(sa);
-    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    struct tcp_hdr a = tf_hdr(&f, TCP_ACK, 778, sa->h.seq + 1);
+    a.sport = 30000;
+    tf_send_hdr(&f, &a); /* the accept queue (backlog 1) is full */
+    fill_syn_queue(&f, 10000);
+    struct tcp_opts mss = {.mss_ok = true, .mss = 1460};
+    cookie_syn(&f, 31000, &mss);
+    uint64_t dropped = tf_count(&f, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt, "hello", 5);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_ACCEPT_QUEUE_FULL), dropped + 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_SYN_COOKIE_BAD), 0);
+    struct ts_tcp_conn *first = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(first);
+    ts_tcp_abort(first, f.now);
+    tf_flush(&f);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt, "hello", 5); /* the client resends */
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    ck_assert_int_eq(ts_tcp_state(f.conn), TS_TCP_ESTABLISHED);
+    char buf[8];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof buf, f.now), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
     tf_free(&f);
 }
 END_TEST
@@ -981,7 +1038,8 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_data_after_close_gets_rst_and_is_counted);
     tcase_add_test(tc, test_random_segments_never_crash_the_stack);
     tcase_add_test(tc, test_paws_drops_segment_with_old_timestamp);
-    tcase_add_test(tc, test_accept_queue_full_drops_syn_and_counts);
+    tcase_add_test(tc, test_accept_queue_full_answers_every_syn_and_resumes_on_accept);
+    tcase_add_test(tc, test_accept_queue_full_cookie_ack_waits_for_room);
     tcase_add_test(tc, test_challenge_acks_rate_limited_under_rst_flood);
     tcase_add_test(tc, test_icmp_port_unreachable_quoting_snd_una_plus_2_pow_31_is_ignored);
     tcase_add_test(tc, test_icmp_port_unreachable_in_window_does_not_abort_established);
