@@ -73,8 +73,11 @@ void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c)
 {
     /* What a call on c can have done: send on c (arming c's timers), or hand a frame to a
      * delaying driver. Anything due now is run by the loop, woken for it. */
-    ts_time_t next =
-        ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, shim_now()));
+    ts_time_t now = shim_now();
+    ts_time_t next = ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, now));
+    /* A segment to ourselves waits in the loopback queue for the loop's next step. */
+    if (ts_stack_has_loopback(rt->s))
+        next = now;
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
         rt_wake(rt);

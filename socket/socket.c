@@ -300,9 +300,10 @@ static uint16_t tcp_ephemeral(struct tsock *k, uint32_t addr)
     return 0;
 }
 
+/* The addresses a socket may bind: any, ours, or one of 127/8 (the stack's loopback). */
 static bool addr_is_ours(struct ts_runtime *rt, uint32_t addr)
 {
-    return addr == 0 || addr == ts_stack_config(rt->s)->ip;
+    return addr == 0 || addr == ts_stack_config(rt->s)->ip || (addr >> 24) == 127;
 }
 
 int ts_bind(int fd, const struct sockaddr *addr, socklen_t len)

@@ -53,6 +53,9 @@
     X(IP_REASS_DROP_NO_MEMORY, "reassembly memory or slot bound reached")                          \
     X(IP_REASS_DROP_BAD_FRAG, "fragment malformed (length not a multiple of 8, ...)")              \
     X(IP_REASS_DUPLICATE, "duplicate fragment ignored")                                            \
+    X(IP_LOOPBACK, "datagrams to ourselves (our address, 127/8) through the loopback queue")       \
+    X(IP_DROP_LOOPBACK_FULL, "datagram to ourselves dropped: loopback queue full")                 \
+    X(IP_DROP_LOOPBACK_DST, "datagram from the link addressed to 127/8 (only ever inside a host)") \
     /* ICMP */                                                                                     \
     X(ICMP_RX, "ICMP messages received")                                                           \
     X(ICMP_TX, "ICMP messages sent")                                                               \
