@@ -158,6 +158,7 @@ static void *loop_main(void *arg)
     while (!rt->stopping) {
         ts_time_t next = ts_stack_step(rt->s, shim_now());
         rt->sleep_until = next;
+        mir_flush(rt); /* kernel mirrors: once per batch of frames, not once per event */
         struct ctl *ctl = rt->ctl;
         if (ctl)
             ctl_stage_locked(rt, ctl);
@@ -419,6 +420,38 @@ void ts_runtime_stop(struct ts_runtime *rt)
     free(rt);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+void ts_runtime_fork_prepare(struct ts_runtime *rt)
+{
+    /* The lock order: rt->mu, then g_mu. Held across fork(), every socket is consistent in the
+     * child's copy of memory. */
+    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&g_mu);
+}
+
+void ts_runtime_fork_parent(struct ts_runtime *rt)
+{
+    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void ts_runtime_fork_child(struct ts_runtime *rt)
+{
+    /* Only this thread exists here, and nothing in this process will use the runtime again: no
+     * lock is taken or released (a forked child may not even unlock a mutex another thread of
+     * its parent locked, and these stay held), only the child's descriptors are closed. */
+    for (int fd = 0; fd < g_cap; fd++)
+        if (g_tab[fd] && g_tab[fd]->rt == rt)
+            mir_close_after_fork(g_tab[fd]);
+    if (rt->ctl)
+        ctl_close_after_fork(rt->ctl);
+    if (rt->drvfd >= 0)
+        close(rt->drvfd);
+    close(rt->epfd);
+    close(rt->wakefd);
+}
+
 /* ---------------------------------------------------------------- sockets and descriptors */
 
 struct tsock *sock_alloc(struct ts_runtime *rt, int type)
@@ -566,6 +599,7 @@ void sock_notify_mask(struct tsock *k, uint32_t mask)
         pthread_cond_broadcast(&k->cond);
     pollregs_fire(k->polls);
     ep_sock_event(k, mask);
+    mir_note(k, mask);
 }
 
 void sock_notify(struct tsock *k)
