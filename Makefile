@@ -35,8 +35,17 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITLIB_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+# Plain libc programs the integration tests run under tapstack-run (no tapstack code in them).
+PROG_SRC := $(sort $(wildcard tests/integration/prog_*.c))
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+# libtapstack-preload.so (tapstack-run): the libraries again, position-independent, in their
+# own directory (build/pic), and the preload library's own files.
+PRELOAD_SRC := $(sort $(wildcard preload/*.c))
+PIC := $(BUILD)/pic
+picobjs = $(patsubst %.c,$(PIC)/obj/%.o,$(1))
+PRELOAD_SO := $(BUILD)/lib/libtapstack-preload.so
 
 CORE_LIB := $(BUILD)/libtapstack.a
 DRV_LIB := $(BUILD)/libtapstack-drivers.a
@@ -49,17 +58,19 @@ APP_BINS := $(foreach f,$(APP_SRC) $(TOOL_SRC),$(call binname,$(f)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+PROG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(PROG_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
-all: libs apps unit-bins fuzz-bins bench-bins
+.PHONY: all libs apps preload prog-bins unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
+all: libs apps preload unit-bins fuzz-bins bench-bins prog-bins
 
 libs: $(ALL_LIBS)
 apps: $(APP_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
 bench-bins: $(BENCH_BINS)
+prog-bins: $(PROG_BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +94,32 @@ $(call binname,$(1)): $(call objs,$(1)) $(ALL_LIBS)
 endef
 $(foreach f,$(APP_SRC) $(TOOL_SRC),$(eval $(call mkbin,$(f))))
 
+# The tapstack code inside the preload library calls libc under other names (close ->
+# tsr_close, ...: preload/real.syms), which preload/real.c sends straight to libc: the runtime's
+# own descriptors never pass through the library's own close(), read(), socket()... Hidden
+# visibility: calls between them stay direct, as in the static libraries.
+$(PIC)/obj/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+$(PIC)/obj/%.o: %.c preload/real.syms
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -MT $@ -fPIC -fvisibility=hidden -c $< -o $@.tmp
+	objcopy --redefine-syms=preload/real.syms $@.tmp $@
+	@rm -f $@.tmp
+PIC_LIBS := $(PIC)/libtapstack-apps.a $(PIC)/libtapstack-socket.a $(PIC)/libtapstack-drivers.a \
+	$(PIC)/libtapstack.a
+$(eval $(call mklib,$(PIC)/libtapstack.a,$(call picobjs,$(CORE_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-drivers.a,$(call picobjs,$(DRV_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-socket.a,$(call picobjs,$(SOCK_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-apps.a,$(call picobjs,$(APPCOMMON_SRC))))
+# Only the calls it stands in for are exported (preload/preload.map); -z defs: nothing left
+# unresolved.
+$(PRELOAD_SO): $(call picobjs,$(PRELOAD_SRC)) $(PIC_LIBS) preload/preload.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=preload/preload.map -Wl,-z,defs \
+		-o $@ $(call picobjs,$(PRELOAD_SRC)) $(PIC_LIBS) $(LIBS) -ldl
+preload: $(PRELOAD_SO)
+
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS) $$(pkg-config --libs check) $(LIBS)
@@ -94,6 +131,11 @@ $(BUILD)/tests/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/main.o $(ALL
 $(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+# Never sanitized: they stand for the unmodified programs tapstack-run runs.
+$(BUILD)/tests/prog_%: tests/integration/prog_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE:$(SANFLAGS)=) -O2 -o $@ $< -lpthread
 
 # The README's test command: everything, ending with one "N passed, N failed" line.
 test:
@@ -133,4 +175,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(PIC)/obj -name '*.d' 2>/dev/null)

@@ -134,6 +134,31 @@ START_TEST(test_app_flags_and_positionals_reach_their_handlers)
 }
 END_TEST
 
+/* A launcher (tapstack-run) takes the stack options up to the program, and leaves the program's
+ * own flags alone. */
+static int rest_of(int argc, const char **argv)
+{
+    int rest = -1;
+    struct ts_app_spec spec = {.name = "tapstack-test", .flags = flags, .ctx = &ctx, .rest = &rest};
+    ts_app_parse(&spec, argc, (char **)argv, &o);
+    return rest;
+}
+
+START_TEST(test_rest_stops_at_the_program_and_leaves_its_flags)
+{
+    const char *a1[] = {"run", "--tap", "tap7", "--port", "80", "curl", "-o", "x", "--tap", "y"};
+    ck_assert_int_eq(rest_of(10, a1), 5);
+    ck_assert_str_eq(o.tap, "tap7");
+    ck_assert_uint_eq(ctx.port, 80);
+    const char *a2[] = {"run", "--trace", "--", "--weird-program-name", "-v"};
+    ck_assert_int_eq(rest_of(5, a2), 3);
+    ck_assert(o.trace);
+    const char *a3[] = {"run", "--mtu", "1400"};
+    ck_assert_int_eq(rest_of(3, a3), 3); /* no program: argc */
+    ck_assert_uint_eq(o.cfg.mtu, 1400);
+}
+END_TEST
+
 START_TEST(test_control_flag_names_a_path_or_none)
 {
     PARSE("h");
@@ -244,6 +269,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_fault_flags_set_both_directions_or_one);
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
     tcase_add_test(tc, test_control_flag_names_a_path_or_none);
+    tcase_add_test(tc, test_rest_stops_at_the_program_and_leaves_its_flags);
     tcase_add_test(tc, test_value_helpers_reject_junk);
     tcase_add_exit_test(tc, test_probability_above_one_exits_2, 2);
     tcase_add_exit_test(tc, test_unknown_flag_exits_2, 2);
