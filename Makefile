@@ -135,7 +135,11 @@ $(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
 # Never sanitized: they stand for the unmodified programs tapstack-run runs.
 $(BUILD)/tests/prog_%: tests/integration/prog_%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE:$(SANFLAGS)=) -O2 -o $@ $< -lpthread
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS_BASE)) -O2 -o $@ $< -lpthread
+# tapstack-run must refuse a statically linked program.
+$(BUILD)/tests/prog_static: tests/integration/prog_static.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS_BASE)) -O2 -static -o $@ $<
 
 # The README's test command: everything, ending with one "N passed, N failed" line.
 test:

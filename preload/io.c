@@ -249,8 +249,13 @@ ssize_t splice(int in, off64_t *off_in, int out, off64_t *off_out, size_t len, u
 
 int close(int fd)
 {
-    if (!pl_mapped(fd) || pl_in_vfork_child())
+    if (!pl_mapped(fd) || pl_in_vfork_child()) {
+        /* The stack's own descriptors (the tap, its epoll...) are not the program's to close,
+         * as if they were not open at all (a program closing every number it finds). */
+        if (pl_runtime_fd(fd))
+            return fail(EBADF);
         return REAL(close)(fd);
+    }
     /* The mirror is hung up first (pl_unmap): the kernel close below then releases its file. */
     pl_unmap(fd);
     return REAL(close)(fd);

@@ -86,7 +86,7 @@ struct psock {
     /* Options kept here for Linux's semantics (sockopt.c). Times in microseconds, 0 = none. */
     _Atomic int64_t rcvtimeo, sndtimeo;
     atomic_int rcvbuf_set, sndbuf_set; /* the values set (getsockopt reports them doubled) */
-    atomic_int tos, ttl, maxseg, cork, reuseport, quickack, v6only;
+    atomic_int tos, ttl, maxseg, cork, nodelay, reuseport, quickack, v6only;
     /* An AF_INET6 socket with IPV6_V6ONLY can never see IPv4, and tapstack has no IPv6: it is
      * bound and listens on paper only (its name is kept here), nothing ever arrives. */
     atomic_bool paper;
@@ -130,7 +130,10 @@ bool pl_cubic(void);
 void pl_say(atomic_bool *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Does the stack run in this process (brought up, not a forked child)? */
 bool pl_stack_running(void);
-/* Is fd one of the runtime's own descriptors (tap, epoll, control socket, mirror ends)? */
+/* Is fd one the runtime opened at bring-up (tap, epoll, eventfd, control socket, pcap), in the
+ * process that runs the stack? */
+bool pl_runtime_fd(int fd);
+/* Is fd one of the runtime's own descriptors (those, or at pl_private_base and above)? */
 bool pl_private_fd(int fd);
 
 /* ---- sock.c: the data path shared by the calls ---- */

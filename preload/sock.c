@@ -387,11 +387,23 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         ts_close(n);
         return (int)leave(ps, fail(e));
     }
-    if (!pl_new(n, kfd, SOCK_STREAM, ps->v6, flags & SOCK_NONBLOCK)) {
+    struct psock *np = pl_new(n, kfd, SOCK_STREAM, ps->v6, flags & SOCK_NONBLOCK);
+    if (!np) {
         ts_close(n);
         REAL(close)(kfd);
         return (int)leave(ps, fail(ENOMEM));
     }
+    /* What a listener's options carry over to the sockets it accepts (tapstack copies its
+     * own; these are the ones kept here), as Linux. */
+    atomic_store(&np->rcvtimeo, atomic_load(&ps->rcvtimeo));
+    atomic_store(&np->sndtimeo, atomic_load(&ps->sndtimeo));
+    atomic_store(&np->rcvbuf_set, atomic_load(&ps->rcvbuf_set));
+    atomic_store(&np->sndbuf_set, atomic_load(&ps->sndbuf_set));
+    atomic_store(&np->nodelay, atomic_load(&ps->nodelay));
+    atomic_store(&np->cork, atomic_load(&ps->cork));
+    atomic_store(&np->tos, atomic_load(&ps->tos));
+    atomic_store(&np->ttl, atomic_load(&ps->ttl));
+    atomic_store(&np->maxseg, atomic_load(&ps->maxseg));
     pl_addr_out(ps, &sin, addr, len);
     return (int)leave(ps, kfd);
 }

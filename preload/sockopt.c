@@ -10,7 +10,8 @@
  *     ("cubic" or "reno"; setting another is ENOENT);
  *   - IP_TOS, IP_TTL and IPV6_V6ONLY remembered and read back (not sent: tapstack's datagrams
  *     carry TOS 0 and TTL 64);
- *   - options that only tune the kernel's behaviour (SO_PRIORITY, TCP_CORK, TCP_QUICKACK,
+ *   - TCP_CORK sends at once, as TCP_NODELAY (see pl_setsockopt: the stall it prevents);
+ *   - options that only tune the kernel's behaviour (SO_PRIORITY, TCP_QUICKACK,
  *     TCP_DEFER_ACCEPT, TCP_FASTOPEN, IP_RECVERR, IP_MTU_DISCOVER, ...) are accepted and
  *     change nothing; others: ENOPROTOOPT, as Linux for an option it does not know. */
 #include <errno.h>
@@ -151,11 +152,22 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
                 return fail(EINVAL); /* Linux's bounds */
             atomic_store(&ps->maxseg, v);
             return 0;
-        case TCP_CORK:
+        case TCP_NODELAY:
+        case TCP_CORK: {
+            /* tapstack has no cork. What a corking program (nginx's tcp_nopush) wants is its
+             * pieces sent without waiting for the peer's acknowledgement in between (it turns
+             * TCP_NODELAY off meanwhile, as Linux's cork overrides it): so a corked socket
+             * sends at once, as with TCP_NODELAY. Each option reads back as set. */
+            if (!has_int)
+                return fail(EINVAL);
+            atomic_store(name == TCP_CORK ? &ps->cork : &ps->nodelay, v != 0);
+            int eff = atomic_load(&ps->cork) || atomic_load(&ps->nodelay);
+            return ts_setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &eff, sizeof eff);
+        }
         case TCP_QUICKACK:
             if (!has_int)
                 return fail(EINVAL);
-            atomic_store(name == TCP_CORK ? &ps->cork : &ps->quickack, v != 0);
+            atomic_store(&ps->quickack, v != 0);
             return 0;
         case TCP_CONGESTION:
             if (!val || len == 0)
@@ -268,6 +280,8 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
             return put_int(val, len, tcp_mss(ps));
         case TCP_CORK:
             return put_int(val, len, atomic_load(&ps->cork));
+        case TCP_NODELAY:
+            return put_int(val, len, atomic_load(&ps->nodelay));
         case TCP_QUICKACK:
             return put_int(val, len, atomic_load(&ps->quickack));
         case TCP_CONGESTION: {

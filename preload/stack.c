@@ -97,6 +97,16 @@ bool pl_stack_running(void)
     return __atomic_load_n(&g_rt, __ATOMIC_ACQUIRE) && !pl_forked_child && !g_stopped;
 }
 
+bool pl_runtime_fd(int fd)
+{
+    if (npriv == 0 || pl_forked_child || g_stopped)
+        return false;
+    for (int i = 0; i < npriv; i++)
+        if (priv_fds[i] == fd)
+            return !pl_in_vfork_child();
+    return false;
+}
+
 bool pl_private_fd(int fd)
 {
     for (int i = 0; i < npriv; i++)

@@ -11,7 +11,8 @@ what=${1:-test}
 case "$what" in
 demo) pkgs=(gcc make pkg-config check iproute2 iputils-ping) ;;
 test) pkgs=(gcc make pkg-config check iproute2 iputils-ping iputils-arping tcpdump tshark
-      netcat-openbsd socat curl apache2-utils wrk python3 python3-scapy iptables valgrind clang-format) ;;
+      netcat-openbsd socat curl apache2-utils wrk python3 python3-scapy iptables valgrind clang-format
+      libc6-dev iperf3 nginx-light wget) ;;
 *) echo "usage: tools/deps.sh [demo|test]" >&2; exit 2 ;;
 esac
 

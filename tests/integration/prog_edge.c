@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -629,6 +630,37 @@ static void shutdown_and_rdhup(void)
     OK();
 }
 
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void waits_block_without_spinning(void)
+{
+    int c, s;
+    CHECK(pair(&c, &s) == 0, "setup");
+    double cpu0 = cpu_s();
+    struct pollfd f = {.fd = s, .events = POLLIN};
+    CHECK(poll(&f, 1, 700) == 0, "poll timed out");
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = s}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, s, &e);
+    struct timespec ts = {.tv_nsec = 700 * 1000 * 1000};
+    CHECK(epoll_pwait2(ep, &out, 1, &ts, NULL) == 0, "epoll_pwait2 timed out");
+    struct timeval tv = {.tv_usec = 700000};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char b;
+    CHECK(recv(s, &b, 1, 0) == -1 && errno == EAGAIN, "a blocking recv timed out");
+    double used = cpu_s() - cpu0;
+    CHECK(used < 0.2, "2.1 s of waiting took %.2f s of CPU", used);
+    CHECK(send(c, "w", 1, 0) == 1 && epoll_pwait2(ep, &out, 1, &ts, NULL) == 1, "pwait2 wakes");
+    close(ep), close(c), close(s);
+    OK();
+}
+
 static void accept4_flags_and_io_uring_refused(void)
 {
     int port;
@@ -675,6 +707,7 @@ int main(int argc, char **argv)
     receive_timeout_and_eintr();
     shutdown_and_rdhup();
     accept4_flags_and_io_uring_refused();
+    waits_block_without_spinning();
     printf("%d failed\n", failures);
     return failures;
 }
