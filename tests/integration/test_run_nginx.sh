@@ -34,7 +34,7 @@ nginx_conf() {
 
 nginx_conf "$TS_TMP/ng/stack.conf" 80 "[::]:80"
 CTL=$TS_TMP/ctl.sock
-TS_RUN=("$TS_BIN/tapstack-run" --tap "$TS_TAP" --control "$CTL")
+ts_run_control "$CTL"
 ts_run_bg "$TS_TMP/app-nginx.log" nginx -c "$TS_TMP/ng/stack.conf"
 ng=$TS_BG_PID
 ts_wait_stack_port 80 || ts_fail "nginx over tapstack does not accept connections"
@@ -65,7 +65,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 echo "$st" >"$TS_TMP/stat.txt"
-grep -qE "^tcp +0 +[0-9]+ 0\.0\.0\.0:80 +0\.0\.0\.0:\* +LISTEN$" <<<"$st" ||
+grep -qE "^tcp +[0-9]+ +[0-9]+ 0\.0\.0\.0:80 +0\.0\.0\.0:\* +LISTEN$" <<<"$st" ||
     ts_fail "tapstack-stat shows no LISTEN on 0.0.0.0:80: $st"
 grep -qE "$TS_STACK_IP:80 +$TS_HOST_IP:[0-9]+ +ESTABLISHED" <<<"$st" ||
     ts_fail "tapstack-stat shows no ESTABLISHED download: $st"
@@ -80,7 +80,7 @@ grep -q "exiting" "$TS_TMP/ng/stack.conf.err" || ts_fail "nginx did not exit on 
 nginx_conf "$TS_TMP/ng/host.conf" "$TS_HOST_IP:8081"
 ts_bg nginx -c "$TS_TMP/ng/host.conf"
 ts_wait_port 8081 || ts_fail "the host's nginx did not start"
-TS_RUN=("$TS_BIN/tapstack-run" --tap "$TS_TAP" --control none)
+ts_run_control none
 out=$(ts_run_fg 60 wrk -t 2 -c 20 -d 3s "http://$TS_HOST_IP:8081/index.html" 2>&1) ||
     ts_fail "wrk through tapstack failed: $out"
 grep -qE "^Requests/sec: +[0-9]" <<<"$out" || ts_fail "wrk printed no rate: $out"
