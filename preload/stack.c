@@ -284,6 +284,16 @@ __attribute__((destructor)) static void pl_exit(void)
         struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    if (g_opts.stats) {
+        /* What the kernel mirrors cost (the price of real descriptors, tools/run.c). */
+        struct ts_runtime_stats st;
+        ts_runtime_get_stats(g_rt, &st);
+        pl_say(NULL,
+               "runtime: %llu kernel-mirror updates, %llu system calls for them; %llu loop "
+               "wake-ups",
+               (unsigned long long)st.mirror_syncs, (unsigned long long)st.mirror_syscalls,
+               (unsigned long long)st.loop_wakeups);
+    }
     nio_runtime_stop(g_rt, &g_app);
     ts_app_teardown(&g_app);
 }

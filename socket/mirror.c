@@ -106,16 +106,20 @@ static void mir_sync(struct tsock *k)
     struct mirror *m = k->mir;
     if (!m || m->dead)
         return;
+    struct ts_runtime_stats *st = &k->rt->st;
+    st->mirror_syncs++;
     uint32_t ev = m->events;
     m->events = 0;
     short rev = sock_revents(k);
     if (k->type == SOCK_STREAM && !k->tc && !k->listening)
         rev &= ~POLLHUP; /* never connected (Linux: POLLOUT|POLLHUP): connect() may follow */
     if (rev & POLLHUP) {
+        st->mirror_syscalls += 3;
         mir_hangup(m, rev & POLLERR);
         return;
     }
     if ((rev & POLLRDHUP) && !m->rdhup) {
+        st->mirror_syscalls++;
         shutdown(m->b, SHUT_WR);
         m->rdhup = true;
     }
@@ -125,20 +129,24 @@ static void mir_sync(struct tsock *k)
         want_w = false;
     if (!m->rdhup) {
         if (want_r && (!m->r || (ev & POLLIN)) && m->tokens < MIR_TOKENS) {
+            st->mirror_syscalls++;
             if (send(m->b, "t", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
                 m->tokens++;
             m->r = true;
         } else if (!want_r && m->r) {
+            st->mirror_syscalls++;
             drain(m->a);
             m->tokens = 0;
             m->r = false;
         }
     }
     if (want_w && !m->w) {
+        st->mirror_syscalls++;
         drain(m->b);
         m->w = true;
     } else if (!want_w && m->w) {
         static const char fill[MIR_FILL];
+        st->mirror_syscalls++;
         ssize_t n = send(m->a, fill, sizeof fill, MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)n;
         m->w = false;

@@ -201,6 +201,8 @@ struct ts_runtime_stats {
     uint64_t readiness_checks; /* a socket's readiness computed (poll, epoll, its events) */
     uint64_t stack_polls;      /* calls that ran ts_stack_poll (it looks at every connection) */
     uint64_t loop_wakeups;     /* calls that woke the loop thread (its next deadline moved) */
+    uint64_t mirror_syncs;     /* kernel mirrors brought up to date (ts_mirror_open) */
+    uint64_t mirror_syscalls;  /* system calls that took (a token, a drain, a fill...) */
 };
 void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st);
 
