@@ -19,36 +19,13 @@
 
 #define COPY_CHUNK (64 * 1024)
 
-static int fail(int e)
-{
-    errno = e;
-    return -1;
-}
-
-static long leave(struct psock *ps, long r)
-{
-    int e = errno;
-    pl_put(ps);
-    errno = e;
-    return r;
-}
-
-#define ENTER(kfd, ps, libc_call)                                                                  \
-    struct psock *ps = pl_get(kfd);                                                                \
-    if (!ps)                                                                                       \
-        return libc_call;                                                                          \
-    if (pl_forked_child) {                                                                         \
-        pl_put(ps);                                                                                \
-        return pl_child_refuse(kfd, EBADF);                                                        \
-    }
-
 /* ---------------------------------------------------------------- read and write */
 
 ssize_t read(int fd, void *buf, size_t n)
 {
-    ENTER(fd, ps, REAL(read)(fd, buf, n));
+    PL_ENTER(fd, ps, REAL(read)(fd, buf, n));
     struct iovec v = {.iov_base = buf, .iov_len = n};
-    return leave(ps, pl_recv(ps, fd, &v, 1, 0, NULL, NULL, NULL));
+    return pl_leave(ps, pl_recv(ps, fd, &v, 1, 0, NULL, NULL, NULL));
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -62,29 +39,29 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-    ENTER(fd, ps, REAL(write)(fd, buf, n));
+    PL_ENTER(fd, ps, REAL(write)(fd, buf, n));
     struct iovec v = {.iov_base = (void *)buf, .iov_len = n};
-    return leave(ps, pl_send(ps, fd, &v, 1, 0, NULL, 0));
+    return pl_leave(ps, pl_send(ps, fd, &v, 1, 0, NULL, 0));
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-    ENTER(fd, ps, REAL(readv)(fd, iov, cnt));
+    PL_ENTER(fd, ps, REAL(readv)(fd, iov, cnt));
     if (cnt < 0 || cnt > IOV_MAX)
-        return leave(ps, fail(EINVAL));
+        return pl_leave(ps, pl_fail(EINVAL));
     if (cnt == 0)
-        return leave(ps, 0);
-    return leave(ps, pl_recv(ps, fd, iov, cnt, 0, NULL, NULL, NULL));
+        return pl_leave(ps, 0);
+    return pl_leave(ps, pl_recv(ps, fd, iov, cnt, 0, NULL, NULL, NULL));
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    ENTER(fd, ps, REAL(writev)(fd, iov, cnt));
+    PL_ENTER(fd, ps, REAL(writev)(fd, iov, cnt));
     if (cnt < 0 || cnt > IOV_MAX)
-        return leave(ps, fail(EINVAL));
+        return pl_leave(ps, pl_fail(EINVAL));
     if (cnt == 0)
-        return leave(ps, 0);
-    return leave(ps, pl_send(ps, fd, iov, cnt, 0, NULL, 0));
+        return pl_leave(ps, 0);
+    return pl_leave(ps, pl_send(ps, fd, iov, cnt, 0, NULL, 0));
 }
 
 /* ---------------------------------------------------------------- sendfile, splice */
@@ -115,7 +92,7 @@ static ssize_t sendfile_to(struct psock *ps, int out, int in, off_t *off, size_t
     bool seekable = off || pos >= 0;
     char *buf = malloc(COPY_CHUNK);
     if (!buf)
-        return fail(ENOMEM);
+        return pl_fail(ENOMEM);
     size_t done = 0;
     int err = 0;
     while (done < count) {
@@ -147,7 +124,7 @@ static ssize_t sendfile_to(struct psock *ps, int out, int in, off_t *off, size_t
     else if (seekable)
         lseek(in, pos + (off_t)done, SEEK_SET);
     if (done == 0 && err)
-        return fail(err);
+        return pl_fail(err);
     return (ssize_t)done;
 }
 
@@ -156,9 +133,9 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     if (!pl_mapped(out) && !pl_mapped(in))
         return REAL(sendfile)(out, in, off, count);
     if (pl_mapped(in))
-        return fail(EINVAL); /* in must be a file */
-    ENTER(out, ps, REAL(sendfile)(out, in, off, count));
-    return leave(ps, sendfile_to(ps, out, in, off, count));
+        return pl_fail(EINVAL); /* in must be a file */
+    PL_ENTER(out, ps, REAL(sendfile)(out, in, off, count));
+    return pl_leave(ps, sendfile_to(ps, out, in, off, count));
 }
 
 ssize_t sendfile64(int out, int in, off64_t *off, size_t count)
@@ -179,14 +156,14 @@ static ssize_t splice_to(struct psock *ps, int out, int in, off64_t *off_in, siz
         if (ts_getsockopt(ps->tsfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0 &&
             ts_ioctl(ps->tsfd, SIOCOUTQ, &outq) == 0) {
             if (sndbuf - outq <= 0)
-                return fail(EAGAIN);
+                return pl_fail(EAGAIN);
             if ((size_t)(sndbuf - outq) < want)
                 want = (size_t)(sndbuf - outq);
         }
     }
     char *buf = malloc(want ? want : 1);
     if (!buf)
-        return fail(ENOMEM);
+        return pl_fail(ENOMEM);
     ssize_t n = off_in ? pread(in, buf, want, *off_in) : REAL(read)(in, buf, want);
     ssize_t r = n;
     if (n > 0) {
@@ -206,16 +183,16 @@ static ssize_t splice_from(struct psock *ps, int in, int out, size_t len, bool n
     int cap = REAL(fcntl)(out, F_GETPIPE_SZ);
     int queued = 0;
     if (cap < 0 || REAL(ioctl)(out, FIONREAD, &queued) < 0)
-        return fail(EINVAL); /* out must be a pipe */
+        return pl_fail(EINVAL); /* out must be a pipe */
     size_t room = cap > queued ? (size_t)(cap - queued) : 0;
     if (room == 0)
-        return fail(EAGAIN);
+        return pl_fail(EAGAIN);
     size_t want = len < room ? len : room;
     if (want > COPY_CHUNK)
         want = COPY_CHUNK;
     char *buf = malloc(want ? want : 1);
     if (!buf)
-        return fail(ENOMEM);
+        return pl_fail(ENOMEM);
     struct iovec v = {.iov_base = buf, .iov_len = want};
     ssize_t r = pl_recv(ps, in, &v, 1, nonblock ? MSG_DONTWAIT : 0, NULL, NULL, NULL);
     for (ssize_t done = 0; r > 0 && done < r;) {
@@ -236,13 +213,13 @@ ssize_t splice(int in, off64_t *off_in, int out, off64_t *off_out, size_t len, u
     if (!im && !om)
         return REAL(splice)(in, off_in, out, off_out, len, flags);
     if ((im && om) || (im && off_in) || (om && off_out))
-        return fail(ESPIPE); /* a socket has no offset; one end must be a pipe */
+        return pl_fail(ESPIPE); /* a socket has no offset; one end must be a pipe */
     int s = im ? in : out;
-    ENTER(s, ps, REAL(splice)(in, off_in, out, off_out, len, flags));
+    PL_ENTER(s, ps, REAL(splice)(in, off_in, out, off_out, len, flags));
     bool nonblock = (flags & SPLICE_F_NONBLOCK) || atomic_load(&ps->nonblock);
     if (om)
-        return leave(ps, splice_to(ps, out, in, off_in, len, nonblock));
-    return leave(ps, splice_from(ps, in, out, len, nonblock));
+        return pl_leave(ps, splice_to(ps, out, in, off_in, len, nonblock));
+    return pl_leave(ps, splice_from(ps, in, out, len, nonblock));
 }
 
 /* ---------------------------------------------------------------- close and dup */
@@ -253,7 +230,7 @@ int close(int fd)
         /* The stack's own descriptors (the tap, its epoll...) are not the program's to close,
          * as if they were not open at all (a program closing every number it finds). */
         if (pl_runtime_fd(fd))
-            return fail(EBADF);
+            return pl_fail(EBADF);
         return REAL(close)(fd);
     }
     /* The mirror is hung up first (pl_unmap): the kernel close below then releases its file. */
@@ -390,21 +367,21 @@ int ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    ENTER(fd, ps, REAL(ioctl)(fd, req, arg));
+    PL_ENTER(fd, ps, REAL(ioctl)(fd, req, arg));
     switch (req) {
     case FIONBIO: {
         int r = REAL(ioctl)(fd, req, arg); /* the file's O_NONBLOCK, as F_GETFL will show */
         if (r == 0 && arg)
             atomic_store(&ps->nonblock, *(int *)arg != 0);
-        return (int)leave(ps, r);
+        return (int)pl_leave(ps, r);
     }
     case FIONREAD:
     case SIOCOUTQ:
     case SIOCOUTQNSD:
     case SIOCATMARK:
-        return (int)leave(ps, ts_ioctl(ps->tsfd, req, arg));
+        return (int)pl_leave(ps, ts_ioctl(ps->tsfd, req, arg));
     default: /* interface queries (SIOCGIF*) work on any socket: the kernel's */
-        return (int)leave(ps, REAL(ioctl)(fd, req, arg));
+        return (int)pl_leave(ps, REAL(ioctl)(fd, req, arg));
     }
 }
 

@@ -17,6 +17,7 @@
 #ifndef TS_PRELOAD_H
 #define TS_PRELOAD_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -135,6 +136,32 @@ bool pl_stack_running(void);
 bool pl_runtime_fd(int fd);
 /* Is fd one of the runtime's own descriptors (those, or at pl_private_base and above)? */
 bool pl_private_fd(int fd);
+
+/* ---- the shape of every call on a descriptor (sock.c, io.c) ---- */
+/* -1 with errno e. */
+static inline int pl_fail(int e)
+{
+    errno = e;
+    return -1;
+}
+/* Leave a call on ps: drop the reference, keep errno, return r. */
+static inline long pl_leave(struct psock *ps, long r)
+{
+    int e = errno;
+    pl_put(ps);
+    errno = e;
+    return r;
+}
+/* Enter a call on kfd: ps is its psock with a reference; a descriptor that is not ours returns
+ * libc_call; in a forked child a tapstack socket is refused (one line, EBADF). */
+#define PL_ENTER(kfd, ps, libc_call)                                                               \
+    struct psock *ps = pl_get(kfd);                                                                \
+    if (!ps)                                                                                       \
+        return libc_call;                                                                          \
+    if (pl_forked_child) {                                                                         \
+        pl_put(ps);                                                                                \
+        return pl_child_refuse(kfd, EBADF);                                                        \
+    }
 
 /* ---- sock.c: the data path shared by the calls ---- */
 /* Wait until kfd (ps's mirror) shows one of events, the deadline (µs on CLOCK_MONOTONIC, 0 =

@@ -75,12 +75,6 @@ int pl_wait(struct psock *ps, int kfd, short events, int64_t deadline)
     }
 }
 
-static int fail(int e)
-{
-    errno = e;
-    return -1;
-}
-
 /* ---------------------------------------------------------------- the data path */
 
 static int tflags_send(int flags)
@@ -92,7 +86,7 @@ ssize_t pl_send(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
                 const struct sockaddr *to, socklen_t tolen)
 {
     if (atomic_load(&ps->paper))
-        return fail(ENOTCONN);
+        return pl_fail(ENOTCONN);
     bool nonblock = atomic_load(&ps->nonblock) || (flags & MSG_DONTWAIT);
     int tf = tflags_send(flags);
     int64_t dl = -1;
@@ -104,17 +98,17 @@ ssize_t pl_send(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
         if (to) {
             int e = pl_addr_in(ps, to, tolen, &sin);
             if (e)
-                return fail(e);
+                return pl_fail(e);
             tsa = (const struct sockaddr *)&sin;
         }
         size_t len = 0;
         for (int i = 0; i < iovcnt; i++)
             len += iov[i].iov_len;
         if (len > UDP_MAX)
-            return fail(EMSGSIZE);
+            return pl_fail(EMSGSIZE);
         char *buf = iovcnt == 1 ? iov[0].iov_base : malloc(len ? len : 1);
         if (!buf)
-            return fail(ENOBUFS);
+            return pl_fail(ENOBUFS);
         if (iovcnt != 1)
             for (int i = 0, off = 0; i < iovcnt; off += (int)iov[i].iov_len, i++)
                 memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
@@ -171,7 +165,7 @@ ssize_t pl_send(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
         pthread_kill(pthread_self(), SIGPIPE); /* to the calling thread, as the kernel does */
     if (err == 0)
         return 0; /* nothing to send */
-    return fail(err);
+    return pl_fail(err);
 }
 
 static ssize_t recv_tcp(struct psock *ps, int kfd, char *buf, size_t len, int flags)
@@ -234,7 +228,7 @@ ssize_t pl_recv(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
                 struct sockaddr *from, socklen_t *fromlen, int *mflags)
 {
     if (atomic_load(&ps->paper))
-        return fail(ENOTCONN);
+        return pl_fail(ENOTCONN);
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
@@ -249,7 +243,7 @@ ssize_t pl_recv(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
             len = UDP_MAX;
         buf = malloc(len ? len : 1);
         if (!buf)
-            return fail(ENOBUFS);
+            return pl_fail(ENOBUFS);
     }
     ssize_t r = ps->type == SOCK_STREAM ? recv_tcp(ps, kfd, buf, len, flags)
                                         : recv_udp(ps, kfd, buf, len, flags, from, fromlen, mflags);
@@ -283,7 +277,7 @@ int socket(int domain, int type, int protocol)
                "this process was forked from one that runs the stack, so it cannot open "
                "network sockets (the stack runs in its parent's threads); exec a program, or "
                "keep to one process (nginx: master_process off)");
-        return fail(EACCES);
+        return pl_fail(EACCES);
     }
     bool tcp = base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP);
     bool udp = base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP);
@@ -292,7 +286,7 @@ int socket(int domain, int type, int protocol)
                "asked for a socket of type %d protocol %d: tapstack has TCP and UDP sockets "
                "only (no raw, ICMP or SCTP): EPROTONOSUPPORT",
                base, protocol);
-        return fail(EPROTONOSUPPORT);
+        return pl_fail(EPROTONOSUPPORT);
     }
     if (!pl_stack_up())
         return -1;
@@ -303,95 +297,76 @@ int socket(int domain, int type, int protocol)
     if (kfd < 0) {
         int e = errno;
         ts_close(tsfd);
-        return fail(e);
+        return pl_fail(e);
     }
     if (!pl_new(tsfd, kfd, base, domain == AF_INET6, type & SOCK_NONBLOCK)) {
         ts_close(tsfd);
         REAL(close)(kfd);
-        return fail(ENOMEM);
+        return pl_fail(ENOMEM);
     }
     return kfd;
 }
 
-/* Enter a call on kfd: its psock with a reference, or NULL (then *ret is what to return: libc's
- * answer is asked for by the caller when *ret == 1). */
-#define ENTER(kfd, ps, libc_call)                                                                  \
-    struct psock *ps = pl_get(kfd);                                                                \
-    if (!ps)                                                                                       \
-        return libc_call;                                                                          \
-    if (pl_forked_child) {                                                                         \
-        pl_put(ps);                                                                                \
-        return pl_child_refuse(kfd, EBADF);                                                        \
-    }
-
-static long leave(struct psock *ps, long r)
-{
-    int e = errno;
-    pl_put(ps);
-    errno = e;
-    return r;
-}
-
 int bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
-    ENTER(fd, ps, REAL(bind)(fd, addr.__sockaddr__, len));
+    PL_ENTER(fd, ps, REAL(bind)(fd, addr.__sockaddr__, len));
     const struct sockaddr *a = addr.__sockaddr__;
     if (ps->v6 && atomic_load(&ps->v6only)) {
         /* IPv6 only, and tapstack has no IPv6: bound on paper (see preload.h). */
         if (len < 24 || !a || a->sa_family != AF_INET6)
-            return (int)leave(ps, fail(EINVAL));
+            return (int)pl_leave(ps, pl_fail(EINVAL));
         memcpy(&ps->paper_name, a, sizeof ps->paper_name < len ? sizeof ps->paper_name : len);
         atomic_store(&ps->paper, true);
-        return (int)leave(ps, 0);
+        return (int)pl_leave(ps, 0);
     }
     struct sockaddr_in sin;
     int e = pl_addr_in(ps, a, len, &sin);
     if (e)
-        return (int)leave(ps, fail(e == ENETUNREACH ? EADDRNOTAVAIL : e));
-    return (int)leave(ps, ts_bind(ps->tsfd, (struct sockaddr *)&sin, sizeof sin));
+        return (int)pl_leave(ps, pl_fail(e == ENETUNREACH ? EADDRNOTAVAIL : e));
+    return (int)pl_leave(ps, ts_bind(ps->tsfd, (struct sockaddr *)&sin, sizeof sin));
 }
 
 int listen(int fd, int backlog)
 {
-    ENTER(fd, ps, REAL(listen)(fd, backlog));
+    PL_ENTER(fd, ps, REAL(listen)(fd, backlog));
     if (atomic_load(&ps->paper))
-        return (int)leave(ps, 0); /* never anything to accept */
-    return (int)leave(ps, ts_listen(ps->tsfd, backlog));
+        return (int)pl_leave(ps, 0); /* never anything to accept */
+    return (int)pl_leave(ps, ts_listen(ps->tsfd, backlog));
 }
 
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-    ENTER(fd, ps, REAL(accept4)(fd, addr, len, flags));
+    PL_ENTER(fd, ps, REAL(accept4)(fd, addr, len, flags));
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-        return (int)leave(ps, fail(EINVAL));
+        return (int)pl_leave(ps, pl_fail(EINVAL));
     bool paper = atomic_load(&ps->paper);
     int64_t dl = -1;
     int n;
     struct sockaddr_in sin;
     for (;;) {
         socklen_t sl = sizeof sin;
-        n = paper ? fail(EAGAIN)
+        n = paper ? pl_fail(EAGAIN)
                   : ts_accept4(ps->tsfd, (struct sockaddr *)&sin, &sl, SOCK_NONBLOCK);
         if (n >= 0 || errno != EAGAIN || atomic_load(&ps->nonblock))
             break;
         if (dl < 0)
             dl = pl_deadline(atomic_load(&ps->rcvtimeo));
         if (pl_wait(ps, fd, POLLIN, dl) < 0)
-            return (int)leave(ps, -1);
+            return (int)pl_leave(ps, -1);
     }
     if (n < 0)
-        return (int)leave(ps, -1);
+        return (int)pl_leave(ps, -1);
     int kfd = ts_mirror_open(n, flags, pl_private_base);
     if (kfd < 0) {
         int e = errno;
         ts_close(n);
-        return (int)leave(ps, fail(e));
+        return (int)pl_leave(ps, pl_fail(e));
     }
     struct psock *np = pl_new(n, kfd, SOCK_STREAM, ps->v6, flags & SOCK_NONBLOCK);
     if (!np) {
         ts_close(n);
         REAL(close)(kfd);
-        return (int)leave(ps, fail(ENOMEM));
+        return (int)pl_leave(ps, pl_fail(ENOMEM));
     }
     /* What a listener's options carry over to the sockets it accepts (tapstack copies its
      * own; these are the ones kept here), as Linux. */
@@ -405,7 +380,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     atomic_store(&np->ttl, atomic_load(&ps->ttl));
     atomic_store(&np->maxseg, atomic_load(&ps->maxseg));
     pl_addr_out(ps, &sin, addr, len);
-    return (int)leave(ps, kfd);
+    return (int)pl_leave(ps, kfd);
 }
 
 int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
@@ -422,10 +397,10 @@ int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags)
 
 int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
-    ENTER(fd, ps, REAL(connect)(fd, addr.__sockaddr__, len));
+    PL_ENTER(fd, ps, REAL(connect)(fd, addr.__sockaddr__, len));
     const struct sockaddr *a = addr.__sockaddr__;
     if (atomic_load(&ps->paper) || (ps->v6 && atomic_load(&ps->v6only)))
-        return (int)leave(ps, fail(ENETUNREACH)); /* IPv6 only: nowhere to go */
+        return (int)pl_leave(ps, pl_fail(ENETUNREACH)); /* IPv6 only: nowhere to go */
     struct sockaddr_in sin;
     if (ps->type == SOCK_DGRAM && a && len >= sizeof(sa_family_t) && a->sa_family == AF_UNSPEC) {
         memset(&sin, 0, sizeof sin);
@@ -433,44 +408,44 @@ int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
     } else {
         int e = pl_addr_in(ps, a, len, &sin);
         if (e)
-            return (int)leave(ps, fail(e));
+            return (int)pl_leave(ps, pl_fail(e));
     }
     int r = ts_connect(ps->tsfd, (struct sockaddr *)&sin, sizeof sin);
     if (r == 0 || errno != EINPROGRESS || atomic_load(&ps->nonblock))
-        return (int)leave(ps, r);
+        return (int)pl_leave(ps, r);
     int64_t dl = pl_deadline(atomic_load(&ps->sndtimeo));
     for (;;) {
         if (pl_wait(ps, fd, POLLOUT, dl) < 0) {
             if (errno == EAGAIN)
                 errno = EINPROGRESS; /* SO_SNDTIMEO: it goes on in the background (Linux) */
-            return (int)leave(ps, -1);
+            return (int)pl_leave(ps, -1);
         }
         r = ts_connect(ps->tsfd, (struct sockaddr *)&sin, sizeof sin);
         if (r == 0 || errno != EALREADY)
-            return (int)leave(ps, r);
+            return (int)pl_leave(ps, r);
     }
 }
 
 int shutdown(int fd, int how)
 {
-    ENTER(fd, ps, REAL(shutdown)(fd, how));
+    PL_ENTER(fd, ps, REAL(shutdown)(fd, how));
     if (atomic_load(&ps->paper))
-        return (int)leave(ps, fail(ENOTCONN));
-    return (int)leave(ps, ts_shutdown(ps->tsfd, how));
+        return (int)pl_leave(ps, pl_fail(ENOTCONN));
+    return (int)pl_leave(ps, ts_shutdown(ps->tsfd, how));
 }
 
 static int name_of(int fd, struct sockaddr *addr, socklen_t *len, bool peer)
 {
-    ENTER(fd, ps, (peer ? REAL(getpeername) : REAL(getsockname))(fd, addr, len));
+    PL_ENTER(fd, ps, (peer ? REAL(getpeername) : REAL(getsockname))(fd, addr, len));
     if (!addr || !len)
-        return (int)leave(ps, fail(EFAULT));
+        return (int)pl_leave(ps, pl_fail(EFAULT));
     if (atomic_load(&ps->paper)) {
         if (peer)
-            return (int)leave(ps, fail(ENOTCONN));
+            return (int)pl_leave(ps, pl_fail(ENOTCONN));
         size_t n = *len < sizeof ps->paper_name ? *len : sizeof ps->paper_name;
         memcpy(addr, &ps->paper_name, n);
         *len = sizeof ps->paper_name;
-        return (int)leave(ps, 0);
+        return (int)pl_leave(ps, 0);
     }
     struct sockaddr_in sin;
     socklen_t sl = sizeof sin;
@@ -478,7 +453,7 @@ static int name_of(int fd, struct sockaddr *addr, socklen_t *len, bool peer)
                  : ts_getsockname(ps->tsfd, (struct sockaddr *)&sin, &sl);
     if (r == 0)
         pl_addr_out(ps, &sin, addr, len);
-    return (int)leave(ps, r);
+    return (int)pl_leave(ps, r);
 }
 
 int getsockname(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
@@ -493,40 +468,40 @@ int getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
 
 int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restrict len)
 {
-    ENTER(fd, ps, REAL(getsockopt)(fd, level, name, val, len));
-    return (int)leave(ps, pl_getsockopt(ps, level, name, val, len));
+    PL_ENTER(fd, ps, REAL(getsockopt)(fd, level, name, val, len));
+    return (int)pl_leave(ps, pl_getsockopt(ps, level, name, val, len));
 }
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-    ENTER(fd, ps, REAL(setsockopt)(fd, level, name, val, len));
-    return (int)leave(ps, pl_setsockopt(ps, level, name, val, len));
+    PL_ENTER(fd, ps, REAL(setsockopt)(fd, level, name, val, len));
+    return (int)pl_leave(ps, pl_setsockopt(ps, level, name, val, len));
 }
 
 /* ---------------------------------------------------------------- send and receive */
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    ENTER(fd, ps, REAL(send)(fd, buf, n, flags));
+    PL_ENTER(fd, ps, REAL(send)(fd, buf, n, flags));
     struct iovec v = {.iov_base = (void *)buf, .iov_len = n};
-    return leave(ps, pl_send(ps, fd, &v, 1, flags, NULL, 0));
+    return pl_leave(ps, pl_send(ps, fd, &v, 1, flags, NULL, 0));
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
                socklen_t alen)
 {
-    ENTER(fd, ps, REAL(sendto)(fd, buf, n, flags, addr.__sockaddr__, alen));
+    PL_ENTER(fd, ps, REAL(sendto)(fd, buf, n, flags, addr.__sockaddr__, alen));
     struct iovec v = {.iov_base = (void *)buf, .iov_len = n};
-    return leave(ps, pl_send(ps, fd, &v, 1, flags, addr.__sockaddr__, alen));
+    return pl_leave(ps, pl_send(ps, fd, &v, 1, flags, addr.__sockaddr__, alen));
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-    ENTER(fd, ps, REAL(sendmsg)(fd, m, flags));
+    PL_ENTER(fd, ps, REAL(sendmsg)(fd, m, flags));
     if (!m || m->msg_iovlen > IOV_MAX || (m->msg_iovlen && !m->msg_iov))
-        return leave(ps, fail(m ? EMSGSIZE : EFAULT));
+        return pl_leave(ps, pl_fail(m ? EMSGSIZE : EFAULT));
     /* Ancillary data (m->msg_control) is not supported and ignored. */
-    return leave(
+    return pl_leave(
         ps, pl_send(ps, fd, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name, m->msg_namelen));
 }
 
@@ -546,24 +521,24 @@ int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    ENTER(fd, ps, REAL(recv)(fd, buf, n, flags));
+    PL_ENTER(fd, ps, REAL(recv)(fd, buf, n, flags));
     struct iovec v = {.iov_base = buf, .iov_len = n};
-    return leave(ps, pl_recv(ps, fd, &v, 1, flags, NULL, NULL, NULL));
+    return pl_leave(ps, pl_recv(ps, fd, &v, 1, flags, NULL, NULL, NULL));
 }
 
 ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG addr,
                  socklen_t *restrict alen)
 {
-    ENTER(fd, ps, REAL(recvfrom)(fd, buf, n, flags, addr.__sockaddr__, alen));
+    PL_ENTER(fd, ps, REAL(recvfrom)(fd, buf, n, flags, addr.__sockaddr__, alen));
     struct iovec v = {.iov_base = buf, .iov_len = n};
-    return leave(ps, pl_recv(ps, fd, &v, 1, flags, addr.__sockaddr__, alen, NULL));
+    return pl_leave(ps, pl_recv(ps, fd, &v, 1, flags, addr.__sockaddr__, alen, NULL));
 }
 
 ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
-    ENTER(fd, ps, REAL(recvmsg)(fd, m, flags));
+    PL_ENTER(fd, ps, REAL(recvmsg)(fd, m, flags));
     if (!m || m->msg_iovlen > IOV_MAX || (m->msg_iovlen && !m->msg_iov))
-        return leave(ps, fail(m ? EMSGSIZE : EFAULT));
+        return pl_leave(ps, pl_fail(m ? EMSGSIZE : EFAULT));
     struct iovec none = {.iov_base = NULL, .iov_len = 0};
     int mflags = 0;
     socklen_t nl = m->msg_namelen;
@@ -575,7 +550,7 @@ ssize_t recvmsg(int fd, struct msghdr *m, int flags)
         m->msg_controllen = 0; /* no ancillary data */
         m->msg_flags = mflags;
     }
-    return leave(ps, r);
+    return pl_leave(ps, r);
 }
 
 int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo)
@@ -633,7 +608,7 @@ long syscall(long nr, ...)
     va_end(ap);
     if (nr == SYS_io_uring_setup) {
         uring_refused();
-        return fail(ENOSYS);
+        return pl_fail(ENOSYS);
     }
     return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

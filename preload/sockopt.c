@@ -31,20 +31,14 @@
 #define TCP_CONGESTION 13
 #endif
 
-static int fail(int e)
-{
-    errno = e;
-    return -1;
-}
-
 static int put_int(void *val, socklen_t *len, int v)
 {
     if (!val || !len)
-        return fail(EFAULT);
+        return pl_fail(EFAULT);
     if (*len < sizeof(int)) {
         /* Linux copies what fits (a char for some options); do the same. */
         if (*len == 0)
-            return fail(EINVAL);
+            return pl_fail(EINVAL);
         memcpy(val, &v, *len);
         return 0;
     }
@@ -99,7 +93,7 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
     if (has_int)
         memcpy(&v, val, sizeof v);
     if (tune_only(level, name))
-        return has_int || level == SOL_SOCKET ? 0 : fail(EINVAL);
+        return has_int || level == SOL_SOCKET ? 0 : pl_fail(EINVAL);
     int t = ps->tsfd;
     switch (level) {
     case SOL_SOCKET:
@@ -124,7 +118,7 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
         case SO_SNDBUFFORCE: {
             bool rcv = name == SO_RCVBUF || name == SO_RCVBUFFORCE;
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             if (ts_setsockopt(t, level, rcv ? SO_RCVBUF : SO_SNDBUF, val, len) < 0)
                 return -1;
             /* As tapstack clamps it; read back doubled (a live connection's buffers only
@@ -135,7 +129,7 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
         }
         case SO_REUSEPORT:
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             atomic_store(&ps->reuseport, v != 0);
             return 0;
         default:
@@ -143,13 +137,13 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
         }
     case IPPROTO_TCP:
         if (ps->type != SOCK_STREAM)
-            return fail(ENOPROTOOPT);
+            return pl_fail(ENOPROTOOPT);
         switch (name) {
         case TCP_MAXSEG:
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             if (v != 0 && (v < 88 || v > 32767))
-                return fail(EINVAL); /* Linux's bounds */
+                return pl_fail(EINVAL); /* Linux's bounds */
             atomic_store(&ps->maxseg, v);
             return 0;
         case TCP_NODELAY:
@@ -159,49 +153,49 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
              * TCP_NODELAY off meanwhile, as Linux's cork overrides it): so a corked socket
              * sends at once, as with TCP_NODELAY. Each option reads back as set. */
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             atomic_store(name == TCP_CORK ? &ps->cork : &ps->nodelay, v != 0);
             int eff = atomic_load(&ps->cork) || atomic_load(&ps->nodelay);
             return ts_setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &eff, sizeof eff);
         }
         case TCP_QUICKACK:
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             atomic_store(&ps->quickack, v != 0);
             return 0;
         case TCP_CONGESTION:
             if (!val || len == 0)
-                return fail(EINVAL);
-            return congestion_known(val, len) ? 0 : fail(ENOENT);
+                return pl_fail(EINVAL);
+            return congestion_known(val, len) ? 0 : pl_fail(ENOENT);
         default:
             return ts_setsockopt(t, level, name, val, len);
         }
     case IPPROTO_IP:
         if (!has_int)
-            return fail(EINVAL);
+            return pl_fail(EINVAL);
         if (name == IP_TOS) {
             atomic_store(&ps->tos, v & 0xfc); /* the ECN bits are the stack's (Linux) */
             return 0;
         }
         if (name == IP_TTL) {
             if (v != -1 && (v < 1 || v > 255))
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             atomic_store(&ps->ttl, v);
             return 0;
         }
-        return fail(ENOPROTOOPT);
+        return pl_fail(ENOPROTOOPT);
     case IPPROTO_IPV6:
         if (!ps->v6)
-            return fail(ENOPROTOOPT);
+            return pl_fail(ENOPROTOOPT);
         if (name == IPV6_V6ONLY) {
             if (!has_int)
-                return fail(EINVAL);
+                return pl_fail(EINVAL);
             atomic_store(&ps->v6only, v != 0);
             return 0;
         }
         return 0; /* traffic class, hop limits, path MTU...: tune only */
     default:
-        return fail(ENOPROTOOPT);
+        return pl_fail(ENOPROTOOPT);
     }
 }
 
@@ -231,7 +225,7 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
 {
     int t = ps->tsfd;
     if (!val || !len)
-        return fail(EFAULT);
+        return pl_fail(EFAULT);
     switch (level) {
     case SOL_SOCKET:
         switch (name) {
@@ -272,7 +266,7 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
         }
     case IPPROTO_TCP:
         if (ps->type != SOCK_STREAM)
-            return fail(ENOPROTOOPT);
+            return pl_fail(ENOPROTOOPT);
         switch (name) {
         case TCP_INFO:
             return pl_tcp_info(t, val, len);
@@ -311,18 +305,18 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
         }
         case IP_MTU:
             if (ps->type != SOCK_STREAM)
-                return fail(ENOTCONN);
+                return pl_fail(ENOTCONN);
             return put_int(val, len, tcp_mss(ps) + 40);
         default:
-            return fail(ENOPROTOOPT);
+            return pl_fail(ENOPROTOOPT);
         }
     case IPPROTO_IPV6:
         if (!ps->v6)
-            return fail(ENOPROTOOPT);
+            return pl_fail(ENOPROTOOPT);
         if (name == IPV6_V6ONLY)
             return put_int(val, len, atomic_load(&ps->v6only));
-        return fail(ENOPROTOOPT);
+        return pl_fail(ENOPROTOOPT);
     default:
-        return fail(ENOPROTOOPT);
+        return pl_fail(ENOPROTOOPT);
     }
 }

@@ -502,7 +502,18 @@ static void vectors_sendmsg_recvmsg_readv_writev(void)
     OK();
 }
 
-static void sendfile_and_splice_into_a_socket(void)
+/* Read fd[0] to its end; fd[1] = bytes read. */
+static void *drain_all(void *arg)
+{
+    int *fd = arg;
+    char buf[65536];
+    ssize_t r;
+    while ((r = recv(fd[0], buf, sizeof buf, 0)) > 0)
+        fd[1] += (int)r;
+    return NULL;
+}
+
+static void sendfile_and_splice_both_ways(void)
 {
     int c, s;
     CHECK(pair(&c, &s) == 0, "setup");
@@ -533,6 +544,19 @@ static void sendfile_and_splice_into_a_socket(void)
     CHECK(splice(p[0], NULL, c, NULL, 7, 0) == 7, "splice pipe -> socket");
     char b[8] = {0};
     CHECK(recv(s, b, 7, MSG_WAITALL) == 7 && memcmp(b, "spliced", 7) == 0, "spliced data");
+    CHECK(send(c, "back", 4, 0) == 4, "send");
+    CHECK(splice(s, NULL, p[1], NULL, 4, 0) == 4, "splice socket -> pipe");
+    CHECK(read(p[0], b, 4) == 4 && memcmp(b, "back", 4) == 0, "what went through the pipe");
+    /* A blocking socket takes the whole file in one sendfile, as Linux's does. */
+    fcntl(c, F_SETFL, 0);
+    off = 0;
+    int done[3] = {s, 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, drain_all, done);
+    CHECK(sendfile(c, f, &off, sizeof data) == (ssize_t)sizeof data, "blocking sendfile");
+    shutdown(c, SHUT_WR);
+    pthread_join(t, NULL);
+    CHECK(done[1] == (int)sizeof data, "the peer got %d bytes", done[1]);
     close(f), close(p[0]), close(p[1]), close(c), close(s);
     OK();
 }
@@ -701,7 +725,7 @@ int main(int argc, char **argv)
     socket_options_read_back_as_linux();
     ioctl_fionbio_and_fionread();
     vectors_sendmsg_recvmsg_readv_writev();
-    sendfile_and_splice_into_a_socket();
+    sendfile_and_splice_both_ways();
     udp_over_loopback_truncation_and_connect();
     ipv6_socket_works_v4_mapped();
     receive_timeout_and_eintr();
