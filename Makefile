@@ -1,5 +1,9 @@
 # tapstack build. `make` builds everything into build/, `make test` runs every test (unit,
-# integration when root, and the ASan+UBSan build), `make demo` runs the demo in a namespace.
+# integration when root, and the ASan+UBSan build), `make demo` runs the tour of the TCP states in
+# a namespace (`make demo STEP=N`: one step; `make demo WATCH=1`: in a browser too), `make run`
+# keeps the servers up in one.
+# demo, run and test install the Debian packages they need first (tools/deps.sh), then build only
+# what they run: the demo and run targets never compile the unit tests (which need check.h).
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/san/.
 
 CC ?= gcc
@@ -38,7 +42,15 @@ BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 # Plain libc programs the integration tests run under tapstack-run (no tapstack code in them).
 PROG_SRC := $(sort $(wildcard tests/integration/prog_*.c))
 
+# The bench's own clients and kernel-side servers (plain C on the kernel's sockets, no tapstack).
+BENCHTOOL_SRC := $(sort $(filter-out $(BENCH_SRC),$(wildcard tests/bench/*.c)))
+
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+# The live TCP page's files (apps/web/), embedded into the apps' library as byte arrays.
+WEB_SRC := $(sort $(wildcard apps/web/*))
+WEB_GEN := $(BUILD)/gen/webassets.c
+WEB_OBJ := $(OBJ)/gen/webassets.o
 
 # libtapstack-preload.so (tapstack-run): the libraries again, position-independent, in their
 # own directory (build/pic), and the preload library's own files.
@@ -58,18 +70,25 @@ APP_BINS := $(foreach f,$(APP_SRC) $(TOOL_SRC),$(call binname,$(f)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+BENCHTOOL_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCHTOOL_SRC))
 PROG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(PROG_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
-.PHONY: all libs apps preload prog-bins unit-bins fuzz-bins bench-bins test unit integration san demo bench fuzz clean format format-check deps-check
+# What `make demo` and `make run` run, and nothing more (no unit tests: they need check.h).
+DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(BUILD)/bin/tapstack-stat
+RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(BUILD)/bin/tapstack-stat
+
+.PHONY: all libs apps preload prog-bins demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check deps-check docs-check
 all: libs apps preload unit-bins fuzz-bins bench-bins prog-bins
 
 libs: $(ALL_LIBS)
 apps: $(APP_BINS)
+demo-bins: $(DEMO_BINS)
+run-bins: $(RUN_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
-bench-bins: $(BENCH_BINS)
+bench-bins: $(BENCH_BINS) $(BENCHTOOL_BINS)
 prog-bins: $(PROG_BINS)
 
 $(OBJ)/%.o: %.c
@@ -85,7 +104,15 @@ endef
 $(eval $(call mklib,$(CORE_LIB),$(call objs,$(CORE_SRC))))
 $(eval $(call mklib,$(DRV_LIB),$(call objs,$(DRV_SRC))))
 $(eval $(call mklib,$(SOCK_LIB),$(call objs,$(SOCK_SRC))))
-$(eval $(call mklib,$(APPCOMMON_LIB),$(call objs,$(APPCOMMON_SRC))))
+$(eval $(call mklib,$(APPCOMMON_LIB),$(call objs,$(APPCOMMON_SRC)) $(WEB_OBJ)))
+
+$(WEB_GEN): $(WEB_SRC) tools/embed-web.sh
+	@mkdir -p $(dir $@)
+	tools/embed-web.sh $@ $(WEB_SRC)
+
+$(WEB_OBJ): $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iapps -c $< -o $@
 
 define mkbin
 $(call binname,$(1)): $(call objs,$(1)) $(ALL_LIBS)
@@ -132,6 +159,10 @@ $(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(ALL_LIBS) $(LIBS)
 
+$(BUILD)/bench/%: $(OBJ)/tests/bench/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+
 # Never sanitized: they stand for the unmodified programs tapstack-run runs.
 $(BUILD)/tests/prog_%: tests/integration/prog_%.c
 	@mkdir -p $(dir $@)
@@ -155,15 +186,27 @@ san:
 	$(MAKE) SAN=1 all
 
 # The layers of stack/ call only down: lists who calls whom (from the objects' symbol tables)
-# and fails on an upward call or a loop of files outside TCP (tools/layers-check.py).
+# and fails on an upward call or a loop of files outside TCP; reports the longest function of
+# stack/ and fails on one of 80 lines or more (tools/layers-check.py).
 deps-check: $(CORE_LIB)
 	@tools/layers-check.py $(BUILD)
 
-demo: all
-	@tools/demo.sh
+# docs/ against the code: every `file:function` it names is defined there, and docs/states.md
+# lists every trace cause the code raises, where it is raised (tools/docs-check.py).
+docs-check:
+	@tools/docs-check.py
 
+# The scripts check the packages, then build their binaries (make demo-bins / run-bins): nothing
+# here may compile first, or a fresh machine fails before the packages are installed.
+demo:
+	@tools/demo.sh $(if $(STEP),--step $(STEP)) $(if $(filter-out 0,$(WATCH)),--watch)
+
+run:
+	@tools/run.sh
+
+# make bench [ONLY=conn,rr,...] [BENCH_QUICK=1] [BENCH_CONNS=N]: see docs/bench.md.
 bench: all
-	@tests/bench/run.sh $(BUILD)
+	@ONLY="$(ONLY)" BENCH_QUICK="$(BENCH_QUICK)" BENCH_CONNS="$(BENCH_CONNS)" tests/bench/run.sh $(BUILD)
 
 # Optional: coverage-guided fuzzing with clang's libFuzzer (FUZZ_TIME seconds per target).
 FUZZ_TIME ?= 60

@@ -279,6 +279,11 @@ static int tcp_main(void)
         return 1;
     }
     int rc = C.count ? tcp_count() : tcp_stream();
+    /* Our input may still be in the send buffer when the peer's FIN ends the stream (it only
+     * half-closed), and the stack goes away with this process: close lingers until our FIN is
+     * acknowledged, so every byte before it arrived (a kernel socket would outlive the process). */
+    struct linger lg = {.l_onoff = 1, .l_linger = 30};
+    ts_setsockopt(C.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     ts_close(C.fd);
     return rc;
 }

@@ -3,6 +3,12 @@
  * The kernels we run on have no netem, so tapstack brings its own; the same wrapper serves the
  * tap in apps and the in-memory pair link in tests.
  *
+ * Faults hit wire frames. A super-segment (GSO) or a frame whose checksum the host left partial is
+ * first cut up / completed by ts_frame_segment (drivers/gso.c), as the kernel would before a wire,
+ * and each piece goes through the stages alone; the wrapper offers no offloads to the stack, so
+ * what the stack sends through it is wire-sized already. (A frame whose offload header does not
+ * fit it passes untouched, for the stack to drop and count.)
+ *
  * Each frame passes the stages in this order:
  *   drop -> corrupt -> duplicate -> reorder -> delay -> (out: inner send | in: returned by recv)
  * - drop: the frame vanishes (a send still returns 0: it was lost "on the wire").
@@ -216,15 +222,43 @@ static void run_timers(struct fault *f, ts_time_t now)
     }
 }
 
-static int fault_send(struct ts_driver *drv, const uint8_t *frame, size_t len, ts_time_t now)
+/* One wire frame of a super-segment (or a completed partial one) for direction piece_dir. */
+struct piece_ctx {
+    struct fault *f;
+    struct fault_dir *d;
+    ts_time_t now;
+};
+static void process_piece(void *arg, const uint8_t *frame, size_t len)
+{
+    struct piece_ctx *c = arg;
+    process(c->f, c->d, frame, len, c->now);
+}
+
+/* A frame with offload metadata: its wire frames through the stages. False when the metadata
+ * does not fit the frame (the caller passes it on untouched, for the stack to count). */
+static bool process_meta(struct fault *f, struct fault_dir *d, const uint8_t *frame, size_t len,
+                         const struct ts_frame_meta *meta, ts_time_t now)
+{
+    if (!meta || (meta->gso == TS_GSO_NONE && meta->csum != TS_CSUM_PARTIAL)) {
+        process(f, d, frame, len, now);
+        return true;
+    }
+    struct piece_ctx c = {f, d, now};
+    return ts_frame_segment(frame, len, meta, process_piece, &c) >= 0;
+}
+
+static int fault_send(struct ts_driver *drv, const uint8_t *frame, size_t len,
+                      const struct ts_frame_meta *meta, ts_time_t now)
 {
     struct fault *f = drv->priv;
     run_timers(f, now);
-    process(f, &f->out, frame, len, now);
+    if (!process_meta(f, &f->out, frame, len, meta, now))
+        return ts_driver_send_meta(f->drv.inner, frame, len, meta, now);
     return 0;
 }
 
-static int fault_recv(struct ts_driver *drv, uint8_t *buf, size_t cap, ts_time_t now)
+static int fault_recv(struct ts_driver *drv, uint8_t *buf, size_t cap, struct ts_frame_meta *meta,
+                      ts_time_t now)
 {
     struct fault *f = drv->priv;
     run_timers(f, now);
@@ -236,13 +270,22 @@ static int fault_recv(struct ts_driver *drv, uint8_t *buf, size_t cap, ts_time_t
             size_t n = h->len < cap ? h->len : cap;
             memcpy(buf, h->data, n);
             free(h);
+            *meta = (struct ts_frame_meta){0};
             return (int)n;
         }
-        int n = ts_driver_recv(f->drv.inner, buf, cap, now);
+        int n = ts_driver_recv_meta(f->drv.inner, buf, cap, meta, now);
         if (n <= 0)
             return n;
-        process(f, d, buf, (size_t)n, now);
+        if (!process_meta(f, d, buf, (size_t)n, meta, now))
+            return n; /* its metadata lies: the stack drops and counts it */
     }
+}
+
+/* Faults are injected into wire frames: the stack is asked for those only. */
+static unsigned fault_offloads(struct ts_driver *drv)
+{
+    (void)drv;
+    return 0;
 }
 
 static ts_time_t fault_next_deadline(struct ts_driver *drv, ts_time_t now)
@@ -282,6 +325,7 @@ static const struct ts_driver_ops fault_ops = {
     .send = fault_send,
     .recv = fault_recv,
     .next_deadline = fault_next_deadline,
+    .offloads = fault_offloads,
     .destroy = fault_destroy,
 };
 

@@ -19,10 +19,11 @@
 #define PAIR_QUEUE_CAP 4096
 /* Larger than any Ethernet frame a stack can build (IPv4 max + header), so nothing legal is lost.
  */
-#define PAIR_MAX_FRAME (65535 + 14)
+#define PAIR_MAX_FRAME TS_FRAME_MAX
 
 struct pair_frame {
     ts_time_t at; /* when it becomes receivable */
+    struct ts_frame_meta meta;
     size_t len;
     uint8_t data[];
 };
@@ -47,6 +48,7 @@ struct pair_end {
     struct ts_driver drv;
     struct pair_shared *sh;
     int idx;
+    unsigned offloads; /* what this end says it takes (ts_pair_set_offloads) */
 };
 
 static const struct ts_driver_ops pair_ops;
@@ -72,7 +74,8 @@ static void efd_clear(struct pair_queue *q)
     (void)r; /* EAGAIN: it was already clear */
 }
 
-static int pair_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_time_t now)
+static int pair_send(struct ts_driver *d, const uint8_t *frame, size_t len,
+                     const struct ts_frame_meta *meta, ts_time_t now)
 {
     struct pair_end *e = end_of(d);
     struct pair_queue *q = &e->sh->q[1 - e->idx];
@@ -85,6 +88,7 @@ static int pair_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_t
         return -ENOMEM;
     memcpy(f->data, frame, len);
     f->len = len;
+    f->meta = meta ? *meta : (struct ts_frame_meta){0};
     f->at = now + e->sh->latency;
 
     pthread_mutex_lock(&q->mu);
@@ -105,7 +109,8 @@ static int pair_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_t
     return 0;
 }
 
-static int pair_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
+static int pair_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_frame_meta *meta,
+                     ts_time_t now)
 {
     struct pair_end *e = end_of(d);
     struct pair_queue *q = &e->sh->q[e->idx];
@@ -121,6 +126,7 @@ static int pair_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t no
             ret = -EMSGSIZE; /* the frame is dropped so that the reader cannot get stuck on it */
         } else {
             memcpy(buf, f->data, f->len);
+            *meta = f->meta;
             ret = (int)f->len;
         }
         free(f);
@@ -150,6 +156,11 @@ static ts_time_t pair_next_deadline(struct ts_driver *d, ts_time_t now)
         t = q->ring[q->head]->at;
     pthread_mutex_unlock(&q->mu);
     return t;
+}
+
+static unsigned pair_offloads(struct ts_driver *d)
+{
+    return end_of(d)->offloads;
 }
 
 static void queue_drain(struct pair_queue *q)
@@ -193,6 +204,7 @@ static const struct ts_driver_ops pair_ops = {
     .recv = pair_recv,
     .fd = pair_fd,
     .next_deadline = pair_next_deadline,
+    .offloads = pair_offloads,
     .destroy = pair_destroy,
 };
 
@@ -234,6 +246,12 @@ fail:
     free(sh);
     free(ends[0]);
     free(ends[1]);
+}
+
+void ts_pair_set_offloads(struct ts_driver *d, unsigned offloads)
+{
+    if (d && d->ops == &pair_ops)
+        end_of(d)->offloads = offloads;
 }
 
 size_t ts_pair_pending(struct ts_driver *d)

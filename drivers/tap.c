@@ -1,5 +1,15 @@
 /* TAP driver: Ethernet frames through a Linux tap interface (/dev/net/tun, IFF_TAP|IFF_NO_PI).
  *
+ * Offloads (on unless asked not to): the tap is opened with IFF_VNET_HDR, so every frame read or
+ * written is preceded by a virtio-net header, and TUNSETOFFLOAD tells the kernel what we take:
+ * checksum offload (TUN_F_CSUM), TCP segmentation (TUN_F_TSO4) and, where the kernel has it, UDP
+ * segmentation (TUN_F_USO4). The host then hands us TCP
+ * super-segments of up to 64 KiB with the checksum left partial, and takes ours the same way,
+ * cutting them at gso_size itself: one read or write per 64 KiB instead of per 1500 bytes. The
+ * header is translated to and from struct ts_frame_meta as it is; the stack checks it against the
+ * frame. Without offloads the tap is opened without the header and TUNSETOFFLOAD(0) switches them
+ * off explicitly, since a persistent tap keeps whatever its last user set.
+ *
  * Attaching to an existing persistent tap owned by the user works without root (that is how
  * `tools/tap-setup --user NAME` makes tap0 usable); as root a missing interface is created (it
  * then disappears when we close it). The host side (address, link up) is not our business:
@@ -13,22 +23,87 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tapstack/driver.h"
 
+/* The legacy virtio-net header (struct virtio_net_hdr), in the host's byte order (the tap's default
+ * for a header of this size). */
+struct vnet_hdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+_Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes");
+#define VNET_F_NEEDS_CSUM 1
+#define VNET_F_DATA_VALID 2
+#define VNET_GSO_NONE     0
+#define VNET_GSO_TCPV4    1
+#define VNET_GSO_UDP_L4   5
+#define VNET_GSO_ECN      0x80
+
 struct tap {
     struct ts_driver drv;
     int fd;
+    bool vnet;         /* frames carry a virtio-net header */
+    unsigned offloads; /* TS_OFFLOAD_* granted by TUNSETOFFLOAD */
     char ifname[IFNAMSIZ];
 };
 
-static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_time_t now)
+static struct vnet_hdr vnet_from_meta(const struct ts_frame_meta *m)
+{
+    struct vnet_hdr h = {0};
+    if (!m)
+        return h;
+    if (m->csum == TS_CSUM_PARTIAL) {
+        h.flags = VNET_F_NEEDS_CSUM;
+        h.csum_start = m->csum_start;
+        h.csum_offset = m->csum_offset;
+    }
+    if (m->gso == TS_GSO_TCPV4) {
+        h.gso_type = VNET_GSO_TCPV4;
+        h.gso_size = m->gso_size;
+        h.hdr_len = m->hdr_len;
+    }
+    return h;
+}
+
+/* The header as the kernel wrote it; the stack decides whether to believe it. */
+static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
+{
+    *m = (struct ts_frame_meta){0};
+    if (h->flags & VNET_F_NEEDS_CSUM) {
+        m->csum = TS_CSUM_PARTIAL;
+        m->csum_start = h->csum_start;
+        m->csum_offset = h->csum_offset;
+    } else if (h->flags & VNET_F_DATA_VALID) {
+        m->csum = TS_CSUM_VALID;
+    }
+    uint8_t type = (uint8_t)(h->gso_type & ~VNET_GSO_ECN);
+    if (type == VNET_GSO_TCPV4)
+        m->gso = TS_GSO_TCPV4;
+    else if (type == VNET_GSO_UDP_L4)
+        m->gso = TS_GSO_UDPV4;
+    else if (type != VNET_GSO_NONE)
+        m->gso = TS_GSO_OTHER;
+    if (m->gso != TS_GSO_NONE) {
+        m->gso_size = h->gso_size;
+        m->hdr_len = h->hdr_len;
+    }
+}
+
+static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
+                    const struct ts_frame_meta *meta, ts_time_t now)
 {
     struct tap *t = d->priv;
     (void)now;
+    struct vnet_hdr h = vnet_from_meta(meta);
+    struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
+    if (!t->vnet && meta && (meta->gso != TS_GSO_NONE || meta->csum == TS_CSUM_PARTIAL))
+        return -EINVAL; /* the stack asked for an offload the tap was not given */
     for (;;) {
-        ssize_t n = write(t->fd, frame, len);
+        ssize_t n = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, frame, len);
         if (n >= 0)
             return 0;
         if (errno == EINTR)
@@ -39,14 +114,24 @@ static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len, ts_ti
     }
 }
 
-static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
+static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_frame_meta *meta,
+                    ts_time_t now)
 {
     struct tap *t = d->priv;
     (void)now;
+    struct vnet_hdr h;
+    struct iovec iov[2] = {{&h, sizeof h}, {buf, cap}};
     for (;;) {
-        ssize_t n = read(t->fd, buf, cap);
-        if (n >= 0)
+        ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
+        if (n >= 0 && !t->vnet)
             return (int)n;
+        if (n >= (ssize_t)sizeof h) {
+            n -= (ssize_t)sizeof h;
+            vnet_to_meta(&h, meta);
+            return (int)n;
+        }
+        if (n >= 0)
+            return -EIO; /* shorter than the header the tap promised: never from a sane kernel */
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -60,9 +145,18 @@ static int tap_fd(struct ts_driver *d)
     return ((struct tap *)d->priv)->fd;
 }
 
+static unsigned tap_offloads(struct ts_driver *d)
+{
+    return ((struct tap *)d->priv)->offloads;
+}
+
 static void tap_destroy(struct ts_driver *d)
 {
     struct tap *t = d->priv;
+    /* A persistent tap keeps its offloads after we go: leave it plain, as a program that knows
+     * nothing of virtio-net headers expects (it would get 64 KiB frames with partial checksums). */
+    if (t->offloads)
+        (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     close(t->fd);
     free(t);
 }
@@ -72,6 +166,7 @@ static const struct ts_driver_ops tap_ops = {
     .recv = tap_recv,
     .fd = tap_fd,
     .next_deadline = NULL,
+    .offloads = tap_offloads,
     .destroy = tap_destroy,
 };
 
@@ -100,7 +195,64 @@ static int tun_world_usable(void)
     return stat("/dev/net/tun", &st) == 0 && (st.st_mode & 0006) == 0006;
 }
 
+/* The one-line message for a TUNSETIFF that failed with errno e. */
+static void attach_error(int e, const char *ifname, char *err, size_t errlen)
+{
+    if (e == EPERM || e == EACCES)
+        snprintf(err, errlen,
+                 "cannot attach to %s: permission denied: run as root or create a user-owned "
+                 "tap: sudo tools/tap-setup --name %s --user $USER",
+                 ifname, ifname);
+    else if (e == EBUSY)
+        snprintf(err, errlen,
+                 "%s is in use by another process: stop it, or use another tap with --tap", ifname);
+    else if (e == EINVAL && iface_is_tun(ifname) == 1)
+        snprintf(err, errlen,
+                 "%s exists but is a TUN device, not TAP: delete it with "
+                 "tools/tap-teardown --name %s",
+                 ifname, ifname);
+    else if (e == EINVAL && if_nametoindex(ifname) != 0 && iface_is_tun(ifname) == -1)
+        snprintf(err, errlen, "%s exists and is not a tap device: pick another name with --tap",
+                 ifname);
+    else if (e == EINVAL)
+        snprintf(err, errlen,
+                 "cannot attach to %s: it exists in another mode (multi-queue?): delete it "
+                 "with tools/tap-teardown --name %s",
+                 ifname, ifname);
+    else
+        snprintf(err, errlen, "cannot attach to %s: %s", ifname, strerror(e));
+}
+
+/* TUN_F_* of <linux/if_tun.h>; USO arrived in Linux 6.2, after some headers we build with. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+/* Ask for the offloads, or switch them off. Returns the TS_OFFLOAD_* granted, or -errno. USO4
+ * (Linux 6.2) lets a host app's UDP_SEGMENT datagrams through whole, which the stack splits; the
+ * kernel takes it only together with USO6 (IPv6 frames are dropped by the stack anyway), and one
+ * without USO refuses both, and then we ask without them. */
+static int set_offloads(int fd, bool on)
+{
+    if (!on)
+        return ioctl(fd, TUNSETOFFLOAD, 0UL) < 0 ? -errno : 0;
+    const unsigned long tcp = TUN_F_CSUM | TUN_F_TSO4;
+    if (ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0)
+        return (int)(TS_OFFLOAD_CSUM | TS_OFFLOAD_TSO4 | TS_OFFLOAD_USO4);
+    if (ioctl(fd, TUNSETOFFLOAD, tcp) < 0)
+        return -errno;
+    return (int)(TS_OFFLOAD_CSUM | TS_OFFLOAD_TSO4);
+}
+
 struct ts_driver *ts_tap_open(const char *ifname, char *err, size_t errlen)
+{
+    return ts_tap_open_ex(ifname, true, err, errlen);
+}
+
+struct ts_driver *ts_tap_open_ex(const char *ifname, bool offload, char *err, size_t errlen)
 {
     if (!ifname || !*ifname)
         ifname = "tap0";
@@ -136,38 +288,32 @@ struct ts_driver *ts_tap_open(const char *ifname, char *err, size_t errlen)
 
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
     memcpy(ifr.ifr_name, ifname, strlen(ifname));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
         close(fd);
-        if (e == EPERM || e == EACCES)
-            snprintf(err, errlen,
-                     "cannot attach to %s: permission denied: run as root or create a user-owned "
-                     "tap: sudo tools/tap-setup --name %s --user $USER",
-                     ifname, ifname);
-        else if (e == EBUSY)
-            snprintf(err, errlen,
-                     "%s is in use by another process: stop it, or use another tap with --tap",
-                     ifname);
-        else if (e == EINVAL && iface_is_tun(ifname) == 1)
-            snprintf(err, errlen,
-                     "%s exists but is a TUN device, not TAP: delete it with "
-                     "tools/tap-teardown --name %s",
-                     ifname, ifname);
-        else if (e == EINVAL && if_nametoindex(ifname) != 0 && iface_is_tun(ifname) == -1)
-            snprintf(err, errlen, "%s exists and is not a tap device: pick another name with --tap",
-                     ifname);
-        else if (e == EINVAL)
-            snprintf(err, errlen,
-                     "cannot attach to %s: it exists in another mode (multi-queue?): delete it "
-                     "with tools/tap-teardown --name %s",
-                     ifname, ifname);
-        else
-            snprintf(err, errlen, "cannot attach to %s: %s", ifname, strerror(e));
+        attach_error(e, ifname, err, errlen);
         return NULL;
     }
 
+    /* The legacy header (10 bytes) is what we read and write; set it in case a previous user of a
+     * persistent tap chose another size. */
+    int hdrsz = (int)sizeof(struct vnet_hdr);
+    if (offload && ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0) {
+        snprintf(err, errlen, "cannot set the virtio-net header size on %s: %s (try --no-offload)",
+                 ifname, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    int granted = set_offloads(fd, offload);
+    if (granted < 0 && offload)
+        granted = 0; /* a kernel without them: frames keep an all-zero header, nothing else */
+    if (granted < 0) {
+        snprintf(err, errlen, "cannot switch offloads off on %s: %s", ifname, strerror(-granted));
+        close(fd);
+        return NULL;
+    }
     struct tap *t = calloc(1, sizeof(*t));
     if (!t) {
         close(fd);
@@ -175,6 +321,8 @@ struct ts_driver *ts_tap_open(const char *ifname, char *err, size_t errlen)
         return NULL;
     }
     t->fd = fd;
+    t->vnet = offload;
+    t->offloads = (unsigned)granted;
     snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
     t->drv.ops = &tap_ops;
     t->drv.name = "tap";

@@ -158,8 +158,10 @@ static uint64_t page(uint64_t newest, uint64_t cap, uint64_t since, struct ts_st
         return 1;
     pg->last = newest;
     pg->first = newest > cap ? newest - cap + 1 : 1;
-    if (since > newest) /* a number from the future (another run): start over from now */
+    if (since > newest) { /* a number from the future (another run): start over from now */
         pg->next = newest;
+        return newest + 1; /* nothing to copy (and since + 1 may wrap) */
+    }
     if (since + 1 < pg->first) {
         pg->lost = pg->first - 1 - since;
         return pg->first;

@@ -113,6 +113,7 @@ static void rt_on_trace(void *arg, const struct ts_trace_event *ev)
 {
     struct ts_runtime *rt = arg;
     rec_event(&rt->rec, ev);
+    rt_seg_trace(rt, ev, rt->rec.seq);
     if (rt->trace_fn)
         rt->trace_fn(rt->trace_arg, ev);
     if (rt->followers && !rt->follow_woken && tl_loop != rt) {
@@ -416,6 +417,7 @@ void ts_runtime_stop(struct ts_runtime *rt)
     close(rt->epfd);
     close(rt->wakefd);
     rec_free(&rt->rec);
+    rt_seg_free(rt);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
 }

@@ -18,11 +18,13 @@
 #include <sys/socket.h>
 
 #include "record.h"
+#include "tapstack/control.h"
 #include "tapstack/socket.h"
 #include "tapstack/tcp.h"
 #include "tapstack/udp.h"
 
 struct ctl;
+struct seglog;
 
 struct ts_runtime {
     struct ts_stack *s;
@@ -49,6 +51,11 @@ struct ts_runtime {
                            * by the loop thread only; freed by ts_runtime_stop after the join */
     struct ts_runtime_stats st; /* rt->mu */
     struct tsock *mir_dirty;    /* rt->mu: sockets whose kernel mirror is out of date */
+    /* rt->mu: state changes counted since start-up, and the segment ladders (seglog.h; NULL
+     * until recording is first turned on). runtime_seg.c. */
+    uint64_t moves[TS_CONTROL_NSTATES][TS_CONTROL_NSTATES];
+    struct seglog *seg;
+    bool seg_on; /* recording (the stack's segment hook is set) */
 
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */
@@ -160,6 +167,12 @@ enum { RT_EV_WAKE = 1, RT_EV_DRV, RT_EV_CTL_LISTEN, RT_EV_CTL_CLIENT };
 #define RT_EV_GEN(u)  ((uint32_t)((u) >> 32) & 0xffffffu)
 #define RT_EV_IDX(u)  ((uint32_t)(u))
 void rt_wake(struct ts_runtime *rt); /* write the eventfd: the loop re-plans */
+
+/* ---- runtime_seg.c: transition counts and segment ladders ---- */
+/* rt->mu held: count a state change and put it on its ladder (trace_seq: its trace number). */
+void rt_seg_trace(struct ts_runtime *rt, const struct ts_trace_event *ev, uint64_t trace_seq);
+/* After the loop ended: free the ladders. */
+void rt_seg_free(struct ts_runtime *rt);
 
 /* ---- control.c: the control socket, run by the loop thread ---- */
 /* rt->mu held: hand the followers the events recorded since they last looked. */

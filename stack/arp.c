@@ -90,7 +90,7 @@ static int send_arp(struct ts_stack *s, uint16_t op, const uint8_t eth_dst[6], c
     memcpy(p.sha, s->cfg.mac, 6);
     memcpy(p.tha, tha, 6);
     arp_emit(&p, frame + ETH_HDR_LEN, ARP_PKT_LEN);
-    int rc = ts_link_send(s, eth_dst, ETH_TYPE_ARP, frame, sizeof frame);
+    int rc = ts_link_send(s, eth_dst, ETH_TYPE_ARP, frame, sizeof frame, NULL);
     if (rc == 0)
         ts_count(s, TS_C_ARP_TX);
     return rc;
@@ -122,7 +122,7 @@ static void flush_queue(struct ts_stack *s, struct arp_entry *e)
     struct ts_arp_frame *q = detach_queue(s->arp, e);
     while (q) {
         struct ts_arp_frame *n = q->next;
-        ts_link_send(s, mac, ETH_TYPE_IPV4, q->data, q->len);
+        ts_link_send(s, mac, ETH_TYPE_IPV4, q->data, q->len, &q->meta);
         free(q);
         q = n;
     }
@@ -216,11 +216,12 @@ void ts_arp_input(struct ts_stack *s, const struct ts_link_rx *f)
     }
 }
 
-int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len)
+int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len,
+                  const struct ts_frame_meta *meta)
 {
     struct ts_arp *a = s->arp;
     if (ts_ip_is_broadcast(s, nexthop))
-        return ts_link_send(s, bcast_mac, ETH_TYPE_IPV4, frame, len);
+        return ts_link_send(s, bcast_mac, ETH_TYPE_IPV4, frame, len, meta);
     struct arp_entry *e = find(a, nexthop);
     if (e && e->resolved && e->expires > s->now) {
         e->last_used = s->now;
@@ -229,7 +230,7 @@ int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t l
                 ts_count(s, TS_C_ARP_REQUEST_SENT);
             e->next_try = s->now + ARP_RETRY_INTERVAL;
         }
-        return ts_link_send(s, e->mac, ETH_TYPE_IPV4, frame, len);
+        return ts_link_send(s, e->mac, ETH_TYPE_IPV4, frame, len, meta);
     }
     bool is_new = false;
     if (!e) {
@@ -252,6 +253,7 @@ int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t l
         } else {
             memcpy(q->data, frame, len);
             q->len = len;
+            q->meta = meta ? *meta : (struct ts_frame_meta){0};
             q->next = NULL;
             if (e->qtail)
                 e->qtail->next = q;

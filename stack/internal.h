@@ -43,6 +43,8 @@ struct ts_udp_table;
 /* Room in front of a transport packet for the Ethernet and IPv4 headers. */
 #define TS_TX_HEADROOM (ETH_HDR_LEN + IPV4_HDR_LEN)
 #define TS_TX_BUF_SIZE (TS_TX_HEADROOM + IPV4_MAX_LEN)
+/* The receive buffer: any frame a driver hands over, a super-segment included. */
+#define TS_RX_BUF_SIZE TS_FRAME_MAX
 
 struct ts_stack {
     struct ts_config cfg;
@@ -52,9 +54,12 @@ struct ts_stack {
 
     ts_trace_fn trace_fn;
     void *trace_arg;
+    ts_segment_fn seg_fn; /* ts_stack_set_segment_hook */
+    void *seg_arg;
 
     uint32_t netmask;
-    uint16_t ip_id; /* next IPv4 identification */
+    uint16_t ip_id;    /* next IPv4 identification */
+    unsigned offloads; /* TS_OFFLOAD_* the driver takes (asked once, at creation) */
 
     struct ts_arp *arp;
     struct ts_reass *reass;
@@ -70,7 +75,7 @@ struct ts_stack {
     ts_time_t icmp_refill;
 
     uint8_t tx[TS_TX_BUF_SIZE]; /* the transmit buffer; see ts_ip_tx_buf */
-    uint8_t rx[TS_TX_BUF_SIZE]; /* ts_stack_step's receive buffer */
+    uint8_t rx[TS_RX_BUF_SIZE]; /* ts_stack_step's receive buffer */
 };
 
 static inline void ts_count(struct ts_stack *s, enum ts_counter c)
@@ -99,6 +104,11 @@ static inline bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
 /* ---- trace.c ---- */
 /* Emit a trace event (called by the TCP state door only). */
 void ts_stack_trace(struct ts_stack *s, const struct ts_trace_event *ev);
+struct tcp_hdr;
+/* Hand one TCP segment to the segment hook, if one is set (TCP's send point and its input, once
+ * the segment parsed). laddr/raddr: ours and the peer's. */
+void ts_stack_segment_note(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                           const struct tcp_hdr *h, bool sent);
 
 /* ---- link.c: Ethernet ---- */
 /* A frame the link layer accepted (addressed to our MAC or to broadcast, from a plausible
@@ -110,25 +120,38 @@ struct ts_link_rx {
     bool broadcast;
     const uint8_t *payload; /* points into the frame */
     size_t len;
+    /* The driver's offload metadata, offsets made relative to the payload (the IPv4 header):
+     * checked by IPv4 against the datagram before anyone believes it. */
+    uint8_t gso;          /* TS_GSO_NONE, _TCPV4 or _UDPV4 (other types were dropped here) */
+    uint8_t csum;         /* enum ts_csum */
+    uint16_t gso_size;    /* data bytes per piece of a super-segment */
+    int32_t csum_start;   /* PARTIAL: where the transport sum begins, from the IPv4 header */
+    uint16_t csum_offset; /* PARTIAL: where its field is, from csum_start */
 };
-/* Parses and filters one received frame; false when it was dropped (and counted). */
-bool ts_link_input(struct ts_stack *s, const uint8_t *frame, size_t len, struct ts_link_rx *out);
+/* Parses and filters one received frame with its driver metadata (NULL: a plain frame); false
+ * when it was dropped (and counted). Only a super-segment may exceed the MTU. */
+bool ts_link_input(struct ts_stack *s, const uint8_t *frame, size_t len,
+                   const struct ts_frame_meta *meta, struct ts_link_rx *out);
 /* frame holds the Ethernet header space (14 bytes) followed by the payload; fills the header and
- * hands the frame to the driver. Returns 0 or -errno. */
+ * hands the frame to the driver with its offload metadata (NULL: a plain frame). Returns 0 or
+ * -errno. */
 int ts_link_send(struct ts_stack *s, const uint8_t dst_mac[6], uint16_t type, uint8_t *frame,
-                 size_t len);
+                 size_t len, const struct ts_frame_meta *meta);
 
 /* ---- arp.c ---- */
 struct ts_arp *ts_arp_new(void);
 void ts_arp_free(struct ts_arp *a);
 void ts_arp_input(struct ts_stack *s, const struct ts_link_rx *f);
-/* frame: 14 free bytes then an IPv4 datagram of len - 14 bytes, for next hop nexthop.
- * Sends at once when the address is known, else copies it into the pending queue and asks. */
-int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len);
+/* frame: 14 free bytes then an IPv4 datagram of len - 14 bytes, for next hop nexthop, with its
+ * offload metadata (NULL: none). Sends at once when the address is known, else copies it (and
+ * the metadata) into the pending queue and asks. */
+int ts_arp_output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, size_t len,
+                  const struct ts_frame_meta *meta);
 void ts_arp_announce(struct ts_stack *s); /* gratuitous ARP */
 /* A frame that waited in ARP's queue: 14 bytes of room for Ethernet, then an IPv4 datagram. */
 struct ts_arp_frame {
     struct ts_arp_frame *next;
+    struct ts_frame_meta meta;
     size_t len;
     uint8_t data[];
 };
@@ -158,6 +181,12 @@ struct ts_ip_rx {
     /* It came through the loopback queue (sent by this stack to itself), not from a link: a
      * source in 127/8 is right then. */
     bool loopback;
+    /* The transport checksum needs no check: the host verified it (DATA_VALID) or left it
+     * partial for us as its NIC (the datagram never crossed a wire). */
+    bool l4_csum_ok;
+    /* A TCP super-segment: the data bytes of each wire segment it stands for (the sender's MSS);
+     * a UDP super-datagram: the data bytes of each datagram it holds. 0 for an ordinary one. */
+    uint16_t gso_size;
 };
 /* Validates one datagram from the link (RFC 1122 3.2.1) and reassembles fragments. Returns true
  * with a complete datagram for us in *out; false when it was dropped (counted) or is a fragment
@@ -193,6 +222,27 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap);
  * but queued whole, unfragmented, for the conductor to feed back in. */
 int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
                uint8_t tos);
+/* What a transport asks of the link when it sends (ts_ip_send_offload). */
+struct ts_ip_offload {
+    /* > 0: the datagram is a TCP super-segment of up to 64 KiB, which the link cuts into pieces of
+     * gso_size data bytes (needs TS_OFFLOAD_TSO4, ts_ip_gso_ok; DF is set, the MTU not applied
+     * to the whole). l4_hdr_len is then the TCP header's length, options included. */
+    uint16_t gso_size;
+    uint16_t l4_hdr_len;
+    /* The transport wrote only the pseudo-header sum (tcp/udp_csum_partial) into its checksum
+     * field, csum_offset bytes into its header: the link completes it (needs TS_OFFLOAD_CSUM;
+     * always so for a super-segment). */
+    bool csum_partial;
+    uint16_t csum_offset;
+};
+/* ts_ip_send with DF and offloads: -EOPNOTSUPP when the link lacks what o asks for. */
+int ts_ip_send_offload(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len,
+                       uint8_t tos, const struct ts_ip_offload *o);
+/* May a transport send super-segments (and partial checksums) towards dst? The driver takes
+ * them (TS_OFFLOAD_TSO4 | TS_OFFLOAD_CSUM). */
+bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst);
+/* The TS_OFFLOAD_* the link towards dst takes. */
+unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst);
 /* The next hop for dst, or 0 if there is no route (dst itself for our own addresses). */
 uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst);
 /* The source address for a datagram to dst when the sender has none: 127.0.0.1 towards 127/8
@@ -236,13 +286,21 @@ void ts_udp_table_free(struct ts_udp_table *t);
 /* What became of a datagram: delivered or dropped (counted), or nobody listens on its port, which
  * the caller may answer with "port unreachable" (RFC 1122 4.1.3.1). */
 enum ts_udp_rx { TS_UDP_RX_DONE, TS_UDP_RX_NO_PORT };
-enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
+/* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok); gso_size > 0: a
+ * super-datagram, delivered as datagrams of gso_size bytes (struct ts_ip_rx.gso_size). */
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok,
+                            uint16_t gso_size);
 void ts_udp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 
 /* ---- tcp*.c ---- */
 struct ts_tcp_table *ts_tcp_table_new(struct ts_stack *s);
 void ts_tcp_table_free(struct ts_tcp_table *t);
-void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip);
+/* csum_ok: the checksum needs no check (struct ts_ip_rx.l4_csum_ok). */
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok);
+/* Around the frames of one wake-up (ts_stack_step): ACKs for in-order data are owed per batch, as
+ * for one super-segment, and sent at its end. */
+void ts_tcp_batch_begin(struct ts_stack *s);
+void ts_tcp_batch_end(struct ts_stack *s);
 void ts_tcp_icmp_error(struct ts_stack *s, const struct ts_icmp_error *e);
 ts_time_t ts_tcp_poll(struct ts_stack *s, ts_time_t now);
 

@@ -235,10 +235,55 @@ static bool assemble(struct ts_stack *s, struct dgram *d, struct ts_ip_rx *whole
     return true;
 }
 
-bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_rx *whole)
+/* Make room for a fragment of len bytes: evict the oldest other datagrams; if d alone would be
+ * too big, drop it (false). */
+static bool make_room(struct ts_stack *s, struct dgram *d, uint32_t len)
 {
     struct ts_reass *r = s->reass;
-    release_returned(r);
+    while (r->mem + FRAG_COST(len) > REASS_MAX_MEMORY) {
+        struct dgram *o = oldest(r, d);
+        ts_count(s, TS_C_IP_REASS_DROP_NO_MEMORY);
+        if (!o) {
+            dgram_free(r, d);
+            return false;
+        }
+        dgram_free(r, o);
+    }
+    return true;
+}
+
+/* Keep a copy of the fragment in d, in offset order, with what it tells about the datagram: the
+ * first fragment its TOS and TTL, the last its length (RFC 791 3.2). */
+static bool store_fragment(struct ts_stack *s, struct dgram *d, const struct ts_ip_rx *rx)
+{
+    const struct ipv4_hdr *frag = &rx->ip;
+    uint32_t off = frag->frag_off, len = (uint32_t)frag->payload_len;
+    struct frag *nf = malloc(FRAG_COST(len));
+    if (!nf)
+        return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
+    nf->off = (uint16_t)off;
+    nf->len = (uint16_t)len;
+    memcpy(nf->data, frag->payload, len);
+    insert(d, nf);
+    d->mem += FRAG_COST(len);
+    s->reass->mem += FRAG_COST(len);
+    d->link_broadcast |= rx->link_broadcast;
+    if (off == 0) {
+        d->tos = frag->tos;
+        d->ttl = frag->ttl;
+    }
+    if (!frag->mf) {
+        d->have_last = true;
+        d->total = off + len;
+    }
+    return true;
+}
+
+/* A fragment arrives: checked alone, then against its datagram (reject: dropped with it), then
+ * kept; when it completes the datagram, the whole is described in *whole (true). */
+bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_rx *whole)
+{
+    release_returned(s->reass);
     const struct ipv4_hdr *frag = &rx->ip;
     uint32_t off = frag->frag_off, len = (uint32_t)frag->payload_len;
 
@@ -258,38 +303,9 @@ bool ts_reass_input(struct ts_stack *s, const struct ts_ip_rx *rx, struct ts_ip_
     case ADD_OK:
         break;
     }
-
-    /* Make room: evict the oldest other datagrams; if this one alone is too big, drop it. */
-    while (r->mem + FRAG_COST(len) > REASS_MAX_MEMORY) {
-        struct dgram *o = oldest(r, d);
-        ts_count(s, TS_C_IP_REASS_DROP_NO_MEMORY);
-        if (!o) {
-            dgram_free(r, d);
-            return false;
-        }
-        dgram_free(r, o);
-    }
-    d->link_broadcast |= rx->link_broadcast;
-    struct frag *nf = malloc(FRAG_COST(len));
-    if (!nf)
-        return reject(s, d, TS_C_IP_REASS_DROP_NO_MEMORY);
-    nf->off = (uint16_t)off;
-    nf->len = (uint16_t)len;
-    memcpy(nf->data, frag->payload, len);
-    insert(d, nf);
-    d->mem += FRAG_COST(len);
-    r->mem += FRAG_COST(len);
-    if (off == 0) {
-        d->tos = frag->tos;
-        d->ttl = frag->ttl;
-    }
-    if (!frag->mf) {
-        d->have_last = true;
-        d->total = off + len;
-    }
-    if (!complete(d))
+    if (!make_room(s, d, len) || !store_fragment(s, d, rx) || !complete(d))
         return false;
-    whole->link_broadcast = d->link_broadcast;
+    *whole = (struct ts_ip_rx){.link_broadcast = d->link_broadcast};
     return assemble(s, d, whole);
 }
 

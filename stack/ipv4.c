@@ -30,6 +30,44 @@ static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
     return src == s->cfg.ip;
 }
 
+/* Transport checksum fields: where a partial checksum must point (RFC 9293 3.1, RFC 768). */
+#define TCP_CSUM_OFFSET 16
+#define UDP_CSUM_OFFSET 6
+#define TCP_MIN_HDR     20
+#define UDP_HDR_LEN     8
+
+/* The driver's offload claims, checked against the datagram before anyone believes them: a
+ * super-segment must be one whole TCP segment (a super-datagram one whole UDP datagram), no
+ * fragment, with a piece size, and a partial
+ * checksum must start at the transport header and point at its checksum field. A header that
+ * lies is dropped and counted. Sets what the transport may rely on. */
+static bool offload_ok(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_rx *rx)
+{
+    const struct ipv4_hdr *ip = &rx->ip;
+    bool frag = ip->mf || ip->frag_off != 0;
+    if (f->gso != TS_GSO_NONE) {
+        bool tcp = f->gso == TS_GSO_TCPV4;
+        if (ip->proto != (tcp ? IP_PROTO_TCP : IP_PROTO_UDP) || frag || f->gso_size == 0 ||
+            ip->payload_len < (tcp ? TCP_MIN_HDR : UDP_HDR_LEN)) {
+            ts_count(s, TS_C_IP_DROP_OFFLOAD_GSO);
+            return false;
+        }
+        rx->gso_size = f->gso_size;
+    }
+    if (f->csum == TS_CSUM_PARTIAL) {
+        size_t field = ip->proto == IP_PROTO_TCP   ? TCP_CSUM_OFFSET
+                       : ip->proto == IP_PROTO_UDP ? UDP_CSUM_OFFSET
+                                                   : 0;
+        if (field == 0 || frag || f->csum_start != (int32_t)ip->hdr_len ||
+            f->csum_offset != field || ip->payload_len < field + 2) {
+            ts_count(s, TS_C_IP_DROP_OFFLOAD_CSUM);
+            return false;
+        }
+    }
+    rx->l4_csum_ok = !frag && (f->csum == TS_CSUM_PARTIAL || f->csum == TS_CSUM_VALID);
+    return true;
+}
+
 bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_rx *out)
 {
     struct ts_ip_rx rx = {.link_broadcast = f->broadcast};
@@ -40,6 +78,8 @@ bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_
         ts_count(s, why);
         return false;
     }
+    if ((f->gso != TS_GSO_NONE || f->csum != TS_CSUM_NONE) && !offload_ok(s, f, &rx))
+        return false;
     if (bad_source(s, rx.ip.src, rx.ip.dst)) {
         ts_count(s, TS_C_IP_DROP_BAD_SRC);
         return false;
@@ -98,11 +138,11 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap)
     return s->tx + TS_TX_HEADROOM;
 }
 
-/* One datagram (or fragment) whose IPv4 header goes at frame + 14: emit it and pass it on. */
-static int output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, const struct ipv4_hdr *h)
+unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst)
 {
-    ipv4_emit(h, frame + ETH_HDR_LEN, IPV4_HDR_LEN);
-    return ts_arp_output(s, nexthop, frame, ETH_HDR_LEN + IPV4_HDR_LEN + h->payload_len);
+    /* One link: every destination goes out through the same driver, but ourselves: the loopback
+     * queue takes whole datagrams with their checksums (nothing would complete them). */
+    return ts_ip_is_local(s, dst) ? 0 : s->offloads;
 }
 
 /* A datagram to ourselves: copied whole (a loopback has no MTU to fragment for) onto the queue
@@ -155,8 +195,40 @@ void ts_ip_loopback_flush(struct ts_stack *s)
         free(d);
 }
 
-int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
-               uint8_t tos)
+bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst)
+{
+    const unsigned need = TS_OFFLOAD_TSO4 | TS_OFFLOAD_CSUM;
+    return (ts_ip_offloads(s, dst) & need) == need;
+}
+
+/* One datagram (or fragment) whose IPv4 header goes at frame + 14: emit it and pass it on. */
+static int output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, const struct ipv4_hdr *h,
+                  const struct ts_frame_meta *meta)
+{
+    ipv4_emit(h, frame + ETH_HDR_LEN, IPV4_HDR_LEN);
+    return ts_arp_output(s, nexthop, frame, ETH_HDR_LEN + IPV4_HDR_LEN + h->payload_len, meta);
+}
+
+/* The driver metadata of a datagram sent with offloads o (len: transport bytes). */
+static struct ts_frame_meta offload_meta(const struct ts_ip_offload *o, size_t len)
+{
+    struct ts_frame_meta m = {0};
+    if (o->csum_partial || o->gso_size) {
+        m.csum = TS_CSUM_PARTIAL;
+        m.csum_start = ETH_HDR_LEN + IPV4_HDR_LEN;
+        m.csum_offset = o->csum_offset;
+    }
+    /* A super-segment of one piece or less is an ordinary segment. */
+    if (o->gso_size && len > (size_t)o->l4_hdr_len + o->gso_size) {
+        m.gso = TS_GSO_TCPV4;
+        m.gso_size = o->gso_size;
+        m.hdr_len = (uint16_t)(ETH_HDR_LEN + IPV4_HDR_LEN + o->l4_hdr_len);
+    }
+    return m;
+}
+
+static int ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len,
+                   bool df, uint8_t tos, const struct ts_ip_offload *o)
 {
     if (len > IPV4_MAX_LEN - IPV4_HDR_LEN)
         return -EMSGSIZE;
@@ -167,6 +239,9 @@ int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, si
     }
     bool local = ts_ip_is_local(s, dst);
     size_t mtu = ts_ip_mtu(s, dst);
+    struct ts_frame_meta meta = o ? offload_meta(o, len) : (struct ts_frame_meta){0};
+    if (meta.gso != TS_GSO_NONE)
+        mtu = IPV4_MAX_LEN; /* the link cuts it into pieces that fit (DF is set on each) */
     if (IPV4_HDR_LEN + len > mtu && df && !local) {
         /* RFC 791: DF forbids fragmenting; the sender (TCP, RFC 1191) must send less. */
         ts_count(s, TS_C_IP_DROP_DF_TOO_BIG);
@@ -191,7 +266,7 @@ int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, si
     if (IPV4_HDR_LEN + len <= mtu) {
         h.payload = s->tx + TS_TX_HEADROOM;
         h.payload_len = len;
-        return output(s, nexthop, s->tx, &h);
+        return output(s, nexthop, s->tx, &h, o ? &meta : NULL);
     }
     /* RFC 791 "Fragmentation": every fragment but the last carries a multiple of 8 bytes. Each
      * fragment's headers are written just in front of its data, over the tail of the previous
@@ -206,9 +281,25 @@ int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, si
         h.payload = frame + TS_TX_HEADROOM;
         h.payload_len = n;
         ts_count(s, TS_C_IP_FRAG_TX);
-        int rc = output(s, nexthop, frame, &h);
+        int rc = output(s, nexthop, frame, &h, NULL);
         if (rc < 0 && ret == 0)
             ret = rc;
     }
     return ret;
+}
+
+int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
+               uint8_t tos)
+{
+    return ip_send(s, src, dst, proto, len, df, tos, NULL);
+}
+
+int ts_ip_send_offload(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len,
+                       uint8_t tos, const struct ts_ip_offload *o)
+{
+    unsigned need = (o->gso_size ? TS_OFFLOAD_TSO4 | TS_OFFLOAD_CSUM : 0) |
+                    (o->csum_partial ? TS_OFFLOAD_CSUM : 0);
+    if ((s->offloads & need) != need)
+        return -EOPNOTSUPP;
+    return ip_send(s, src, dst, proto, len, true, tos, o);
 }

@@ -17,7 +17,8 @@
 #include "wire/icmp.h"
 
 /* ts_stack_step reads at most this many frames per call, so one busy link cannot starve the
- * timers; the loop comes back at once (the returned deadline is "now"). */
+ * timers; the loop comes back at once (the returned deadline is "now"). The frames of one call are
+ * one batch for TCP's ACKs (ts_tcp_batch_begin/end): one ACK per burst, as for a super-segment. */
 #define STEP_MAX_FRAMES 4096
 /* ts_stack_poll feeds at most this many datagrams of the loopback queue back in per call, so a
  * conversation of the stack with itself cannot hold its caller (and the lock) for long; the
@@ -33,8 +34,8 @@ void ts_config_default(struct ts_config *cfg)
     cfg->prefix_len = 24;
     cfg->gateway = 0x0a000001u; /* 10.0.0.1 */
     cfg->mtu = 1500;
-    cfg->tcp_rcvbuf = 256 * 1024;
-    cfg->tcp_sndbuf = 256 * 1024;
+    cfg->tcp_rcvbuf = 1024 * 1024;
+    cfg->tcp_sndbuf = 1024 * 1024;
     cfg->tcp_msl = 30 * TS_SEC;
     cfg->tcp_max_conns = 4096;
     cfg->tcp_timestamps = true;
@@ -96,6 +97,7 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg, struct ts_driver *drv
     s->ip_id = (uint16_t)(cfg->secret[0] << 8 | cfg->secret[1]);
     s->icmp_refill = now;
     s->icmp_tokens = UINT32_MAX; /* "full": icmp.c clamps it to its burst size */
+    s->offloads = ts_driver_offloads(drv);
     s->arp = ts_arp_new();
     s->reass = ts_reass_new();
     if (!s->arp || !s->reass)
@@ -172,11 +174,11 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
             deliver_icmp_error(s, &err);
         break;
     case IP_PROTO_TCP:
-        ts_tcp_input(s, &rx->ip);
+        ts_tcp_input(s, &rx->ip, rx->l4_csum_ok);
         break;
     case IP_PROTO_UDP:
         /* RFC 1122 4.1.3.1: a datagram to a port nobody listens on gets port unreachable. */
-        if (ts_udp_input(s, &rx->ip) == TS_UDP_RX_NO_PORT)
+        if (ts_udp_input(s, &rx->ip, rx->l4_csum_ok, rx->gso_size) == TS_UDP_RX_NO_PORT)
             ts_icmp_send_error(s, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, rx);
         break;
     default:
@@ -187,11 +189,12 @@ static void deliver(struct ts_stack *s, const struct ts_ip_rx *rx)
     }
 }
 
-void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now)
+void ts_stack_input_meta(struct ts_stack *s, const uint8_t *frame, size_t len,
+                         const struct ts_frame_meta *meta, ts_time_t now)
 {
     s->now = now;
     struct ts_link_rx f;
-    if (!ts_link_input(s, frame, len, &f))
+    if (!ts_link_input(s, frame, len, meta, &f))
         return;
     struct ts_ip_rx rx;
     switch (f.type) {
@@ -208,6 +211,11 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
     }
 }
 
+void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_time_t now)
+{
+    ts_stack_input_meta(s, frame, len, NULL, now);
+}
+
 /* Datagrams the stack sent to itself (to its address or to 127/8: ipv4.c queued them) come back
  * in here as received ones, but never from a link: no Ethernet, and none of the checks that keep
  * a link's datagrams honest (a source of 127.0.0.1 or of our own address is right here, RFC 1122
@@ -218,7 +226,8 @@ static bool loopback_run(struct ts_stack *s)
         struct ts_loop_dgram *d = ts_ip_loopback_pop(s);
         if (!d)
             return false;
-        struct ts_ip_rx rx = {.link_broadcast = false, .loopback = true};
+        /* Its checksums were made here a moment ago: nothing to check (Linux's lo alike). */
+        struct ts_ip_rx rx = {.link_broadcast = false, .loopback = true, .l4_csum_ok = true};
         enum ts_counter why = ipv4_parse(d->data, d->len, &rx.ip);
         if (why == TS_C_OK)
             deliver(s, &rx);
@@ -288,14 +297,16 @@ ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now)
 ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
 {
     bool more = false;
+    ts_tcp_batch_begin(s);
     for (int i = 0;; i++) {
         if (i == STEP_MAX_FRAMES) {
             more = true;
             break;
         }
-        int n = ts_driver_recv(s->drv, s->rx, sizeof s->rx, now);
+        struct ts_frame_meta meta;
+        int n = ts_driver_recv_meta(s->drv, s->rx, sizeof s->rx, &meta, now);
         if (n > 0) {
-            ts_stack_input(s, s->rx, (size_t)n, now);
+            ts_stack_input_meta(s, s->rx, (size_t)n, &meta, now);
             continue;
         }
         if (n == -EMSGSIZE) {
@@ -305,6 +316,7 @@ ts_time_t ts_stack_step(struct ts_stack *s, ts_time_t now)
         }
         break; /* 0: nothing waiting; other errors: the driver will tell again next time */
     }
+    ts_tcp_batch_end(s);
     ts_time_t next = ts_stack_poll(s, now);
     next = ts_time_min(next, ts_driver_next_deadline(s->drv, now));
     return more ? now : next;

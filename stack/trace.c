@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "wire/tcp.h"
 
 void ts_stack_set_trace(struct ts_stack *s, ts_trace_fn fn, void *arg)
 {
@@ -15,6 +16,38 @@ void ts_stack_trace(struct ts_stack *s, const struct ts_trace_event *ev)
 {
     if (s->trace_fn)
         s->trace_fn(s->trace_arg, ev);
+}
+
+void ts_stack_set_segment_hook(struct ts_stack *s, ts_segment_fn fn, void *arg)
+{
+    s->seg_fn = fn;
+    s->seg_arg = arg;
+}
+
+void ts_stack_segment_note(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                           const struct tcp_hdr *h, bool sent)
+{
+    if (!s->seg_fn)
+        return;
+    struct ts_segment_event ev = {
+        .time = s->now,
+        .sent = sent,
+        .laddr = laddr,
+        .raddr = raddr,
+        .lport = sent ? h->sport : h->dport,
+        .rport = sent ? h->dport : h->sport,
+        .seq = h->seq,
+        .ack = h->ack,
+        .flags = h->flags,
+        .wnd = h->wnd,
+        .len = (uint32_t)h->payload_len,
+        .mss = h->opts.mss_ok ? h->opts.mss : -1,
+        .wscale = h->opts.ws_ok ? (int8_t)h->opts.ws : -1,
+        .sack_perm = h->opts.sack_perm,
+        .ts = h->opts.ts_ok,
+        .nsack = h->opts.nsack,
+    };
+    s->seg_fn(s->seg_arg, &ev);
 }
 
 size_t ts_trace_format(const struct ts_trace_event *ev, char *buf, size_t cap)

@@ -117,15 +117,12 @@ static bool port_used(const struct ts_udp_table *t, uint16_t lport)
 
 /* An ephemeral port no endpoint uses. The search starts at a point derived from the stack's
  * secret and moves on after each pick, so consecutive sockets do not get neighbouring ports in a
- * predictable order from start-up (RFC 6056 3.3.1 in spirit, without a global random source). */
+ * predictable order from start-up (RFC 6056 3.3.1 in spirit, without a global random source).
+ * (The range is sound: ts_stack_new refuses a configuration without one.) */
 static uint16_t ephemeral_port(struct ts_stack *s)
 {
     struct ts_udp_table *t = s->udp;
     uint32_t lo = s->cfg.ephemeral_lo, hi = s->cfg.ephemeral_hi;
-    if (lo == 0 || hi < lo) {
-        lo = 32768;
-        hi = 60999;
-    }
     uint32_t n = hi - lo + 1;
     if (!t->hint_set) {
         uint32_t h = 2166136261u;
@@ -430,11 +427,26 @@ static void enqueue(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src, uin
     notify(u, TS_UDP_EV_READABLE);
 }
 
-enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+/* The datagram's data to u; a super-datagram (USO) as the datagrams of gso bytes it holds. */
+static void enqueue_all(struct ts_stack *s, struct ts_udp_sock *u, uint32_t src,
+                        const struct udp_hdr *h, uint16_t gso)
+{
+    if (gso == 0 || h->payload_len <= gso) {
+        enqueue(s, u, src, h->sport, h->payload, h->payload_len);
+        return;
+    }
+    for (size_t off = 0; off < h->payload_len; off += gso) {
+        size_t n = h->payload_len - off < gso ? h->payload_len - off : gso;
+        enqueue(s, u, src, h->sport, h->payload + off, n);
+    }
+}
+
+enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok,
+                            uint16_t gso_size)
 {
     ts_count(s, TS_C_UDP_RX);
     struct udp_hdr h;
-    enum ts_counter r = udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h);
+    enum ts_counter r = udp_parse_ex(ip->payload, ip->payload_len, ip->src, ip->dst, !csum_ok, &h);
     if (r != TS_C_OK) {
         ts_count(s, r);
         return TS_UDP_RX_DONE;
@@ -453,7 +465,7 @@ enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
             if (match(u, ip->src, h.sport, ip->dst, h.dport, true) < 0)
                 continue;
             any = true;
-            enqueue(s, u, ip->src, h.sport, h.payload, h.payload_len);
+            enqueue_all(s, u, ip->src, &h, gso_size);
         }
         if (any)
             return TS_UDP_RX_DONE;
@@ -475,7 +487,7 @@ enum ts_udp_rx ts_udp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         ts_count(s, TS_C_UDP_DROP_NO_PORT);
         return TS_UDP_RX_NO_PORT;
     }
-    enqueue(s, best, ip->src, h.sport, h.payload, h.payload_len);
+    enqueue_all(s, best, ip->src, &h, gso_size);
     return TS_UDP_RX_DONE;
 }
 

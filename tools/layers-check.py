@@ -15,6 +15,10 @@ It prints the layers bottom-up and every call between files, then fails, with on
 the caller, the callee and the symbols, on a call from a lower layer to a higher one and on a
 loop of files anywhere but inside TCP (output arms timers, timers call output: that loop is the
 protocol's own). A stack/ file that belongs to no layer fails too: add it to LAYERS below.
+
+With the sources it also measures every function of stack/ (signature to closing brace), prints
+the longest, and fails on any of MAX_FUNCTION_LINES lines or more: a reader should see a whole
+function at once.
 """
 
 import argparse
@@ -23,6 +27,9 @@ import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import csource  # noqa: E402  (tools/csource.py)
 
 # Bottom-up. A file may call files of its own layer and of the layers before it.
 LAYERS = [
@@ -44,6 +51,8 @@ LOOPS_ALLOWED = {"tcp"}
 SHARED_HEADERS = {"stack/internal.h"}
 
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
+# Every function of stack/ is shorter than this (lines from its signature to its closing brace).
+MAX_FUNCTION_LINES = 80
 
 
 def layer_of(path):
@@ -188,7 +197,30 @@ def cycle_in(comp, edges):
     return " ".join(comp)
 
 
-def check(files, includes):
+def function_lengths(root):
+    """[(lines, "stack/file.c:function")] of every function in stack/, longest first."""
+    out = []
+    for d, _, names in os.walk(os.path.join(root, "stack")):
+        for n in names:
+            if n.endswith((".c", ".h")):
+                path = os.path.join(d, n)
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                for name, first, last in csource.functions(path):
+                    out.append((last - first + 1, f"{rel}:{name}"))
+    return sorted(out, key=lambda x: (-x[0], x[1]))
+
+
+def check_lengths(lengths):
+    """Prints the longest function; returns a failure line for each one that is too long."""
+    if not lengths:
+        return []
+    n, where = lengths[0]
+    print(f"longest function: {where}, {n} lines (limit: under {MAX_FUNCTION_LINES})")
+    return [f"function too long: {w} is {k} lines (under {MAX_FUNCTION_LINES} wanted): split it "
+            "into named steps" for k, w in lengths if k >= MAX_FUNCTION_LINES]
+
+
+def check(files, includes, lengths=()):
     failures = []
     for src in sorted(files):
         if layer_of(src) is None:
@@ -226,13 +258,16 @@ def check(files, includes):
         where = f"inside layer {layers[0]}" if len(layers) == 1 else "across layers " + ", ".join(
             layers)
         failures.append(f"loop of files {where}: {cycle_in(comp, edges)}")
+    lengths = list(lengths)
+    failures += check_lengths(lengths)
 
     for f in failures:
         print(f"layers-check: FAIL: {f}")
     if failures:
         return 1
+    longest = f", longest function {lengths[0][0]} lines" if lengths else ""
     print(f"layers-check: OK: {len(files)} files in {len(LAYERS)} layers, {ncalls} calls between "
-          "files, none upward, no loop outside TCP")
+          f"files, none upward, no loop outside TCP{longest}")
     return 0
 
 
@@ -251,7 +286,7 @@ def main(argv):
     files = read_nm(lines)
     for src in sources:
         files.setdefault(src, (set(), set()))
-    return check(files, includes_of(root, sources))
+    return check(files, includes_of(root, sources), function_lengths(root))
 
 
 if __name__ == "__main__":

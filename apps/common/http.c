@@ -449,6 +449,8 @@ const char *http_reason(int status)
         return "OK";
     case 204:
         return "No Content";
+    case 302:
+        return "Found";
     case 400:
         return "Bad Request";
     case 404:

@@ -173,6 +173,13 @@ static const char *set_stats(const char *val, void *ctx)
     return NULL;
 }
 
+static const char *set_no_offload(const char *val, void *ctx)
+{
+    (void)val;
+    ((struct ts_app_opts *)ctx)->no_offload = true;
+    return NULL;
+}
+
 static const char *set_seed(const char *val, void *ctx)
 {
     struct ts_app_opts *o = ctx;
@@ -258,6 +265,9 @@ static const struct ts_app_flag common_flags[] = {
     {"trace", NULL, "print every TCP state change, its cause and time in the old state (stderr)",
      set_trace},
     {"stats", NULL, "print the non-zero counters (drops with their reasons) on exit", set_stats},
+    {"no-offload", NULL,
+     "no checksum/TSO offloads on the tap (switched off on it): one frame per MTU each way",
+     set_no_offload},
     {"control", "PATH", "tapstack-stat's Unix socket (default DIR/TAP.sock, printed; none = off)",
      set_control},
     {"drop", "P", "drop frames with probability P, both directions", set_drop},
@@ -332,6 +342,10 @@ void ts_app_parse(const struct ts_app_spec *spec, int argc, char **argv, struct 
     ts_config_default(&o->cfg);
     o->fault.seed = 1;
     gw_given = false;
+    /* TAPSTACK_OFFLOAD=0 makes --no-offload the default: how the tests run every app without
+     * offloads (TAPSTACK_OFFLOAD=0 tests/run-integration.sh build). */
+    const char *off = getenv("TAPSTACK_OFFLOAD");
+    o->no_offload = off && strcmp(off, "0") == 0;
 
     int npos = 0;
     bool only_pos = false;
@@ -522,7 +536,7 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
 
     bool existed = if_nametoindex(o->tap) != 0;
     char err[256];
-    struct ts_driver *d = ts_tap_open(o->tap, err, sizeof(err));
+    struct ts_driver *d = ts_tap_open_ex(o->tap, !o->no_offload, err, sizeof(err));
     if (!d) {
         fprintf(stderr, "%s: %s\n", o->prog, err);
         return -1;
@@ -564,11 +578,18 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
         fault_desc(&o->fault.in, "in", faults, sizeof(faults));
         fault_desc(&o->fault.out, "out", faults, sizeof(faults));
     }
-    fprintf(stderr, "%s: up on %s as %s/%u, gateway %s, MAC %s, MTU %u%s%s%s%s\n", o->prog, o->tap,
-            ts_ip_format(cfg.ip, ip), cfg.prefix_len,
+    unsigned off = ts_driver_offloads(d);
+    fprintf(stderr, "%s: up on %s as %s/%u, gateway %s, MAC %s, MTU %u, offloads %s%s%s%s%s\n",
+            o->prog, o->tap, ts_ip_format(cfg.ip, ip), cfg.prefix_len,
             cfg.gateway ? ts_ip_format(cfg.gateway, gw) : "none", ts_mac_format(cfg.mac, mac),
-            cfg.mtu, o->pcap ? ", capturing to " : "", o->pcap ? o->pcap : "",
-            o->faults ? ", faults:" : "", faults);
+            cfg.mtu,
+            (off & TS_OFFLOAD_USO4)   ? "csum+tso4+uso4"
+            : (off & TS_OFFLOAD_TSO4) ? "csum+tso4"
+            : (off & TS_OFFLOAD_CSUM) ? "csum"
+            : o->no_offload           ? "off"
+                                      : "none (kernel or fault injector)",
+            o->pcap ? ", capturing to " : "", o->pcap ? o->pcap : "", o->faults ? ", faults:" : "",
+            faults);
     if (!existed)
         fprintf(stderr,
                 "%s: note: %s did not exist, so it was created and disappears on exit; the host "

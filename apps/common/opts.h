@@ -4,7 +4,7 @@
  *   --tap NAME  --ip ADDR/PREFIX  --gw ADDR  --mac MAC  --mtu N  --pcap FILE  --msl SECONDS
  *   --drop P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N   (both directions)
  *   --drop-in P --drop-out P ... --delay-in MS --delay-out MS            (one direction)
- *   --trace  --stats  --control PATH|none  --help
+ *   --trace  --stats  --no-offload  --control PATH|none  --help
  * and adds its own through a table of struct ts_app_flag. A bad value gets one line saying what
  * is wrong and how to fix it, and exit status 2.
  *
@@ -90,6 +90,9 @@ struct ts_app_opts {
     bool faults; /* any fault flag given: wrap the driver in the fault injector */
     bool trace;
     bool stats; /* --stats: print the non-zero counters on exit (ts_app_teardown) */
+    /* --no-offload (or TAPSTACK_OFFLOAD=0 in the environment): the tap without IFF_VNET_HDR,
+     * offloads switched off */
+    bool no_offload;
     /* --control: the control socket's path; NULL = the default for the tap, "none" = none */
     const char *control;
     /* Set by the caller after ts_app_parse: ts_app_bringup leaves the signals alone (no

@@ -82,6 +82,80 @@ size_t ts_runtime_history_since(struct ts_runtime *rt, uint64_t since, struct ts
 /* The path so far of a live connection (its ts_tcp_info.id); false if it has none. */
 bool ts_runtime_live_path(struct ts_runtime *rt, uint64_t conn_id, struct ts_stat_conn *out);
 
+/* How often each state change happened since the runtime started: counts[from][to], states
+ * indexed by their number (enum ts_tcp_state; 0 unused). Counted always, whatever is kept. */
+#define TS_CONTROL_NSTATES 12
+void ts_runtime_transition_counts(struct ts_runtime *rt,
+                                  uint64_t counts[TS_CONTROL_NSTATES][TS_CONTROL_NSTATES]);
+
+/* ---- segment ladders (off until asked for) ----
+ * With recording on, the runtime keeps for each of the last TS_SEGLOG_CONNS connections that
+ * began (listeners excepted) its last TS_SEGLOG_ITEMS items: the segments it sent and received
+ * and its state changes, in the order they happened, numbered 1, 2, ... per connection. A
+ * connection that ended keeps its ladder until TS_SEGLOG_CONNS newer ones have begun. A state
+ * change caused by a received segment names it (and the segment names the change), so a ladder
+ * shows which segment moved the connection. Segments are matched to connections by their
+ * 4-tuple; the runtime learns each connection's state from the trace. Recording a segment is
+ * O(1) and allocates nothing (the memory is taken when recording is first turned on); with
+ * recording off the stack's segment hook is unset and costs one test per segment. */
+#define TS_SEGLOG_CONNS 256
+#define TS_SEGLOG_ITEMS 128
+
+enum { TS_SEGITEM_SENT = 1, TS_SEGITEM_RCVD = 2, TS_SEGITEM_STATE = 3 };
+struct ts_seg_item {
+    uint64_t n; /* 1, 2, ... in this connection's order */
+    ts_time_t time;
+    uint8_t kind;  /* TS_SEGITEM_* */
+    uint8_t state; /* a segment: our state when it left or arrived; a change: the new state */
+    union {
+        struct { /* SENT, RCVD: the segment as on the wire (see struct ts_segment_event) */
+            uint32_t seq, ack, len;
+            int32_t mss;
+            uint16_t wnd;
+            uint8_t flags, nsack;
+            int8_t wscale;
+            bool sack_perm, ts;
+            uint8_t ncaused;    /* state changes this segment caused (received segments) */
+            uint64_t caused[2]; /* their item numbers */
+        } seg;
+        struct { /* STATE */
+            uint8_t from;
+            const char *cause;  /* the trace's static string */
+            ts_time_t in_from;  /* time spent in `from` */
+            uint64_t trace_seq; /* the event's number in the trace (ts_runtime_events_since) */
+            uint64_t by;        /* the received segment's item number that caused it, 0: none */
+        } st;
+    } u;
+};
+/* A connection's ladder: who, where it stands, and the bases of relative sequence numbers. */
+struct ts_seg_conn {
+    uint64_t conn_id;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint8_t state; /* the latest known (TS_TCP_CLOSE once it ended) */
+    bool ended;
+    ts_time_t start, last; /* when its ladder began, and its latest item */
+    uint64_t items;        /* the newest item's number (0: none yet) */
+    /* Relative numbers count from our ISS and the peer's IRS, taken from the SYNs; a ladder that
+     * began without a SYN (recording turned on mid-connection) counts from the first segment
+     * seen that way, less one (iss_syn/irs_syn false). */
+    uint32_t iss, irs;
+    bool iss_known, irs_known, iss_syn, irs_syn;
+    int8_t ws_ours, ws_peer; /* window scale options of our SYN and the peer's (-1: none) */
+};
+/* Turn recording on (connections alive then get a ladder from now on) or off (what was kept
+ * stays readable). 0, or -1 with errno ENOMEM. */
+int ts_runtime_record_segments(struct ts_runtime *rt, bool on);
+bool ts_runtime_recording_segments(struct ts_runtime *rt);
+/* conn_id's ladder: its items numbered after since, oldest first, at most max, into out (*n of
+ * them), its header into *conn and the page (first, last, lost, next) into *pg. False when the
+ * connection has no ladder (unknown id, begun before recording, or displaced by newer ones). */
+bool ts_runtime_segments_since(struct ts_runtime *rt, uint64_t conn_id, uint64_t since,
+                               struct ts_seg_item *out, size_t max, size_t *n,
+                               struct ts_seg_conn *conn, struct ts_stat_page *pg);
+/* The connections that have a ladder, the most recently begun first, at most max. */
+size_t ts_runtime_seg_conns(struct ts_runtime *rt, struct ts_seg_conn *out, size_t max);
+
 /* ---- the control socket ---- */
 
 /* Serve the control socket at path, or at the default path for name when path is NULL. Returns

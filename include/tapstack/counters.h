@@ -16,6 +16,9 @@
     X(ETH_DROP_UNKNOWN_TYPE, "EtherType we do not speak")                                          \
     X(ETH_DROP_OVERSIZE, "frame larger than the MTU allows")                                       \
     X(ETH_TX_ERROR, "driver refused a frame")                                                      \
+    X(ETH_RX_GSO, "super-segments received (TCP or UDP GSO, up to 64 KiB)")                        \
+    X(ETH_TX_GSO, "TCP super-segments sent (GSO, the kernel cuts them at gso_size)")               \
+    X(ETH_DROP_OFFLOAD_TYPE, "virtio-net header with a GSO type we do not take (IPv6, ...)")       \
     /* ARP */                                                                                      \
     X(ARP_RX, "ARP packets received")                                                              \
     X(ARP_TX, "ARP packets sent")                                                                  \
@@ -53,6 +56,8 @@
     X(IP_REASS_DROP_NO_MEMORY, "reassembly memory or slot bound reached")                          \
     X(IP_REASS_DROP_BAD_FRAG, "fragment malformed (length not a multiple of 8, ...)")              \
     X(IP_REASS_DUPLICATE, "duplicate fragment ignored")                                            \
+    X(IP_DROP_OFFLOAD_GSO, "virtio-net GSO header does not fit the datagram (protocol, fragment)") \
+    X(IP_DROP_OFFLOAD_CSUM, "virtio-net header's partial checksum not at the transport checksum")  \
     X(IP_LOOPBACK, "datagrams to ourselves (our address, 127/8) through the loopback queue")       \
     X(IP_DROP_LOOPBACK_FULL, "datagram to ourselves dropped: loopback queue full")                 \
     X(IP_DROP_LOOPBACK_DST, "datagram from the link addressed to 127/8 (only ever inside a host)") \

@@ -260,6 +260,12 @@ void tcp_child_unlink(struct ts_tcp_conn *c)
 void tcp_conn_free(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     struct ts_tcp_table *t = s->tcp;
+    if (c->ack_queued) {
+        struct ts_tcp_conn **pp = &t->batch_acks;
+        while (*pp != c)
+            pp = &(*pp)->batch_next;
+        *pp = c->batch_next;
+    }
     tcp_hash_remove(s, c);
     tcp_child_unlink(c);
     if (c->prev)
@@ -476,8 +482,10 @@ static void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
 void tcp_established(struct ts_stack *s, struct ts_tcp_conn *c, const char *cause)
 {
     tcp_cc_init(c);
-    tcp_keepalive_reset(c, s->now);
     ts_tcp_set_state(s, c, TS_TCP_ESTABLISHED, cause);
+    /* After the door: keep-alive runs only in a synchronized state (RFC 1122 4.2.3.6), so a
+     * connection born with it on (a listener's option, or set before connect) starts it here. */
+    tcp_keepalive_reset(c, s->now);
     if (c->parent)
         tcp_child_established(s, c);
     else

@@ -20,8 +20,10 @@ void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
     (void)now;
     uint32_t mss = c->mss;
     if (c->cc.cwnd < c->cc.ssthresh) {
-        /* RFC 5681 3.1 eq. 2, with RFC 3465 L = 2 so delayed ACKs do not halve growth. */
-        c->cc.cwnd += acked < 2 * mss ? acked : 2 * mss;
+        /* RFC 5681 3.1 eq. 2, with RFC 3465 L = 2 so delayed ACKs do not halve growth. L counts
+         * our segments: a super-segment (GSO) is one, which its receiver ACKs as one. */
+        uint32_t seg = c->snd.seg_max > mss ? c->snd.seg_max : mss;
+        c->cc.cwnd += acked < 2 * seg ? acked : 2 * seg;
     } else {
         /* RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acknowledged. */
         c->cc.cwnd_acc += acked;

@@ -368,7 +368,9 @@ static void tcp_ack_new(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
         tcp_timer_rexmt_stop(c);
     else
         tcp_timer_rexmt_arm(c, now);
-    if (freed)
+    if (freed && c->snd.low_space && ts_ring_free_space(&c->sndbuf) >= c->sndbuf.cap / 2)
+        c->snd.low_space = false;
+    if (freed && !c->snd.low_space)
         tcp_notify(c, TS_TCP_EV_WRITABLE);
 }
 
@@ -600,17 +602,33 @@ static uint32_t tcp_text_in_order(struct ts_tcp_conn *c, const struct tcp_text *
     return delivered;
 }
 
+/* An ACK owed for in-order data of a batch: sent at the batch's end (ts_tcp_batch_end). */
+static void tcp_ack_at_batch_end(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->ack_queued)
+        return;
+    c->ack_queued = true;
+    c->batch_next = s->tcp->batch_acks;
+    s->tcp->batch_acks = c;
+}
+
 /* Bytes became readable: the owner hears of it, and an ACK is owed. RFC 1122 4.2.3.2: ACK at
  * least every second full-sized segment; as Linux, once more than one full segment's worth is
  * unacknowledged (segments carrying SACK blocks are a little shorter than "full" and must still
- * count). Otherwise the delayed ACK timer runs. */
+ * count). A super-segment is one segment: it is ACKed at once. So is a batch of frames the link
+ * handed over at one wake-up, which is what the kernel's GRO makes into one super-segment: one
+ * ACK at its end, or every TCP_BATCH_ACK_BYTES of it, rather than one per two frames (each ACK is
+ * a write to the tap and a round of the sender's ACK processing). Otherwise the delayed ACK timer
+ * runs. */
 static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered)
 {
     c->bytes_received += delivered;
     uint32_t full =
         c->adv_mss > TCP_OPT_TS_SPACE && c->ts_ok ? c->adv_mss - TCP_OPT_TS_SPACE : c->adv_mss;
     c->unacked_bytes += delivered;
-    if (c->unacked_bytes > full)
+    if (c->unacked_bytes > full && s->tcp->batch && c->unacked_bytes < TCP_BATCH_ACK_BYTES)
+        tcp_ack_at_batch_end(s, c);
+    else if (c->unacked_bytes > full)
         c->ack_now = true;
     else if (c->timers.delack == TS_TIME_NEVER)
         c->timers.delack = s->now + TCP_DELACK;
@@ -750,7 +768,27 @@ static bool tcp_time_wait_reopen(struct ts_stack *s, struct ts_tcp_conn *c,
     return true;
 }
 
-void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
+void ts_tcp_batch_begin(struct ts_stack *s)
+{
+    s->tcp->batch = true;
+}
+
+void ts_tcp_batch_end(struct ts_stack *s)
+{
+    struct ts_tcp_table *t = s->tcp;
+    t->batch = false;
+    while (t->batch_acks) {
+        struct ts_tcp_conn *c = t->batch_acks;
+        t->batch_acks = c->batch_next;
+        c->ack_queued = false;
+        if (c->unacked_bytes > 0) { /* not carried by a segment sent since */
+            c->ack_now = true;
+            tcp_output(s, c);
+        }
+    }
+}
+
+void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
 {
     ts_count(s, TS_C_TCP_RX);
     if (ts_ip_is_broadcast(s, ip->dst) || ipv4_is_multicast(ip->dst)) {
@@ -758,7 +796,8 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         return;
     }
     struct tcp_hdr seg;
-    enum ts_counter r = tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &seg);
+    enum ts_counter r =
+        tcp_parse_ex(ip->payload, ip->payload_len, ip->src, ip->dst, !csum_ok, &seg);
     if (r != TS_C_OK) {
         ts_count(s, r);
         return;
@@ -769,6 +808,7 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip)
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
+    ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     struct ts_tcp_conn *c = tcp_lookup(s, ip->dst, seg.dport, ip->src, seg.sport);
     if (c && c->state == TS_TCP_TIME_WAIT && (f & TCP_SYN) && !(f & TCP_ACK) &&
         tcp_time_wait_reopen(s, c, ip, &seg))

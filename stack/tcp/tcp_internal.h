@@ -66,6 +66,9 @@
 #define TCP_SACKSB_MAX        32   /* SACKed ranges remembered (RFC 6675 scoreboard) */
 #define TCP_CHALLENGE_PER_SEC 1000 /* RFC 5961 7, Linux's default */
 #define TCP_HASH_BITS         12
+/* In a batch of frames taken at one wake-up, an ACK at least every this many bytes: what one
+ * GRO-merged super-segment holds, which a receiver ACKs as one segment. */
+#define TCP_BATCH_ACK_BYTES 65536
 
 struct ts_tcp_conn;
 
@@ -133,7 +136,14 @@ struct ts_tcp_conn {
         uint32_t max_wnd;  /* MAX.SND.WND (RFC 5961 5.2): the largest window offered */
         uint8_t wscale;    /* Snd.Wind.Shift (RFC 7323 2.3): the peer's shift */
         uint32_t buf_seq;  /* sequence number of the first byte in sndbuf */
-        bool fin_queued;   /* the app is done sending: FIN after sndbuf */
+        /* The most data one segment of ours carries: the MSS less options, or a super-segment's
+         * when the link cuts them (GSO); what slow start counts an ACK's worth in. */
+        uint32_t seg_max;
+        /* The send buffer fell under half free: the owner hears WRITABLE once it is over half
+         * again, not at every ACK (each would wake a blocked writer for a few bytes; Linux's
+         * SOCK_NOSPACE works the same way). */
+        bool low_space;
+        bool fin_queued; /* the app is done sending: FIN after sndbuf */
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */
@@ -213,8 +223,10 @@ struct ts_tcp_conn {
 
     /* ACK policy. */
     bool ack_now;
-    uint32_t unacked_bytes; /* received and not yet ACKed: ACK at 2 full-sized segments */
-    bool sws_override;      /* the persist timer lets one small segment out */
+    bool ack_queued;                /* in the table's batch_acks list (ts_tcp_batch_end) */
+    struct ts_tcp_conn *batch_next; /* that list */
+    uint32_t unacked_bytes;         /* received and not yet ACKed: ACK at 2 full-sized segments */
+    bool sws_override;              /* the persist timer lets one small segment out */
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;
@@ -238,6 +250,10 @@ struct ts_tcp_table {
     ts_time_t challenge_window;
     unsigned challenge_count;
     unsigned challenge_budget; /* this second's: unpredictable, see tcp_send_challenge_ack */
+    /* A batch of frames read at one wake-up is being taken (ts_tcp_batch_begin/end): the
+     * connections owing an ACK for it, sent once at its end. */
+    bool batch;
+    struct ts_tcp_conn *batch_acks;
 };
 
 /* ---- tcp.c: table, lookup, ISN, the state door ---- */

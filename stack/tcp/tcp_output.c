@@ -13,7 +13,15 @@
  *    keeps Nagle + delayed ACK stalls of request/response traffic short. An ACK goes out at once
  *    for every second full-sized segment, for out-of-order data and for data that fills a hole.
  *  - Each segment is built straight into the stack's transmit buffer and its payload copied once
- *    from the send ring. */
+ *    from the send ring.
+ *  - Offloads: when the link completes checksums (TS_OFFLOAD_CSUM), every segment leaves with only
+ *    the pseudo-header sum in its checksum field, so the payload is not read again here. When it
+ *    also cuts super-segments (TS_OFFLOAD_TSO4), new data goes out as segments of up to 64 KiB:
+ *    one TCP header, the options (timestamps) repeated by the link on each piece of gso_size =
+ *    one MSS of data, PSH and FIN on the last piece only. The windows and cwnd are in bytes, so
+ *    they limit a super-segment as they limit a run of MSS-sized ones; Nagle and SWS apply to
+ *    its last, partial piece as to a small segment of its own. Retransmissions (a SACK hole, an
+ *    RTO, a fast retransmit) stay one MSS at a time: what was lost is resent, not 64 KiB. */
 #include <string.h>
 
 #include "siphash.h"
@@ -145,23 +153,41 @@ static void tcp_after_ack_sent(struct ts_tcp_conn *c)
 }
 
 /* Emit h into buf (from ts_ip_tx_buf) and send it: every segment we send leaves through here.
- * DF is set on all of them (RFC 1191: path MTU discovery). False when it did not fit. */
-static bool tcp_xmit_buf(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
-                         const struct tcp_hdr *h, uint8_t *buf, size_t cap)
+ * DF is set on all of them (RFC 1191: path MTU discovery). With gso_size, h is a super-segment
+ * the link cuts into pieces of gso_size data bytes. Returns the segments that went on the wire
+ * (the pieces), 0 when it did not fit. */
+static unsigned tcp_xmit_buf(struct ts_stack *s, uint32_t laddr, uint32_t raddr,
+                             const struct tcp_hdr *h, uint8_t *buf, size_t cap, uint16_t gso_size)
 {
-    size_t n = tcp_emit(h, laddr, raddr, buf, cap);
+    unsigned off = ts_ip_offloads(s, raddr);
+    bool partial = (off & TS_OFFLOAD_CSUM) != 0;
+    size_t n = tcp_emit_ex(h, laddr, raddr, partial, buf, cap);
     if (n == 0)
-        return false;
-    ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
-    ts_count(s, TS_C_TCP_TX);
-    return true;
+        return 0;
+    ts_stack_segment_note(s, laddr, raddr, h, true); /* the segment hook (stack.h) */
+    unsigned pieces = 1;
+    if (partial) {
+        struct ts_ip_offload o = {
+            .gso_size = gso_size,
+            .l4_hdr_len = (uint16_t)(n - h->payload_len),
+            .csum_partial = true,
+            .csum_offset = TCP_OFF_CSUM,
+        };
+        if (gso_size)
+            pieces = (unsigned)((h->payload_len + gso_size - 1) / gso_size);
+        ts_ip_send_offload(s, laddr, raddr, IP_PROTO_TCP, n, 0, &o);
+    } else {
+        ts_ip_send(s, laddr, raddr, IP_PROTO_TCP, n, true, 0);
+    }
+    s->counters[TS_C_TCP_TX] += pieces;
+    return pieces;
 }
 
 bool tcp_xmit(struct ts_stack *s, uint32_t laddr, uint32_t raddr, const struct tcp_hdr *h)
 {
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
-    return tcp_xmit_buf(s, laddr, raddr, h, buf, cap);
+    return tcp_xmit_buf(s, laddr, raddr, h, buf, cap, 0) > 0;
 }
 
 /* The header of a synchronized connection's segment: our ports, its ACK and current window. */
@@ -179,9 +205,10 @@ static struct tcp_hdr tcp_conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t 
     };
 }
 
-/* Send one segment [seq, seq+len) (+FIN) of c with ACK. */
+/* Send one segment [seq, seq+len) (+FIN) of c with ACK; when len is more than room (the data one
+ * segment with these options holds), a super-segment the link cuts at room. */
 static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
-                             uint8_t flags, const struct tcp_opts *opts)
+                             uint8_t flags, const struct tcp_opts *opts, uint32_t room)
 {
     size_t cap;
     uint8_t *buf = ts_ip_tx_buf(s, &cap);
@@ -196,9 +223,11 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
         if (!(flags & TCP_FIN) && seq + len == c->snd.buf_seq + c->sndbuf.len)
             h.flags |= TCP_PSH; /* the last queued byte */
     }
-    if (!tcp_xmit_buf(s, c->laddr, c->raddr, &h, buf, cap))
+    unsigned pieces =
+        tcp_xmit_buf(s, c->laddr, c->raddr, &h, buf, cap, len > room ? (uint16_t)room : 0);
+    if (pieces == 0)
         return;
-    c->segs_out++;
+    c->segs_out += pieces;
     if (seq_lt(seq, c->snd.max)) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
@@ -250,7 +279,7 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
     if (len == 0 && !flags)
         return 0;
     c->rtt.timing = false; /* Karn */
-    tcp_send_segment(s, c, seq, len, flags, &o);
+    tcp_send_segment(s, c, seq, len, flags, &o, room);
     if (seq == c->snd.una) {
         c->una_rxt_count = c->una_rxt_seq == seq ? c->una_rxt_count + 1 : 1;
         c->una_rxt_seq = seq;
@@ -317,7 +346,7 @@ static bool tcp_small_segment_ok(const struct ts_tcp_conn *c, uint32_t len, uint
 
 /* Send [snd.nxt, snd.nxt + len) and the FIN if fin, and advance snd.nxt. */
 static void tcp_send_next(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t len, bool fin,
-                          const struct tcp_opts *o)
+                          const struct tcp_opts *o, uint32_t room)
 {
     uint32_t seq = c->snd.nxt;
     if (!c->rtt.timing && !seq_lt(seq, c->snd.max) && len > 0) {
@@ -325,12 +354,40 @@ static void tcp_send_next(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t le
         c->rtt.seq = seq;
         c->rtt.start = s->now;
     }
-    tcp_send_segment(s, c, seq, len, fin ? TCP_FIN : 0, o);
+    tcp_send_segment(s, c, seq, len, fin ? TCP_FIN : 0, o, room);
     c->snd.nxt = seq + len + (fin ? 1 : 0);
     if (seq_gt(c->snd.nxt, c->snd.max))
         c->snd.max = c->snd.nxt;
     if (c->timers.rexmt == TS_TIME_NEVER)
         tcp_timer_rexmt_arm(c, s->now);
+}
+
+/* The most new data one segment may carry: a super-segment of whole pieces of room bytes within
+ * an IPv4 datagram when the link cuts them (TS_OFFLOAD_TSO4), else room. */
+static uint32_t tcp_seg_max(struct ts_stack *s, const struct ts_tcp_conn *c,
+                            const struct tcp_opts *o, uint32_t room)
+{
+    if (!ts_ip_gso_ok(s, c->raddr))
+        return room;
+    uint32_t space = IPV4_MAX_LEN - IPV4_HDR_LEN - TCP_HDR_LEN - (uint32_t)tcp_opts_len(o);
+    uint32_t pieces = space / room;
+    return pieces > 1 ? pieces * room : room;
+}
+
+/* The length of the next segment of new or resent data, given len allowed by the windows and
+ * avail queued: a super-segment only for new data, and its partial last piece held back as a
+ * small segment would be (Nagle, SWS). */
+static uint32_t tcp_next_len(const struct ts_tcp_conn *c, uint32_t len, uint32_t avail,
+                             uint32_t flight, uint32_t room)
+{
+    if (len <= room)
+        return len;
+    if (seq_lt(c->snd.nxt, c->snd.max))
+        return room;
+    uint32_t tail = len % room;
+    if (tail && !tcp_small_segment_ok(c, tail, avail - (len - tail), flight + (len - tail)))
+        len -= tail;
+    return len;
 }
 
 void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
@@ -342,6 +399,8 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
     struct tcp_opts o;
     tcp_data_opts(c, &o, now);
     uint32_t room = tcp_seg_room(c, &o);
+    uint32_t seg_max = tcp_seg_max(s, c, &o, room);
+    c->snd.seg_max = seg_max;
     bool persisting = c->timers.persist != TS_TIME_NEVER;
     for (;;) {
         uint32_t end = c->snd.buf_seq + c->sndbuf.len;
@@ -360,16 +419,17 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
         uint32_t flight = (c->cc.in_recovery && c->sack_ok) ? tcp_sack_pipe(c) : tcp_flight(c);
         /* While persisting, probes only, until the window opens. */
         uint32_t usable = persisting ? 0 : tcp_usable_window(c, flight);
-        uint32_t len = avail < room ? avail : room;
+        uint32_t len = avail < seg_max ? avail : seg_max;
         if (len > usable)
             len = usable;
+        len = tcp_next_len(c, len, avail, flight, room);
         bool fin = c->snd.fin_queued && tcp_fin_state(c->state) && c->snd.nxt + len == end &&
                    seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting;
         if (len == 0 && !fin)
             break;
         if (len > 0 && len < room && !fin && !tcp_small_segment_ok(c, len, avail, flight))
             break; /* wait for an ACK (Nagle) or a bigger window (SWS) */
-        tcp_send_next(s, c, len, fin, &o);
+        tcp_send_next(s, c, len, fin, &o, room);
         sent_any = true;
         if (fin)
             break;
@@ -552,7 +612,7 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
         struct tcp_opts o;
         tcp_data_opts(c, &o, s->now);
         c->snd.nxt = c->snd.una;
-        tcp_send_segment(s, c, c->snd.una, 1, 0, &o);
+        tcp_send_segment(s, c, c->snd.una, 1, 0, &o, 1);
         c->snd.nxt = c->snd.una + 1;
         if (seq_gt(c->snd.nxt, c->snd.max))
             c->snd.max = c->snd.nxt;

@@ -208,6 +208,8 @@ ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_
     if (len > UINT32_MAX)
         len = UINT32_MAX;
     uint32_t n = ts_ring_append(&c->sndbuf, buf, (uint32_t)len);
+    if (ts_ring_free_space(&c->sndbuf) < c->sndbuf.cap / 2)
+        c->snd.low_space = true;
     if (n == 0)
         return -EAGAIN;
     tcp_output(s, c);

@@ -81,6 +81,12 @@ static bool tcp_opts_parse(const uint8_t *o, size_t len, struct tcp_opts *out)
 enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                           struct tcp_hdr *out)
 {
+    return tcp_parse_ex(buf, len, src, dst, true, out);
+}
+
+enum ts_counter tcp_parse_ex(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                             bool verify_csum, struct tcp_hdr *out)
+{
     if (buf == NULL || len < TCP_HDR_LEN)
         return TS_C_TCP_DROP_TRUNCATED;
     size_t hlen = (size_t)(buf[TCP_OFF_DOFF] >> 4) * 4;
@@ -88,7 +94,8 @@ enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t
         return TS_C_TCP_DROP_BAD_HDRLEN;
     /* The pseudo-header length is the TCP length (header + data) as the IP layer saw it. */
     if (len > 0xffff ||
-        csum_fold(csum_add(csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len), buf, len)) != 0)
+        (verify_csum &&
+         csum_fold(csum_add(csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len), buf, len)) != 0))
         return TS_C_TCP_DROP_BAD_CSUM;
     memset(&out->opts, 0, sizeof(out->opts));
     if (!tcp_opts_parse(buf + TCP_HDR_LEN, hlen - TCP_HDR_LEN, &out->opts))
@@ -197,6 +204,12 @@ size_t tcp_opts_len(const struct tcp_opts *o)
 
 size_t tcp_emit(const struct tcp_hdr *h, uint32_t src, uint32_t dst, uint8_t *buf, size_t cap)
 {
+    return tcp_emit_ex(h, src, dst, false, buf, cap);
+}
+
+size_t tcp_emit_ex(const struct tcp_hdr *h, uint32_t src, uint32_t dst, bool csum_partial,
+                   uint8_t *buf, size_t cap)
+{
     size_t hlen = TCP_HDR_LEN + tcp_opts_len(&h->opts);
     if (buf == NULL || cap < hlen || h->payload_len > cap - hlen || h->payload_len > 0xffff - hlen)
         return 0;
@@ -214,7 +227,10 @@ size_t tcp_emit(const struct tcp_hdr *h, uint32_t src, uint32_t dst, uint8_t *bu
     be16_put(buf + TCP_OFF_CSUM, 0);
     be16_put(buf + TCP_OFF_URP, h->urp);
     tcp_opts_layout(&h->opts, buf + TCP_HDR_LEN);
+    uint32_t pseudo = csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)n);
+    /* Partial: the pseudo-header sum alone, folded and not complemented, for the link to add the
+     * rest (the virtio-net convention, which the kernel follows for each GSO piece too). */
     be16_put(buf + TCP_OFF_CSUM,
-             csum_fold(csum_add(csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)n), buf, n)));
+             csum_partial ? (uint16_t)~csum_fold(pseudo) : csum_fold(csum_add(pseudo, buf, n)));
     return n;
 }

@@ -82,6 +82,9 @@ struct tcp_hdr {
  * Flag sanity (SYN+FIN etc.) is protocol logic, not checked here. Addresses in host order. */
 enum ts_counter tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                           struct tcp_hdr *out);
+/* The same; with verify_csum false the checksum is not checked (the link vouched for it). */
+enum ts_counter tcp_parse_ex(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                             bool verify_csum, struct tcp_hdr *out);
 /* The first 8 bytes of a TCP header quoted in an ICMP error (RFC 792 guarantees no more):
  * fills sport, dport and seq only. Returns false when fewer than 8 bytes were quoted. */
 bool tcp_parse_quoted(const uint8_t *buf, size_t len, struct tcp_hdr *out);
@@ -92,5 +95,9 @@ size_t tcp_opts_len(const struct tcp_opts *o);
 /* Writes header + options + payload (memmove unless the payload already sits right after the
  * header) and the checksum. Returns the segment length, or 0 if cap is too small. */
 size_t tcp_emit(const struct tcp_hdr *h, uint32_t src, uint32_t dst, uint8_t *buf, size_t cap);
+/* The same; with csum_partial the checksum field gets only the pseudo-header sum (folded, not
+ * complemented) for the link to complete (TS_CSUM_PARTIAL): no pass over the payload. */
+size_t tcp_emit_ex(const struct tcp_hdr *h, uint32_t src, uint32_t dst, bool csum_partial,
+                   uint8_t *buf, size_t cap);
 
 #endif

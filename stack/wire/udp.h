@@ -23,6 +23,9 @@ struct udp_hdr {
  * UDP_DROP_BAD_LEN or UDP_DROP_BAD_CSUM. Addresses in host order. */
 enum ts_counter udp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                           struct udp_hdr *out);
+/* The same; with verify_csum false the checksum is not checked (the link vouched for it). */
+enum ts_counter udp_parse_ex(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                             bool verify_csum, struct udp_hdr *out);
 /* A UDP header quoted in an ICMP error: fills sport, dport, len and csum as written, with no
  * payload. Returns false when fewer than 8 bytes were quoted. */
 bool udp_parse_quoted(const uint8_t *buf, size_t len, struct udp_hdr *out);

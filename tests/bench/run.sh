@@ -1,68 +1,471 @@
 #!/usr/bin/env bash
-# make bench: speed and memory figures, printed, never asserted.
-#   1. bench_transfer: CPU cost of the stack alone (two stacks in one process, virtual clock).
-#   2. Over a real tap in a namespace made for this run (root only): curl download and upload
-#      through tapstack-httpd, ab request rate with keep-alive, echo round-trip latency, and the
-#      server's resident memory idle and with 200 open connections.
+# make bench: one table of speed and memory figures, tapstack beside the Linux kernel measured
+# with the same client in the same run, with ratios and a machine line. Printed, never asserted.
+#
+#   tests/bench/run.sh [BUILD]            (root: namespaces, taps, veths)
+#   ONLY=conn,rr,http   only those groups: inproc conn rr http tap bulk loss mem (default all)
+#   BENCH_QUICK=1       shorter runs (about 2 minutes instead of about 8 on 2 cores)
+#   BENCH_CONNS=N       idle connections of the memory row (default 10000; quick 1000)
+#
+# What each row measures and how: docs/bench.md. The table goes to stdout (and to
+# BUILD/bench-last.txt); progress to stderr.
 set -uo pipefail
-BUILD=${1:-build}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root" || exit 1
-[[ $BUILD == /* ]] || BUILD=$root/$BUILD
+B_BUILD=${1:-build}
+. "$(dirname "$0")/lib.sh"
+cd "$B_ROOT" || exit 1
 
-echo "== in-process (two stacks, pair link, virtual clock) =="
-"$BUILD/tests/bench_transfer" 512 || echo "bench_transfer failed"
+ALL_GROUPS="inproc conn rr http tap bulk loss mem"
+ONLY=${ONLY:-}
+ONLY=${ONLY//,/ }
+[[ -z ${ONLY// /} ]] && ONLY=$ALL_GROUPS
+for g in $ONLY; do
+    [[ " $ALL_GROUPS " == *" $g "* ]] || {
+        echo "bench: unknown group '$g' in ONLY (groups: ${ALL_GROUPS// /,})" >&2
+        exit 2
+    }
+done
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+    CONN_SECS=3 RR_SECS=3 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20))
+    TAP_SECS=1 TAP_RUNS=2 LOSS_BYTES=$((10 << 20)) LOSS_CAP=60 MEM_N=${BENCH_CONNS:-1000}
+    MEM_OPEN=10 INPROC_MB=64
+    # shellcheck disable=SC2034 # (printed by b_machine_line in lib.sh)
+    B_QUICK_NOTE=" | QUICK mode (BENCH_QUICK=1): short runs, small sizes"
+else
+    CONN_SECS=10 RR_SECS=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30))
+    TAP_SECS=2 TAP_RUNS=3 LOSS_BYTES=104857600 LOSS_CAP=180 MEM_N=${BENCH_CONNS:-10000}
+    MEM_OPEN=15 INPROC_MB=512
+fi
+# One client thread (one connect at a time) and four (concurrent): over veth the kernel's
+# client threads also do the server's handshake work in softirq, and with more client threads
+# than cores the one-thread server is starved and its accept queue overflows (1 s SYN stalls),
+# so both are shown.
+CONN_THREADS="1 4"
+# The memory row also runs with this many connections (under tapstack-httpd's cap of 512).
+# MEM_OPEN (above) stays under tapstack-httpd's 20 s limit for a request head to arrive, so the
+# connections opened first are still there when memory is read.
+MEM_SMALL=400
+[[ $MEM_N =~ ^[0-9]+$ && $MEM_N -ge 1 && $MEM_N -le 1000000 ]] || {
+    echo "bench: BENCH_CONNS='$MEM_N' must be a number 1..1000000" >&2
+    exit 2
+}
+
+busy=$(b_cpu_busy)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
+
+# ---- in-process (no tap, no kernel) ----
+group_inproc() {
+    local out gb cpu
+    out=$("$B_BUILD/tests/bench_transfer" "$INPROC_MB" 2>&1)
+    gb=$(sed -nE 's/.*\(([0-9.]+) Gbit\/s\);.*/\1/p' <<<"$out")
+    cpu=$(sed -nE 's/.* in ([0-9.]+) s of CPU.*/\1/p' <<<"$out")
+    b_row inproc "stack alone: two stacks, in-memory link, one thread" "Gbit/s" - "${gb:-n/a}" "-" \
+        "CPU ceiling of the stack's own code, $INPROC_MB MB in ${cpu:-?} s (bench_transfer)"
+    local ns pct
+    out=$("$B_BUILD/tests/bench_ladders" "$((INPROC_MB / 2))" 3 2>&1)
+    pct=$(sed -nE 's/.*difference: ([-+0-9.]+) % of the time.*/\1/p' <<<"$out")
+    ns=$(sed -nE 's/.*; ([-+0-9.]+) ns per segment recorded.*/\1/p' <<<"$out")
+    b_row inproc "live page's segment ladders: cost while recorded" "ns/seg" - "${ns:-n/a}" "-" \
+        "${pct:-?} % of the CPU time of the same transfer unrecorded (bench_ladders)"
+}
+
+print_all() {
+    {
+        echo "tapstack vs Linux kernel, same client, one run. ratio > 1: tapstack better (tapstack/kernel; kernel/tapstack for [lower is better] rows)."
+        b_machine_line "$busy" "$load_start"
+        echo "setups: tapstack on tap0 in netns (host 10.0.0.1, stack 10.0.0.2); kernel: two netns, veth, offloads off unless a row says on; clients in tests/bench/ (docs/bench.md). run took $(($(date +%s) - t_start)) s"
+        [[ -n $B_OFFLOADS_FAILED ]] && echo "$B_OFFLOADS_FAILED"
+        echo
+        b_print_table
+    } | tee "$B_BUILD/bench-last.txt" 2>/dev/null
+}
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "tap benchmarks skipped: need root for network namespaces and taps"
+    want inproc && group_inproc
+    echo "bench: the tap and veth rows need root (network namespaces); only the in-process row ran" >&2
+    print_all
     exit 0
 fi
+ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
+b_need ethtool ethtool || b_log "ethtool missing: the veth offloads cannot be set"
+b_need nstat iproute2
+b_extra_ips "$MEM_N"
+b_tap_setup || { echo "bench: cannot create the tap namespace" >&2; exit 1; }
+b_kernel_setup || { echo "bench: cannot create the veth namespaces" >&2; exit 1; }
+# Per-frame rows run with the veth's offloads off, and tapstack without its tap offloads
+# (TAPSTACK_OFFLOAD=0: --no-offload for every app); the bulk rows say which.
+b_offloads off
+export TAPSTACK_OFFLOAD=0
 
-export TS_BUILD=$BUILD
-# lib.sh gives the namespace, the app start/stop by PID and the cleanup trap.
-. "$root/tests/integration/lib.sh"
-. "$root/tests/integration/apps_lib.sh"
-TS_TEST=bench
-ts_ns_setup
-ts_start_app "$TS_BIN/tapstack-httpd"
-rss_idle=$(ts_rss_kb "$TS_APP_PID")
+T() { ip netns exec "$B_TNS" "$@"; }  # the host-side client, tapstack setup
+KC() { ip netns exec "$B_KCNS" "$@"; } # the same client, kernel setup
 
-# Seconds a command takes (bash's own timer: no extra package).
-secs() {
-    local TIMEFORMAT=%R
-    { time "$@" >/dev/null 2>&1; } 2>&1
+# ---- 1. connect/close loop ----
+# conn_one SIDE MODE: one connloop run against an echo server; sets R_RATE R_STALL R_SYN
+# R_NOTE. SIDE tap|kernel, MODE fin|rst. (Servers are started from this shell, never from a
+# $(...) subshell, so the trap knows every PID.)
+conn_one() {
+    local side=$1 mode=$2 threads=$3 ns line srv_note="" extra=()
+    R_RATE=n/a R_STALL="" R_SYN="" R_NOTE="server did not start"
+    [[ $mode == rst ]] && extra=(--rst)
+    if [[ $side == tap ]]; then
+        ns=$B_TNS
+        b_tap_app tapstack-echo-server --stats || return
+    else
+        ns=$B_KCNS
+        b_kernel_srv 7 --echo 7 || return
+    fi
+    local syn0
+    syn0=$(b_nstat "$ns" TcpExtTCPSynRetrans)
+    line=$(ip netns exec "$ns" "$B_TOOLS/connloop" -d "$CONN_SECS" -t "$threads" "${extra[@]}" \
+        "$B_STACK_IP" 7)
+    local synr
+    synr=$(($(b_nstat "$ns" TcpExtTCPSynRetrans) - syn0))
+    if [[ $side == tap ]]; then
+        b_stop "$B_APP_PID"
+        srv_note="server dropped SYNs: accept queue full $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full), half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory)"
+    else
+        b_stop "$B_SRV_PID"
+    fi
+    b_log "conn $side $mode $threads thread(s): $line SynRetrans=$synr"
+    R_RATE=$(b_kv "$line" rate)
+    R_RATE=${R_RATE:-n/a}
+    R_STALL=$(b_kv "$line" stalls)
+    R_SYN=$synr
+    R_NOTE="min1s $(b_kv "$line" min1s), p99 $(b_kv "$line" p99_us) us, max $(b_kv "$line" max_ms) ms, errors $(b_kv "$line" errors)${srv_note:+; $srv_note}"
 }
-rate() { # bytes seconds -> MB/s
-    awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f MB/s (%.2f Gbit/s)", b / s / 1e6, b * 8 / s / 1e9 }'
+
+group_conn() {
+    local mode label th
+    for mode in fin rst; do
+        for th in $CONN_THREADS; do
+            conn_one tap $mode "$th"
+            local t_rate=$R_RATE t_stall=$R_STALL t_syn=$R_SYN t_note=$R_NOTE
+            conn_one kernel $mode "$th"
+            local k_rate=$R_RATE k_stall=$R_STALL k_syn=$R_SYN k_note=$R_NOTE
+            label="connect/close loop, client closes"
+            [[ $mode == rst ]] && label="connect/abortive close (SO_LINGER 0, RST) loop"
+            b_row conn "$label, $th client thread(s), ${CONN_SECS} s" "conn/s" higher "$t_rate" "$k_rate" \
+                "tapstack: $t_note | kernel: $k_note"
+            b_row conn "  client stalls: connect > 900 ms / SYN retransmissions" "count" - \
+                "$t_stall / $t_syn" "$k_stall / $k_syn" "TcpExtTCPSynRetrans of the client's namespace"
+        done
+    done
 }
 
-echo "== over tap0 (host curl/ab <-> tapstack-httpd) =="
-n=$((1024 * 1024 * 1024))
-t=$(secs ip netns exec "$TS_NS" curl -s -o /dev/null "http://$TS_STACK_IP/bytes/$n")
-echo "download 1 GiB (GET /bytes/$n): ${t} s, $(rate $n "$t")"
+# ---- 2. 1-byte request/response ----
+group_rr() {
+    local t k tl kl
+    if b_tap_app tapstack-echo-server; then
+        tl=$(T "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+        b_stop "$B_APP_PID"
+    fi
+    if b_kernel_srv 7 --echo 7; then
+        kl=$(KC "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+        b_stop "$B_SRV_PID"
+    fi
+    b_log "rr tap: ${tl:-failed} | kernel: ${kl:-failed}"
+    t=$(b_kv "${tl:-}" rr) k=$(b_kv "${kl:-}" rr)
+    b_row rr "1-byte request/response, one connection, ${RR_SECS} s" "round trips/s" higher \
+        "${t:-n/a}" "${k:-n/a}" \
+        "p99 latency: tapstack $(b_kv "${tl:-}" p99_us) us, kernel $(b_kv "${kl:-}" p99_us) us; echo servers: tapstack-echo-server, ksrv --echo (epoll)"
+}
 
-head -c $((256 * 1024 * 1024)) /dev/zero >"$TS_TMP/up.bin"
-t=$(secs ip netns exec "$TS_NS" curl -s -o /dev/null --data-binary @"$TS_TMP/up.bin" "http://$TS_STACK_IP/upload")
-echo "upload 256 MiB (POST /upload, SHA-256 computed by the server): ${t} s, $(rate $((256 * 1024 * 1024)) "$t")"
-rm -f "$TS_TMP/up.bin"
+# ---- 3. HTTP ----
+# ab_run NS: ab without keep-alive; prints "rate|note".
+ab_run() {
+    local out
+    out=$(ip netns exec "$1" ab -q -r -s 10 -t "$AB_CAP" -n "$AB_N" -c 50 "http://$B_STACK_IP/bytes/1024" 2>&1)
+    local rate ndone failed non2xx took
+    rate=$(awk '/^Requests per second/ { printf "%.0f", $4 }' <<<"$out")
+    ndone=$(awk '/^Complete requests/ { print $3 }' <<<"$out")
+    failed=$(awk '/^Failed requests/ { print $3 }' <<<"$out")
+    non2xx=$(awk '/^Non-2xx responses/ { print $3 }' <<<"$out")
+    took=$(awk '/^Time taken for tests/ { printf "%.1f", $5 }' <<<"$out")
+    [[ -z $rate ]] && { echo "n/a|ab printed no result: $(tail -n 1 <<<"$out")"; return; }
+    local capped=""
+    [[ ${ndone:-0} -lt $AB_N ]] && capped=" (stopped at the ${AB_CAP} s cap)"
+    echo "$rate|${ndone} of $AB_N done in ${took} s${capped}, failed ${failed:-0}, non-2xx ${non2xx:-0}"
+}
 
-ts_ns_exec ab -q -k -n 20000 -c 50 "http://$TS_STACK_IP/bytes/1024" 2>&1 |
-    awk '/Requests per second|Failed requests|Time per request.*mean\)$/ { sub(/^ +/, ""); print "ab -k -n 20000 -c 50 /bytes/1024: " $0 }'
-ts_ns_exec ab -q -n 5000 -c 20 "http://$TS_STACK_IP/bytes/1024" 2>&1 |
-    awk '/Requests per second|Failed requests/ { print "ab -n 5000 -c 20 (new connection per request): " $0 }'
+# wrk_run NS CONNS: wrk keep-alive; prints "rate|note".
+wrk_run() {
+    local out
+    out=$(ip netns exec "$1" wrk -t 2 -c "$2" -d "${WRK_SECS}s" --timeout 5s "http://$B_STACK_IP/bytes/1024" 2>&1)
+    local rate errs non2xx
+    rate=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
+    errs=$(sed -nE 's/.*Socket errors: (.*)/\1/p' <<<"$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' <<<"$out")
+    [[ -z $rate ]] && { echo "n/a|wrk printed no result: $(tail -n 1 <<<"$out")"; return; }
+    echo "$rate|errors: ${errs:-none}, non-2xx ${non2xx:-0}"
+}
 
-# 200 idle keep-alive connections held open by the host: the server's memory with them.
-ts_bg python3 -c "import socket, time
-s = [socket.create_connection(('$TS_STACK_IP', 80)) for _ in range(200)]
-time.sleep(10)" </dev/null
-sleep 4
-rss_conns=$(ts_rss_kb "$TS_APP_PID")
-echo "tapstack-httpd resident memory: idle ${rss_idle} KiB, with 200 open connections ${rss_conns} KiB"
-ts_stop_app
-ts_cleanup
+group_http() {
+    local tool
+    for tool in ab wrk nginx; do
+        local pkg=$tool
+        [[ $tool == ab ]] && pkg=apache2-utils
+        [[ $tool == nginx ]] && pkg=nginx-light
+        b_need "$tool" "$pkg" || { b_row http "HTTP rows" "" - "n/a" "n/a" "no $tool ($pkg could not be installed)"; return; }
+    done
+    local runs=("ab" "wrk 50" "wrk 1000") r t tn k kn label
+    for r in "${runs[@]}"; do
+        t="n/a" tn="tapstack-httpd did not start" k="n/a" kn="nginx did not start"
+        if b_tap_app tapstack-httpd --stats; then
+            if [[ $r == ab ]]; then IFS='|' read -r t tn <<<"$(ab_run "$B_TNS")"; else IFS='|' read -r t tn <<<"$(wrk_run "$B_TNS" "${r#wrk }")"; fi
+            b_stop "$B_APP_PID"
+            local d
+            d=$(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full)
+            [[ $d != 0 ]] && tn+=", $d SYNs dropped (accept queue full)"
+        fi
+        if b_nginx; then
+            if [[ $r == ab ]]; then IFS='|' read -r k kn <<<"$(ab_run "$B_KCNS")"; else IFS='|' read -r k kn <<<"$(wrk_run "$B_KCNS" "${r#wrk }")"; fi
+            b_stop "$B_SRV_PID"
+        fi
+        b_log "http $r: tapstack $t ($tn) | nginx $k ($kn)"
+        case $r in
+        ab) label="ab -n $AB_N -c 50, no keep-alive, GET /bytes/1024" ;;
+        *) label="wrk -c ${r#wrk } keep-alive ${WRK_SECS} s, GET /bytes/1024" ;;
+        esac
+        b_row http "$label" "req/s" higher "$t" "$k" "tapstack-httpd: $tn | nginx: $kn"
+    done
+}
 
-# The reference for the loss-recovery figures of tests/integration/test_faults.sh: Linux's own TCP
-# between two namespaces with 5% loss each way (root only, like everything above).
-echo "== Linux TCP over 5% loss each way (reference for tapstack's --drop 0.05) =="
-bash "$root/tests/bench/loss_reference.sh" 100000000 0.05 reno
-bash "$root/tests/bench/loss_reference.sh" 100000000 0.05 cubic
+# ---- 4a. the tap's own frame rate ----
+TAP_RX_GBIT="" TAP_TX_GBIT=""
+group_tap() {
+    local dir best lo line fps all gb
+    for dir in rx tx; do
+        best=0 lo=0 all=""
+        for _ in $(seq "$TAP_RUNS"); do
+            line=$(T "$B_TOOLS/taprate" --$dir -d "$TAP_SECS" 2>&1)
+            b_log "tap $dir: $line"
+            fps=$(b_kv "$line" fps)
+            [[ $fps =~ ^[0-9]+$ ]] || continue
+            all+="${all:+, }$((fps / 1000))k"
+            ((fps > best)) && best=$fps
+            ((lo == 0 || fps < lo)) && lo=$fps
+        done
+        gb=$(awk -v f="$best" 'BEGIN { printf "%.2f", f * 1514 * 8 / 1e9 }')
+        if [[ $dir == rx ]]; then
+            TAP_RX_GBIT=$gb
+            b_row tap "tap limit host->tap: read() one frame per call" "Gbit/s at 1514 B" - "$gb" "-" \
+                "best of $TAP_RUNS runs of ${TAP_SECS} s: $best frames/s (runs: $all); sender: packet socket on the host side (taprate --rx)"
+        else
+            TAP_TX_GBIT=$gb
+            b_row tap "tap limit tap->host: write() one frame per call" "Gbit/s at 1514 B" - "$gb" "-" \
+                "best of $TAP_RUNS runs of ${TAP_SECS} s: $best frames/s (runs: $all); frames dropped by the host at protocol demux (taprate --tx)"
+        fi
+    done
+}
+
+# ---- 4b. bulk, MTU 1500, one connection ----
+# curl_get NS URL CAP: prints "bytes secs http_code" (secs "timeout" when capped).
+curl_get() {
+    local out rc
+    out=$(ip netns exec "$1" curl -s -o /dev/null --max-time "$3" -w '%{size_download} %{time_total} %{http_code}' "$2")
+    rc=$?
+    if [[ $rc -eq 28 ]]; then
+        echo "${out%% *} timeout 0"
+    else
+        echo "$out"
+    fi
+}
+
+bulk_gbit() { # "bytes secs ..." -> Gbit/s, or n/a
+    local b s
+    read -r b s _ <<<"$1"
+    [[ $s =~ ^[0-9.]+$ && $b -gt 0 ]] && b_gbit "$b" "$s" || echo "n/a"
+}
+
+group_bulk() {
+    local tdl=() tup=() tdis=() kdl=() kup=() kdis=() mode dl up dis
+    # tapstack without offloads (--no-offload), then with them (its default: IFF_VNET_HDR, TSO).
+    for mode in off on; do
+        dl="" up="" dis=""
+        [[ $mode == on ]] && export TAPSTACK_OFFLOAD=1
+        if b_tap_app tapstack-httpd; then
+            dl=$(curl_get "$B_TNS" "http://$B_STACK_IP/bytes/$BULK" 300)
+            up=$(T "$B_TOOLS/blast" --http --timeout 300 -n "$BULK" "$B_STACK_IP" 80)
+            b_stop "$B_APP_PID"
+        fi
+        if b_tap_app tapstack-echo-server --discard-port 9; then
+            dis=$(T "$B_TOOLS/blast" --timeout 300 -n "$BULK" "$B_STACK_IP" 9)
+            b_stop "$B_APP_PID"
+        fi
+        export TAPSTACK_OFFLOAD=0
+        tdl+=("$dl") tup+=("$up") tdis+=("$dis")
+        b_log "bulk tapstack offloads $mode: get [$dl] upload [$up] discard [$dis]"
+    done
+    for mode in off on; do
+        b_offloads "$mode"
+        if b_kernel_srv 80 --http 80 --discard 9; then
+            kdl+=("$(curl_get "$B_KCNS" "http://$B_STACK_IP/bytes/$BULK" 300)")
+            kup+=("$(KC "$B_TOOLS/blast" --http --timeout 300 -n "$BULK" "$B_STACK_IP" 80)")
+            kdis+=("$(KC "$B_TOOLS/blast" --timeout 300 -n "$BULK" "$B_STACK_IP" 9)")
+            b_stop "$B_SRV_PID"
+        else
+            kdl+=("") kup+=("") kdis+=("")
+        fi
+        b_log "bulk kernel offloads $mode: get [${kdl[-1]}] upload [${kup[-1]}] discard [${kdis[-1]}]"
+    done
+    b_offloads off
+    local mb=$((BULK >> 20)) i of lim t_up t_dis
+    for i in 0 1; do
+        of=off
+        ((i == 1)) && of=on
+        lim=""
+        [[ -n $TAP_TX_GBIT && $i == 0 ]] && lim="; tap limit tap->host $TAP_TX_GBIT"
+        b_row bulk "stack->host: curl GET /bytes/$mb MiB; offloads $of (tap and veth)" "Gbit/s" \
+            higher "$(bulk_gbit "${tdl[$i]}")" "$(bulk_gbit "${kdl[$i]}")" \
+            "kernel server: ksrv --http (send() from memory)$lim"
+        lim=""
+        [[ -n $TAP_RX_GBIT && $i == 0 ]] && lim="; tap limit host->tap $TAP_RX_GBIT"
+        t_up=$(b_kv "${tup[$i]}" gbit_s)
+        t_dis=$(b_kv "${tdis[$i]}" gbit_s)
+        b_row bulk "host->stack: POST /upload $mb MiB (blast); offloads $of" "Gbit/s" higher \
+            "${t_up:-n/a}" "$(b_kv "${kup[$i]}" gbit_s)" "tapstack-httpd hashes the body (SHA-256); ksrv drops it$lim"
+        b_row bulk "host->stack: discard port 9, $mb MiB (blast); offloads $of" "Gbit/s" higher \
+            "${t_dis:-n/a}" "$(b_kv "${kdis[$i]}" gbit_s)" "tapstack-echo-server --discard-port 9 vs ksrv --discard$lim"
+    done
+}
+
+# ---- 5. sending through loss (tapstack's fault injector, both directions) ----
+# loss_one FAULT-ARGS...: sets R_T (tapstack sending, s), R_K (Linux sending, s), R_NOTE.
+loss_one() {
+    local t="n/a" k="n/a" tn="" kn="" out
+    if b_tap_app tapstack-httpd --stats --seed 3 "$@"; then
+        out=$(curl_get "$B_TNS" "http://$B_STACK_IP/bytes/$LOSS_BYTES" "$LOSS_CAP")
+        b_stop "$B_APP_PID"
+        read -r bytes secs code <<<"$out"
+        if [[ $secs == timeout ]]; then
+            t="timeout"
+            tn="${bytes:-0} of $LOSS_BYTES bytes after ${LOSS_CAP} s"
+        elif [[ $code == 200 && $bytes == "$LOSS_BYTES" ]]; then
+            t=$(printf '%.2f' "$secs")
+        else
+            tn="curl got $bytes bytes, HTTP $code"
+        fi
+        tn+="${tn:+; }RTOs $(b_counter "$B_APP_LOG" tcp_rto), TLPs $(b_counter "$B_APP_LOG" tcp_loss_probe), retransmits $(b_counter "$B_APP_LOG" tcp_retransmit)"
+    fi
+    if b_tap_app tapstack-httpd --stats --seed 3 "$@"; then
+        local c0=() c
+        for c in TcpExtTCPTimeouts TcpExtTCPLossProbes TcpRetransSegs; do c0+=("$(b_nstat "$B_TNS" $c)"); done
+        out=$(T "$B_TOOLS/blast" --http --timeout "$LOSS_CAP" -n "$LOSS_BYTES" "$B_STACK_IP" 80)
+        local r
+        r=$(b_kv "$out" result)
+        b_stop "$B_APP_PID"
+        if [[ $r == ok ]]; then
+            k=$(printf '%.2f' "$(b_kv "$out" secs)")
+        elif [[ $r == timeout ]]; then
+            k="timeout"
+        else
+            kn="blast: $out; "
+        fi
+        kn+="RTOs $(($(b_nstat "$B_TNS" TcpExtTCPTimeouts) - c0[0])), TLPs $(($(b_nstat "$B_TNS" TcpExtTCPLossProbes) - c0[1])), retransmits $(($(b_nstat "$B_TNS" TcpRetransSegs) - c0[2]))"
+    fi
+    R_T=$t R_K=$k R_NOTE="tapstack: $tn | Linux: $kn"
+}
+
+group_loss() {
+    local mb=$((LOSS_BYTES >> 20)) p t k n
+    for p in 0.01 0.05 0.10 reorder; do
+        if [[ $p == reorder ]]; then
+            loss_one --reorder 0.05
+            t=$R_T k=$R_K n=$R_NOTE
+            b_row loss "reordering 5% each way (--reorder 0.05), $mb MiB: seconds" "s" lower "$t" "$k" "$n"
+        else
+            loss_one --drop "$p"
+            t=$R_T k=$R_K n=$R_NOTE
+            b_row loss "loss $(awk -v p="$p" 'BEGIN { printf "%g", p * 100 }')% each way (--drop $p), $mb MiB: seconds" "s" lower "$t" "$k" "$n"
+        fi
+        b_log "loss $p: tapstack $t s, Linux $k s ($n)"
+    done
+}
+
+# ---- 6. memory with idle connections ----
+# mem_side SIDE N: sets R_MEM="rss_idle_kb|rss_with_kb|sock_slab_delta_bytes|opened|held|held_after".
+mem_side() {
+    local side=$1 want=$2 ns pid out srcs
+    srcs=$(
+        IFS=,
+        echo "${B_EXTRA_IPS[*]}"
+    )
+    if [[ $side == tap ]]; then
+        ns=$B_TNS
+        R_MEM="|||||"
+        b_tap_app tapstack-httpd --stats || return
+        pid=$B_APP_PID
+    else
+        ns=$B_KCNS
+        R_MEM="|||||"
+        b_kernel_srv 80 --http 80 || return
+        pid=$B_SRV_PID
+    fi
+    sleep 1
+    # The server itself runs under `ip netns exec`, which execs it: $pid is the server.
+    local rss0 rss1 slab0 slab1 line1 line2
+    rss0=$(b_rss_kb "$pid")
+    slab0=$(b_sock_slab_bytes)
+    : >"$B_TMP/connhold.out"
+    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$want" --src "$srcs" --open-secs "$MEM_OPEN" \
+        --hold-secs 3 "$B_STACK_IP" 80 >"$B_TMP/connhold.out" 2>&1 &
+    local cpid=$!
+    B_PIDS+=("$cpid")
+    for _ in $(seq $((MEM_OPEN * 10 + 100))); do
+        grep -q ready "$B_TMP/connhold.out" && break
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rss1=$(b_rss_kb "$pid")
+    slab1=$(b_sock_slab_bytes)
+    wait "$cpid" 2>/dev/null
+    b_forget "$cpid"
+    line1=$(grep ready "$B_TMP/connhold.out")
+    line2=$(grep held_after "$B_TMP/connhold.out")
+    b_stop "$pid"
+    [[ $side == tap ]] && MEM_TAP_DROPS="accept queue full $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory)"
+    R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_kv "$line1" opened)|$(b_kv "$line1" held)|$(b_kv "$line2" held_after)"
+}
+
+group_mem() {
+    local n tr0 tr1 tsl to th tha kr0 kr1 ksl ko kh kha tper kper sizes=$MEM_N fd
+    # A small N first, under tapstack-httpd's cap of 512 connections: the per-connection cost
+    # when every connection is held.
+    ((MEM_N > MEM_SMALL)) && sizes="$MEM_SMALL $MEM_N"
+    # Per accepted socket the kernel also has a file and a dentry (and an epoll item, in a cache
+    # merged with others: not counted).
+    fd=$(($(b_slab_objsize filp) + $(b_slab_objsize dentry)))
+    for n in $sizes; do
+        MEM_TAP_DROPS=""
+        mem_side tap "$n"
+        IFS='|' read -r tr0 tr1 tsl to th tha <<<"$R_MEM"
+        mem_side kernel "$n"
+        IFS='|' read -r kr0 kr1 ksl ko kh kha <<<"$R_MEM"
+        b_log "mem $n: tapstack rss $tr0 -> $tr1 KiB, socket slabs +$tsl B, opened $to held $th/$tha | kernel: rss $kr0 -> $kr1 KiB, socket slabs +$ksl B, opened $ko held $kh/$kha"
+        # tapstack: the whole process (stack + app) per held connection.
+        tper=$(awk -v a="$tr0" -v b="$tr1" -v n="$th" 'BEGIN { if (n > 0 && b != "") printf "%.0f", (b - a) * 1024 / n; else print "n/a" }')
+        # kernel: half the growth of the socket slabs (both ends are kernel sockets here), the
+        # server socket's file and dentry, and ksrv's own resident growth, per held connection.
+        kper=$(awk -v a="$kr0" -v b="$kr1" -v s="$ksl" -v n="$kh" -v fd="$fd" 'BEGIN { if (n > 0 && b != "") printf "%.0f", (s / 2 + (b - a) * 1024) / n + fd; else print "n/a" }')
+        if [[ $n == "${sizes%% *}" ]]; then
+            b_row mem "server resident memory, idle" "KiB" - "${tr0:-n/a}" "${kr0:-n/a}" \
+                "tapstack-httpd (stack + app) vs ksrv --http (a kernel socket's memory is not in the process's RSS)"
+        fi
+        b_row mem "$n idle connections asked for: held by the server" "count" - "${th:-0}" "${kh:-0}" \
+            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses, ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held 3 s later: ${tha:-?}, ${kha:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
+        b_row mem "  memory per held idle connection, $n asked for" "bytes" lower "$tper" "$kper" \
+            "tapstack: growth of tapstack-httpd's RSS ($tr0 -> $tr1 KiB) / held, which includes what refused connections left (TIME_WAIT); kernel: (growth of the TCP and sock_inode_cache slabs (${ksl:-?} B) / 2 [both ends are kernel sockets] + growth of ksrv's RSS ($kr0 -> $kr1 KiB)) / held + $fd B (a file and a dentry)"
+    done
+}
+
+for g in $ALL_GROUPS; do
+    want "$g" || continue
+    b_log "== $g =="
+    [[ $g != inproc ]] && b_ensure_setups
+    "group_$g"
+done
+
+print_all

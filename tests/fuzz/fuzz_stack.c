@@ -4,7 +4,9 @@
  * One stack lives across many inputs, so state builds up as it would on a wire: ARP entries,
  * fragments waiting for reassembly, connections. Every input is fed twice: as it is, and with the
  * Ethernet addresses forced to ours, so mutations of the MAC bytes do not hide everything behind
- * them. Invariants checked after each input: reassembly memory stays within its bound, and every
+ * them, and that again with offload metadata drawn from the input (a virtio-net header that may
+ * lie: GSO type and size, checksum state and offsets), as a tap with IFF_VNET_HDR hands over.
+ * Invariants checked after each input: reassembly memory stays within its bound, and every
  * frame the stack sends is well-formed (Ethernet header; IPv4 that our own parser accepts; ICMP
  * with a correct checksum). Nothing may crash, and LSan checks that nothing leaks. */
 #include <stdint.h>
@@ -144,12 +146,17 @@ static void drain_and_check(void)
         ;
 }
 
-static void feed(const uint8_t *frame, size_t len)
+static void feed_meta(const uint8_t *frame, size_t len, const struct ts_frame_meta *meta)
 {
-    ts_stack_input(F.s, frame, len, F.now);
+    ts_stack_input_meta(F.s, frame, len, meta, F.now);
     ts_stack_poll(F.s, F.now);
     CHECK(ts_reass_memory(F.s) <= REASS_BOUND);
     drain_and_check();
+}
+
+static void feed(const uint8_t *frame, size_t len)
+{
+    feed_meta(frame, len, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -177,6 +184,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(F.buf + 6, F.s->cfg.mac, 6) == 0)
             F.buf[11] ^= 0x80;
         feed(F.buf, size);
+        static const uint8_t gso[4] = {TS_GSO_NONE, TS_GSO_TCPV4, TS_GSO_UDPV4, TS_GSO_OTHER};
+        struct ts_frame_meta m = {
+            .gso = gso[data[0] & 3],
+            .csum = (uint8_t)(data[1] % 3),
+            .gso_size = (uint16_t)(data[2] << 8 | data[3]),
+            .hdr_len = (uint16_t)data[4],
+            .csum_start = (uint16_t)(14 + (data[5] & 0x3f)),
+            .csum_offset = (uint16_t)(data[6] & 0x1f),
+        };
+        feed_meta(F.buf, size, &m);
     }
 
     /* Let time pass by an amount the input picks (up to ~4 s), and run the timers: ARP retries

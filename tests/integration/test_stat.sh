@@ -99,8 +99,8 @@ ts_log "tapstack-stat -a:"$'\n'"$out"
 [[ $(sed -n 2p <<<"$out") == "Proto Recv-Q Send-Q Local Address           Foreign Address         State" ]] ||
     ts_fail "no netstat header: $(sed -n 2p <<<"$out")"
 row() { grep -E "^tcp +[0-9]+ +[0-9]+ $S:80 +$TS_HOST_IP:$1 +$2\$" <<<"$out"; }
-grep -qE "^tcp +0 +128 $S:80 +0\.0\.0\.0:\* +LISTEN\$" <<<"$out" ||
-    ts_fail "no LISTEN row with backlog 128 as Send-Q"
+grep -qE "^tcp +0 +4096 $S:80 +0\.0\.0\.0:\* +LISTEN\$" <<<"$out" ||
+    ts_fail "no LISTEN row with backlog 4096 (SOMAXCONN) as Send-Q"
 row "$P_EST" ESTABLISHED >/dev/null || ts_fail "port $P_EST is not ESTABLISHED"
 row "$P_CW" CLOSE_WAIT >/dev/null || ts_fail "port $P_CW is not CLOSE_WAIT"
 row "$P_FW2" FIN_WAIT2 >/dev/null || ts_fail "port $P_FW2 is not FIN_WAIT2"
@@ -128,7 +128,7 @@ grep -A2 -E "$TS_HOST_IP:$P_EST +ESTABLISHED" <<<"$out" | grep -qE "rto:[0-9.]+m
     ts_fail "-i: no rto/srtt/rttvar for the ESTABLISHED connection"
 grep -A2 -E "$TS_HOST_IP:$P_EST +ESTABLISHED" <<<"$out" | grep -qE "snd.una:[0-9]+ snd.nxt:[0-9]+ snd.wnd:[0-9]+ rcv.nxt:[0-9]+ rcv.wnd:[0-9]+ bytes_sent:[1-9]" ||
     ts_fail "-i: no sequence numbers/windows/bytes"
-grep -A1 -E "LISTEN$" <<<"$out" | grep -q "accept_queue:0/128" || ts_fail "-i: listener queues"
+grep -A1 -E "LISTEN$" <<<"$out" | grep -q "accept_queue:0/4096" || ts_fail "-i: listener queues"
 
 # --json, parsed.
 stat_ -a --json
@@ -145,7 +145,7 @@ for p, st in want.items():
     assert t["state"] == st, (p, t["state"], st)
     assert t["local"] == s + ":80" and t["remote"] == "%s:%d" % (h, p)
 lis = [t for t in doc["tcp"] if t["state"] == "LISTEN"]
-assert len(lis) == 1 and lis[0]["send_q"] == 128 and lis[0]["backlog"] == 128, lis
+assert len(lis) == 1 and lis[0]["send_q"] == 4096 and lis[0]["backlog"] == 4096, lis
 tw = by_port[int(sys.argv[7])]
 assert tw["timer"] == "time-wait" and 0 < tw["timer_us"] <= 10_000_000, tw
 assert by_port[int(sys.argv[5])]["send_q"] > 0

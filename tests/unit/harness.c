@@ -38,13 +38,16 @@ struct th_spy {
     enum th_side side;
 };
 
-static int spy_send(struct ts_driver *d, const uint8_t *f, size_t len, ts_time_t now)
+static int spy_send(struct ts_driver *d, const uint8_t *f, size_t len,
+                    const struct ts_frame_meta *meta, ts_time_t now)
 {
     struct th_spy *sp = d->priv;
     sp->n->sent[sp->side]++;
     if (sp->n->spy)
         sp->n->spy(sp->n->spy_arg, sp->side, f, len, now);
-    return ts_driver_send(d->inner, f, len, now);
+    if (sp->n->drop && sp->n->drop(sp->n->spy_arg, sp->side, f, len, meta))
+        return 0; /* lost on the wire */
+    return ts_driver_send_meta(d->inner, f, len, meta, now);
 }
 static void spy_destroy(struct ts_driver *d)
 {
@@ -76,6 +79,8 @@ void th_net_init_ex(struct th_net *n, const struct th_net_opts *o)
     n->now = TH_T0;
     ts_pair_create(&n->pair_a, &n->pair_b, o->latency);
     ck_assert_msg(n->pair_a && n->pair_b, "harness: ts_pair_create failed");
+    ts_pair_set_offloads(n->pair_a, o->offloads);
+    ts_pair_set_offloads(n->pair_b, o->offloads);
 
     struct ts_driver *inner_a = n->pair_a, *inner_b = n->pair_b;
     if (o->fault_a) {
@@ -317,7 +322,13 @@ void th_raw_free(struct th_raw *r)
 
 void th_raw_inject(struct th_raw *r, const uint8_t *frame, size_t len)
 {
-    int rc = ts_driver_send(r->peer, frame, len, r->now);
+    th_raw_inject_meta(r, frame, len, NULL);
+}
+
+void th_raw_inject_meta(struct th_raw *r, const uint8_t *frame, size_t len,
+                        const struct ts_frame_meta *meta)
+{
+    int rc = ts_driver_send_meta(r->peer, frame, len, meta, r->now);
     ck_assert_msg(rc == 0, "harness: injecting a frame failed (%d)", rc);
     raw_settle(r);
 }

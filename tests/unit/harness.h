@@ -76,6 +76,7 @@ struct th_net_opts {
     const struct ts_config *cfg_a, *cfg_b; /* NULL: th_config(.., TH_A / TH_B) */
     const struct ts_fault_config *fault_a; /* NULL: none. Wraps A's driver: "out" = what A sends, */
     const struct ts_fault_config *fault_b; /* "in" = what A receives; same for B. */
+    unsigned offloads; /* TS_OFFLOAD_* both pair ends take (super-segments pass whole) */
 };
 
 struct th_net {
@@ -86,6 +87,9 @@ struct th_net {
     ts_time_t now;
     th_frame_fn spy; /* optional: set it to see every frame sent */
     void *spy_arg;
+    /* Optional: return true to lose a frame a stack sends (after spy saw it), meta included. */
+    bool (*drop)(void *arg, enum th_side from, const uint8_t *frame, size_t len,
+                 const struct ts_frame_meta *meta);
     uint64_t sent[2]; /* frames sent by A and by B */
 };
 
@@ -152,6 +156,9 @@ void th_raw_free(struct th_raw *r);
 
 /* Give the stack a frame (at r->now) and let it process it and run anything due. */
 void th_raw_inject(struct th_raw *r, const uint8_t *frame, size_t len);
+/* The same with offload metadata, as a tap with IFF_VNET_HDR would hand it over. */
+void th_raw_inject_meta(struct th_raw *r, const uint8_t *frame, size_t len,
+                        const struct ts_frame_meta *meta);
 /* Process everything due at r->now (frames, timers) without moving time. */
 void th_raw_settle(struct th_raw *r);
 /* Move time forward by dt, event by event; what the stack sends meanwhile queues up for

@@ -3,10 +3,12 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tcp/tcp_internal.h"
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -64,8 +66,15 @@ static void tf_arp_send(struct tf *f, uint16_t op, const uint8_t tha[6], uint32_
     ts_stack_input(f->s, frame, sizeof(frame), f->now);
 }
 
-static void tf_capture(struct tf *f, const uint8_t *frame, size_t len)
+static void tf_capture(struct tf *f, uint8_t *frame, size_t len, const struct ts_frame_meta *m)
 {
+    /* What the link would do: complete a partial checksum (only a link that takes it gets one). */
+    if (m->csum == TS_CSUM_PARTIAL) {
+        ck_assert_msg(f->offloads & TS_OFFLOAD_CSUM, "partial checksum sent to a link without");
+        ck_assert_int_eq(ts_frame_csum_complete(frame, len, m), 0);
+    }
+    ck_assert_msg(m->gso == TS_GSO_NONE || (f->offloads & TS_OFFLOAD_TSO4),
+                  "super-segment sent to a link without TSO");
     struct eth_hdr eh;
     if (eth_parse(frame, len, &eh) != TS_C_OK) {
         f->non_tcp_frames++;
@@ -97,6 +106,7 @@ static void tf_capture(struct tf *f, const uint8_t *frame, size_t len)
     sg->src = ip.src;
     sg->dst = ip.dst;
     sg->df = ip.df;
+    sg->gso_size = m->gso == TS_GSO_TCPV4 ? m->gso_size : 0;
     /* The stack's checksum must be right: tcp_parse verifies it. */
     enum ts_counter rc = tcp_parse(sg->frame, sg->len, ip.src, ip.dst, &sg->h);
     ck_assert_msg(rc == TS_C_OK, "stack sent a TCP segment that does not parse (%s)",
@@ -115,11 +125,12 @@ static void tf_drain(struct tf *f)
 {
     static uint8_t buf[70000];
     int n;
-    while ((n = ts_driver_recv(f->peer_drv, buf, sizeof(buf), f->now)) > 0)
-        tf_capture(f, buf, (size_t)n);
+    struct ts_frame_meta m;
+    while ((n = ts_driver_recv_meta(f->peer_drv, buf, sizeof(buf), &m, f->now)) > 0)
+        tf_capture(f, buf, (size_t)n, &m);
 }
 
-void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
+static void tf_init_with(struct tf *f, const struct ts_config *cfg, unsigned offloads)
 {
     memset(f, 0, sizeof(*f));
     if (cfg)
@@ -129,6 +140,8 @@ void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
     f->now = TF_T0;
     ts_pair_create(&f->stack_drv, &f->peer_drv, 0);
     ck_assert_ptr_nonnull(f->stack_drv);
+    f->offloads = offloads;
+    ts_pair_set_offloads(f->stack_drv, offloads);
     f->s = ts_stack_new(&f->cfg, f->stack_drv, f->now);
     ck_assert_ptr_nonnull(f->s);
     ts_stack_set_trace(f->s, tf_trace_cb, f);
@@ -147,13 +160,24 @@ void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
     f->ip_id = 1;
 }
 
+void tf_init_cfg(struct tf *f, const struct ts_config *cfg)
+{
+    tf_init_with(f, cfg, 0);
+}
+
 void tf_init(struct tf *f)
 {
     tf_init_cfg(f, NULL);
 }
 
+void tf_init_offload(struct tf *f, unsigned offloads)
+{
+    tf_init_with(f, NULL, offloads);
+}
+
 void tf_free(struct tf *f)
 {
+    tf_check_invariants_at(__FILE__, __LINE__, f, "at the end of the test (tf_free)");
     if (f->conn)
         ts_tcp_abort(f->conn, f->now);
     if (f->listener)
@@ -342,7 +366,7 @@ size_t tf_flush(struct tf *f)
     return n;
 }
 
-static const char *tf_flags_str(uint8_t fl, char *buf)
+const char *tf_flags_str(uint8_t fl, char buf[10])
 {
     static const char names[] = "FSRPAUEC";
     int k = 0;
@@ -425,11 +449,35 @@ enum ts_tcp_state tf_state(const struct tf *f)
     return ts_tcp_state(f->conn);
 }
 
+enum ts_tcp_state tf_tuple_state(struct tf *f)
+{
+    struct ts_tcp_info t[64];
+    size_t n = ts_tcp_table(f->s, t, 64, f->now);
+    ck_assert_uint_le(n, 64);
+    const struct ts_tcp_info *best = NULL, *listener = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].lport != f->lport)
+            continue;
+        if (t[i].rport == 0 && t[i].state == TS_TCP_LISTEN)
+            listener = &t[i];
+        else if (t[i].rport == f->rport && (!best || t[i].id > best->id))
+            best = &t[i];
+    }
+    if (best)
+        return best->state;
+    for (size_t i = f->nev; i-- > 0;)
+        if (f->ev[i].lport == f->lport && f->ev[i].rport == f->rport)
+            return f->ev[i].to;
+    return listener ? TS_TCP_LISTEN : TS_TCP_CLOSE;
+}
+
 void tf_listen(struct tf *f)
 {
     struct ts_tcp_opts o;
     int err = 0;
     ts_tcp_opts_default(f->s, &o);
+    if (f->opts)
+        o = *f->opts;
     f->listener = ts_tcp_listen(f->s, 0, TF_STACK_PORT, 16, &o, &err, f->now);
     ck_assert_msg(f->listener != NULL, "listen failed: %d", err);
     ts_tcp_set_callback(f->listener, tf_conn_cb, f);
@@ -471,6 +519,8 @@ struct tf_seg *tf_syn_sent(struct tf *f)
     struct ts_tcp_opts o;
     int err = 0;
     ts_tcp_opts_default(f->s, &o);
+    if (f->opts)
+        o = *f->opts;
     f->conn = ts_tcp_connect(f->s, 0, 0, TF_PEER_IP, TF_PEER_PORT, &o, &err, f->now);
     ck_assert_msg(f->conn != NULL, "connect failed: %d", err);
     ts_tcp_set_callback(f->conn, tf_conn_cb, f);
@@ -504,14 +554,6 @@ void tf_establish_active(struct tf *f)
     tf_expect_nothing(f);
 }
 
-/* Wait up to the delayed-ACK bound for the next segment, then check it. */
-static void tf_expect_soon(struct tf *f, uint8_t flags, uint32_t seq, uint32_t ack)
-{
-    if (!tf_pending(f))
-        tf_run(f, f->now + 200 * TS_MS, true);
-    tf_expect(f, flags, seq, ack);
-}
-
 void tf_fin_wait1(struct tf *f)
 {
     tf_establish(f);
@@ -533,7 +575,7 @@ void tf_time_wait(struct tf *f)
 {
     tf_fin_wait2(f);
     tf_send_fin(f);
-    tf_expect_soon(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
+    tf_expect(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
     ck_assert_int_eq(tf_state(f), TS_TCP_TIME_WAIT);
 }
 
@@ -541,7 +583,7 @@ void tf_close_wait(struct tf *f)
 {
     tf_establish(f);
     tf_send_fin(f);
-    tf_expect_soon(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
+    tf_expect(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
     ck_assert_int_eq(tf_state(f), TS_TCP_CLOSE_WAIT);
 }
 
@@ -561,8 +603,169 @@ void tf_closing(struct tf *f)
      * FIN itself. */
     tf_send(f, TCP_FIN | TCP_ACK, f->peer_nxt, f->stack_nxt - 1, NULL, 0);
     f->peer_nxt++;
-    tf_expect_soon(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
+    tf_expect(f, TCP_ACK, f->stack_nxt, f->peer_nxt);
     ck_assert_int_eq(tf_state(f), TS_TCP_CLOSING);
+}
+
+/* ---------------------------------------------------------------- invariants */
+
+/* What a failed invariant says: the connection, its state and what is wrong. */
+struct tf_why {
+    char *buf;
+    size_t cap;
+};
+
+__attribute__((format(printf, 3, 4))) static bool
+tf_inv_fail(struct tf_why *w, const struct ts_tcp_conn *c, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(w->buf, w->cap, "connection %u->%u in %s: %s", c->lport, c->rport,
+             ts_tcp_state_name(c->state), msg);
+    return false;
+}
+
+/* Each check returns false, with the reason in w, at the first invariant that does not hold. */
+#define TF_INV(w, c, cond, ...)                                                                    \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return tf_inv_fail(w, c, __VA_ARGS__);                                                 \
+    } while (0)
+
+static bool tf_on(ts_time_t t)
+{
+    return t != TS_TIME_NEVER;
+}
+
+/* A listener: no timers, and its queue lengths count its children. */
+static bool tf_inv_listener(struct tf_why *w, struct ts_stack *s, const struct ts_tcp_conn *l)
+{
+    TF_INV(w, l, l->state == TS_TCP_LISTEN, "a listener outside LISTEN");
+    TF_INV(w, l, tcp_next_timer(l, NULL) == TS_TIME_NEVER, "a listener with a timer running");
+    unsigned synq = 0, acceptq = 0;
+    for (const struct ts_tcp_conn *k = s->tcp->all; k; k = k->next)
+        if (k->parent == l) {
+            acceptq += k->in_acceptq;
+            synq += !k->in_acceptq;
+        }
+    TF_INV(w, l, synq == l->listener.synq_len && acceptq == l->listener.acceptq_len,
+           "%u children half-open and %u in the accept queue, counted %u and %u", synq, acceptq,
+           l->listener.synq_len, l->listener.acceptq_len);
+    return true;
+}
+
+/* Send side: SND.UNA <= SND.NXT <= SND.MAX, and the ring holds what lies from SND.UNA on. */
+static bool tf_inv_send(struct tf_why *w, const struct ts_tcp_conn *c)
+{
+    TF_INV(w, c, seq_leq(c->snd.una, c->snd.nxt) && seq_leq(c->snd.nxt, c->snd.max),
+           "SND.UNA %u, SND.NXT %u, SND.MAX %u out of order", c->snd.una, c->snd.nxt, c->snd.max);
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len;
+    bool fin_acked = c->snd.fin_queued && c->snd.una == end + 1;
+    uint32_t want = c->snd.una == c->snd.iss ? c->snd.iss + 1 : fin_acked ? end : c->snd.una;
+    TF_INV(w, c, c->snd.buf_seq == want, "send ring starts at %u, SND.UNA %u (ISS %u)",
+           c->snd.buf_seq, c->snd.una, c->snd.iss);
+    TF_INV(w, c, seq_leq(c->snd.max, end + (c->snd.fin_queued ? 1 : 0)),
+           "SND.MAX %u beyond the queued data's end %u%s", c->snd.max, end,
+           c->snd.fin_queued ? " and the FIN" : "");
+    if (c->state == TS_TCP_SYN_SENT || c->state == TS_TCP_SYN_RECV)
+        TF_INV(w, c, c->snd.max == c->snd.iss + 1, "SND.MAX %u, ISS %u: more than the SYN sent",
+               c->snd.max, c->snd.iss);
+    return true;
+}
+
+/* Receive side: RCV.NXT = IRS + 1 + bytes delivered + FIN; unread and out-of-order data fit. */
+static bool tf_inv_receive(struct tf_why *w, const struct ts_tcp_conn *c)
+{
+    uint32_t in_order = c->rcv.nxt - c->rcv.irs - 1 - (c->rcv.fin_rcvd ? 1 : 0);
+    TF_INV(w, c, in_order == (uint32_t)c->bytes_received,
+           "RCV.NXT %u (IRS %u%s) does not count the %llu bytes received", c->rcv.nxt, c->rcv.irs,
+           c->rcv.fin_rcvd ? ", FIN" : "", (unsigned long long)c->bytes_received);
+    TF_INV(w, c, c->rcvbuf.len <= in_order, "%u bytes unread of %u received", c->rcvbuf.len,
+           in_order);
+    uint32_t from = c->rcv.nxt;
+    for (unsigned i = 0; i < c->rcv.nooo; i++) {
+        const struct tcp_range *r = &c->rcv.ooo[i];
+        TF_INV(w, c, seq_gt(r->left, from) && seq_gt(r->right, r->left),
+               "out-of-order range %u [%u, %u) not beyond %u", i, r->left, r->right, from);
+        TF_INV(w, c, r->right - c->rcv.nxt <= ts_ring_free_space(&c->rcvbuf),
+               "out-of-order range [%u, %u) beyond the ring (RCV.NXT %u, %u free)", r->left,
+               r->right, c->rcv.nxt, ts_ring_free_space(&c->rcvbuf));
+        from = r->right;
+    }
+    return true;
+}
+
+/* The timers a state allows (see tcp_fixture.h). */
+static bool tf_inv_timers(struct tf_why *w, const struct ts_tcp_conn *c)
+{
+    enum ts_tcp_state st = c->state;
+    const char *name = "-";
+    if (st == TS_TCP_CLOSE || st == TS_TCP_LISTEN) {
+        TF_INV(w, c, tcp_next_timer(c, &name) == TS_TIME_NEVER, "the %s timer runs", name);
+        return true;
+    }
+    const struct ts_tcp_conn *k = c;
+    bool syn = st == TS_TCP_SYN_SENT || st == TS_TCP_SYN_RECV;
+    bool flight = c->snd.max != c->snd.una;
+    bool sends = st == TS_TCP_ESTABLISHED || st == TS_TCP_CLOSE_WAIT || st == TS_TCP_FIN_WAIT1 ||
+                 st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
+    bool receives = st == TS_TCP_ESTABLISHED || st == TS_TCP_FIN_WAIT1 || st == TS_TCP_FIN_WAIT2;
+    bool keep = c->opts.keepalive && !syn && st != TS_TCP_TIME_WAIT;
+    TF_INV(w, k, !syn || tf_on(c->timers.rexmt), "our SYN unacknowledged, no retransmission timer");
+    if (st == TS_TCP_TIME_WAIT)
+        TF_INV(w, k, tf_on(c->timers.wait), "no 2MSL timer");
+    else
+        TF_INV(w, k, !tf_on(c->timers.wait) || (st == TS_TCP_FIN_WAIT2 && c->orphan),
+               "the 2MSL (or orphan FIN_WAIT2) timer runs");
+    TF_INV(w, k, flight || (!tf_on(c->timers.rexmt) && !tf_on(c->timers.tlp)),
+           "nothing in flight (SND.UNA = SND.MAX = %u), yet the %s timer runs", c->snd.una,
+           tf_on(c->timers.rexmt) ? "retransmission" : "loss-probe");
+    TF_INV(w, k, !flight || tf_on(c->timers.rexmt) || tf_on(c->timers.persist),
+           "%u in flight and no timer to resend it", c->snd.max - c->snd.una);
+    TF_INV(w, k, sends || !tf_on(c->timers.persist), "the persist timer runs");
+    TF_INV(w, k, receives || !tf_on(c->timers.delack), "the delayed-ACK timer runs");
+    TF_INV(w, k, keep == tf_on(c->timers.keep), "keep-alive %s, its timer %s",
+           c->opts.keepalive ? "on" : "off", tf_on(c->timers.keep) ? "runs" : "does not run");
+    return true;
+}
+
+static bool tf_inv_conn(struct tf_why *w, struct ts_stack *s, const struct ts_tcp_conn *c)
+{
+    if (c->is_listener)
+        return tf_inv_listener(w, s, c);
+    if (!tf_inv_timers(w, c))
+        return false;
+    TF_INV(w, c, c->state != TS_TCP_CLOSE || !c->hashed, "closed, still in the lookup table");
+    if (c->state == TS_TCP_LISTEN)
+        return true; /* a child not yet given its sequence space */
+    if (!tf_inv_send(w, c))
+        return false;
+    /* The receive side exists once the peer's SYN came (SYN_SENT has none; a block that closed
+     * in SYN_SENT neither). */
+    bool rcv = c->state != TS_TCP_SYN_SENT && !(c->state == TS_TCP_CLOSE && c->rcv.nxt == 0);
+    return !rcv || tf_inv_receive(w, c);
+}
+
+bool tf_invariants_hold(struct tf *f, char *why, size_t cap)
+{
+    struct tf_why w = {why, cap};
+    for (const struct ts_tcp_conn *c = f->s->tcp->all; c; c = c->next)
+        if (!tf_inv_conn(&w, f->s, c))
+            return false;
+    return true;
+}
+
+void tf_check_invariants_at(const char *file, int line, struct tf *f, const char *what)
+{
+    char why[512];
+    if (!tf_invariants_hold(f, why, sizeof(why))) {
+        if (what)
+            ck_abort_msg("%s: %s", what, why);
+        ck_abort_msg("%s:%d: %s", file, line, why);
+    }
 }
 
 /* ---------------------------------------------------------------- trace */

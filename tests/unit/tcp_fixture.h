@@ -42,7 +42,10 @@ struct tf_seg {
     uint32_t src, dst; /* IPv4 addresses */
     bool df;
     struct tcp_hdr h; /* h.payload points into frame[] */
-    size_t len;       /* bytes in frame[]: the TCP segment (the IPv4 payload) */
+    /* A super-segment (the link takes TSO, tf_init_offload): the data bytes of each piece the link
+     * cuts it into; 0 for an ordinary segment. A partial checksum was completed on capture. */
+    uint16_t gso_size;
+    size_t len; /* bytes in frame[]: the TCP segment (the IPv4 payload) */
     uint8_t frame[];
 };
 
@@ -70,6 +73,9 @@ struct tf {
     struct tf_event ev[TF_MAX_EVENTS];
     size_t nev;
 
+    /* Options tf_listen and tf_syn_sent open with (NULL: the stack's defaults). */
+    const struct ts_tcp_opts *opts;
+
     struct ts_tcp_conn *listener; /* our listener (owned by the test) */
     struct ts_tcp_conn *conn;     /* the connection under test (owned by the test) */
     unsigned events;              /* callback events of conn, OR'ed since last cleared */
@@ -90,6 +96,7 @@ struct tf {
     bool peer_ts;
     uint32_t peer_ts_offset;
     uint32_t stack_tsval; /* last TSval seen from the stack */
+    unsigned offloads;    /* what the stack's end of the link takes (tf_init_offload) */
     uint16_t ip_id;
 };
 
@@ -99,6 +106,9 @@ void tf_config(struct ts_config *cfg);
 /* Start a stack with cfg (NULL = tf_config). The peer's MAC is made known to the stack. */
 void tf_init_cfg(struct tf *f, const struct ts_config *cfg);
 void tf_init(struct tf *f);
+/* tf_init on a link that takes offloads (TS_OFFLOAD_*): the stack may send super-segments and
+ * partial checksums, which the fixture checks (a piece size, a pseudo-header sum) and completes. */
+void tf_init_offload(struct tf *f, unsigned offloads);
 /* Closes what the test still holds (abort), frees the stack and every captured segment. */
 void tf_free(struct tf *f);
 
@@ -147,6 +157,8 @@ struct tf_seg *tf_expect_at(const char *file, int line, struct tf *f, uint8_t fl
                             uint32_t ack);
 #define tf_expect_nothing(f) tf_expect_nothing_at(__FILE__, __LINE__, f)
 void tf_expect_nothing_at(const char *file, int line, struct tf *f);
+/* TCP flags as "SA" (SYN, ACK; "FSRPAUEC" order), or "." for none, into buf. */
+const char *tf_flags_str(uint8_t flags, char buf[10]);
 /* Run the clock until the stack sends a segment (returned) or max passes (NULL). */
 struct tf_seg *tf_wait_seg(struct tf *f, ts_time_t max);
 
@@ -179,6 +191,29 @@ void tf_last_ack(struct tf *f);
 void tf_closing(struct tf *f);
 
 enum ts_tcp_state tf_state(const struct tf *f);
+/* The state of the fixture's 4-tuple (lport, rport) as RFC 9293 sees it: its connection block's
+ * if one exists (the newest); else the state its last trace event entered (a block freed in
+ * CLOSE); else LISTEN when a listener owns lport; else CLOSE (no TCB). */
+enum ts_tcp_state tf_tuple_state(struct tf *f);
+
+/* ---- invariants ---- */
+/* Check every connection block of the stack as a whole, reading the TCB (tcp_internal.h):
+ *  - SND.UNA <= SND.NXT <= SND.MAX; the send ring starts at SND.UNA (one past it while our SYN is
+ *    unacknowledged, one before it once our FIN is), and nothing was sent beyond the ring's end
+ *    and the FIN;
+ *  - RCV.NXT counts the IRS, every byte delivered in order and the FIN; the unread bytes are at
+ *    most those, and out-of-order ranges lie beyond RCV.NXT inside the ring, sorted and apart;
+ *  - exactly the timers the state allows: none in CLOSE and LISTEN; the retransmission timer in
+ *    SYN_SENT/SYN_RECV; in TIME_WAIT only the 2MSL timer, which runs nowhere else but for an
+ *    orphan in FIN_WAIT2; a retransmission or loss-probe timer only with data in flight, and
+ *    something watching any flight; persist only where data is sent, delayed ACK only where text
+ *    is received, keep-alive exactly when it is on, in a synchronized state before TIME_WAIT;
+ *  - a closed block is out of the lookup table; a listener's queue counts match its children.
+ * tf_invariants_hold says whether they all hold, and if not, which one broke (into why);
+ * tf_check_invariants fails the test, naming what was checked (a table row) or file:line. */
+bool tf_invariants_hold(struct tf *f, char *why, size_t cap);
+#define tf_check_invariants(f) tf_check_invariants_at(__FILE__, __LINE__, f, NULL)
+void tf_check_invariants_at(const char *file, int line, struct tf *f, const char *what);
 
 /* ---- trace ---- */
 /* The states the connection (lport, rport) went through, as "LISTEN SYN_RECV ESTABLISHED"

@@ -13,10 +13,11 @@ struct counter {
     char tag;
     char *log; /* destroy appends tag here */
 };
-static int counter_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
+static int counter_send(struct ts_driver *d, const uint8_t *f, size_t n,
+                        const struct ts_frame_meta *meta, ts_time_t now)
 {
     ((struct counter *)d->priv)->sent++;
-    return ts_driver_send(d->inner, f, n, now);
+    return ts_driver_send_meta(d->inner, f, n, meta, now);
 }
 static void counter_destroy(struct ts_driver *d)
 {

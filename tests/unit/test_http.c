@@ -386,6 +386,7 @@ END_TEST
 START_TEST(test_status_reasons_of_the_codes_httpd_sends)
 {
     ck_assert_str_eq(http_reason(200), "OK");
+    ck_assert_str_eq(http_reason(302), "Found");
     ck_assert_str_eq(http_reason(400), "Bad Request");
     ck_assert_str_eq(http_reason(405), "Method Not Allowed");
     ck_assert_str_eq(http_reason(431), "Request Header Fields Too Large");

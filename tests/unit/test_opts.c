@@ -198,6 +198,22 @@ START_TEST(test_control_flag_names_a_path_or_none)
 }
 END_TEST
 
+START_TEST(test_offloads_are_on_unless_no_offload_is_given)
+{
+    PARSE("h");
+    ck_assert(!o.no_offload);
+    PARSE("--no-offload", "h");
+    ck_assert(o.no_offload);
+    setenv("TAPSTACK_OFFLOAD", "0", 1); /* how the tests run every app without offloads */
+    PARSE("h");
+    ck_assert(o.no_offload);
+    setenv("TAPSTACK_OFFLOAD", "1", 1);
+    PARSE("h");
+    ck_assert(!o.no_offload);
+    unsetenv("TAPSTACK_OFFLOAD");
+}
+END_TEST
+
 /* Each of these must exit with status 2 (checked by tcase_add_exit_test). */
 START_TEST(test_control_path_too_long_for_a_unix_socket_exits_2)
 {
@@ -297,6 +313,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_fault_flags_set_both_directions_or_one);
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
     tcase_add_test(tc, test_control_flag_names_a_path_or_none);
+    tcase_add_test(tc, test_offloads_are_on_unless_no_offload_is_given);
     tcase_add_test(tc, test_rest_stops_at_the_program_and_leaves_its_flags);
     tcase_add_test(tc, test_run_options_survive_the_environment);
     tcase_add_test(tc, test_value_helpers_reject_junk);

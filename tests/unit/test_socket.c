@@ -32,10 +32,11 @@ struct hole {
     struct ts_driver drv;
     atomic_bool cut;
 };
-static int hole_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
+static int hole_send(struct ts_driver *d, const uint8_t *f, size_t n,
+                     const struct ts_frame_meta *meta, ts_time_t now)
 {
     struct hole *h = d->priv;
-    return atomic_load(&h->cut) ? 0 : ts_driver_send(d->inner, f, n, now);
+    return atomic_load(&h->cut) ? 0 : ts_driver_send_meta(d->inner, f, n, meta, now);
 }
 static void hole_destroy(struct ts_driver *d)
 {
@@ -1382,14 +1383,16 @@ struct pipedrv {
     int rd, wr;
     atomic_int recvs;
 };
-static int pipedrv_send(struct ts_driver *d, const uint8_t *f, size_t n, ts_time_t now)
+static int pipedrv_send(struct ts_driver *d, const uint8_t *f, size_t n,
+                        const struct ts_frame_meta *meta, ts_time_t now)
 {
-    (void)d, (void)f, (void)n, (void)now;
+    (void)d, (void)f, (void)n, (void)meta, (void)now;
     return 0;
 }
-static int pipedrv_recv(struct ts_driver *d, uint8_t *buf, size_t cap, ts_time_t now)
+static int pipedrv_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_frame_meta *meta,
+                        ts_time_t now)
 {
-    (void)buf, (void)cap, (void)now;
+    (void)buf, (void)cap, (void)meta, (void)now;
     atomic_fetch_add(&((struct pipedrv *)d->priv)->recvs, 1);
     return 0;
 }

@@ -61,8 +61,8 @@ START_TEST(test_config_default_matches_the_documented_defaults)
     ck_assert_uint_eq(c.prefix_len, 24);
     ck_assert_uint_eq(c.gateway, th_ip(10, 0, 0, 1));
     ck_assert_uint_eq(c.mtu, 1500);
-    ck_assert_uint_eq(c.tcp_rcvbuf, 256 * 1024);
-    ck_assert_uint_eq(c.tcp_sndbuf, 256 * 1024);
+    ck_assert_uint_eq(c.tcp_rcvbuf, 1024 * 1024);
+    ck_assert_uint_eq(c.tcp_sndbuf, 1024 * 1024);
     ck_assert_uint_eq(c.tcp_msl, 30 * TS_SEC);
     ck_assert_uint_eq(c.tcp_max_conns, 4096);
     ck_assert(c.tcp_timestamps && c.tcp_sack && c.tcp_window_scaling && c.tcp_syncookies);
@@ -108,6 +108,8 @@ START_TEST(test_stack_new_rejects_bad_configurations)
     REJECT(gateway, th_ip(10, 0, 0, 2)); /* ourselves */
     REJECT(gateway, th_ip(10, 0, 0, 255));
     REJECT(mac[0], 0x01); /* multicast */
+    REJECT(ephemeral_lo, 0);
+    REJECT(ephemeral_lo, 61000); /* above ephemeral_hi (60999): an empty range */
 #undef REJECT
     ts_config_default(&c);
     c.gateway = 0; /* no default route is fine */
@@ -116,6 +118,7 @@ START_TEST(test_stack_new_rejects_bad_configurations)
     ck_assert(accepted(&c));
     c.mtu = 9000;
     c.prefix_len = 1;
+    c.ephemeral_lo = c.ephemeral_hi = 40000; /* a range of one port */
     ck_assert(accepted(&c));
 }
 END_TEST

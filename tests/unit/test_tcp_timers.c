@@ -255,6 +255,43 @@ START_TEST(test_keepalive_unanswered_probes_abort_with_etimedout)
 }
 END_TEST
 
+/* Keep-alive on from the start: options whose keepalive is on when the connection is born (a
+ * listener's, which its children inherit, or set before connect) arm the timer as the
+ * connection becomes ESTABLISHED; after keepidle of silence the first probe goes out, at
+ * SND.UNA - 1 (RFC 1122 4.2.3.6). */
+static void keepalive_from_birth(void (*establish)(struct tf *))
+{
+    struct tf f;
+    tf_init(&f);
+    struct ts_tcp_opts o;
+    ts_tcp_opts_default(f.s, &o);
+    o.keepalive = true;
+    o.keepidle = 10 * SEC;
+    o.keepintvl = 2 * SEC;
+    o.keepcnt = 3;
+    f.opts = &o;
+    establish(&f);
+    ts_time_t idle_from = f.now;
+    struct tf_seg *p = tf_wait_seg(&f, 60 * SEC);
+    ck_assert_msg(p != NULL, "no keep-alive probe within 60 s of idle (keepidle 10 s)");
+    assert_keepalive_probe(&f, p);
+    ck_assert_uint_eq(p->t - idle_from, 10 * SEC);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_KEEPALIVE_SENT), 1);
+    tf_free(&f);
+}
+
+START_TEST(test_keepalive_on_listener_probes_accepted_connection_after_idle)
+{
+    keepalive_from_birth(tf_establish);
+}
+END_TEST
+
+START_TEST(test_keepalive_set_before_connect_probes_after_idle)
+{
+    keepalive_from_birth(tf_establish_active);
+}
+END_TEST
+
 /* Traffic resets the idle clock: no probe while data flows. */
 START_TEST(test_keepalive_not_sent_while_data_flows)
 {
@@ -296,6 +333,8 @@ static Suite *tcp_timers_suite(void)
     tcase_add_test(tc, test_keepalive_probes_after_idle_and_answered_probe_keeps_connection);
     tcase_add_test(tc, test_keepalive_unanswered_probes_abort_with_etimedout);
     tcase_add_test(tc, test_keepalive_not_sent_while_data_flows);
+    tcase_add_test(tc, test_keepalive_on_listener_probes_accepted_connection_after_idle);
+    tcase_add_test(tc, test_keepalive_set_before_connect_probes_after_idle);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -156,14 +156,14 @@ START_TEST(test_udp_input_returns_no_port_for_the_conductor_to_answer)
         .sport = 5555, .dport = 7000, .payload = (const uint8_t *)"abcd", .payload_len = 4};
     size_t l = udp_emit(&h, TH_IP_A, TH_IP_B, pkt, sizeof pkt);
     struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_UDP, pkt, l);
-    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_NO_PORT);
+    ck_assert_int_eq(ts_udp_input(r.s, &ip, false, 0), TS_UDP_RX_NO_PORT);
     ck_assert_uint_eq(C(r.s, TS_C_UDP_DROP_NO_PORT), 1);
     ck_assert_uint_eq(th_raw_recv(&r, NULL, 0), 0); /* udp.c sends no ICMP itself */
     struct ts_udp_sock *u = open_on(&r, 7000, false, 65536);
-    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_DONE);
+    ck_assert_int_eq(ts_udp_input(r.s, &ip, false, 0), TS_UDP_RX_DONE);
     ck_assert_uint_eq(ts_udp_readable(u), 5);
     pkt[l - 1] ^= 1; /* a bad checksum is dropped here, counted: nothing for the caller to do */
-    ck_assert_int_eq(ts_udp_input(r.s, &ip), TS_UDP_RX_DONE);
+    ck_assert_int_eq(ts_udp_input(r.s, &ip, false, 0), TS_UDP_RX_DONE);
     ck_assert_uint_eq(C(r.s, TS_C_UDP_DROP_BAD_CSUM), 1);
     ts_udp_close(u);
     th_raw_free(&r);
