@@ -39,6 +39,9 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITLIB_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+# Plain libc programs the integration tests run under tapstack-run (no tapstack code in them).
+PROG_SRC := $(sort $(wildcard tests/integration/prog_*.c))
+
 # The bench's own clients and kernel-side servers (plain C on the kernel's sockets, no tapstack).
 BENCHTOOL_SRC := $(sort $(filter-out $(BENCH_SRC),$(wildcard tests/bench/*.c)))
 
@@ -48,6 +51,13 @@ objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 WEB_SRC := $(sort $(wildcard apps/web/*))
 WEB_GEN := $(BUILD)/gen/webassets.c
 WEB_OBJ := $(OBJ)/gen/webassets.o
+
+# libtapstack-preload.so (tapstack-run): the libraries again, position-independent, in their
+# own directory (build/pic), and the preload library's own files.
+PRELOAD_SRC := $(sort $(wildcard preload/*.c))
+PIC := $(BUILD)/pic
+picobjs = $(patsubst %.c,$(PIC)/obj/%.o,$(1))
+PRELOAD_SO := $(BUILD)/lib/libtapstack-preload.so
 
 CORE_LIB := $(BUILD)/libtapstack.a
 DRV_LIB := $(BUILD)/libtapstack-drivers.a
@@ -61,6 +71,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 BENCHTOOL_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCHTOOL_SRC))
+PROG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(PROG_SRC))
 
 ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 
@@ -68,8 +79,8 @@ ALL_LIBS := $(APPCOMMON_LIB) $(SOCK_LIB) $(DRV_LIB) $(CORE_LIB)
 DEMO_BINS := $(BUILD)/bin/tapstack-sock $(BUILD)/bin/tapstack-two-stacks $(BUILD)/bin/tapstack-stat
 RUN_BINS := $(BUILD)/bin/tapstack-httpd $(BUILD)/bin/tapstack-echo-server $(BUILD)/bin/tapstack-stat
 
-.PHONY: all libs apps demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check deps-check docs-check
-all: libs apps unit-bins fuzz-bins bench-bins
+.PHONY: all libs apps preload prog-bins demo-bins run-bins unit-bins fuzz-bins bench-bins test unit integration san demo run bench fuzz clean format format-check deps-check docs-check
+all: libs apps preload unit-bins fuzz-bins bench-bins prog-bins
 
 libs: $(ALL_LIBS)
 apps: $(APP_BINS)
@@ -78,6 +89,7 @@ run-bins: $(RUN_BINS)
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
 bench-bins: $(BENCH_BINS) $(BENCHTOOL_BINS)
+prog-bins: $(PROG_BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -109,6 +121,32 @@ $(call binname,$(1)): $(call objs,$(1)) $(ALL_LIBS)
 endef
 $(foreach f,$(APP_SRC) $(TOOL_SRC),$(eval $(call mkbin,$(f))))
 
+# The tapstack code inside the preload library calls libc under other names (close ->
+# tsr_close, ...: preload/real.syms), which preload/real.c sends straight to libc: the runtime's
+# own descriptors never pass through the library's own close(), read(), socket()... Hidden
+# visibility: calls between them stay direct, as in the static libraries.
+$(PIC)/obj/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+$(PIC)/obj/%.o: %.c preload/real.syms
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -MT $@ -fPIC -fvisibility=hidden -c $< -o $@.tmp
+	objcopy --redefine-syms=preload/real.syms $@.tmp $@
+	@rm -f $@.tmp
+PIC_LIBS := $(PIC)/libtapstack-apps.a $(PIC)/libtapstack-socket.a $(PIC)/libtapstack-drivers.a \
+	$(PIC)/libtapstack.a
+$(eval $(call mklib,$(PIC)/libtapstack.a,$(call picobjs,$(CORE_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-drivers.a,$(call picobjs,$(DRV_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-socket.a,$(call picobjs,$(SOCK_SRC))))
+$(eval $(call mklib,$(PIC)/libtapstack-apps.a,$(call picobjs,$(APPCOMMON_SRC))))
+# Only the calls it stands in for are exported (preload/preload.map); -z defs: nothing left
+# unresolved.
+$(PRELOAD_SO): $(call picobjs,$(PRELOAD_SRC)) $(PIC_LIBS) preload/preload.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=preload/preload.map -Wl,-z,defs \
+		-o $@ $(call picobjs,$(PRELOAD_SRC)) $(PIC_LIBS) $(LIBS) -ldl
+preload: $(PRELOAD_SO)
+
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(call objs,$(UNITLIB_SRC)) $(ALL_LIBS) $$(pkg-config --libs check) $(LIBS)
@@ -124,6 +162,15 @@ $(BUILD)/tests/bench_%: $(OBJ)/tests/bench/bench_%.o $(ALL_LIBS)
 $(BUILD)/bench/%: $(OBJ)/tests/bench/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+
+# Never sanitized: they stand for the unmodified programs tapstack-run runs.
+$(BUILD)/tests/prog_%: tests/integration/prog_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS_BASE)) -O2 -o $@ $< -lpthread
+# tapstack-run must refuse a statically linked program.
+$(BUILD)/tests/prog_static: tests/integration/prog_static.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS_BASE)) -O2 -static -o $@ $<
 
 # The README's test command: everything, ending with one "N passed, N failed" line.
 test:
@@ -175,4 +222,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(PIC)/obj -name '*.d' 2>/dev/null)

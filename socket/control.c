@@ -1016,3 +1016,9 @@ void ctl_close(struct ts_runtime *rt, struct ctl *ctl)
     free(ctl);
     rt->ctl = NULL;
 }
+
+void ctl_close_after_fork(struct ctl *ctl)
+{
+    if (ctl->lfd >= 0)
+        close(ctl->lfd);
+}

@@ -73,8 +73,11 @@ void rt_kick_conn(struct ts_runtime *rt, struct ts_tcp_conn *c)
 {
     /* What a call on c can have done: send on c (arming c's timers), or hand a frame to a
      * delaying driver. Anything due now is run by the loop, woken for it. */
-    ts_time_t next =
-        ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, shim_now()));
+    ts_time_t now = shim_now();
+    ts_time_t next = ts_time_min(ts_tcp_next_deadline(c), ts_driver_next_deadline(rt->d, now));
+    /* A segment to ourselves waits in the loopback queue for the loop's next step. */
+    if (ts_stack_has_loopback(rt->s))
+        next = now;
     if (next < rt->sleep_until) {
         rt->sleep_until = next;
         rt_wake(rt);
@@ -156,6 +159,7 @@ static void *loop_main(void *arg)
     while (!rt->stopping) {
         ts_time_t next = ts_stack_step(rt->s, shim_now());
         rt->sleep_until = next;
+        mir_flush(rt); /* kernel mirrors: once per batch of frames, not once per event */
         struct ctl *ctl = rt->ctl;
         if (ctl)
             ctl_stage_locked(rt, ctl);
@@ -418,6 +422,38 @@ void ts_runtime_stop(struct ts_runtime *rt)
     free(rt);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+void ts_runtime_fork_prepare(struct ts_runtime *rt)
+{
+    /* The lock order: rt->mu, then g_mu. Held across fork(), every socket is consistent in the
+     * child's copy of memory. */
+    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&g_mu);
+}
+
+void ts_runtime_fork_parent(struct ts_runtime *rt)
+{
+    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void ts_runtime_fork_child(struct ts_runtime *rt)
+{
+    /* Only this thread exists here, and nothing in this process will use the runtime again: no
+     * lock is taken or released (a forked child may not even unlock a mutex another thread of
+     * its parent locked, and these stay held), only the child's descriptors are closed. */
+    for (int fd = 0; fd < g_cap; fd++)
+        if (g_tab[fd] && g_tab[fd]->rt == rt)
+            mir_close_after_fork(g_tab[fd]);
+    if (rt->ctl)
+        ctl_close_after_fork(rt->ctl);
+    if (rt->drvfd >= 0)
+        close(rt->drvfd);
+    close(rt->epfd);
+    close(rt->wakefd);
+}
+
 /* ---------------------------------------------------------------- sockets and descriptors */
 
 struct tsock *sock_alloc(struct ts_runtime *rt, int type)
@@ -565,6 +601,7 @@ void sock_notify_mask(struct tsock *k, uint32_t mask)
         pthread_cond_broadcast(&k->cond);
     pollregs_fire(k->polls);
     ep_sock_event(k, mask);
+    mir_note(k, mask);
 }
 
 void sock_notify(struct tsock *k)

@@ -50,6 +50,7 @@ struct ts_runtime {
     struct ctl *ctl;      /* the control socket (control.c): published under rt->mu, then used
                            * by the loop thread only; freed by ts_runtime_stop after the join */
     struct ts_runtime_stats st; /* rt->mu */
+    struct tsock *mir_dirty;    /* rt->mu: sockets whose kernel mirror is out of date */
     /* rt->mu: state changes counted since start-up, and the segment ladders (seglog.h; NULL
      * until recording is first turned on). runtime_seg.c. */
     uint64_t moves[TS_CONTROL_NSTATES][TS_CONTROL_NSTATES];
@@ -75,6 +76,7 @@ struct pollreg {
 
 struct ts_epoll;
 struct epitem;
+struct mirror;
 
 /* A descriptor: a socket, or an epoll instance (ep set, rt NULL: an epoll instance belongs to no
  * runtime and may watch sockets of several). */
@@ -92,6 +94,7 @@ struct tsock {
     unsigned waiters;
     struct pollreg *polls;
     struct epitem *epitems; /* the epoll instances watching this socket (epoll.c) */
+    struct mirror *mir;     /* its kernel mirror (mirror.c), or NULL */
     struct tsock *next_linger;
 
     bool reuse, broadcast;
@@ -184,6 +187,9 @@ void ctl_event(struct ts_runtime *rt, struct ctl *c, uint64_t tag, uint32_t even
 void ctl_expire(struct ts_runtime *rt, struct ctl *c, ts_time_t now);
 /* After the loop ended: close every client and the socket, remove its file, free c. */
 void ctl_close(struct ts_runtime *rt, struct ctl *c);
+/* In a child after fork(): close the child's copy of the listening socket (the file stays: it
+ * is the parent's). No lock. */
+void ctl_close_after_fork(struct ctl *c);
 
 /* ---- socket.c ---- */
 /* poll(2) readiness of k (POLLIN...). rt->mu held. Counted in rt->st.readiness_checks. */
@@ -205,5 +211,18 @@ void ep_free(struct ts_epoll *ep);
  * closed). reg (when not NULL) is linked so that the list becoming non-empty fires it. */
 short ep_poll_revents(struct ts_epoll *ep, struct pollreg *reg, struct pollwaiter *w);
 void ep_poll_unlink(struct ts_epoll *ep, struct pollreg *reg);
+
+/* ---- mirror.c: kernel mirrors (ts_mirror_open) ---- */
+/* k's readiness may have changed (mask: which bits; new data asks for another edge): mark its
+ * mirror for the next mir_flush. rt->mu held. */
+void mir_note(struct tsock *k, uint32_t mask);
+/* Bring every marked mirror of rt up to date. rt->mu held. */
+void mir_flush(struct ts_runtime *rt);
+/* A call on k is done: its mirror, then the marked ones. rt->mu held. */
+void mir_call_done(struct tsock *k);
+/* k is being closed: hang its mirror up and free it. rt->mu held. */
+void mir_release(struct tsock *k);
+/* In a child after fork(): close the child's copies of the mirror's descriptors (no lock). */
+void mir_close_after_fork(struct tsock *k);
 
 #endif

@@ -7,9 +7,11 @@
  * the socket may have been closed meanwhile (EBADF). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 
 #include "shim.h"
@@ -47,6 +49,7 @@ static struct tsock *enter(int fd)
 /* Leave a call: unlock, drop the reference, set errno when err != 0. Returns ret. */
 static ssize_t leave(struct tsock *k, ssize_t ret, int err)
 {
+    mir_call_done(k);
     pthread_mutex_unlock(&k->rt->mu);
     sock_put(k);
     if (err) {
@@ -246,6 +249,7 @@ static void tcp_release(struct tsock *k, bool linger)
 void sock_release(struct tsock *k, bool linger)
 {
     ep_sock_closed(k); /* closing a watched socket takes it out of every epoll instance */
+    mir_release(k);    /* and hangs its kernel mirror up */
     if (k->type == SOCK_STREAM) {
         tcp_release(k, linger);
     } else if (k->us) {
@@ -275,6 +279,7 @@ int ts_close(int fd)
         sock_notify(k); /* calls blocked on it in other threads return EBADF */
         sock_release(k, true);
         sock_notify(k);
+        mir_flush(rt); /* what closing it did to others (a listener's children, a local peer) */
     }
     pthread_mutex_unlock(&rt->mu);
     sock_put(k);
@@ -300,9 +305,10 @@ static uint16_t tcp_ephemeral(struct tsock *k, uint32_t addr)
     return 0;
 }
 
+/* The addresses a socket may bind: any, ours, or one of 127/8 (the stack's loopback). */
 static bool addr_is_ours(struct ts_runtime *rt, uint32_t addr)
 {
-    return addr == 0 || addr == ts_stack_config(rt->s)->ip;
+    return addr == 0 || addr == ts_stack_config(rt->s)->ip || (addr >> 24) == 127;
 }
 
 int ts_bind(int fd, const struct sockaddr *addr, socklen_t len)
@@ -1262,6 +1268,55 @@ int ts_fcntl(int fd, int cmd, ...)
     default:
         return (int)leave(k, -1, EINVAL);
     }
+}
+
+int ts_ioctl(int fd, unsigned long request, void *arg)
+{
+    struct tsock *k = enter(fd);
+    if (!k)
+        return -1;
+    int v = 0;
+    if (!arg && request != SIOCATMARK)
+        return (int)leave(k, -1, EFAULT);
+    switch (request) {
+    case FIONBIO:
+        memcpy(&v, arg, sizeof v);
+        k->nonblock = v != 0;
+        sock_notify(k);
+        return (int)leave(k, 0, 0);
+    case FIONREAD: /* == SIOCINQ */
+        if (k->type == SOCK_DGRAM) {
+            size_t n = k->us ? ts_udp_readable(k->us) : 0;
+            v = n ? (int)(n - 1) : 0; /* Linux: the size of the next datagram */
+        } else if (k->listening) {
+            return (int)leave(k, -1, EINVAL);
+        } else if (k->tc) {
+            v = (int)(k->peek_len + ts_tcp_readable(k->tc));
+        }
+        break;
+    case SIOCOUTQ:
+    case SIOCOUTQNSD:
+        if (k->type == SOCK_STREAM && k->listening)
+            return (int)leave(k, -1, EINVAL);
+        if (k->type == SOCK_STREAM && k->tc) {
+            struct ts_tcp_info info;
+            ts_tcp_get_info(k->tc, &info, shim_now());
+            v = (int)info.send_queued;
+            if (request == SIOCOUTQNSD) {
+                uint32_t flight = info.snd_nxt - info.snd_una;
+                v = flight < info.send_queued ? (int)(info.send_queued - flight) : 0;
+            }
+        }
+        break;
+    case SIOCATMARK:
+        if (arg)
+            memcpy(arg, &v, sizeof v);
+        return (int)leave(k, 0, 0);
+    default:
+        return (int)leave(k, -1, ENOTTY);
+    }
+    memcpy(arg, &v, sizeof v);
+    return (int)leave(k, 0, 0);
 }
 
 short sock_revents(struct tsock *k)

@@ -18,9 +18,9 @@
 static bool error_input(struct ts_stack *s, const struct icmp_hdr *ic, struct ts_icmp_error *e)
 {
     struct ipv4_hdr q;
-    /* The quote must be a datagram we sent (from our address), and a first fragment, or there
-     * is no transport header to hand on. */
-    if (!ipv4_parse_quoted(ic->payload, ic->payload_len, &q) || q.src != s->cfg.ip ||
+    /* The quote must be a datagram we sent (from one of our addresses), and a first fragment,
+     * or there is no transport header to hand on. */
+    if (!ipv4_parse_quoted(ic->payload, ic->payload_len, &q) || !ts_ip_is_local(s, q.src) ||
         q.frag_off != 0) {
         ts_count(s, TS_C_ICMP_DROP_BAD_ERROR);
         return false;
@@ -103,7 +103,7 @@ static bool may_send_error(const struct ts_stack *s, const struct ts_ip_rx *rx)
         return false; /* a broadcast, at the IP or at the link layer */
     /* The source must name a single host. */
     if (ip->src == 0 || ts_ip_is_broadcast(s, ip->src) || ipv4_is_multicast(ip->src) ||
-        (ip->src >> 24) == 127)
+        (ts_ip_is_loopback(ip->src) && !rx->loopback))
         return false;
     /* Never about an ICMP error (or anything that might be one: unknown types). */
     if (ip->proto == IP_PROTO_ICMP) {

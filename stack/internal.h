@@ -36,6 +36,7 @@
 
 struct ts_arp;
 struct ts_reass;
+struct ts_loop_dgram;
 struct ts_tcp_table;
 struct ts_udp_table;
 
@@ -65,6 +66,10 @@ struct ts_stack {
     struct ts_tcp_table *tcp;
     struct ts_udp_table *udp;
 
+    /* Datagrams sent to ourselves, waiting to be fed back in (ipv4.c queues, stack.c drains). */
+    struct ts_loop_dgram *loop_head, *loop_tail;
+    size_t loop_count, loop_bytes;
+
     /* ICMP error rate limit (RFC 1122 3.2.2): a token bucket. */
     uint32_t icmp_tokens;
     ts_time_t icmp_refill;
@@ -79,10 +84,16 @@ static inline void ts_count(struct ts_stack *s, enum ts_counter c)
 }
 
 /* ---- The stack's own addresses (configuration facts every layer from ARP up asks about) ---- */
-/* Is addr our (unicast) address? */
+/* Is addr in 127.0.0.0/8, the host's loopback network (RFC 1122 3.2.1.3 (g))? */
+static inline bool ts_ip_is_loopback(uint32_t addr)
+{
+    return (addr >> 24) == 127;
+}
+/* Is addr one of ours: our (unicast) address, or any address of 127/8? Datagrams to these never
+ * reach the link: IPv4 queues them for the conductor to feed back in (ts_ip_loopback_pop). */
 static inline bool ts_ip_is_local(const struct ts_stack *s, uint32_t addr)
 {
-    return addr == s->cfg.ip;
+    return addr == s->cfg.ip || ts_ip_is_loopback(addr);
 }
 /* Is addr a broadcast we belong to: the limited broadcast or our subnet's (RFC 1122 3.3.6)? */
 static inline bool ts_ip_is_broadcast(const struct ts_stack *s, uint32_t addr)
@@ -167,6 +178,9 @@ struct ts_ip_rx {
     /* It came in a frame sent to the Ethernet broadcast address (for a reassembled datagram:
      * one of its fragments did): no ICMP error may answer it (RFC 1122 3.2.2). */
     bool link_broadcast;
+    /* It came through the loopback queue (sent by this stack to itself), not from a link: a
+     * source in 127/8 is right then. */
+    bool loopback;
     /* The transport checksum needs no check: the host verified it (DATA_VALID) or left it
      * partial for us as its NIC (the datagram never crossed a wire). */
     bool l4_csum_ok;
@@ -202,8 +216,10 @@ size_t ts_reass_memory(const struct ts_stack *s); /* bytes held, for tests */
  * and in *cap the most that fits in one datagram (65515). Valid until the next ts_ip_send. */
 uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap);
 /* Send the len bytes at ts_ip_tx_buf() as an IPv4 datagram (TTL 64). Fragments when larger than
- * the MTU unless df (then IP_DROP_DF_TOO_BIG). Returns 0 or -errno (ENETUNREACH, EMSGSIZE).
- * An unresolved next hop is not an error: the frame waits in the ARP queue. */
+ * the MTU unless df (then IP_DROP_DF_TOO_BIG). Returns 0 or -errno (ENETUNREACH, EMSGSIZE,
+ * ENOBUFS when the loopback queue is full). An unresolved next hop is not an error: the frame
+ * waits in the ARP queue. A datagram to one of our own addresses (ts_ip_is_local) is not sent
+ * but queued whole, unfragmented, for the conductor to feed back in. */
 int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
                uint8_t tos);
 /* What a transport asks of the link when it sends (ts_ip_send_offload). */
@@ -227,8 +243,21 @@ int ts_ip_send_offload(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t p
 bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst);
 /* The TS_OFFLOAD_* the link towards dst takes. */
 unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst);
-/* The next hop for dst, or 0 if there is no route. */
+/* The next hop for dst, or 0 if there is no route (dst itself for our own addresses). */
 uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst);
+/* The source address for a datagram to dst when the sender has none: 127.0.0.1 towards 127/8
+ * (as Linux picks from lo), else our address. */
+uint32_t ts_ip_source(const struct ts_stack *s, uint32_t dst);
+/* A datagram ts_ip_send addressed to ourselves: the whole IPv4 datagram, header included. */
+struct ts_loop_dgram {
+    struct ts_loop_dgram *next;
+    size_t len;
+    uint8_t data[];
+};
+/* The oldest datagram waiting in the loopback queue (the caller frees it), or NULL. */
+struct ts_loop_dgram *ts_ip_loopback_pop(struct ts_stack *s);
+/* Free whatever waits in the loopback queue (ts_stack_free). */
+void ts_ip_loopback_flush(struct ts_stack *s);
 /* The MTU to use towards dst (the link MTU; lowered by RFC 1191 messages in the TCP layer). */
 uint16_t ts_ip_mtu(const struct ts_stack *s, uint32_t dst);
 

@@ -3,12 +3,18 @@
  * transmit path with fragmentation. We never forward (RFC 1122 3.3.1). A datagram for us goes
  * back to the caller, the conductor, which picks the protocol. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 /* RFC 1122 3.2.1.7: a host sends with a TTL of at least 64 (the value Linux uses). */
 #define IP_DEFAULT_TTL 64
+
+/* The loopback queue's bounds. TCP's windows keep a conversation with ourselves far below them;
+ * they stop a program that floods itself with UDP from taking all memory. */
+#define LOOP_MAX_DGRAMS 4096
+#define LOOP_MAX_BYTES  (8u << 20)
 
 /* RFC 1122 3.2.1.3: sources that no host may have. */
 static bool bad_source(const struct ts_stack *s, uint32_t src, uint32_t dst)
@@ -78,6 +84,12 @@ bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_
         ts_count(s, TS_C_IP_DROP_BAD_SRC);
         return false;
     }
+    /* RFC 1122 3.2.1.3 (g): 127/8 never appears outside a host; ours come by the loopback queue,
+     * never from a link. */
+    if (ts_ip_is_loopback(rx.ip.dst)) {
+        ts_count(s, TS_C_IP_DROP_LOOPBACK_DST);
+        return false;
+    }
     /* Our address or a broadcast we belong to; anything else would need forwarding. We join no
      * multicast group. */
     if (!ts_ip_is_local(s, rx.ip.dst) && !ts_ip_is_broadcast(s, rx.ip.dst)) {
@@ -99,11 +111,18 @@ uint32_t ts_ip_route(const struct ts_stack *s, uint32_t dst)
 {
     if (dst == IPV4_BROADCAST)
         return dst;
-    if (dst == 0 || (dst >> 24) == 127 || ipv4_is_multicast(dst) || dst == s->cfg.ip)
-        return 0; /* no loopback interface and no multicast routing */
+    if (ts_ip_is_local(s, dst))
+        return dst; /* ourselves: ts_ip_send queues it for the loopback path */
+    if (dst == 0 || ipv4_is_multicast(dst))
+        return 0; /* no multicast routing */
     if ((dst & s->netmask) == (s->cfg.ip & s->netmask))
         return dst;
     return s->cfg.gateway; /* 0 when there is no default route */
+}
+
+uint32_t ts_ip_source(const struct ts_stack *s, uint32_t dst)
+{
+    return ts_ip_is_loopback(dst) ? 0x7f000001u : s->cfg.ip;
 }
 
 uint16_t ts_ip_mtu(const struct ts_stack *s, uint32_t dst)
@@ -121,15 +140,65 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap)
 
 unsigned ts_ip_offloads(const struct ts_stack *s, uint32_t dst)
 {
-    (void)dst; /* one link: every destination goes out through the same driver */
-    return s->offloads;
+    /* One link: every destination goes out through the same driver, but ourselves: the loopback
+     * queue takes whole datagrams with their checksums (nothing would complete them). */
+    return ts_ip_is_local(s, dst) ? 0 : s->offloads;
+}
+
+/* A datagram to ourselves: copied whole (a loopback has no MTU to fragment for) onto the queue
+ * the conductor drains in ts_stack_poll, which feeds it back in as received. Queued, not handed
+ * up from here: IPv4 never calls a layer above it. */
+static int loopback_queue(struct ts_stack *s, const struct ipv4_hdr *h)
+{
+    size_t len = IPV4_HDR_LEN + h->payload_len;
+    if (s->loop_count >= LOOP_MAX_DGRAMS || s->loop_bytes + len > LOOP_MAX_BYTES) {
+        ts_count(s, TS_C_IP_DROP_LOOPBACK_FULL);
+        return -ENOBUFS;
+    }
+    struct ts_loop_dgram *d = malloc(sizeof *d + len);
+    if (!d) {
+        ts_count(s, TS_C_IP_DROP_LOOPBACK_FULL);
+        return -ENOBUFS;
+    }
+    ipv4_emit(h, d->data, IPV4_HDR_LEN);
+    memcpy(d->data + IPV4_HDR_LEN, h->payload, h->payload_len);
+    d->len = len;
+    d->next = NULL;
+    if (s->loop_tail)
+        s->loop_tail->next = d;
+    else
+        s->loop_head = d;
+    s->loop_tail = d;
+    s->loop_count++;
+    s->loop_bytes += len;
+    ts_count(s, TS_C_IP_LOOPBACK);
+    return 0;
+}
+
+struct ts_loop_dgram *ts_ip_loopback_pop(struct ts_stack *s)
+{
+    struct ts_loop_dgram *d = s->loop_head;
+    if (!d)
+        return NULL;
+    s->loop_head = d->next;
+    if (!s->loop_head)
+        s->loop_tail = NULL;
+    s->loop_count--;
+    s->loop_bytes -= d->len;
+    return d;
+}
+
+void ts_ip_loopback_flush(struct ts_stack *s)
+{
+    struct ts_loop_dgram *d;
+    while ((d = ts_ip_loopback_pop(s)))
+        free(d);
 }
 
 bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst)
 {
-    (void)dst; /* one link: every destination goes out through the same driver */
     const unsigned need = TS_OFFLOAD_TSO4 | TS_OFFLOAD_CSUM;
-    return (s->offloads & need) == need;
+    return (ts_ip_offloads(s, dst) & need) == need;
 }
 
 /* One datagram (or fragment) whose IPv4 header goes at frame + 14: emit it and pass it on. */
@@ -168,11 +237,12 @@ static int ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto
         ts_count(s, TS_C_IP_DROP_NO_ROUTE);
         return -ENETUNREACH;
     }
+    bool local = ts_ip_is_local(s, dst);
     size_t mtu = ts_ip_mtu(s, dst);
     struct ts_frame_meta meta = o ? offload_meta(o, len) : (struct ts_frame_meta){0};
     if (meta.gso != TS_GSO_NONE)
         mtu = IPV4_MAX_LEN; /* the link cuts it into pieces that fit (DF is set on each) */
-    if (IPV4_HDR_LEN + len > mtu && df) {
+    if (IPV4_HDR_LEN + len > mtu && df && !local) {
         /* RFC 791: DF forbids fragmenting; the sender (TCP, RFC 1191) must send less. */
         ts_count(s, TS_C_IP_DROP_DF_TOO_BIG);
         return -EMSGSIZE;
@@ -184,10 +254,15 @@ static int ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto
         .df = df,
         .ttl = IP_DEFAULT_TTL,
         .proto = proto,
-        .src = src ? src : s->cfg.ip,
+        .src = src ? src : ts_ip_source(s, dst),
         .dst = dst,
     };
     ts_count(s, TS_C_IP_TX);
+    if (local) {
+        h.payload = s->tx + TS_TX_HEADROOM;
+        h.payload_len = len;
+        return loopback_queue(s, &h);
+    }
     if (IPV4_HDR_LEN + len <= mtu) {
         h.payload = s->tx + TS_TX_HEADROOM;
         h.payload_len = len;

@@ -20,6 +20,10 @@
  * timers; the loop comes back at once (the returned deadline is "now"). The frames of one call are
  * one batch for TCP's ACKs (ts_tcp_batch_begin/end): one ACK per burst, as for a super-segment. */
 #define STEP_MAX_FRAMES 4096
+/* ts_stack_poll feeds at most this many datagrams of the loopback queue back in per call, so a
+ * conversation of the stack with itself cannot hold its caller (and the lock) for long; the
+ * deadline it returns is then "now". */
+#define LOOP_BATCH 256
 
 void ts_config_default(struct ts_config *cfg)
 {
@@ -114,6 +118,7 @@ void ts_stack_free(struct ts_stack *s)
 {
     if (!s)
         return;
+    ts_ip_loopback_flush(s);
     ts_tcp_table_free(s->tcp);
     ts_udp_table_free(s->udp);
     ts_reass_free(s->reass);
@@ -212,6 +217,33 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
     ts_stack_input_meta(s, frame, len, NULL, now);
 }
 
+/* Datagrams the stack sent to itself (to its address or to 127/8: ipv4.c queued them) come back
+ * in here as received ones, but never from a link: no Ethernet, and none of the checks that keep
+ * a link's datagrams honest (a source of 127.0.0.1 or of our own address is right here, RFC 1122
+ * 3.2.1.3). Returns true when more wait than one call takes. */
+static bool loopback_run(struct ts_stack *s)
+{
+    for (int i = 0; i < LOOP_BATCH; i++) {
+        struct ts_loop_dgram *d = ts_ip_loopback_pop(s);
+        if (!d)
+            return false;
+        /* Its checksums were made here a moment ago: nothing to check (Linux's lo alike). */
+        struct ts_ip_rx rx = {.link_broadcast = false, .loopback = true, .l4_csum_ok = true};
+        enum ts_counter why = ipv4_parse(d->data, d->len, &rx.ip);
+        if (why == TS_C_OK)
+            deliver(s, &rx);
+        else
+            ts_count(s, why); /* cannot happen: we wrote it; counted, never trusted */
+        free(d);
+    }
+    return s->loop_head != NULL;
+}
+
+bool ts_stack_has_loopback(const struct ts_stack *s)
+{
+    return s->loop_head != NULL;
+}
+
 /* ---------------------------------------------------------------- timers */
 
 /* ARP gave up on a next hop: each datagram that waited for it is lost, and its transport hears
@@ -242,6 +274,7 @@ static void report_unresolved(struct ts_stack *s, const struct ts_arp_failure *f
 ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now)
 {
     s->now = now;
+    bool more = loopback_run(s);
     ts_time_t arp_next, reass_next;
     struct ts_arp_failure failed;
     while (ts_arp_poll(s, now, &arp_next, &failed)) {
@@ -256,6 +289,9 @@ ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now)
             ts_icmp_send_error(s, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0, &expired.first);
     }
     ts_time_t tcp_next = ts_tcp_poll(s, now);
+    /* What the timers sent to ourselves is fed back in by the next call, at once. */
+    if (more || s->loop_head)
+        return now;
     return ts_time_min(arp_next, ts_time_min(reass_next, tcp_next));
 }
 

@@ -227,7 +227,7 @@ int ts_udp_connect(struct ts_udp_sock *u, uint32_t raddr, uint16_t rport)
     u->err = 0;
     if (u->laddr == 0) {
         /* A connected socket has a definite source address (what getsockname reports). */
-        u->laddr = u->s->cfg.ip;
+        u->laddr = ts_ip_source(u->s, raddr);
         u->laddr_auto = true;
     }
     return 0;
@@ -262,7 +262,7 @@ ssize_t ts_udp_sendto(struct ts_udp_sock *u, const void *buf, size_t len, uint32
         memcpy(pkt + UDP_HDR_LEN, buf, len);
     uint32_t src = u->laddr;
     if (src == 0 || ts_ip_is_broadcast(s, src))
-        src = s->cfg.ip;
+        src = ts_ip_source(s, raddr);
     struct udp_hdr h = {
         .sport = u->lport,
         .dport = rport,

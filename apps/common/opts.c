@@ -349,8 +349,14 @@ void ts_app_parse(const struct ts_app_spec *spec, int argc, char **argv, struct 
 
     int npos = 0;
     bool only_pos = false;
+    if (spec->rest)
+        *spec->rest = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (spec->rest && (only_pos || a[0] != '-' || a[1] == 0)) {
+            *spec->rest = i;
+            break;
+        }
         if (only_pos || a[0] != '-' || a[1] == 0) {
             if (!spec->positional || npos >= spec->max_positional)
                 usage_error(spec, "unexpected argument '%s': see %s --help", a, spec->name);
@@ -523,7 +529,7 @@ int ts_app_bringup(const struct ts_app_opts *o, struct ts_app *app)
         got += (size_t)r;
     }
 
-    if (ts_app_signals_install() < 0) {
+    if (!o->no_signals && ts_app_signals_install() < 0) {
         fprintf(stderr, "%s: cannot install signal handlers: %s\n", o->prog, strerror(errno));
         return -1;
     }

@@ -73,6 +73,10 @@ struct ts_app_spec {
     const char *(*positional)(int index, const char *val, void *ctx);
     int min_positional, max_positional;
     void *ctx; /* passed to every handler */
+    /* When not NULL, the options end at the first argument that is not one (or after "--"):
+     * its index goes to *rest (argc when there is none) and the rest is left alone, for a
+     * launcher's PROGRAM ARGS (tapstack-run). */
+    int *rest;
 };
 
 /* Everything the common flags set. */
@@ -91,6 +95,9 @@ struct ts_app_opts {
     bool no_offload;
     /* --control: the control socket's path; NULL = the default for the tap, "none" = none */
     const char *control;
+    /* Set by the caller after ts_app_parse: ts_app_bringup leaves the signals alone (no
+     * SIGINT/SIGTERM handlers, SIGPIPE not ignored), for a stack inside another program. */
+    bool no_signals;
 };
 
 /* Parse argv. Exits 0 after printing --help, 2 after one line about a bad flag. */

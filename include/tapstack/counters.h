@@ -58,6 +58,9 @@
     X(IP_REASS_DUPLICATE, "duplicate fragment ignored")                                            \
     X(IP_DROP_OFFLOAD_GSO, "virtio-net GSO header does not fit the datagram (protocol, fragment)") \
     X(IP_DROP_OFFLOAD_CSUM, "virtio-net header's partial checksum not at the transport checksum")  \
+    X(IP_LOOPBACK, "datagrams to ourselves (our address, 127/8) through the loopback queue")       \
+    X(IP_DROP_LOOPBACK_FULL, "datagram to ourselves dropped: loopback queue full")                 \
+    X(IP_DROP_LOOPBACK_DST, "datagram from the link addressed to 127/8 (only ever inside a host)") \
     /* ICMP */                                                                                     \
     X(ICMP_RX, "ICMP messages received")                                                           \
     X(ICMP_TX, "ICMP messages sent")                                                               \

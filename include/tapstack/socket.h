@@ -160,12 +160,49 @@ int ts_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeo
  * EINVAL: not an epoll descriptor, or eventfd's errors). */
 int ts_epoll_fd(int epfd);
 
+/* ioctl(2) on a socket: FIONBIO (int *: non-blocking or not), FIONREAD/SIOCINQ (int *: bytes
+ * ready to read; UDP: the size of the next datagram; a listener: EINVAL), SIOCOUTQ (bytes
+ * sent and not yet acknowledged), SIOCOUTQNSD (bytes not yet sent), SIOCATMARK (always 0:
+ * urgent data is inline). Others: ENOTTY. */
+int ts_ioctl(int fd, unsigned long request, void *arg);
+
+/* Kernel mirrors. ts_mirror_open(fd) returns a kernel descriptor whose readiness follows the
+ * tapstack socket fd's, so that the kernel's poll/select/epoll (and anything else that waits on
+ * descriptors: ppoll, epoll_pwait2, nested epoll, SIGIO) can wait for tapstack sockets among
+ * other descriptors. It is one end of an AF_UNIX stream socketpair (fstat says a socket); the
+ * caller owns it and must not read or write it (that would disturb the readiness shown), only
+ * poll it, dup it, pass it to the kernel's waits and close it. It is readable while a recv or
+ * accept would not block (data, a connection to accept, EOF, an error), writable while a send
+ * would not (with Linux's hysteresis: after a full buffer only once a third of it is free),
+ * POLLRDHUP once the peer's FIN has come, POLLHUP (and POLLERR after a reset or a failed connect)
+ * once the connection is over, for good. Edge-triggered waiters get a new edge for every new
+ * arrival of data. A TCP socket that was never connected reads writable, without POLLHUP.
+ * flags: SOCK_NONBLOCK, SOCK_CLOEXEC for the returned descriptor. The runtime keeps two
+ * descriptors of its own per mirror, placed at min_private_fd or above when there is room (0:
+ * anywhere), close-on-exec. -1 + errno: EBADF, ENOTSOCK, EEXIST (fd has one), socketpair's.
+ * ts_mirror_hangup(fd): the mirror reads as hung up (POLLHUP) from now on and the runtime lets
+ * go of its own descriptors; ts_close does it too. */
+int ts_mirror_open(int fd, int flags, int min_private_fd);
+int ts_mirror_hangup(int fd);
+
+/* fork() while a runtime runs. Call ts_runtime_fork_prepare(rt) before it (pthread_atfork's
+ * prepare), ts_runtime_fork_parent(rt) in the parent after it. In the child there is no loop
+ * thread and the locks stay taken: the child must make no tapstack call at all (other than this
+ * one); ts_runtime_fork_child(rt) closes the child's copies of the runtime's kernel descriptors
+ * (the tap, its epoll and eventfd, the control socket, the mirrors' own ends), so that the
+ * parent alone holds the tap and its mirrors. */
+void ts_runtime_fork_prepare(struct ts_runtime *rt);
+void ts_runtime_fork_parent(struct ts_runtime *rt);
+void ts_runtime_fork_child(struct ts_runtime *rt);
+
 /* Work a runtime's calls did, for tests and tuning: it shows which costs grow with the number of
  * sockets. */
 struct ts_runtime_stats {
     uint64_t readiness_checks; /* a socket's readiness computed (poll, epoll, its events) */
     uint64_t stack_polls;      /* calls that ran ts_stack_poll (it looks at every connection) */
     uint64_t loop_wakeups;     /* calls that woke the loop thread (its next deadline moved) */
+    uint64_t mirror_syncs;     /* kernel mirrors brought up to date (ts_mirror_open) */
+    uint64_t mirror_syscalls;  /* system calls that took (a token, a drain, a fill...) */
 };
 void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st);
 

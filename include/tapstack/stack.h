@@ -65,8 +65,13 @@ void ts_stack_input(struct ts_stack *s, const uint8_t *frame, size_t len, ts_tim
 void ts_stack_input_meta(struct ts_stack *s, const uint8_t *frame, size_t len,
                          const struct ts_frame_meta *meta, ts_time_t now);
 
-/* Run due timers. Returns the next deadline (absolute), or TS_TIME_NEVER. */
+/* Run due timers, and feed the datagrams the stack sent to itself (to its own address or to
+ * 127.0.0.0/8, which never reach the link) back in as received. Returns the next deadline
+ * (absolute), or TS_TIME_NEVER; "now" while such datagrams still wait. */
 ts_time_t ts_stack_poll(struct ts_stack *s, ts_time_t now);
+/* Do datagrams sent to ourselves wait for the next ts_stack_poll? A run loop that skipped the
+ * poll after a call (it looked at one connection's timers only) must then come back at once. */
+bool ts_stack_has_loopback(const struct ts_stack *s);
 
 /* Read every frame the driver has, feed them in, run timers: the body of any run loop.
  * Returns the next deadline as ts_stack_poll does (taking the driver's own deadline into account).

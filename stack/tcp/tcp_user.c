@@ -32,9 +32,9 @@ struct ts_tcp_conn *ts_tcp_listen(struct ts_stack *s, uint32_t laddr, uint16_t l
 {
     int e = 0;
     s->now = now;
-    if (laddr == 0)
-        laddr = s->cfg.ip;
-    if (lport == 0 || !ts_ip_is_local(s, laddr)) {
+    /* A listener on 0.0.0.0 keeps it: tcp_lookup_listener matches it for any of our addresses,
+     * 127/8 included. */
+    if (lport == 0 || (laddr != 0 && !ts_ip_is_local(s, laddr))) {
         e = lport == 0 ? EINVAL : EADDRNOTAVAIL;
         goto fail;
     }
@@ -110,7 +110,7 @@ struct ts_tcp_conn *ts_tcp_connect(struct ts_stack *s, uint32_t laddr, uint16_t 
 {
     s->now = now;
     if (laddr == 0)
-        laddr = s->cfg.ip;
+        laddr = ts_ip_source(s, raddr);
     int e = tcp_connect_check(s, laddr, &lport, raddr, rport);
     struct ts_tcp_conn *c = NULL;
     if (e == 0) {

@@ -3,7 +3,7 @@
 # with the same client in the same run, with ratios and a machine line. Printed, never asserted.
 #
 #   tests/bench/run.sh [BUILD]            (root: namespaces, taps, veths)
-#   ONLY=conn,rr,http   only those groups: inproc conn rr http tap bulk loss mem (default all)
+#   ONLY=conn,rr,http   only those groups: inproc conn rr http tap bulk loss mem run (default all)
 #   BENCH_QUICK=1       shorter runs (about 2 minutes instead of about 8 on 2 cores)
 #   BENCH_CONNS=N       idle connections of the memory row (default 10000; quick 1000)
 #
@@ -14,7 +14,7 @@ B_BUILD=${1:-build}
 . "$(dirname "$0")/lib.sh"
 cd "$B_ROOT" || exit 1
 
-ALL_GROUPS="inproc conn rr http tap bulk loss mem"
+ALL_GROUPS="inproc conn rr http tap bulk loss mem run"
 ONLY=${ONLY:-}
 ONLY=${ONLY//,/ }
 [[ -z ${ONLY// /} ]] && ONLY=$ALL_GROUPS
@@ -27,13 +27,13 @@ done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
-    CONN_SECS=3 RR_SECS=3 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20))
+    CONN_SECS=3 RR_SECS=3 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20)) RUN_SECS=3
     TAP_SECS=1 TAP_RUNS=2 LOSS_BYTES=$((10 << 20)) LOSS_CAP=60 MEM_N=${BENCH_CONNS:-1000}
     MEM_OPEN=10 INPROC_MB=64
     # shellcheck disable=SC2034 # (printed by b_machine_line in lib.sh)
     B_QUICK_NOTE=" | QUICK mode (BENCH_QUICK=1): short runs, small sizes"
 else
-    CONN_SECS=10 RR_SECS=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30))
+    CONN_SECS=10 RR_SECS=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30)) RUN_SECS=10
     TAP_SECS=2 TAP_RUNS=3 LOSS_BYTES=104857600 LOSS_CAP=180 MEM_N=${BENCH_CONNS:-10000}
     MEM_OPEN=15 INPROC_MB=512
 fi
@@ -475,6 +475,161 @@ group_mem() {
         b_row mem "  memory per held idle connection, $n asked for" "bytes" lower "$tper" "$kper" \
             "tapstack: growth of tapstack-httpd's RSS ($tr0 -> $tr1 KiB) / held, which includes what refused connections left (TIME_WAIT); kernel: (growth of the TCP and sock_inode_cache slabs (${ksl:-?} B) / 2 [both ends are kernel sockets] + growth of ksrv's RSS ($kr0 -> $kr1 KiB)) / held + $fd B (a file and a dentry)"
     done
+}
+
+# ---- 7. unmodified programs under tapstack-run ----
+# The program under tapstack-run in the tapstack setup (its stack at 10.0.0.2) with the same
+# program of the host side (10.0.0.1, the namespace's kernel) as its peer; in the kernel setup
+# the two run in the server (10.0.0.2) and client (10.0.0.1) namespaces. Offloads off on both
+# sides unless a row says on (then tapstack-run's stack uses the tap's, the veth its own).
+RUN_T=() # the tapstack-run command line (set in group_run)
+# run_bg NS CMD...: in the background; R_PID its pid (ip netns exec and tapstack-run exec in place).
+run_bg() {
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@" >>"$B_TMP/run-bg.log" 2>&1 &
+    R_PID=$!
+    B_PIDS+=("$R_PID")
+}
+iperf_gbit() { # iperf3 -J output file -> "GBIT RETRANSMITS"
+    python3 -c 'import json, sys
+try:
+    e = json.load(open(sys.argv[1]))["end"]
+    print("%.2f" % (e["sum_received"]["bits_per_second"] / 1e9), e["sum_sent"].get("retransmits", "-"))
+except Exception:
+    print("n/a -")' "$1"
+}
+# iperf_one SERVER_NS SERVER_IP CLIENT_NS CLIENT_PREFIX... -- ARGS: sets R_G R_RETR.
+iperf_one() {
+    local sns=$1 sip=$2 cns=$3
+    shift 3
+    local pre=()
+    while [[ $1 != -- ]]; do pre+=("$1"); shift; done
+    shift
+    local spre=()
+    [[ $sns == "$B_TNS" && $sip == "$B_STACK_IP" ]] && spre=("${RUN_T[@]}" --)
+    run_bg "$sns" "${spre[@]}" iperf3 -s -B "$sip" -p 5301 -1
+    local s=$R_PID
+    sleep 1 # (no probe: iperf3 -s -1 would take it for its one test)
+    ip netns exec "$cns" timeout 60 "${pre[@]}" iperf3 -c "$sip" -p 5301 -t "$RUN_SECS" -J "$@" \
+        >"$B_TMP/iperf.json" 2>>"$B_TMP/run-bg.log"
+    b_stop "$s"
+    read -r R_G R_RETR <<<"$(iperf_gbit "$B_TMP/iperf.json")"
+}
+run_nginx_conf() { # run_nginx_conf FILE LISTEN
+    local d=$B_TMP/run-nginx
+    mkdir -p "$d/www" "$d/tmp"
+    [[ -e $d/www/big.bin ]] || head -c 104857600 /dev/zero >"$d/www/big.bin"
+    echo "hello from nginx" >"$d/www/index.html"
+    chmod -R a+rX "$d"
+    {
+        echo "worker_processes 1; master_process off; daemon off; pid $1.pid; error_log $1.err warn;"
+        echo "worker_rlimit_nofile 65536; events { worker_connections 8192; }"
+        echo "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000000;"
+        for t in client_body proxy fastcgi uwsgi scgi; do echo " ${t}_temp_path $d/tmp/$t;"; done
+        echo " server { listen $2; root $d/www; } }"
+    } >"$1"
+}
+wrk_small() { # wrk_small NS URL [PREFIX...] -> req/s or n/a
+    local ns=$1 url=$2
+    shift 2
+    local out
+    out=$(ip netns exec "$ns" timeout 60 "$@" wrk -t 2 -c 50 -d "${RUN_SECS}s" "$url" 2>&1)
+    b_log "wrk $*: $(grep -E 'Requests/sec|errors' <<<"$out" | tr '\n' ' ')"
+    awk '/^Requests\/sec/ { printf "%.0f", $2; f = 1 } END { if (!f) print "n/a" }' <<<"$out"
+}
+
+group_run() {
+    local tool pkg
+    for tool in iperf3 nginx wrk curl; do
+        pkg=$tool
+        [[ $tool == nginx ]] && pkg=nginx-light
+        b_need "$tool" "$pkg" || { b_row run "tapstack-run rows" "" - "n/a" "n/a" "no $tool ($pkg could not be installed)"; return; }
+    done
+    RUN_T=("$B_BIN/tapstack-run" --tap tap0 --control none)
+    local of dir label tg tr kg kr
+    # iperf3 -c: tapstack-run's program sends (and with -R receives), offloads off then on.
+    for of in off on; do
+        [[ $of == on ]] && export TAPSTACK_OFFLOAD=1
+        b_offloads "$of"
+        for dir in "" -R; do
+            iperf_one "$B_TNS" "$B_HOST_IP" "$B_TNS" "${RUN_T[@]}" -- $dir
+            tg=$R_G tr=$R_RETR
+            iperf_one "$B_KCNS" "$B_HOST_IP" "$B_KSNS" -- $dir
+            kg=$R_G kr=$R_RETR
+            label="iperf3 -c under tapstack-run to the host's iperf3 -s, it sends"
+            [[ $dir == -R ]] && label="iperf3 -c -R under tapstack-run, the host's iperf3 -s sends"
+            b_log "run iperf3 $dir offloads $of: tapstack $tg ($tr retr) | kernel $kg ($kr retr)"
+            b_row run "$label, ${RUN_SECS} s; offloads $of" "Gbit/s" higher "$tg" "$kg" \
+                "retransmissions by the sender: tapstack's run $tr, kernel's run $kr"
+        done
+        export TAPSTACK_OFFLOAD=0
+    done
+    b_offloads off
+    # iperf3 -s under tapstack-run, the host's iperf3 -c sending.
+    iperf_one "$B_TNS" "$B_STACK_IP" "$B_TNS" --
+    tg=$R_G
+    iperf_one "$B_KSNS" "$B_STACK_IP" "$B_KCNS" --
+    b_row run "iperf3 -s under tapstack-run, the host's iperf3 -c sends, ${RUN_SECS} s" "Gbit/s" higher \
+        "$tg" "$R_G" ""
+    # nginx under tapstack-run (one process), the host's wrk and curl.
+    local d=$B_TMP/run-nginx t k ts ks
+    run_nginx_conf "$d/t.conf" 80
+    run_nginx_conf "$d/k.conf" "$B_STACK_IP:80"
+    run_bg "$B_TNS" "${RUN_T[@]}" -- nginx -c "$d/t.conf"
+    local tn=$R_PID
+    for _ in $(seq 100); do # nginx listens on the stack: ask it, not the host side's table
+        ip netns exec "$B_TNS" timeout 1 bash -c "exec 3<>/dev/tcp/$B_STACK_IP/80" 2>/dev/null && break
+        sleep 0.1
+    done
+    t=$(wrk_small "$B_TNS" "http://$B_STACK_IP/index.html")
+    ts=$(curl_get "$B_TNS" "http://$B_STACK_IP/big.bin" 120)
+    b_stop "$tn"
+    run_bg "$B_KSNS" nginx -c "$d/k.conf"
+    local kn=$R_PID
+    b_wait_port "$B_KSNS" 80
+    k=$(wrk_small "$B_KCNS" "http://$B_STACK_IP/index.html")
+    ks=$(curl_get "$B_KCNS" "http://$B_STACK_IP/big.bin" 120)
+    b_stop "$kn"
+    b_row run "nginx under tapstack-run, the host's wrk -t2 -c50 keep-alive, 17-byte page, ${RUN_SECS} s" \
+        "req/s" higher "$t" "$k" "nginx: one process (master_process off), sendfile, tcp_nopush"
+    b_row run "nginx under tapstack-run, one 100 MB file (sendfile) to the host's curl" "Gbit/s" \
+        higher "$(bulk_gbit "$ts")" "$(bulk_gbit "$ks")" ""
+    # wrk under tapstack-run, against the host's nginx.
+    run_nginx_conf "$d/h.conf" "$B_HOST_IP:8080"
+    run_bg "$B_TNS" nginx -c "$d/h.conf"
+    tn=$R_PID
+    run_bg "$B_KCNS" nginx -c "$d/h.conf"
+    kn=$R_PID
+    b_wait_port "$B_TNS" 8080
+    b_wait_port "$B_KCNS" 8080
+    t=$(wrk_small "$B_TNS" "http://$B_HOST_IP:8080/index.html" "${RUN_T[@]}")
+    k=$(wrk_small "$B_KSNS" "http://$B_HOST_IP:8080/index.html")
+    b_stop "$tn"
+    b_stop "$kn"
+    b_row run "wrk -t2 -c50 under tapstack-run against the host's nginx, ${RUN_SECS} s" "req/s" higher \
+        "$t" "$k" ""
+    # 1-byte request/response: rr under tapstack-run to the host's ksrv --echo; what the library
+    # adds is this row beside the rr row above (an echo server on tapstack's own socket API).
+    run_bg "$B_TNS" "$B_TOOLS/ksrv" --echo 7
+    tn=$R_PID
+    run_bg "$B_KCNS" "$B_TOOLS/ksrv" --echo 7
+    kn=$R_PID
+    b_wait_port "$B_TNS" 7
+    b_wait_port "$B_KCNS" 7
+    local tl kl
+    tl=$(ip netns exec "$B_TNS" timeout 60 "${RUN_T[@]}" --stats -- "$B_TOOLS/rr" -d "$RUN_SECS" "$B_HOST_IP" 7 2>"$B_TMP/rr-run.err")
+    kl=$(ip netns exec "$B_KSNS" timeout 60 "$B_TOOLS/rr" -d "$RUN_SECS" "$B_HOST_IP" 7)
+    b_stop "$tn"
+    b_stop "$kn"
+    local mirror
+    mirror=$(sed -nE 's/.*runtime: ([0-9]+) kernel-mirror updates, ([0-9]+) system calls.*/\2/p' "$B_TMP/rr-run.err")
+    b_log "run rr: tapstack-run $tl (mirror syscalls ${mirror:-?}) | kernel $kl"
+    local n
+    n=$(b_kv "$tl" n)
+    b_row run "1-byte request/response, rr under tapstack-run to the host's echo, ${RUN_SECS} s" \
+        "round trips/s" higher "$(b_kv "$tl" rr)" "$(b_kv "$kl" rr)" \
+        "p99 latency: tapstack $(b_kv "$tl" p99_us) us, kernel $(b_kv "$kl" p99_us) us; kernel-mirror system calls: ${mirror:-?} for ${n:-?} round trips (--stats)"
 }
 
 for g in $ALL_GROUPS; do

@@ -299,7 +299,10 @@ START_TEST(test_route_prefers_on_link_then_gateway)
     th_raw_init(&r);
     ck_assert_uint_eq(ts_ip_route(r.s, th_ip(10, 0, 0, 50)), th_ip(10, 0, 0, 50));
     ck_assert_uint_eq(ts_ip_route(r.s, th_ip(10, 0, 1, 50)), TH_IP_A);
-    ck_assert_uint_eq(ts_ip_route(r.s, th_ip(127, 0, 0, 1)), 0);
+    /* our own addresses route to themselves: the loopback queue (test_loopback) */
+    ck_assert_uint_eq(ts_ip_route(r.s, th_ip(127, 0, 0, 1)), th_ip(127, 0, 0, 1));
+    ck_assert_uint_eq(ts_ip_route(r.s, TH_IP_B), TH_IP_B);
+    ck_assert_uint_eq(ts_ip_route(r.s, th_ip(224, 0, 0, 1)), 0);
     th_raw_free(&r);
 }
 END_TEST

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../apps/common/opts.h"
+#include "../../apps/common/runopts.h"
 
 struct app_ctx {
     unsigned port;
@@ -131,6 +132,58 @@ START_TEST(test_app_flags_and_positionals_reach_their_handlers)
     ck_assert_int_eq(ctx.verbose, 2);
     ck_assert_str_eq(ctx.pos[0], "srv");
     ck_assert_str_eq(ctx.pos[1], "7");
+}
+END_TEST
+
+/* A launcher (tapstack-run) takes the stack options up to the program, and leaves the program's
+ * own flags alone. */
+static int rest_of(int argc, const char **argv)
+{
+    int rest = -1;
+    struct ts_app_spec spec = {.name = "tapstack-test", .flags = flags, .ctx = &ctx, .rest = &rest};
+    ts_app_parse(&spec, argc, (char **)argv, &o);
+    return rest;
+}
+
+START_TEST(test_rest_stops_at_the_program_and_leaves_its_flags)
+{
+    const char *a1[] = {"run", "--tap", "tap7", "--port", "80", "curl", "-o", "x", "--tap", "y"};
+    ck_assert_int_eq(rest_of(10, a1), 5);
+    ck_assert_str_eq(o.tap, "tap7");
+    ck_assert_uint_eq(ctx.port, 80);
+    const char *a2[] = {"run", "--trace", "--", "--weird-program-name", "-v"};
+    ck_assert_int_eq(rest_of(5, a2), 3);
+    ck_assert(o.trace);
+    const char *a3[] = {"run", "--mtu", "1400"};
+    ck_assert_int_eq(rest_of(3, a3), 3); /* no program: argc */
+    ck_assert_uint_eq(o.cfg.mtu, 1400);
+}
+END_TEST
+
+/* tapstack-run hands the options to its library in one environment variable: what goes in
+ * comes out, empty arguments and spaces included; a byte that cannot be carried is refused. */
+START_TEST(test_run_options_survive_the_environment)
+{
+    char *in[] = {"--tap", "tap 7", "", "--pcap=/tmp/a b.pcap", "--", NULL};
+    char *enc = ts_run_encode(in, 5);
+    ck_assert_ptr_nonnull(enc);
+    int argc = 0;
+    char **out = ts_run_decode("tapstack-run", enc, &argc);
+    ck_assert_int_eq(argc, 6);
+    ck_assert_str_eq(out[0], "tapstack-run");
+    for (int i = 0; i < 5; i++)
+        ck_assert_str_eq(out[i + 1], in[i]);
+    ck_assert_ptr_null(out[6]);
+    free(out);
+    free(enc);
+    out = ts_run_decode("p", "", &argc);
+    ck_assert_int_eq(argc, 1);
+    ck_assert_ptr_null(out[1]);
+    free(out);
+    char sep[] = "a?b";
+    sep[1] = TS_RUN_SEP;
+    char *bad[] = {sep};
+    ck_assert_ptr_null(ts_run_encode(bad, 1));
 }
 END_TEST
 
@@ -261,6 +314,8 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
     tcase_add_test(tc, test_control_flag_names_a_path_or_none);
     tcase_add_test(tc, test_offloads_are_on_unless_no_offload_is_given);
+    tcase_add_test(tc, test_rest_stops_at_the_program_and_leaves_its_flags);
+    tcase_add_test(tc, test_run_options_survive_the_environment);
     tcase_add_test(tc, test_value_helpers_reject_junk);
     tcase_add_exit_test(tc, test_probability_above_one_exits_2, 2);
     tcase_add_exit_test(tc, test_unknown_flag_exits_2, 2);
