@@ -28,7 +28,7 @@ demo | run) pkgs=("${build[@]}" "${host[@]}") cmds=(make gcc ip ss ping curl nc)
 test)
     pkgs=("${build[@]}" "${host[@]}" pkg-config check iputils-arping tcpdump tshark socat
         apache2-utils wrk python3 python3-scapy iptables valgrind clang-format chromium
-        fonts-dejavu-core iperf3 nginx-light wget)
+        fonts-dejavu-core iperf3 nginx-light wget ethtool)
     cmds=(make gcc pkg-config ip ss ping curl nc)
     ;;
 *) echo "usage: tools/deps.sh [--list] build|demo|run|test" >&2; exit 2 ;;
