@@ -102,6 +102,7 @@
     X(TCP_DROP_RST_OUT_OF_WINDOW, "RST outside the window ignored")                                \
     X(TCP_DROP_SYN_SENT_BAD, "bad segment in SYN_SENT")                                            \
     X(TCP_DROP_OOO_FULL, "out-of-order segment dropped: queue bound reached")                      \
+    X(TCP_DROP_PAST_FIN, "out-of-order data past the peer's FIN forgotten")                        \
     X(TCP_DROP_NO_MEMORY, "segment dropped: no memory for a new connection or its data")           \
     X(TCP_DROP_CLOSED, "segment for a connection that is closing down")                            \
     X(TCP_CHALLENGE_ACK, "challenge ACKs sent (RFC 5961)")                                         \

@@ -59,14 +59,12 @@ static struct ts_tcp_conn *tcp_icmp_conn(struct ts_stack *s, const struct ts_icm
 static void tcp_icmp_apply(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_icmp_error *e)
 {
     int err = 0;
-    bool hard = false;
     if (e->type == ICMP_DEST_UNREACH) {
         if (e->code == ICMP_UNREACH_NEEDFRAG) {
             tcp_icmp_frag_needed(s, c, e->mtu);
             return;
         }
         err = tcp_unreach_errno(e->code);
-        hard = e->code == ICMP_UNREACH_PROTO || e->code == ICMP_UNREACH_PORT;
     } else if (e->type == ICMP_TIME_EXCEEDED) {
         err = EHOSTUNREACH;
     } else if (e->type == ICMP_PARAM_PROBLEM) {
@@ -77,11 +75,9 @@ static void tcp_icmp_apply(struct ts_stack *s, struct ts_tcp_conn *c, const stru
     if (c->state == TS_TCP_SYN_SENT && e->type == ICMP_DEST_UNREACH) {
         /* A connect in progress fails with the matching error, as on Linux. */
         tcp_enter_closed(s, c, err, "rcvd ICMP unreachable");
-    } else if (hard && !tcp_synchronized(c->state) && c->state != TS_TCP_SYN_RECV) {
-        tcp_enter_closed(s, c, err, "rcvd ICMP port/protocol unreachable");
     } else {
-        /* RFC 5927 7.2 (as Linux, FreeBSD): in the synchronized states hard errors are soft
-         * too. A blind attacker who hits the window of a bulk transfer would otherwise reset it
+        /* RFC 5927 7.2 (as Linux, FreeBSD): in SYN_RECV and the synchronized states (the only
+         * others a connection found here can be in) hard errors are soft too. A blind attacker who hits the window of a bulk transfer would otherwise reset it
          * with one forged datagram, and the peer's own stack says "no such port" with a RST. */
         c->soft_err = err; /* RFC 1122 4.2.3.9: soft; reported if we time out */
     }

@@ -585,6 +585,18 @@ static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
     ts_count(s, TS_C_TCP_OOO_QUEUED);
 }
 
+/* A FIN with no text beyond RCV.NXT: held as the end of the stream, taken once the hole before
+ * it fills (as the out-of-order text's FIN is), and a duplicate ACK at once (RFC 5681 4.2). */
+static void tcp_fin_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq)
+{
+    c->ack_now = true;
+    if (!c->rcv.ooo_fin) {
+        c->rcv.ooo_fin = true;
+        c->rcv.ooo_fin_seq = seq;
+    }
+    ts_count(s, TS_C_TCP_OOO_QUEUED);
+}
+
 /* Text at RCV.NXT, already written at the front of the ring: delivered, with whatever
  * out-of-order data it now joins. Returns the bytes that became readable. */
 static uint32_t tcp_text_in_order(struct ts_tcp_conn *c, const struct tcp_text *t)
@@ -685,8 +697,10 @@ static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct t
         }
         if (a->text > 0)
             a->fin_in_order = tcp_text_take(s, c, a);
+        else if (a->fin && a->seq != c->rcv.nxt)
+            tcp_fin_out_of_order(s, c, a->seq);
         else
-            a->fin_in_order = a->fin && a->seq == c->rcv.nxt;
+            a->fin_in_order = a->fin;
         break;
     default:
         /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN came already, so data past
@@ -705,6 +719,12 @@ static void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
     c->rcv.fin_rcvd = true;
     c->ack_now = true;
     c->rcv.ooo_fin = false;
+    if (c->rcv.nooo > 0) {
+        /* RFC 9293 3.10.7.4 eighth: the FIN ends the stream; what a peer queued beyond it
+         * can never be delivered. */
+        ts_count(s, TS_C_TCP_DROP_PAST_FIN);
+        c->rcv.nooo = 0;
+    }
     switch (c->state) {
     case TS_TCP_SYN_RECV:
     case TS_TCP_ESTABLISHED:

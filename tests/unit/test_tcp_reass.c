@@ -335,6 +335,47 @@ START_TEST(test_reassembly_across_sequence_wrap)
 }
 END_TEST
 
+/* A FIN at RCV.NXT while data beyond it waits out of order (a hostile or broken peer: nothing can
+ * follow a FIN). The FIN ends the stream: the bytes past it are forgotten, never delivered, and
+ * the receive side stays consistent (found by the libFuzzer target lf_tcp_conn). */
+START_TEST(test_fin_before_queued_out_of_order_data_forgets_that_data)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint32_t base = f.peer_nxt;
+    send_at(&f, base, 1, 100);
+    expect_ack_now(&f, base);
+    tf_send(&f, TCP_ACK | TCP_FIN, base, f.stack_nxt, NULL, 0);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE_WAIT);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, base + 1); /* the FIN, not the bytes past it */
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_PAST_FIN), 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* A FIN without text beyond a hole: a duplicate ACK at once (RFC 5681 4.2), and the FIN is held,
+ * so the text that fills the hole also ends the stream, without waiting for the FIN again. */
+START_TEST(test_bare_fin_beyond_hole_held_until_text_fills_it)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint32_t base = f.peer_nxt;
+    tf_send(&f, TCP_ACK | TCP_FIN, base + 100, f.stack_nxt, NULL, 0);
+    expect_ack_now(&f, base);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    send_at(&f, base, 0, 100);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, base + 101);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_CLOSE_WAIT);
+    expect_delivered(&f, 100);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_reass_suite(void)
 {
     Suite *s = suite_create("tcp_reass");
@@ -353,6 +394,8 @@ static Suite *tcp_reass_suite(void)
     tcase_add_test(tc, test_out_of_order_fin_processed_only_when_hole_fills);
     tcase_add_test(tc, test_many_tiny_out_of_order_segments_bounded_and_stream_exact);
     tcase_add_test(tc, test_reassembly_across_sequence_wrap);
+    tcase_add_test(tc, test_fin_before_queued_out_of_order_data_forgets_that_data);
+    tcase_add_test(tc, test_bare_fin_beyond_hole_held_until_text_fills_it);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -316,10 +316,11 @@ static const struct row state_table[] = {
     ROW("ESTABLISHED, rcv text with FIN: ACK of both, CLOSE_WAIT", tf_establish, ESTABLISHED,
         RCV_TEXT(FIN | ACK, PEER_NXT, STACK_NXT, 3), SND(ACK, STACK_NXT, PEER_NXT + 4), CLOSE_WAIT,
         "rcvd FIN"),
-    /* A bare FIN beyond a hole is forgotten, and no duplicate ACK tells the peer (RFC 5681 4.2
-     * asks for one at once, as for text out of order); its retransmission brings it again. */
-    ROW("ESTABLISHED, rcv bare FIN beyond a hole: forgotten, silence", tf_establish, ESTABLISHED,
-        RCV(FIN | ACK, PEER_NXT + 100, STACK_NXT), NOTHING, ESTABLISHED, NULL),
+    /* A bare FIN beyond a hole is held until the hole fills; RFC 5681 4.2: a duplicate ACK at
+     * once, as for text out of order. */
+    ROW("ESTABLISHED, rcv bare FIN beyond a hole: held, duplicate ACK at once", tf_establish,
+        ESTABLISHED, RCV(FIN | ACK, PEER_NXT + 100, STACK_NXT), SND(ACK, STACK_NXT, PEER_NXT),
+        ESTABLISHED, NULL),
     ROW("ESTABLISHED, SEND: the text goes out", tf_establish, ESTABLISHED,
         USER_RET(APP_SEND, 100, 100), SND_TEXT(ACK, STACK_NXT, PEER_NXT, 100), ESTABLISHED, NULL),
     ROW("ESTABLISHED, RTO (200 ms) with text in flight: resent", established_data_out, ESTABLISHED,
