@@ -77,8 +77,9 @@ static void tcp_icmp_apply(struct ts_stack *s, struct ts_tcp_conn *c, const stru
         tcp_enter_closed(s, c, err, "rcvd ICMP unreachable");
     } else {
         /* RFC 5927 7.2 (as Linux, FreeBSD): in SYN_RECV and the synchronized states (the only
-         * others a connection found here can be in) hard errors are soft too. A blind attacker who hits the window of a bulk transfer would otherwise reset it
-         * with one forged datagram, and the peer's own stack says "no such port" with a RST. */
+         * others a connection found here can be in) hard errors are soft too. A blind attacker who
+         * hits the window of a bulk transfer would otherwise reset it with one forged datagram, and
+         * the peer's own stack says "no such port" with a RST. */
         c->soft_err = err; /* RFC 1122 4.2.3.9: soft; reported if we time out */
     }
 }
