@@ -72,7 +72,7 @@ tap=tstour$$
 tap_b=tstour$$-b # watch mode: step 6's stack B
 ns=
 logs=${TOUR_LOGS:-}
-tmp=$(mktemp -d /tmp/ts-tour.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ts-tour.XXXXXX")
 chmod 755 "$tmp"
 cleanup() {
     set +e # every step below must run, whatever the one before returned
