@@ -20,6 +20,10 @@ ts_need_bin tapstack-httpd
 PY=$(ts_scapy_python) || ts_skip "no python3 with scapy"
 HOSTILE=$(dirname "$0")/hostile.py
 ts_ns_setup
+# The raw connections below come from the host's address on ports 40000-41999 (their RSTs dropped
+# by iptables): curl must never pick one of those ports, or its SYN meets one of them.
+ts_ns_exec sysctl -qw net.ipv4.ip_local_port_range="42000 60999" ||
+    ts_fail "could not set the namespace's ephemeral port range"
 S=$TS_STACK_IP
 U=http://$S
 
