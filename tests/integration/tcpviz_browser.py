@@ -67,8 +67,13 @@ def step(msg):
 
 
 def curl(*args):
-    return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *args],
-                          capture_output=True, text=True, timeout=30).stdout
+    """The HTTP status curl got; on a failure (000) curl's own error is printed, so a failed run
+    says why (refused, reset, timed out) instead of only "000"."""
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", *args],
+                       capture_output=True, text=True, timeout=30)
+    if r.stdout != "200":
+        print(f"[tcpviz_browser] curl {' '.join(args)}: exit {r.returncode}, {r.stderr.strip()}", flush=True)
+    return r.stdout
 
 
 def subsequence(items, wanted):
