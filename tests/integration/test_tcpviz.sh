@@ -20,6 +20,10 @@ PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 
 ts_ns_setup
+# The browser test pins curl and nc to local ports 40001-40004: the host's own ephemeral ports (the
+# hundreds of connections it opens before) must not take them, or a bind fails (curl: HTTP 000).
+ts_ns_exec sysctl -qw net.ipv4.ip_local_port_range="42000 60999" ||
+    ts_fail "could not set the namespace's ephemeral port range"
 # --msl 5: TIME_WAIT lasts 10 s, long enough to see, short enough to end within the test.
 ts_start_app "$TS_BIN/tapstack-httpd" --msl 5 --control none
 S=$TS_STACK_IP
