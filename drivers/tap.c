@@ -17,12 +17,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -43,12 +46,35 @@ _Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes
 #define VNET_GSO_UDP_L4   5
 #define VNET_GSO_ECN      0x80
 
+/* Held frames (ts_driver_hold) go out as one io_uring submission: one system call for a burst of
+ * writes instead of one each. A write to a tap is one frame, so each frame is still its own write
+ * operation; only the entries into the kernel are shared (on this VM kind a system call's entry
+ * and exit cost as much as the host's whole receive of the frame). Frames are copied into an
+ * arena that lives until the batch has completed; a frame larger than TXQ_DIRECT (a GSO
+ * super-segment, already one write per 64 KiB) hands the held ones over and goes out by itself,
+ * rather than costing another copy. */
+#define TXQ_ENTRIES 64
+#define TXQ_ARENA   (TXQ_ENTRIES * 1536)
+#define TXQ_DIRECT  1536
+
+struct txq {
+    int ring; /* the io_uring's fd, -1: none (no io_uring here: every frame is written at once) */
+    unsigned held, n, used; /* hold depth; frames queued; arena bytes used */
+    uint8_t *sq, *cq;
+    size_t sq_len, cq_len;
+    struct io_uring_sqe *sqes;
+    struct io_uring_params p;
+    uint64_t refused; /* frames the tap refused at a flush (lost, as a dropped frame) */
+    uint8_t arena[TXQ_ARENA];
+};
+
 struct tap {
     struct ts_driver drv;
     int fd;
     bool vnet;         /* frames carry a virtio-net header */
     unsigned offloads; /* TS_OFFLOAD_* granted by TUNSETOFFLOAD */
     char ifname[IFNAMSIZ];
+    struct txq q;
 };
 
 static struct vnet_hdr vnet_from_meta(const struct ts_frame_meta *m)
@@ -93,6 +119,131 @@ static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
     }
 }
 
+/* ---- the batch of held frames (struct txq) ---- */
+
+static unsigned *sq_field(struct txq *q, uint32_t off)
+{
+    return (unsigned *)(void *)(q->sq + off);
+}
+
+static unsigned *cq_field(struct txq *q, uint32_t off)
+{
+    return (unsigned *)(void *)(q->cq + off);
+}
+
+static void txq_close(struct txq *q)
+{
+    if (q->sqes && q->sqes != MAP_FAILED)
+        munmap(q->sqes, q->p.sq_entries * sizeof(struct io_uring_sqe));
+    if (q->cq && q->cq != MAP_FAILED)
+        munmap(q->cq, q->cq_len);
+    if (q->sq && q->sq != MAP_FAILED)
+        munmap(q->sq, q->sq_len);
+    if (q->ring >= 0)
+        close(q->ring);
+    q->sqes = NULL;
+    q->sq = q->cq = NULL;
+    q->ring = -1;
+    q->n = q->used = 0;
+}
+
+/* Set up the io_uring; without one (an old kernel, io_uring_disabled, a seccomp filter, or
+ * TAPSTACK_TAP_BATCH=0) q->ring stays -1 and every frame is written as it comes. */
+static void txq_open(struct txq *q)
+{
+    q->ring = -1;
+    const char *env = getenv("TAPSTACK_TAP_BATCH");
+    if (env && !strcmp(env, "0"))
+        return;
+    struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
+    int fd = (int)syscall(__NR_io_uring_setup, TXQ_ENTRIES, &p);
+    if (fd < 0 && errno == EINVAL) { /* before Linux 5.18: no SUBMIT_ALL */
+        p = (struct io_uring_params){0};
+        fd = (int)syscall(__NR_io_uring_setup, TXQ_ENTRIES, &p);
+    }
+    if (fd < 0)
+        return;
+    q->ring = fd;
+    q->p = p;
+    q->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    q->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    int prot = PROT_READ | PROT_WRITE, fl = MAP_SHARED | MAP_POPULATE;
+    q->sq = mmap(NULL, q->sq_len, prot, fl, fd, IORING_OFF_SQ_RING);
+    q->cq = mmap(NULL, q->cq_len, prot, fl, fd, IORING_OFF_CQ_RING);
+    q->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), prot, fl, fd, IORING_OFF_SQES);
+    if (q->sq == MAP_FAILED || q->cq == MAP_FAILED || q->sqes == MAP_FAILED)
+        txq_close(q);
+}
+
+/* Queue one write of [a, alen) + [b, blen) (a virtio-net header and its frame) copied into the
+ * arena; the caller made sure there is room. */
+static void txq_put(struct txq *q, int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+    uint8_t *at = q->arena + q->used;
+    memcpy(at, a, alen);
+    memcpy(at + alen, b, blen);
+    unsigned mask = *sq_field(q, q->p.sq_off.ring_mask);
+    unsigned idx = (*sq_field(q, q->p.sq_off.tail) + q->n) & mask;
+    struct io_uring_sqe *e = &q->sqes[idx];
+    memset(e, 0, sizeof *e);
+    e->opcode = IORING_OP_WRITE;
+    e->fd = fd;
+    e->addr = (uint64_t)(uintptr_t)at;
+    e->len = (uint32_t)(alen + blen);
+    e->off = (uint64_t)-1; /* a character device: no offset */
+    sq_field(q, q->p.sq_off.array)[idx] = idx;
+    q->n++;
+    q->used += (unsigned)((alen + blen + 63) & ~(size_t)63);
+}
+
+/* Reap completions; returns how many there were. */
+static unsigned txq_reap(struct txq *q)
+{
+    unsigned *head = cq_field(q, q->p.cq_off.head), mask = *cq_field(q, q->p.cq_off.ring_mask);
+    unsigned h = *head, tail = __atomic_load_n(cq_field(q, q->p.cq_off.tail), __ATOMIC_ACQUIRE);
+    const struct io_uring_cqe *cqes = (const void *)(q->cq + q->p.cq_off.cqes);
+    unsigned n = 0;
+    for (; h != tail; h++, n++)
+        if (cqes[h & mask].res < 0)
+            q->refused++;
+    __atomic_store_n(head, h, __ATOMIC_RELEASE);
+    return n;
+}
+
+/* Hand every queued frame to the tap in one system call (the tap takes a write at once, so they
+ * complete within it), and wait until all are done, so that the arena may be used again. */
+static void txq_flush(struct txq *q)
+{
+    if (q->n == 0)
+        return;
+    unsigned *tail = sq_field(q, q->p.sq_off.tail), *khead = sq_field(q, q->p.sq_off.head);
+    unsigned end = *tail + q->n, want = q->n, done = 0;
+    __atomic_store_n(tail, end, __ATOMIC_RELEASE);
+    for (;;) {
+        done += txq_reap(q);
+        if (done >= want)
+            break;
+        unsigned pend = end - __atomic_load_n(khead, __ATOMIC_ACQUIRE);
+        long r = syscall(__NR_io_uring_enter, q->ring, pend, want - done, IORING_ENTER_GETEVENTS,
+                         NULL, 0);
+        if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
+            q->refused += want - done; /* the ring is broken: write frames one by one from now */
+            txq_close(q);
+            return;
+        }
+    }
+    q->n = q->used = 0;
+}
+
+static void tap_hold(struct ts_driver *d, bool on)
+{
+    struct txq *q = &((struct tap *)d->priv)->q;
+    if (on)
+        q->held++;
+    else if (q->held > 0 && --q->held == 0)
+        txq_flush(q);
+}
+
 static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
                     const struct ts_frame_meta *meta, ts_time_t now)
 {
@@ -102,6 +253,17 @@ static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
     if (!t->vnet && meta && (meta->gso != TS_GSO_NONE || meta->csum == TS_CSUM_PARTIAL))
         return -EINVAL; /* the stack asked for an offload the tap was not given */
+    size_t hl = t->vnet ? sizeof h : 0;
+    struct txq *q = &t->q;
+    if (q->held && q->ring >= 0 && hl + len <= TXQ_DIRECT) {
+        if (q->n == TXQ_ENTRIES || q->used + TXQ_DIRECT > TXQ_ARENA)
+            txq_flush(q);
+        if (q->ring >= 0) {
+            txq_put(q, t->fd, &h, hl, frame, len);
+            return 0;
+        }
+    }
+    txq_flush(q); /* what was queued goes first */
     for (;;) {
         ssize_t n = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, frame, len);
         if (n >= 0)
@@ -155,6 +317,8 @@ static void tap_destroy(struct ts_driver *d)
     struct tap *t = d->priv;
     /* A persistent tap keeps its offloads after we go: leave it plain, as a program that knows
      * nothing of virtio-net headers expects (it would get 64 KiB frames with partial checksums). */
+    txq_flush(&t->q);
+    txq_close(&t->q);
     if (t->offloads)
         (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     close(t->fd);
@@ -168,6 +332,7 @@ static const struct ts_driver_ops tap_ops = {
     .next_deadline = NULL,
     .offloads = tap_offloads,
     .destroy = tap_destroy,
+    .hold = tap_hold,
 };
 
 /* Is `name` a TUN (layer 3) device? /sys tells us without any privilege: tun_flags holds the
@@ -324,6 +489,7 @@ struct ts_driver *ts_tap_open_ex(const char *ifname, bool offload, char *err, si
     t->vnet = offload;
     t->offloads = (unsigned)granted;
     snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
+    txq_open(&t->q);
     t->drv.ops = &tap_ops;
     t->drv.name = "tap";
     t->drv.priv = t;
