@@ -17,19 +17,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <linux/io_uring.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "tapstack/driver.h"
+#include "uring.h"
 
 /* The legacy virtio-net header (struct virtio_net_hdr), in the host's byte order (the tap's default
  * for a header of this size). */
@@ -46,27 +44,29 @@ _Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes
 #define VNET_GSO_UDP_L4   5
 #define VNET_GSO_ECN      0x80
 
-/* Held frames (ts_driver_hold) go out as one io_uring submission: one system call for a burst of
- * writes instead of one each. A write to a tap is one frame, so each frame is still its own write
- * operation; only the entries into the kernel are shared (on this VM kind a system call's entry
- * and exit cost as much as the host's whole receive of the frame). Frames are copied into an
- * arena that lives until the batch has completed; a frame larger than TXQ_DIRECT (a GSO
- * super-segment, already one write per 64 KiB) hands the held ones over and goes out by itself,
- * rather than costing another copy. */
+/* Batches through io_uring (uring.h): one system call for a burst of frames instead of one
+ * each. A read or write on a tap is still one frame, so each frame is its own operation; only the
+ * entries into the kernel are shared (on this VM kind a system call's entry and exit cost about
+ * as much as the host's whole receive of the frame).
+ *
+ * Sending: frames sent while the link is held (ts_driver_hold) are copied into an arena and go
+ * out together at the release, or when the arena is full; they complete within that call (the
+ * tap takes a write at once), so the arena is free again after it. A frame larger than
+ * TXQ_DIRECT (a GSO super-segment, already one write per 64 KiB) hands the held ones over and
+ * goes out by itself, rather than costing another copy.
+ *
+ * Receiving, without the virtio-net header (with it frames come 64 KiB at a time already): when
+ * the stack asks for a frame and none is left from the last batch, up to rx_want reads are run
+ * at once, each into its own slot; the tap answers those beyond its queue with EAGAIN. rx_want
+ * follows what the last batch found (twice as many, between RXQ_MIN and RXQ_SLOTS), so a quiet
+ * link costs a few empty reads per wake-up and a busy one few system calls. The frames are
+ * handed out in the order of the reads, which is the tap's order. */
 #define TXQ_ENTRIES 64
-#define TXQ_ARENA   (TXQ_ENTRIES * 1536)
 #define TXQ_DIRECT  1536
-
-struct txq {
-    int ring; /* the io_uring's fd, -1: none (no io_uring here: every frame is written at once) */
-    unsigned held, n, used; /* hold depth; frames queued; arena bytes used */
-    uint8_t *sq, *cq;
-    size_t sq_len, cq_len;
-    struct io_uring_sqe *sqes;
-    struct io_uring_params p;
-    uint64_t refused; /* frames the tap refused at a flush (lost, as a dropped frame) */
-    uint8_t arena[TXQ_ARENA];
-};
+#define TXQ_ARENA   (TXQ_ENTRIES * TXQ_DIRECT)
+#define RXQ_SLOTS   32
+#define RXQ_MIN     4
+#define RXQ_SLOT    TS_FRAME_MAX /* any frame the tap may hold (its MTU is the host's setting) */
 
 struct tap {
     struct ts_driver drv;
@@ -74,7 +74,14 @@ struct tap {
     bool vnet;         /* frames carry a virtio-net header */
     unsigned offloads; /* TS_OFFLOAD_* granted by TUNSETOFFLOAD */
     char ifname[IFNAMSIZ];
-    struct txq q;
+    struct uring tx, rx;
+    unsigned held, tx_used; /* hold depth; arena bytes in use */
+    uint64_t tx_refused;    /* frames the tap refused in a batch (lost, as a dropped frame) */
+    unsigned rx_want, rx_next, rx_n; /* reads per batch; next slot to hand out; slots read */
+    bool rx_more;                    /* the batch's last read found a frame */
+    int rx_res[RXQ_SLOTS];           /* each slot's read(): its length or -errno */
+    uint8_t *rx_slots;               /* RXQ_SLOTS x RXQ_SLOT (touched only as far as frames go) */
+    uint8_t tx_arena[TXQ_ARENA];
 };
 
 static struct vnet_hdr vnet_from_meta(const struct ts_frame_meta *m)
@@ -119,129 +126,126 @@ static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
     }
 }
 
-/* ---- the batch of held frames (struct txq) ---- */
+/* ---- batches ---- */
 
-static unsigned *sq_field(struct txq *q, uint32_t off)
+static void tx_done(void *arg, uint64_t data, int32_t res)
 {
-    return (unsigned *)(void *)(q->sq + off);
+    (void)data;
+    if (res < 0)
+        ((struct tap *)arg)->tx_refused++;
 }
 
-static unsigned *cq_field(struct txq *q, uint32_t off)
+/* Hand every held frame to the tap in one system call. */
+static void tx_flush(struct tap *t)
 {
-    return (unsigned *)(void *)(q->cq + off);
-}
-
-static void txq_close(struct txq *q)
-{
-    if (q->sqes && q->sqes != MAP_FAILED)
-        munmap(q->sqes, q->p.sq_entries * sizeof(struct io_uring_sqe));
-    if (q->cq && q->cq != MAP_FAILED)
-        munmap(q->cq, q->cq_len);
-    if (q->sq && q->sq != MAP_FAILED)
-        munmap(q->sq, q->sq_len);
-    if (q->ring >= 0)
-        close(q->ring);
-    q->sqes = NULL;
-    q->sq = q->cq = NULL;
-    q->ring = -1;
-    q->n = q->used = 0;
-}
-
-/* Set up the io_uring; without one (an old kernel, io_uring_disabled, a seccomp filter, or
- * TAPSTACK_TAP_BATCH=0) q->ring stays -1 and every frame is written as it comes. */
-static void txq_open(struct txq *q)
-{
-    q->ring = -1;
-    const char *env = getenv("TAPSTACK_TAP_BATCH");
-    if (env && !strcmp(env, "0"))
+    if (t->tx.queued == 0)
         return;
-    struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
-    int fd = (int)syscall(__NR_io_uring_setup, TXQ_ENTRIES, &p);
-    if (fd < 0 && errno == EINVAL) { /* before Linux 5.18: no SUBMIT_ALL */
-        p = (struct io_uring_params){0};
-        fd = (int)syscall(__NR_io_uring_setup, TXQ_ENTRIES, &p);
-    }
-    if (fd < 0)
-        return;
-    q->ring = fd;
-    q->p = p;
-    q->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-    q->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-    int prot = PROT_READ | PROT_WRITE, fl = MAP_SHARED | MAP_POPULATE;
-    q->sq = mmap(NULL, q->sq_len, prot, fl, fd, IORING_OFF_SQ_RING);
-    q->cq = mmap(NULL, q->cq_len, prot, fl, fd, IORING_OFF_CQ_RING);
-    q->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), prot, fl, fd, IORING_OFF_SQES);
-    if (q->sq == MAP_FAILED || q->cq == MAP_FAILED || q->sqes == MAP_FAILED)
-        txq_close(q);
+    uring_run(&t->tx, tx_done, t);
+    t->tx_used = 0;
 }
 
-/* Queue one write of [a, alen) + [b, blen) (a virtio-net header and its frame) copied into the
- * arena; the caller made sure there is room. */
-static void txq_put(struct txq *q, int fd, const void *a, size_t alen, const void *b, size_t blen)
+/* Keep the frame [a, alen) + [b, blen) (a virtio-net header and the frame) for the next flush;
+ * false when it must be written at once (no ring, or too large). */
+static bool tx_keep(struct tap *t, const void *a, size_t alen, const void *b, size_t blen)
 {
-    uint8_t *at = q->arena + q->used;
+    if (!t->held || t->tx.fd < 0 || alen + blen > TXQ_DIRECT)
+        return false;
+    if (t->tx.queued == t->tx.entries || t->tx_used + TXQ_DIRECT > TXQ_ARENA)
+        tx_flush(t);
+    struct io_uring_sqe *e = uring_sqe(&t->tx);
+    if (!e)
+        return false;
+    uint8_t *at = t->tx_arena + t->tx_used;
     memcpy(at, a, alen);
     memcpy(at + alen, b, blen);
-    unsigned mask = *sq_field(q, q->p.sq_off.ring_mask);
-    unsigned idx = (*sq_field(q, q->p.sq_off.tail) + q->n) & mask;
-    struct io_uring_sqe *e = &q->sqes[idx];
-    memset(e, 0, sizeof *e);
     e->opcode = IORING_OP_WRITE;
-    e->fd = fd;
+    e->fd = t->fd;
     e->addr = (uint64_t)(uintptr_t)at;
     e->len = (uint32_t)(alen + blen);
     e->off = (uint64_t)-1; /* a character device: no offset */
-    sq_field(q, q->p.sq_off.array)[idx] = idx;
-    q->n++;
-    q->used += (unsigned)((alen + blen + 63) & ~(size_t)63);
-}
-
-/* Reap completions; returns how many there were. */
-static unsigned txq_reap(struct txq *q)
-{
-    unsigned *head = cq_field(q, q->p.cq_off.head), mask = *cq_field(q, q->p.cq_off.ring_mask);
-    unsigned h = *head, tail = __atomic_load_n(cq_field(q, q->p.cq_off.tail), __ATOMIC_ACQUIRE);
-    const struct io_uring_cqe *cqes = (const void *)(q->cq + q->p.cq_off.cqes);
-    unsigned n = 0;
-    for (; h != tail; h++, n++)
-        if (cqes[h & mask].res < 0)
-            q->refused++;
-    __atomic_store_n(head, h, __ATOMIC_RELEASE);
-    return n;
-}
-
-/* Hand every queued frame to the tap in one system call (the tap takes a write at once, so they
- * complete within it), and wait until all are done, so that the arena may be used again. */
-static void txq_flush(struct txq *q)
-{
-    if (q->n == 0)
-        return;
-    unsigned *tail = sq_field(q, q->p.sq_off.tail), *khead = sq_field(q, q->p.sq_off.head);
-    unsigned end = *tail + q->n, want = q->n, done = 0;
-    __atomic_store_n(tail, end, __ATOMIC_RELEASE);
-    for (;;) {
-        done += txq_reap(q);
-        if (done >= want)
-            break;
-        unsigned pend = end - __atomic_load_n(khead, __ATOMIC_ACQUIRE);
-        long r = syscall(__NR_io_uring_enter, q->ring, pend, want - done, IORING_ENTER_GETEVENTS,
-                         NULL, 0);
-        if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
-            q->refused += want - done; /* the ring is broken: write frames one by one from now */
-            txq_close(q);
-            return;
-        }
-    }
-    q->n = q->used = 0;
+    t->tx_used += TXQ_DIRECT;
+    return true;
 }
 
 static void tap_hold(struct ts_driver *d, bool on)
 {
-    struct txq *q = &((struct tap *)d->priv)->q;
+    struct tap *t = d->priv;
     if (on)
-        q->held++;
-    else if (q->held > 0 && --q->held == 0)
-        txq_flush(q);
+        t->held++;
+    else if (t->held > 0 && --t->held == 0)
+        tx_flush(t);
+}
+
+static void rx_done(void *arg, uint64_t data, int32_t res)
+{
+    struct tap *t = arg;
+    if (data < RXQ_SLOTS)
+        t->rx_res[data] = res;
+}
+
+/* Read a batch into the slots: the number of frames read, or -1 without a ring. */
+static int rx_fill(struct tap *t)
+{
+    t->rx_next = t->rx_n = 0;
+    if (t->rx.fd < 0 || !t->rx_slots)
+        return -1;
+    unsigned n = t->rx_want;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *e = uring_sqe(&t->rx);
+        if (!e)
+            return -1;
+        e->opcode = IORING_OP_READ;
+        e->fd = t->fd;
+        e->addr = (uint64_t)(uintptr_t)(t->rx_slots + (size_t)i * RXQ_SLOT);
+        e->len = RXQ_SLOT;
+        e->off = (uint64_t)-1;
+        e->rw_flags = RWF_NOWAIT; /* EAGAIN at an empty queue, rather than waiting for a frame */
+        e->user_data = i;
+        t->rx_res[i] = -EAGAIN;
+    }
+    if (uring_run(&t->rx, rx_done, t) < 0)
+        return -1;
+    t->rx_n = n;
+    unsigned got = 0;
+    for (unsigned i = 0; i < n; i++)
+        got += t->rx_res[i] > 0;
+    /* The last read found a frame: the tap may hold more behind it. */
+    t->rx_more = t->rx_res[n - 1] > 0;
+    unsigned want = 2 * got;
+    t->rx_want = want < RXQ_MIN ? RXQ_MIN : want > RXQ_SLOTS ? RXQ_SLOTS : want;
+    return (int)got;
+}
+
+/* The next frame into buf: its length, 0 when none is waiting, -errno; -ENOSYS when there is no
+ * ring to read with (then read() does). A batch that ended with the tap empty reports 0 once
+ * it is used up; the next call reads a new one. */
+static int rx_take(struct tap *t, uint8_t *buf, size_t cap)
+{
+    for (;;) {
+        while (t->rx_next < t->rx_n) {
+            unsigned i = t->rx_next++;
+            int r = t->rx_res[i];
+            if (r == -EAGAIN || r == -EINTR || r == 0)
+                continue;
+            if (r < 0)
+                return r;
+            if ((size_t)r > cap)
+                return -EMSGSIZE;
+            memcpy(buf, t->rx_slots + (size_t)i * RXQ_SLOT, (size_t)r);
+            return r;
+        }
+        if (t->rx_n > 0 && !t->rx_more) {
+            t->rx_n = 0;
+            return 0;
+        }
+        int got = rx_fill(t);
+        if (got < 0)
+            return -ENOSYS;
+        if (got == 0) {
+            t->rx_n = 0;
+            return 0;
+        }
+    }
 }
 
 static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
@@ -253,17 +257,9 @@ static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
     if (!t->vnet && meta && (meta->gso != TS_GSO_NONE || meta->csum == TS_CSUM_PARTIAL))
         return -EINVAL; /* the stack asked for an offload the tap was not given */
-    size_t hl = t->vnet ? sizeof h : 0;
-    struct txq *q = &t->q;
-    if (q->held && q->ring >= 0 && hl + len <= TXQ_DIRECT) {
-        if (q->n == TXQ_ENTRIES || q->used + TXQ_DIRECT > TXQ_ARENA)
-            txq_flush(q);
-        if (q->ring >= 0) {
-            txq_put(q, t->fd, &h, hl, frame, len);
-            return 0;
-        }
-    }
-    txq_flush(q); /* what was queued goes first */
+    if (tx_keep(t, &h, t->vnet ? sizeof h : 0, frame, len))
+        return 0;
+    tx_flush(t); /* what was held goes first */
     for (;;) {
         ssize_t n = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, frame, len);
         if (n >= 0)
@@ -283,6 +279,11 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
     (void)now;
     struct vnet_hdr h;
     struct iovec iov[2] = {{&h, sizeof h}, {buf, cap}};
+    if (!t->vnet && t->rx.fd >= 0) {
+        int r = rx_take(t, buf, cap);
+        if (r != -ENOSYS)
+            return r;
+    }
     for (;;) {
         ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
         if (n >= 0 && !t->vnet)
@@ -302,6 +303,23 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
     }
 }
 
+/* Set up the batches; without io_uring (an old kernel, io_uring_disabled, a seccomp filter) or
+ * with TAPSTACK_TAP_BATCH=0, every frame is read and written with its own system call. */
+static void tap_batch_open(struct tap *t)
+{
+    t->tx.fd = t->rx.fd = -1;
+    t->rx_want = RXQ_MIN;
+    const char *env = getenv("TAPSTACK_TAP_BATCH");
+    if (env && !strcmp(env, "0"))
+        return;
+    uring_open(&t->tx, TXQ_ENTRIES);
+    if (!t->vnet && uring_open(&t->rx, RXQ_SLOTS) == 0) {
+        t->rx_slots = malloc((size_t)RXQ_SLOTS * RXQ_SLOT);
+        if (!t->rx_slots)
+            uring_close(&t->rx);
+    }
+}
+
 static int tap_fd(struct ts_driver *d)
 {
     return ((struct tap *)d->priv)->fd;
@@ -317,8 +335,10 @@ static void tap_destroy(struct ts_driver *d)
     struct tap *t = d->priv;
     /* A persistent tap keeps its offloads after we go: leave it plain, as a program that knows
      * nothing of virtio-net headers expects (it would get 64 KiB frames with partial checksums). */
-    txq_flush(&t->q);
-    txq_close(&t->q);
+    tx_flush(t);
+    uring_close(&t->tx);
+    uring_close(&t->rx);
+    free(t->rx_slots);
     if (t->offloads)
         (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     close(t->fd);
@@ -489,7 +509,7 @@ struct ts_driver *ts_tap_open_ex(const char *ifname, bool offload, char *err, si
     t->vnet = offload;
     t->offloads = (unsigned)granted;
     snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
-    txq_open(&t->q);
+    tap_batch_open(t);
     t->drv.ops = &tap_ops;
     t->drv.name = "tap";
     t->drv.priv = t;
