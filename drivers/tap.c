@@ -77,6 +77,7 @@ struct tap {
     struct uring tx, rx;
     unsigned held, tx_used; /* hold depth; arena bytes in use */
     uint64_t tx_refused;    /* frames the tap refused in a batch (lost, as a dropped frame) */
+    bool tx_broken;         /* the ring cannot write to the tap: stop using it */
     unsigned rx_want, rx_next, rx_n; /* reads per batch; next slot to hand out; slots read */
     bool rx_more;                    /* the batch's last read found a frame */
     int rx_res[RXQ_SLOTS];           /* each slot's read(): its length or -errno */
@@ -130,9 +131,12 @@ static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
 
 static void tx_done(void *arg, uint64_t data, int32_t res)
 {
+    struct tap *t = arg;
     (void)data;
     if (res < 0)
-        ((struct tap *)arg)->tx_refused++;
+        t->tx_refused++;
+    if (res == -EINVAL || res == -EOPNOTSUPP)
+        t->tx_broken = true; /* a kernel without IORING_OP_WRITE (before 5.6) */
 }
 
 /* Hand every held frame to the tap in one system call. */
@@ -142,6 +146,8 @@ static void tx_flush(struct tap *t)
         return;
     uring_run(&t->tx, tx_done, t);
     t->tx_used = 0;
+    if (t->tx_broken)
+        uring_close(&t->tx); /* write() from now on */
 }
 
 /* Keep the frame [a, alen) + [b, blen) (a virtio-net header and the frame) for the next flush;
@@ -227,6 +233,12 @@ static int rx_take(struct tap *t, uint8_t *buf, size_t cap)
             int r = t->rx_res[i];
             if (r == -EAGAIN || r == -EINTR || r == 0)
                 continue;
+            if (r == -EOPNOTSUPP || r == -EINVAL) {
+                /* A kernel whose tap cannot read with RWF_NOWAIT: read() from now on. */
+                uring_close(&t->rx);
+                t->rx_n = 0;
+                return -ENOSYS;
+            }
             if (r < 0)
                 return r;
             if ((size_t)r > cap)

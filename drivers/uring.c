@@ -102,8 +102,8 @@ int uring_run(struct uring *u, void (*done)(void *arg, uint64_t data, int32_t re
         if (got >= want)
             return 0;
         unsigned pend = end - __atomic_load_n(khead, __ATOMIC_ACQUIRE);
-        long r = syscall(__NR_io_uring_enter, u->fd, pend, want - got, IORING_ENTER_GETEVENTS,
-                         NULL, 0);
+        long r =
+            syscall(__NR_io_uring_enter, u->fd, pend, want - got, IORING_ENTER_GETEVENTS, NULL, 0);
         if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
             /* Broken: closing the ring cancels what is left; report those as failed. Which
              * user_data they had is lost with the ring, so ~0 stands for each. */
