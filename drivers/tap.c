@@ -58,14 +58,13 @@ _Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes
  * Receiving, without the virtio-net header (with it frames come 64 KiB at a time already): when
  * the stack asks for a frame and none is left from the last batch, up to rx_want reads are run
  * at once, each into its own slot; the tap answers those beyond its queue with EAGAIN. rx_want
- * follows what the last batch found (twice as many, between RXQ_MIN and RXQ_SLOTS), so a quiet
- * link costs a few empty reads per wake-up and a busy one few system calls. The frames are
- * handed out in the order of the reads, which is the tap's order. */
+ * follows what the last batch found (twice as many, up to RXQ_SLOTS; one plain read() after a
+ * batch found none), so a quiet link costs what it did and a busy one few system calls. The frames
+ * are handed out in the order of the reads, which is the tap's order. */
 #define TXQ_ENTRIES 64
 #define TXQ_DIRECT  1536
 #define TXQ_ARENA   (TXQ_ENTRIES * TXQ_DIRECT)
 #define RXQ_SLOTS   32
-#define RXQ_MIN     4
 #define RXQ_SLOT    TS_FRAME_MAX /* any frame the tap may hold (its MTU is the host's setting) */
 
 struct tap {
@@ -78,6 +77,7 @@ struct tap {
     unsigned held, tx_used; /* hold depth; arena bytes in use */
     uint64_t tx_refused;    /* frames the tap refused in a batch (lost, as a dropped frame) */
     bool tx_broken;         /* the ring cannot write to the tap: stop using it */
+    size_t tx_len0;         /* the length of the first held frame */
     unsigned rx_want, rx_next, rx_n; /* reads per batch; next slot to hand out; slots read */
     bool rx_more;                    /* the batch's last read found a frame */
     int rx_res[RXQ_SLOTS];           /* each slot's read(): its length or -errno */
@@ -139,11 +139,19 @@ static void tx_done(void *arg, uint64_t data, int32_t res)
         t->tx_broken = true; /* a kernel without IORING_OP_WRITE (before 5.6) */
 }
 
-/* Hand every held frame to the tap in one system call. */
+/* Hand every held frame to the tap in one system call (a single one with write(): cheaper than
+ * the ring for one). */
 static void tx_flush(struct tap *t)
 {
     if (t->tx.queued == 0)
         return;
+    if (t->tx.queued == 1) {
+        uring_unqueue(&t->tx);
+        t->tx_used = 0;
+        if (write(t->fd, t->tx_arena, t->tx_len0) < 0)
+            t->tx_refused++;
+        return;
+    }
     uring_run(&t->tx, tx_done, t);
     t->tx_used = 0;
     if (t->tx_broken)
@@ -161,6 +169,8 @@ static bool tx_keep(struct tap *t, const void *a, size_t alen, const void *b, si
     struct io_uring_sqe *e = uring_sqe(&t->tx);
     if (!e)
         return false;
+    if (t->tx_used == 0)
+        t->tx_len0 = alen + blen;
     uint8_t *at = t->tx_arena + t->tx_used;
     memcpy(at, a, alen);
     memcpy(at + alen, b, blen);
@@ -187,6 +197,14 @@ static void rx_done(void *arg, uint64_t data, int32_t res)
     struct tap *t = arg;
     if (data < RXQ_SLOTS)
         t->rx_res[data] = res;
+}
+
+/* The next batch reads twice as many frames as this one found, up to RXQ_SLOTS; 1 (no frame
+ * found) means read() alone, without the ring, as on a quiet link one frame comes per wake-up. */
+static void rx_adapt(struct tap *t, unsigned got)
+{
+    unsigned want = 2 * got;
+    t->rx_want = want < 1 ? 1 : want > RXQ_SLOTS ? RXQ_SLOTS : want;
 }
 
 /* Read a batch into the slots: the number of frames read, or -1 without a ring. */
@@ -217,8 +235,7 @@ static int rx_fill(struct tap *t)
         got += t->rx_res[i] > 0;
     /* The last read found a frame: the tap may hold more behind it. */
     t->rx_more = t->rx_res[n - 1] > 0;
-    unsigned want = 2 * got;
-    t->rx_want = want < RXQ_MIN ? RXQ_MIN : want > RXQ_SLOTS ? RXQ_SLOTS : want;
+    rx_adapt(t, got);
     return (int)got;
 }
 
@@ -291,13 +308,16 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
     (void)now;
     struct vnet_hdr h;
     struct iovec iov[2] = {{&h, sizeof h}, {buf, cap}};
-    if (!t->vnet && t->rx.fd >= 0) {
+    bool batch = !t->vnet && t->rx.fd >= 0;
+    if (batch && (t->rx_want > 1 || t->rx_next < t->rx_n)) {
         int r = rx_take(t, buf, cap);
         if (r != -ENOSYS)
             return r;
     }
     for (;;) {
         ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
+        if (batch)
+            rx_adapt(t, n > 0);
         if (n >= 0 && !t->vnet)
             return (int)n;
         if (n >= (ssize_t)sizeof h) {
@@ -320,7 +340,7 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
 static void tap_batch_open(struct tap *t)
 {
     t->tx.fd = t->rx.fd = -1;
-    t->rx_want = RXQ_MIN;
+    t->rx_want = 1;
     const char *env = getenv("TAPSTACK_TAP_BATCH");
     if (env && !strcmp(env, "0"))
         return;

@@ -77,6 +77,11 @@ struct io_uring_sqe *uring_sqe(struct uring *u)
     return e;
 }
 
+void uring_unqueue(struct uring *u)
+{
+    u->queued = 0;
+}
+
 static unsigned uring_reap(struct uring *u, void (*done)(void *, uint64_t, int32_t), void *arg)
 {
     unsigned *head = cq_field(u, u->p.cq_off.head), mask = *cq_field(u, u->p.cq_off.ring_mask);

@@ -22,6 +22,8 @@ int uring_open(struct uring *u, unsigned entries);
 void uring_close(struct uring *u);
 /* The next operation to fill in (zeroed), or NULL when `entries` are queued. */
 struct io_uring_sqe *uring_sqe(struct uring *u);
+/* Forget what is queued (not yet handed to the kernel). */
+void uring_unqueue(struct uring *u);
 /* Submit what is queued and wait until all of it has completed, calling done(arg, user_data,
  * result) for each. 0, or -1 when the ring failed (then it is closed: u->fd == -1, and the
  * operations that did not report are reported with -EIO). */
