@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "tapstack/driver.h"
+#include "uring.h"
 
 /* The legacy virtio-net header (struct virtio_net_hdr), in the host's byte order (the tap's default
  * for a header of this size). */
@@ -43,12 +44,45 @@ _Static_assert(sizeof(struct vnet_hdr) == 10, "struct virtio_net_hdr is 10 bytes
 #define VNET_GSO_UDP_L4   5
 #define VNET_GSO_ECN      0x80
 
+/* Batches through io_uring (uring.h): one system call for a burst of frames instead of one
+ * each. A read or write on a tap is still one frame, so each frame is its own operation; only the
+ * entries into the kernel are shared (on this VM kind a system call's entry and exit cost about
+ * as much as the host's whole receive of the frame).
+ *
+ * Sending: frames sent while the link is held (ts_driver_hold) are copied into an arena and go
+ * out together at the release, or when the arena is full; they complete within that call (the
+ * tap takes a write at once), so the arena is free again after it. A frame larger than
+ * TXQ_DIRECT (a GSO super-segment, already one write per 64 KiB) hands the held ones over and
+ * goes out by itself, rather than costing another copy.
+ *
+ * Receiving, without the virtio-net header (with it frames come 64 KiB at a time already): when
+ * the stack asks for a frame and none is left from the last batch, up to rx_want reads are run
+ * at once, each into its own slot; the tap answers those beyond its queue with EAGAIN. rx_want
+ * follows what the last batch found (twice as many, up to RXQ_SLOTS; one plain read() after a
+ * batch found none), so a quiet link costs what it did and a busy one few system calls. The frames
+ * are handed out in the order of the reads, which is the tap's order. */
+#define TXQ_ENTRIES 64
+#define TXQ_DIRECT  1536
+#define TXQ_ARENA   (TXQ_ENTRIES * TXQ_DIRECT)
+#define RXQ_SLOTS   32
+#define RXQ_SLOT    TS_FRAME_MAX /* any frame the tap may hold (its MTU is the host's setting) */
+
 struct tap {
     struct ts_driver drv;
     int fd;
     bool vnet;         /* frames carry a virtio-net header */
     unsigned offloads; /* TS_OFFLOAD_* granted by TUNSETOFFLOAD */
     char ifname[IFNAMSIZ];
+    struct uring tx, rx;
+    unsigned held, tx_used; /* hold depth; arena bytes in use */
+    uint64_t tx_refused;    /* frames the tap refused in a batch (lost, as a dropped frame) */
+    bool tx_broken;         /* the ring cannot write to the tap: stop using it */
+    size_t tx_len0;         /* the length of the first held frame */
+    unsigned rx_want, rx_next, rx_n; /* reads per batch; next slot to hand out; slots read */
+    bool rx_more;                    /* the batch's last read found a frame */
+    int rx_res[RXQ_SLOTS];           /* each slot's read(): its length or -errno */
+    uint8_t *rx_slots;               /* RXQ_SLOTS x RXQ_SLOT (touched only as far as frames go) */
+    uint8_t tx_arena[TXQ_ARENA];
 };
 
 static struct vnet_hdr vnet_from_meta(const struct ts_frame_meta *m)
@@ -93,6 +127,156 @@ static void vnet_to_meta(const struct vnet_hdr *h, struct ts_frame_meta *m)
     }
 }
 
+/* ---- batches ---- */
+
+static void tx_done(void *arg, uint64_t data, int32_t res)
+{
+    struct tap *t = arg;
+    (void)data;
+    if (res < 0)
+        t->tx_refused++;
+    if (res == -EINVAL || res == -EOPNOTSUPP)
+        t->tx_broken = true; /* a kernel without IORING_OP_WRITE (before 5.6) */
+}
+
+/* Hand every held frame to the tap in one system call (a single one with write(): cheaper than
+ * the ring for one). */
+static void tx_flush(struct tap *t)
+{
+    if (t->tx.queued == 0)
+        return;
+    if (t->tx.queued == 1) {
+        uring_unqueue(&t->tx);
+        t->tx_used = 0;
+        if (write(t->fd, t->tx_arena, t->tx_len0) < 0)
+            t->tx_refused++;
+        return;
+    }
+    uring_run(&t->tx, tx_done, t);
+    t->tx_used = 0;
+    if (t->tx_broken)
+        uring_close(&t->tx); /* write() from now on */
+}
+
+/* Keep the frame [a, alen) + [b, blen) (a virtio-net header and the frame) for the next flush;
+ * false when it must be written at once (no ring, or too large). */
+static bool tx_keep(struct tap *t, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (!t->held || t->tx.fd < 0 || alen + blen > TXQ_DIRECT)
+        return false;
+    if (t->tx.queued == t->tx.entries || t->tx_used + TXQ_DIRECT > TXQ_ARENA)
+        tx_flush(t);
+    struct io_uring_sqe *e = uring_sqe(&t->tx);
+    if (!e)
+        return false;
+    if (t->tx_used == 0)
+        t->tx_len0 = alen + blen;
+    uint8_t *at = t->tx_arena + t->tx_used;
+    memcpy(at, a, alen);
+    memcpy(at + alen, b, blen);
+    e->opcode = IORING_OP_WRITE;
+    e->fd = t->fd;
+    e->addr = (uint64_t)(uintptr_t)at;
+    e->len = (uint32_t)(alen + blen);
+    e->off = (uint64_t)-1; /* a character device: no offset */
+    t->tx_used += TXQ_DIRECT;
+    return true;
+}
+
+static void tap_hold(struct ts_driver *d, bool on)
+{
+    struct tap *t = d->priv;
+    if (on)
+        t->held++;
+    else if (t->held > 0 && --t->held == 0)
+        tx_flush(t);
+}
+
+static void rx_done(void *arg, uint64_t data, int32_t res)
+{
+    struct tap *t = arg;
+    if (data < RXQ_SLOTS)
+        t->rx_res[data] = res;
+}
+
+/* The next batch reads twice as many frames as this one found, up to RXQ_SLOTS; 1 (no frame
+ * found) means read() alone, without the ring, as on a quiet link one frame comes per wake-up. */
+static void rx_adapt(struct tap *t, unsigned got)
+{
+    unsigned want = 2 * got;
+    t->rx_want = want < 1 ? 1 : want > RXQ_SLOTS ? RXQ_SLOTS : want;
+}
+
+/* Read a batch into the slots: the number of frames read, or -1 without a ring. */
+static int rx_fill(struct tap *t)
+{
+    t->rx_next = t->rx_n = 0;
+    if (t->rx.fd < 0 || !t->rx_slots)
+        return -1;
+    unsigned n = t->rx_want;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *e = uring_sqe(&t->rx);
+        if (!e)
+            return -1;
+        e->opcode = IORING_OP_READ;
+        e->fd = t->fd;
+        e->addr = (uint64_t)(uintptr_t)(t->rx_slots + (size_t)i * RXQ_SLOT);
+        e->len = RXQ_SLOT;
+        e->off = (uint64_t)-1;
+        e->rw_flags = RWF_NOWAIT; /* EAGAIN at an empty queue, rather than waiting for a frame */
+        e->user_data = i;
+        t->rx_res[i] = -EAGAIN;
+    }
+    if (uring_run(&t->rx, rx_done, t) < 0)
+        return -1;
+    t->rx_n = n;
+    unsigned got = 0;
+    for (unsigned i = 0; i < n; i++)
+        got += t->rx_res[i] > 0;
+    /* The last read found a frame: the tap may hold more behind it. */
+    t->rx_more = t->rx_res[n - 1] > 0;
+    rx_adapt(t, got);
+    return (int)got;
+}
+
+/* The next frame into buf: its length, 0 when none is waiting, -errno; -ENOSYS when there is no
+ * ring to read with (then read() does). A batch that ended with the tap empty reports 0 once
+ * it is used up; the next call reads a new one. */
+static int rx_take(struct tap *t, uint8_t *buf, size_t cap)
+{
+    for (;;) {
+        while (t->rx_next < t->rx_n) {
+            unsigned i = t->rx_next++;
+            int r = t->rx_res[i];
+            if (r == -EAGAIN || r == -EINTR || r == 0)
+                continue;
+            if (r == -EOPNOTSUPP || r == -EINVAL) {
+                /* A kernel whose tap cannot read with RWF_NOWAIT: read() from now on. */
+                uring_close(&t->rx);
+                t->rx_n = 0;
+                return -ENOSYS;
+            }
+            if (r < 0)
+                return r;
+            if ((size_t)r > cap)
+                return -EMSGSIZE;
+            memcpy(buf, t->rx_slots + (size_t)i * RXQ_SLOT, (size_t)r);
+            return r;
+        }
+        if (t->rx_n > 0 && !t->rx_more) {
+            t->rx_n = 0;
+            return 0;
+        }
+        int got = rx_fill(t);
+        if (got < 0)
+            return -ENOSYS;
+        if (got == 0) {
+            t->rx_n = 0;
+            return 0;
+        }
+    }
+}
+
 static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
                     const struct ts_frame_meta *meta, ts_time_t now)
 {
@@ -102,6 +286,9 @@ static int tap_send(struct ts_driver *d, const uint8_t *frame, size_t len,
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
     if (!t->vnet && meta && (meta->gso != TS_GSO_NONE || meta->csum == TS_CSUM_PARTIAL))
         return -EINVAL; /* the stack asked for an offload the tap was not given */
+    if (tx_keep(t, &h, t->vnet ? sizeof h : 0, frame, len))
+        return 0;
+    tx_flush(t); /* what was held goes first */
     for (;;) {
         ssize_t n = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, frame, len);
         if (n >= 0)
@@ -121,8 +308,16 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
     (void)now;
     struct vnet_hdr h;
     struct iovec iov[2] = {{&h, sizeof h}, {buf, cap}};
+    bool batch = !t->vnet && t->rx.fd >= 0;
+    if (batch && (t->rx_want > 1 || t->rx_next < t->rx_n)) {
+        int r = rx_take(t, buf, cap);
+        if (r != -ENOSYS)
+            return r;
+    }
     for (;;) {
         ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
+        if (batch)
+            rx_adapt(t, n > 0);
         if (n >= 0 && !t->vnet)
             return (int)n;
         if (n >= (ssize_t)sizeof h) {
@@ -137,6 +332,23 @@ static int tap_recv(struct ts_driver *d, uint8_t *buf, size_t cap, struct ts_fra
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;
         return -errno;
+    }
+}
+
+/* Set up the batches; without io_uring (an old kernel, io_uring_disabled, a seccomp filter) or
+ * with TAPSTACK_TAP_BATCH=0, every frame is read and written with its own system call. */
+static void tap_batch_open(struct tap *t)
+{
+    t->tx.fd = t->rx.fd = -1;
+    t->rx_want = 1;
+    const char *env = getenv("TAPSTACK_TAP_BATCH");
+    if (env && !strcmp(env, "0"))
+        return;
+    uring_open(&t->tx, TXQ_ENTRIES);
+    if (!t->vnet && uring_open(&t->rx, RXQ_SLOTS) == 0) {
+        t->rx_slots = malloc((size_t)RXQ_SLOTS * RXQ_SLOT);
+        if (!t->rx_slots)
+            uring_close(&t->rx);
     }
 }
 
@@ -155,6 +367,10 @@ static void tap_destroy(struct ts_driver *d)
     struct tap *t = d->priv;
     /* A persistent tap keeps its offloads after we go: leave it plain, as a program that knows
      * nothing of virtio-net headers expects (it would get 64 KiB frames with partial checksums). */
+    tx_flush(t);
+    uring_close(&t->tx);
+    uring_close(&t->rx);
+    free(t->rx_slots);
     if (t->offloads)
         (void)ioctl(t->fd, TUNSETOFFLOAD, 0UL);
     close(t->fd);
@@ -168,6 +384,7 @@ static const struct ts_driver_ops tap_ops = {
     .next_deadline = NULL,
     .offloads = tap_offloads,
     .destroy = tap_destroy,
+    .hold = tap_hold,
 };
 
 /* Is `name` a TUN (layer 3) device? /sys tells us without any privilege: tun_flags holds the
@@ -324,6 +541,7 @@ struct ts_driver *ts_tap_open_ex(const char *ifname, bool offload, char *err, si
     t->vnet = offload;
     t->offloads = (unsigned)granted;
     snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
+    tap_batch_open(t);
     t->drv.ops = &tap_ops;
     t->drv.name = "tap";
     t->drv.priv = t;

@@ -157,7 +157,11 @@ static void *loop_main(void *arg)
     tl_loop = rt;
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
+        /* The frames this step sends (a burst of data on the ACKs it reads) go to the link
+         * together (driver.h: hold). */
+        ts_driver_hold(rt->d, true);
         ts_time_t next = ts_stack_step(rt->s, shim_now());
+        ts_driver_hold(rt->d, false);
         rt->sleep_until = next;
         mir_flush(rt); /* kernel mirrors: once per batch of frames, not once per event */
         struct ctl *ctl = rt->ctl;

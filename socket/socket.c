@@ -582,7 +582,9 @@ static ssize_t tcp_send(struct tsock *k, const uint8_t *buf, size_t len, int fla
         } else {
             if (len == 0)
                 return 0;
+            ts_driver_hold(k->rt->d, true); /* the segments of this call go out together */
             r = ts_tcp_send(k->tc, buf + sent, len - sent, shim_now());
+            ts_driver_hold(k->rt->d, false);
             if (r > 0) {
                 sent += (size_t)r;
                 if (sent == len)

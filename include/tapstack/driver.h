@@ -86,6 +86,12 @@ struct ts_driver_ops {
     unsigned (*offloads)(struct ts_driver *d);
     /* Free the driver's own state (not its inner driver: see ts_driver_destroy). */
     void (*destroy)(struct ts_driver *d);
+    /* Batching (may be NULL): between hold(d, true) and hold(d, false) send may keep frames
+     * instead of handing each to the link at once; hold(d, false) hands every kept frame over,
+     * in order, before it returns. Holds nest (only the outermost release hands them over). A
+     * frame the link refuses at the release is lost like a dropped one (its send returned 0).
+     * The one who holds must release before it sleeps or lets another thread send. */
+    void (*hold)(struct ts_driver *d, bool on);
 };
 
 struct ts_driver {
@@ -140,6 +146,13 @@ static inline unsigned ts_driver_offloads(struct ts_driver *d)
     while (!d->ops->offloads && d->inner)
         d = d->inner;
     return d->ops->offloads ? d->ops->offloads(d) : 0;
+}
+static inline void ts_driver_hold(struct ts_driver *d, bool on)
+{
+    while (!d->ops->hold && d->inner)
+        d = d->inner;
+    if (d->ops->hold)
+        d->ops->hold(d, on);
 }
 /* Free the driver and every driver it wraps, outermost first. */
 static inline void ts_driver_destroy(struct ts_driver *d)

@@ -214,6 +214,17 @@ b_wait_port() {
     return 1
 }
 
+# b_tap_listens PORT: wait until the tapstack app accepts on TCP PORT (5 s). It answers ping from
+# its loop thread a moment before its own thread listens, and the port is the stack's, not in
+# the host's table (ss): ask by connecting.
+b_tap_listens() {
+    for _ in $(seq 50); do
+        ip netns exec "$B_TNS" timeout 1 bash -c "exec 3<>/dev/tcp/$B_STACK_IP/$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # b_kernel_srv PORT ARGS...: start ksrv ARGS in the server namespace, wait for PORT. Sets
 # B_SRV_PID.
 b_kernel_srv() {

@@ -303,11 +303,13 @@ group_bulk() {
         dl="" up="" dis=""
         [[ $mode == on ]] && export TAPSTACK_OFFLOAD=1
         if b_tap_app tapstack-httpd; then
+            b_tap_listens 80
             dl=$(curl_get "$B_TNS" "http://$B_STACK_IP/bytes/$BULK" 300)
             up=$(T "$B_TOOLS/blast" --http --timeout 300 -n "$BULK" "$B_STACK_IP" 80)
             b_stop "$B_APP_PID"
         fi
         if b_tap_app tapstack-echo-server --discard-port 9; then
+            b_tap_listens 9
             dis=$(T "$B_TOOLS/blast" --timeout 300 -n "$BULK" "$B_STACK_IP" 9)
             b_stop "$B_APP_PID"
         fi
