@@ -666,6 +666,11 @@ ssize_t ts_sendto(int fd, const void *buf, size_t len, int flags, const struct s
         return -1;
     int err = 0;
     ssize_t r;
+    if (!buf && len > 0) {
+        /* A NULL buffer with bytes to send: EFAULT, as Linux's copy from user memory fails,
+         * rather than a crash (issue 13). */
+        return leave(k, -1, EFAULT);
+    }
     if (k->type == SOCK_STREAM)
         r = tcp_send(k, buf, len, flags, &err); /* the address is ignored, as Linux does */
     else
@@ -815,6 +820,8 @@ ssize_t ts_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a
         return -1;
     int err = 0;
     ssize_t r;
+    if (!buf && len > 0)
+        return leave(k, -1, EFAULT); /* as ts_sendto */
     if (k->type == SOCK_STREAM) {
         r = tcp_recv(k, buf, len, flags, &err);
         if (r >= 0 && addr && alen && k->tc) {

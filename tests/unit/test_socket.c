@@ -1065,6 +1065,47 @@ START_TEST(test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval)
 }
 END_TEST
 
+/* Issue 13: a NULL buffer with a non-zero length is EFAULT from every send and receive call
+ * (it used to be dereferenced); the connection is unharmed and a zero length stays a no-op. */
+START_TEST(test_null_buffer_with_length_is_efault_not_a_crash)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8097, &c, &s, NULL);
+    errno = 0;
+    ck_assert_int_eq(ts_write(c, NULL, 1000), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_send(c, NULL, 10, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_sendto(c, NULL, 10, 0, NULL, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    ck_assert_int_eq(ts_send(c, NULL, 0, 0), 0);
+    ck_assert_int_eq(ts_send(c, "ok", 2, 0), 2);
+    errno = 0;
+    ck_assert_int_eq(ts_read(s, NULL, 1000), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(s, NULL, 10, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_recvfrom(s, NULL, 10, 0, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    char b[2];
+    recv_exact(s, b, 2); /* nothing was taken by the failed calls */
+    ck_assert_int_eq(memcmp(b, "ok", 2), 0);
+    int u = udp_on(rt_a, 9000);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(u, NULL, 10, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    ts_close(u);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_tcp_msg_peek_leaves_data_for_the_next_read)
 {
     rig_up();
@@ -1499,6 +1540,7 @@ static Suite *socket_suite(void)
     tcase_add_test(t, test_tcp_nonblocking_accept_and_recv_are_eagain);
     tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
     tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
+    tcase_add_test(t, test_null_buffer_with_length_is_efault_not_a_crash);
     tcase_add_test(t, test_tcp_options_round_trip);
     tcase_add_test(t, test_tcp_closing_listener_resets_connections_never_accepted);
     tcase_add_test(t, test_tcp_recv_msg_waitall_waits_for_the_whole_buffer);
