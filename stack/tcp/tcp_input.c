@@ -833,18 +833,22 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     uint8_t f = seg.flags;
-    if (((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) ||
-        !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN))) {
+    if ((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) {
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
+    /* No SYN, ACK, RST or FIN: nonsense to a connection or a listener, dropped silently (as
+     * Linux); but a closed port answers it with a RST (RFC 9293 3.10.7.1), so it is looked up. */
+    bool no_flags = !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN));
     ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
     struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {
         struct tcp_tw *tw = tcp_tw_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
         struct ts_tcp_conn *l = tw ? NULL : tcp_lookup_listener(s, ip->dst, seg.dport);
-        if (tw)
+        if (no_flags && (tw || l))
+            ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+        else if (tw)
             tcp_tw_input(s, tw, ip, &seg);
         else if (l)
             tcp_listen_input(s, l, ip, &seg, NULL);
@@ -853,7 +857,9 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     c->segs_in++;
-    if (c->state == TS_TCP_SYN_SENT)
+    if (no_flags)
+        ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+    else if (c->state == TS_TCP_SYN_SENT)
         tcp_syn_sent_input(s, c, &seg);
     else
         tcp_other_states_input(s, c, &seg);
