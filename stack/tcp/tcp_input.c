@@ -264,13 +264,23 @@ static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
         a->text = 0;
         a->fin = false;
     }
-    /* RFC 7323 4.3: remember the timestamp to echo. */
+    return true; /* TS.Recent is taken later, once the ACK field passed (tcp_update_ts_recent) */
+}
+
+/* RFC 7323 4.3 and 5.3 R3: remember the timestamp to echo, from a segment that passed the
+ * sequence number test and whose ACK field is acceptable. Taken before the ACK check, a forged
+ * in-window segment acknowledging data never sent (dropped there) would set TS.Recent to its
+ * TSval, and PAWS would then drop every valid segment of the peer: the connection stalls. Linux
+ * also takes it only after its ACK check (tcp_ack, FLAG_UPDATE_TS_RECENT). */
+static void tcp_update_ts_recent(struct ts_stack *s, struct ts_tcp_conn *c,
+                                 const struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
     if (c->ts_ok && seg->opts.ts_ok && !seq_lt(seg->opts.tsval, c->ts_recent) &&
         seq_leq(a->seq, c->rcv.last_ack_sent)) {
         c->ts_recent = seg->opts.tsval;
         c->ts_recent_age = s->now;
     }
-    return true;
 }
 
 /* RFC 9293 3.10.7.4 second: the RST bit (RFC 5961 3.2: only an exact SEG.SEQ == RCV.NXT resets; any
@@ -471,6 +481,7 @@ static bool tcp_process_ack(struct ts_stack *s, struct ts_tcp_conn *c, const str
         tcp_keepalive_reset(c, s->now);
     if (!(c->state == TS_TCP_SYN_RECV ? tcp_ack_syn_recv(s, c, a) : tcp_ack_synchronized(s, c, a)))
         return false;
+    tcp_update_ts_recent(s, c, a);
     if (c->timers.persist != TS_TIME_NEVER && c->snd.wnd > 0) {
         /* The window opened: leave persist; resend the probe byte if it was not taken. */
         c->timers.persist = TS_TIME_NEVER;

