@@ -194,6 +194,26 @@ static bool tcp_arrival_init(struct ts_stack *s, struct ts_tcp_conn *c, const st
     return true;
 }
 
+/* Answer a segment dropped by PAWS or the sequence number test with an ACK, at most one per
+ * tcp_invalid_ratelimit per connection (RFC 5961 10; Linux's tcp_invalid_ratelimit), so that a
+ * flood of forged segments is not reflected one for one and two confused ends cannot ping-pong
+ * ACKs at full speed. One kind is always answered: a segment whose sequence space lies wholly
+ * below RCV.NXT (retransmitted data or FIN), which says our ACK was lost and the peer waits for
+ * it. Linux exempts every segment with data instead (any length, also one beyond the window);
+ * here data beyond the window is limited too, since it is what a blind flood would send. */
+static void tcp_oow_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a,
+                        uint32_t seg_len)
+{
+    bool dup = seg_len > 0 && seq_leq(a->seq + seg_len, c->rcv.nxt);
+    ts_time_t gap = s->cfg.tcp_invalid_ratelimit;
+    if (!dup && gap > 0 && c->oow_ack_time != 0 && s->now - c->oow_ack_time < gap) {
+        ts_count(s, TS_C_TCP_OOW_ACK_LIMITED);
+        return;
+    }
+    c->oow_ack_time = s->now; /* 0 = never: the clock is well past 0 when segments arrive */
+    tcp_send_ack(s, c);
+}
+
 /* RFC 7323 5.3 R1-R3: PAWS, before the sequence number test. False: dropped (with an ACK). */
 static bool tcp_check_paws(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
@@ -207,7 +227,7 @@ static bool tcp_check_paws(struct ts_stack *s, struct ts_tcp_conn *c, const stru
         return true;
     }
     ts_count(s, TS_C_TCP_DROP_PAWS);
-    tcp_send_ack(s, c);
+    tcp_oow_ack(s, c, a, a->text + (a->syn ? 1 : 0) + (a->fin ? 1 : 0));
     return false;
 }
 
@@ -228,7 +248,7 @@ static void tcp_unacceptable(struct ts_stack *s, struct ts_tcp_conn *c, const st
         ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
     if (c->state == TS_TCP_TIME_WAIT && (seg->flags & TCP_FIN))
         tcp_timer_time_wait(c, s->now); /* a retransmitted FIN: restart 2MSL */
-    tcp_send_ack(s, c);
+    tcp_oow_ack(s, c, a, seg_len);
 }
 
 /* RFC 9293 3.10.7.4 first: check the sequence number (the RFC's four cases of segment length

@@ -277,6 +277,7 @@ struct ts_tcp_conn {
     struct ts_tcp_conn *batch_next; /* that list */
     uint32_t unacked_bytes;         /* received and not yet ACKed: ACK at 2 full-sized segments */
     bool sws_override;              /* the persist timer lets one small segment out */
+    ts_time_t oow_ack_time; /* last ACK to an out-of-window segment (tcp_invalid_ratelimit) */
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;

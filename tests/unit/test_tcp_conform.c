@@ -51,11 +51,49 @@ START_TEST(test_ts_recent_not_taken_from_segment_acking_unsent_data)
 }
 END_TEST
 
+/* RFC 5961 10, as Linux's tcp_invalid_ratelimit: segments outside the window are answered with
+ * at most one ACK per 500 ms per connection (the rest counted); a retransmission of data we
+ * already have is always answered (our ACK was lost). */
+START_TEST(test_acks_to_out_of_window_segments_one_per_500ms)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    for (int i = 0; i < 10; i++) {
+        tf_send(&f, TCP_ACK, f.peer_nxt - 100000 - (uint32_t)i, f.stack_nxt, NULL, 0);
+        tf_advance(&f, 10 * MS);
+    }
+    struct tf_seg *a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_int_eq(a->t, TF_T0);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_OUT_OF_WINDOW), 10);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_OOW_ACK_LIMITED), 9);
+    /* 500 ms after the first answer, the next one is answered again */
+    tf_advance(&f, 400 * MS); /* now T0 + 500 ms */
+    tf_send(&f, TCP_ACK, f.peer_nxt + 5000000, f.stack_nxt, NULL, 0);
+    a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_int_eq(a->t, TF_T0 + 500 * MS);
+    tf_send(&f, TCP_ACK, f.peer_nxt + 5000000, f.stack_nxt, NULL, 0);
+    tf_expect_nothing(&f);
+    /* old data (and an old FIN) again: answered every time */
+    tf_send_data(&f, "abcd", 4);
+    tf_advance(&f, 100 * MS);
+    tf_flush(&f);
+    for (int i = 0; i < 3; i++) {
+        tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt - 4, f.stack_nxt, "abcd", 4);
+        tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    }
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_OOW_ACK_LIMITED), 10);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
     TCase *tc = tcase_create("arrival");
     tcase_add_test(tc, test_ts_recent_not_taken_from_segment_acking_unsent_data);
+    tcase_add_test(tc, test_acks_to_out_of_window_segments_one_per_500ms);
     suite_add_tcase(s, tc);
     return s;
 }
