@@ -66,6 +66,7 @@
 #define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
 #define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
 #define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
+#define TCP_PUSH_MARKS        4 /* send calls' ends remembered for PSH (older ones lose theirs) */
 #define TCP_SACKSB_MAX        32     /* SACKed ranges remembered (RFC 6675 scoreboard) */
 #define TCP_CHALLENGE_PER_SEC 1000   /* RFC 5961 7, Linux's default */
 #define TCP_HASH_BITS         12     /* first size of the 4-tuple hash; it doubles as it fills */
@@ -194,6 +195,10 @@ struct ts_tcp_conn {
          * SOCK_NOSPACE works the same way). */
         bool low_space;
         bool fin_queued; /* the app is done sending: FIN after sndbuf */
+        /* Ends of the latest send calls' data not yet sent, oldest first: the segment holding
+         * one carries PSH (tcp_output.c). */
+        uint32_t push[TCP_PUSH_MARKS];
+        uint8_t npush;
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */

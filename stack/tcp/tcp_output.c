@@ -206,6 +206,31 @@ static struct tcp_hdr tcp_conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t 
     };
 }
 
+/* PSH for the segment [seq, seq+len)? On the one holding the last queued byte, and on each
+ * holding the last byte of a send call's data (RFC 9293 3.9.1 lets every SEND push; Linux
+ * pushes the end of each sendmsg) even when more is queued behind it, so that the receiver may
+ * hand it over at once. Linux loses that mark when the next call's data joins the same unsent
+ * buffer; here up to TCP_PUSH_MARKS calls keep theirs. The marks new data passes are retired
+ * (a retransmission carries PSH only when it holds the last queued byte). */
+static bool tcp_push_here(struct ts_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+    uint32_t end = seq + len;
+    bool push = end == c->snd.buf_seq + c->sndbuf.len;
+    unsigned passed = 0;
+    for (unsigned i = 0; i < c->snd.npush; i++) {
+        if (seq_gt(c->snd.push[i], end))
+            break;
+        if (seq_lt(seq, c->snd.push[i]))
+            push = true;
+        passed = i + 1;
+    }
+    if (passed && !seq_lt(seq, c->snd.max)) {
+        c->snd.npush = (uint8_t)(c->snd.npush - passed);
+        memmove(&c->snd.push[0], &c->snd.push[passed], c->snd.npush * sizeof(c->snd.push[0]));
+    }
+    return push;
+}
+
 /* Send one segment [seq, seq+len) (+FIN) of c with ACK; when len is more than room (the data one
  * segment with these options holds), a super-segment the link cuts at room. */
 static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
@@ -221,8 +246,8 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
         ts_ring_peek(&c->sndbuf, seq - c->snd.buf_seq, buf + hl, len);
         h.payload = buf + hl;
         h.payload_len = len;
-        if (!(flags & TCP_FIN) && seq + len == c->snd.buf_seq + c->sndbuf.len)
-            h.flags |= TCP_PSH; /* the last queued byte */
+        if (!(flags & TCP_FIN) && tcp_push_here(c, seq, len))
+            h.flags |= TCP_PSH;
     }
     unsigned pieces =
         tcp_xmit_buf(s, c->laddr, c->raddr, &h, buf, cap, len > room ? (uint16_t)room : 0);

@@ -88,12 +88,57 @@ START_TEST(test_acks_to_out_of_window_segments_one_per_500ms)
 }
 END_TEST
 
+/* RFC 9293 3.9.1, as Linux: the segment holding the last byte of a send call's data carries
+ * PSH even when more data is queued behind it; segments in the middle of a call do not. */
+START_TEST(test_psh_on_last_segment_of_each_send_call)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    struct ts_tcp_opts o;
+    ts_tcp_get_opts(f.conn, &o);
+    o.nodelay = true;
+    ck_assert_int_eq(ts_tcp_set_opts(f.conn, &o, f.now), 0);
+    static uint8_t buf[20000];
+    tf_fill(buf, sizeof(buf), 1, 0);
+    /* call 1: 10 full segments and 500 bytes; the initial window (10 segments) holds the rest */
+    uint32_t n1 = 10 * TF_MSS + 500;
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, n1, f.now), n1);
+    uint32_t seq = f.stack_nxt;
+    for (int i = 0; i < 10; i++) {
+        struct tf_seg *g = tf_next(&f);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_uint_eq(g->h.seq, seq);
+        ck_assert_uint_eq(g->h.payload_len, TF_MSS);
+        ck_assert_msg(!(g->h.flags & TCP_PSH), "segment %d of the call is pushed", i);
+        seq += TF_MSS;
+    }
+    tf_expect_nothing(&f);
+    /* call 2 queues 1000 bytes behind the 500 left of call 1 */
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf + n1, 1000, f.now), 1000);
+    tf_expect_nothing(&f);
+    f.stack_nxt = seq;
+    tf_send_ack(&f);
+    /* [500 of call 1 + 960 of call 2]: holds call 1's end, PSH though data follows; then the
+     * last 40 bytes of call 2, PSH */
+    struct tf_seg *g = tf_expect(&f, TCP_ACK | TCP_PSH, seq, f.peer_nxt);
+    ck_assert_uint_eq(g->h.payload_len, TF_MSS);
+    ck_assert(g->h.flags & TCP_PSH);
+    g = tf_expect(&f, TCP_ACK | TCP_PSH, seq + TF_MSS, f.peer_nxt);
+    ck_assert_uint_eq(g->h.payload_len, 40);
+    ck_assert(g->h.flags & TCP_PSH);
+    tf_expect_nothing(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
     TCase *tc = tcase_create("arrival");
     tcase_add_test(tc, test_ts_recent_not_taken_from_segment_acking_unsent_data);
     tcase_add_test(tc, test_acks_to_out_of_window_segments_one_per_500ms);
+    tcase_add_test(tc, test_psh_on_last_segment_of_each_send_call);
     suite_add_tcase(s, tc);
     return s;
 }
