@@ -66,8 +66,7 @@
 #define TCP_PAWS_IDLE         (24ull * 24 * 3600 * TS_SEC) /* RFC 7323 5.5: 24 days */
 #define TCP_SYNQ_MAX          256                          /* half-open connections per listener */
 #define TCP_OOO_MAX           32                           /* out-of-order ranges kept */
-#define TCP_PUSH_MARKS        4  /* send calls' ends remembered for PSH (older ones lose theirs) */
-#define TCP_SACKSB_MAX        32 /* SACKed ranges remembered (RFC 6675 scoreboard) */
+#define TCP_SACKSB_MAX        32     /* SACKed ranges remembered (RFC 6675 scoreboard) */
 #define TCP_CHALLENGE_PER_SEC 1000   /* RFC 5961 7, Linux's default */
 #define TCP_HASH_BITS         12     /* first size of the 4-tuple hash; it doubles as it fills */
 #define TCP_MAX_CONNS_DEFAULT 262144 /* ts_config.tcp_max_conns 0 */
@@ -75,6 +74,8 @@
 /* In a batch of frames taken at one wake-up, an ACK at least every this many bytes: what one
  * GRO-merged super-segment holds, which a receiver ACKs as one segment. */
 #define TCP_BATCH_ACK_BYTES 65536
+/* Send calls' ends remembered for PSH (older ones lose theirs). */
+#define TCP_PUSH_MARKS 4
 
 struct ts_tcp_conn;
 
