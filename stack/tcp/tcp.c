@@ -293,6 +293,9 @@ void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr
     c->rport = rport;
     c->pmtu = ts_ip_mtu(s, raddr);
     c->adv_mss = (uint16_t)(c->pmtu - TCP_IP_HDR_LEN); /* RFC 6691 */
+    c->user_mss = c->opts.maxseg;
+    if (c->user_mss && c->user_mss < c->adv_mss)
+        c->adv_mss = c->user_mss; /* TCP_MAXSEG: announce no more */
 }
 
 struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
@@ -453,6 +456,8 @@ uint32_t tcp_path_mss(const struct ts_tcp_conn *c)
     uint32_t m = c->peer_mss;
     if (c->pmtu > TCP_IP_HDR_LEN && (uint32_t)(c->pmtu - TCP_IP_HDR_LEN) < m)
         m = c->pmtu - TCP_IP_HDR_LEN;
+    if (c->user_mss && c->user_mss < m)
+        m = c->user_mss; /* TCP_MAXSEG bounds what we send too (as Linux's mss_clamp) */
     return m;
 }
 

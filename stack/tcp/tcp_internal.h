@@ -228,6 +228,7 @@ struct ts_tcp_conn {
     uint16_t adv_mss;  /* what we advertised */
     uint16_t pmtu;     /* path MTU (RFC 1191) */
     uint16_t mss;      /* effective send MSS: payload bytes per segment, options excluded */
+    uint16_t user_mss; /* TCP_MAXSEG (opts.maxseg) as it was when the endpoints were set */
     bool ws_ok, ts_ok, sack_ok;
     uint32_t ts_recent, ts_offset; /* TS.Recent (RFC 7323 4.3); our clock's offset (5.4) */
     ts_time_t ts_recent_age;

@@ -132,6 +132,48 @@ START_TEST(test_psh_on_last_segment_of_each_send_call)
 }
 END_TEST
 
+/* TCP_MAXSEG (opts.maxseg) set before connect: the SYN announces it, and the segments sent stay
+ * within it even though the peer offers 1460; on a listener, its children's SYN-ACKs do. */
+START_TEST(test_maxseg_set_before_connect_clamps_announced_and_sent_mss)
+{
+    struct tf f;
+    tf_init(&f);
+    struct ts_tcp_opts o;
+    ts_tcp_opts_default(f.s, &o);
+    o.maxseg = 1000;
+    o.nodelay = true;
+    f.opts = &o;
+    tf_syn_sent(&f);
+    ck_assert(f.stack_syn_opts.mss_ok);
+    ck_assert_uint_eq(f.stack_syn_opts.mss, 1000);
+    tf_free(&f);
+
+    tf_init(&f);
+    f.opts = &o;
+    tf_establish_active(&f);
+    static uint8_t buf[2500];
+    tf_fill(buf, sizeof(buf), 2, 0);
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof(buf), f.now), (ssize_t)sizeof(buf));
+    struct tf_seg *g = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(g->h.payload_len, 1000);
+    g = tf_expect(&f, TCP_ACK, f.stack_nxt + 1000, f.peer_nxt);
+    ck_assert_uint_eq(g->h.payload_len, 1000);
+    g = tf_expect(&f, TCP_ACK, f.stack_nxt + 2000, f.peer_nxt);
+    ck_assert_uint_eq(g->h.payload_len, 500);
+    struct ts_tcp_info info;
+    ts_tcp_get_info(f.conn, &info, f.now);
+    ck_assert_uint_eq(info.mss_send, 1000);
+    tf_free(&f);
+
+    tf_init(&f);
+    o.maxseg = 700;
+    f.opts = &o;
+    struct tf_seg *sa = tf_syn_received(&f);
+    ck_assert_uint_eq(sa->h.opts.mss, 700);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
@@ -139,6 +181,7 @@ static Suite *tcp_conform_suite(void)
     tcase_add_test(tc, test_ts_recent_not_taken_from_segment_acking_unsent_data);
     tcase_add_test(tc, test_acks_to_out_of_window_segments_one_per_500ms);
     tcase_add_test(tc, test_psh_on_last_segment_of_each_send_call);
+    tcase_add_test(tc, test_maxseg_set_before_connect_clamps_announced_and_sent_mss);
     suite_add_tcase(s, tc);
     return s;
 }
