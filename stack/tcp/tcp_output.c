@@ -322,6 +322,16 @@ void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
     tcp_retransmit_range(s, c, c->snd.una, UINT32_MAX - 1);
 }
 
+/* Does the peer's window hold our FIN at seq? A FIN takes a sequence number: one into a closed
+ * window is dropped by the receiver (Linux drops it, and ACKs), so sent on the retransmission
+ * timer it would reach the retry limit against a live peer that keeps its window shut. It waits
+ * instead, and the persist timer probes the window as for data (RFC 9293 3.8.6.1;
+ * tcp_persist_check). As Linux (tcp_snd_wnd_test); cwnd does not hold a FIN back. */
+static bool tcp_fin_fits(const struct ts_tcp_conn *c, uint32_t seq)
+{
+    return seq_lt(seq, c->snd.una + c->snd.wnd);
+}
+
 /* The states that send data and FIN. In the others at most an ACK that is owed goes out (false). */
 static bool tcp_output_state(struct ts_stack *s, struct ts_tcp_conn *c)
 {
@@ -450,7 +460,8 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
             len = usable;
         len = tcp_next_len(c, len, avail, flight, room);
         bool fin = c->snd.fin_queued && tcp_fin_state(c->state) && c->snd.nxt + len == end &&
-                   seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting;
+                   seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting &&
+                   tcp_fin_fits(c, end);
         if (len == 0 && !fin)
             break;
         if (len > 0 && len < room && !fin && !tcp_small_segment_ok(c, len, avail, flight))

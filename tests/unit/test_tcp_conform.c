@@ -174,6 +174,53 @@ START_TEST(test_maxseg_set_before_connect_clamps_announced_and_sent_mss)
 }
 END_TEST
 
+/* RFC 9293 3.8.6.1: a FIN into a zero window waits and the window is probed (persist, with
+ * backoff), as for data, for as long as the peer answers: well past the retransmission limit
+ * (15) the connection is still in FIN_WAIT1; the FIN goes as soon as the window opens. */
+START_TEST(test_fin_into_zero_window_is_probed_not_retried_to_the_limit)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    f.peer_wnd = 0;
+    tf_send_ack(&f);
+    ck_assert_int_eq(ts_tcp_shutdown_write(f.conn, f.now), 0);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT1);
+    tf_expect_nothing(&f); /* no FIN into the closed window */
+    tf_check_invariants(&f);
+    ts_time_t prev = f.now, prev_gap = 0;
+    int probes = 0;
+    while (probes < 25) {
+        struct tf_seg *p = tf_wait_seg(&f, 3 * 60 * SEC);
+        ck_assert_msg(p != NULL, "probes stopped after %d", probes);
+        /* a window probe: an old sequence number, no data, no FIN */
+        ck_assert_uint_eq(p->h.flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_ACK), TCP_ACK);
+        ck_assert_uint_eq(p->h.seq, f.stack_nxt - 1);
+        ck_assert_uint_eq(p->h.payload_len, 0);
+        ts_time_t gap = p->t - prev;
+        if (prev_gap && prev_gap < 30 * SEC)
+            ck_assert_uint_eq(gap, 2 * prev_gap); /* backoff */
+        ck_assert_uint_le(gap, 60 * SEC);
+        prev_gap = gap;
+        prev = p->t;
+        probes++;
+        tf_send_ack(&f); /* the peer answers, its window still shut */
+        ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT1);
+        tf_check_invariants(&f);
+    }
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_CONN_TIMEOUT), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 0);
+    ck_assert_uint_ge(tf_count(&f, TS_C_TCP_PERSIST_PROBE), 25);
+    f.peer_wnd = 65535;
+    tf_send_ack(&f); /* the window opens: the FIN goes at once */
+    tf_expect(&f, TCP_FIN | TCP_ACK, f.stack_nxt, f.peer_nxt);
+    f.stack_nxt++;
+    tf_send_ack(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT2);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
@@ -182,6 +229,7 @@ static Suite *tcp_conform_suite(void)
     tcase_add_test(tc, test_acks_to_out_of_window_segments_one_per_500ms);
     tcase_add_test(tc, test_psh_on_last_segment_of_each_send_call);
     tcase_add_test(tc, test_maxseg_set_before_connect_clamps_announced_and_sent_mss);
+    tcase_add_test(tc, test_fin_into_zero_window_is_probed_not_retried_to_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
