@@ -22,7 +22,9 @@
  *    tcp_conn_done at the end of every entry point.
  *  - Congestion control: RFC 5681 + NewReno (RFC 6582), SACK recovery (RFC 6675), limited
  *    transmit (RFC 3042), early retransmit (RFC 5827), tail loss probes (RFC 8985 7).
- *  - Data on a SYN or SYN-ACK is not queued (the peer sends it again); urgent data is delivered
+ *  - Data on a SYN is held (within the window) and delivered once the handshake completes, data
+ *    on a SYN-ACK is taken at once (RFC 9293 3.10.7.2/3.10.7.3; Linux drops both without Fast
+ *    Open, and the peer sends them again); not after a SYN cookie. Urgent data is delivered
  *    inline and the urgent pointer ignored (RFC 6093).
  *  - Once timestamps are negotiated, a segment without one is still accepted (RFC 7323 3.2 says
  *    SHOULD drop; Linux accepts, and a middlebox that strips options would otherwise stall us).

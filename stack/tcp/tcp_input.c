@@ -43,6 +43,44 @@ static void tcp_closed_input(struct ts_stack *s, const struct ipv4_hdr *ip,
 
 /* ---- RFC 9293 3.10.7.2: LISTEN ---- */
 
+/* RFC 9293 3.10.7.2 (and 3.10.7.3 for a simultaneous open): text on a SYN "should be queued for
+ * processing later". It is written at the front of the receive ring, bounded by the window our
+ * SYN-ACK offers, but not acknowledged: our SYN-ACK acknowledges the SYN alone, and the text is
+ * delivered and acknowledged once the handshake completes (tcp_syn_text_deliver), so a SYN that
+ * never completes commits nothing. Linux drops such text (without a Fast Open cookie) and the
+ * peer sends it again; here it is not needed again, and a copy that comes anyway is trimmed as a
+ * duplicate. A SYN answered by a SYN cookie keeps nothing (no state), so its text is dropped. */
+static void tcp_syn_text_hold(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    uint32_t n = (uint32_t)seg->payload_len, wnd = tcp_syn_window(c);
+    if (n == 0)
+        return;
+    if (n > wnd) {
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW); /* the rest, beyond the window */
+        n = wnd;
+    }
+    if (n == 0 || tcp_bufs_alloc(c) < 0 || ts_ring_write_at(&c->rcvbuf, 0, seg->payload, n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
+        return;
+    }
+    c->rcv.syn_text = n;
+}
+
+static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered);
+
+/* The handshake completed: the text held from the SYN becomes readable, and is acknowledged. */
+static void tcp_syn_text_deliver(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    uint32_t n = c->rcv.syn_text;
+    if (n == 0)
+        return;
+    c->rcv.syn_text = 0;
+    ts_ring_commit(&c->rcvbuf, n);
+    c->rcv.nxt += n;
+    c->ack_now = true;
+    tcp_text_delivered(s, c, n);
+}
+
 static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
                                    const struct tcp_hdr *seg);
 
@@ -76,7 +114,7 @@ static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const st
     tcp_init_snd(s, c, iss);
     tcp_init_rcv(s, c, seg);
     c->segs_in = 1;
-    /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
+    tcp_syn_text_hold(s, c, seg);
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
     tcp_send_syn(s, c);
@@ -118,6 +156,25 @@ static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const st
 
 /* ---- RFC 9293 3.10.7.3: SYN-SENT ---- */
 
+static void tcp_process_urg(struct ts_tcp_conn *c, const struct tcp_arrival *a);
+static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a);
+static void tcp_process_fin(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a);
+
+/* RFC 9293 3.10.7.3 fourth: "if there are other controls or text in the segment, continue
+ * processing at the sixth step" of 3.10.7.4: the SYN-ACK's text (within our window) and FIN. */
+static void tcp_syn_ack_text(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    struct tcp_arrival a = {
+        .seg = seg,
+        .seq = seg->seq + 1,
+        .text = (uint32_t)seg->payload_len,
+        .fin = (seg->flags & TCP_FIN) != 0,
+    };
+    tcp_process_urg(c, &a);         /* sixth */
+    if (tcp_process_text(s, c, &a)) /* seventh */
+        tcp_process_fin(s, c, &a);  /* eighth */
+}
+
 static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
 {
     uint8_t f = seg->flags;
@@ -151,6 +208,7 @@ static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const 
     tcp_init_rcv(s, c, seg);
     if (!ack_ok) {
         /* Simultaneous open: our SYN and theirs crossed. */
+        tcp_syn_text_hold(s, c, seg);
         ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN in SYN_SENT (simultaneous open)");
         tcp_send_syn(s, c);
         return;
@@ -162,8 +220,9 @@ static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const 
     c->retries = 0;
     tcp_timer_rexmt_stop(c);
     tcp_established(s, c, "rcvd SYN-ACK");
-    /* Data on the SYN-ACK is not queued; the peer sends it again. */
     c->ack_now = true;
+    if (seg->payload_len > 0 || (f & TCP_FIN))
+        tcp_syn_ack_text(s, c, seg);
     tcp_output(s, c);
 }
 
@@ -435,6 +494,7 @@ static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const st
     c->snd.wl2 = seg->ack;
     tcp_ack_new(s, c, seg);
     tcp_established(s, c, "rcvd ACK of SYN"); /* it starts congestion control afresh */
+    tcp_syn_text_deliver(s, c);
     return true;
 }
 

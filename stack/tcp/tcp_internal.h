@@ -221,6 +221,9 @@ struct ts_tcp_conn {
         struct tcp_range ooo[TCP_OOO_MAX];
         unsigned nooo;
         uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
+        /* Text of the peer's SYN, held at the front of rcvbuf (not yet committed) until the
+         * handshake completes (RFC 9293 3.10.7.2): its length. */
+        uint32_t syn_text;
     } rcv;
 
     /* Options. */

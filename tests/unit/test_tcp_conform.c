@@ -221,6 +221,71 @@ START_TEST(test_fin_into_zero_window_is_probed_not_retried_to_the_limit)
 }
 END_TEST
 
+/* RFC 9293 3.10.7.2: text on a SYN to a listener is queued, not acknowledged by the SYN-ACK,
+ * and delivered (and acknowledged at once) when the handshake completes. */
+START_TEST(test_data_on_syn_held_and_delivered_once_established)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN, f.peer_iss, 0);
+    h.opts = f.peer_syn_opts;
+    h.payload = (const uint8_t *)"early-data";
+    h.payload_len = 10;
+    tf_send_hdr(&f, &h);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(sa->h.ack, f.peer_iss + 1); /* the SYN only: the text is not yet taken */
+    f.stack_iss = sa->h.seq;
+    f.stack_nxt = sa->h.seq + 1;
+    f.peer_nxt = f.peer_iss + 1;
+    tf_expect_nothing(&f);
+    tf_send_ack(&f); /* the handshake completes: the text is delivered and ACKed at once */
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_iss + 11);
+    tf_expect_nothing(&f);
+    f.peer_nxt += 10;
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    char buf[32];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 10);
+    ck_assert_int_eq(memcmp(buf, "early-data", 10), 0);
+    /* a copy of it sent again is a duplicate, and the stream goes on after it */
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_iss + 1, f.stack_nxt, "early-data", 10);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_send_data(&f, "next", 4);
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 4);
+    ck_assert_int_eq(memcmp(buf, "next", 4), 0);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 9293 3.10.7.3: the text of a SYN-ACK is processed as from the sixth step on: delivered,
+ * and acknowledged by the ACK that completes the handshake (Linux drops it; the peer would send
+ * it again). A SYN-ACK with FIN is still dropped as bad flags before this, as SYN+FIN anywhere. */
+START_TEST(test_data_on_syn_ack_delivered_and_acked)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_syn_sent(&f);
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN | TCP_ACK, f.peer_iss, f.stack_nxt);
+    h.opts = f.peer_syn_opts;
+    h.payload = (const uint8_t *)"hello";
+    h.payload_len = 5;
+    tf_send_hdr(&f, &h);
+    f.peer_nxt = f.peer_iss + 1 + 5;
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_expect_nothing(&f);
+    ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
+    char buf[16];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
@@ -230,6 +295,8 @@ static Suite *tcp_conform_suite(void)
     tcase_add_test(tc, test_psh_on_last_segment_of_each_send_call);
     tcase_add_test(tc, test_maxseg_set_before_connect_clamps_announced_and_sent_mss);
     tcase_add_test(tc, test_fin_into_zero_window_is_probed_not_retried_to_the_limit);
+    tcase_add_test(tc, test_data_on_syn_held_and_delivered_once_established);
+    tcase_add_test(tc, test_data_on_syn_ack_delivered_and_acked);
     suite_add_tcase(s, tc);
     return s;
 }
