@@ -653,13 +653,40 @@ static void tcp_text_trim(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
     }
 }
 
+/* Enter (or extend) quick-ACK mode: the next data segments are each ACKed at once, as many as
+ * half the window holds full segments, 2 to TCP_QUICKACKS (as Linux's tcp_incr_quickack). */
+static void tcp_quickack_enter(struct ts_tcp_conn *c)
+{
+    uint32_t n = c->adv_mss ? tcp_rcv_wnd(c) / (2u * c->adv_mss) : 0;
+    if (n < 2)
+        n = 2;
+    if (n > TCP_QUICKACKS)
+        n = TCP_QUICKACKS;
+    if (n > c->quickack)
+        c->quickack = (uint8_t)n;
+}
+
+/* Data arrived in order: is its ACK due at once by quick-ACK mode? The mode is entered with the
+ * first data of a connection and after an idle gap longer than the RTO (the peer's slow start
+ * begins again, or it is a new request), as Linux does, and on out-of-order arrival
+ * (tcp_text_out_of_order): a delayed ACK there would hold back a sender whose window is a few
+ * segments, 40 ms per round trip (a lone first segment waited the whole delay). */
+static bool tcp_quickack_note(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->bytes_received == 0 || s->now - c->data_rx_time > c->rtt.rto)
+        tcp_quickack_enter(c);
+    c->data_rx_time = s->now;
+    return c->quickack > 0;
+}
+
 /* Text beyond RCV.NXT: written at its place in the ring and its range remembered. */
 static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
                                   const struct tcp_text *t)
 {
     if (t->n == 0)
         return;
-    c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    c->ack_now = true;     /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    tcp_quickack_enter(c); /* and the data that fills the hole and follows it, at once */
     if (ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n) < 0) {
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
         return;
@@ -722,13 +749,15 @@ static void tcp_ack_at_batch_end(struct ts_stack *s, struct ts_tcp_conn *c)
  * runs. */
 static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered)
 {
+    bool quick = tcp_quickack_note(s, c);
     c->bytes_received += delivered;
     uint32_t full =
         c->adv_mss > TCP_OPT_TS_SPACE && c->ts_ok ? c->adv_mss - TCP_OPT_TS_SPACE : c->adv_mss;
     c->unacked_bytes += delivered;
-    if (c->unacked_bytes > full && s->tcp->batch && c->unacked_bytes < TCP_BATCH_ACK_BYTES)
+    bool owed = c->unacked_bytes > full || quick;
+    if (owed && s->tcp->batch && c->unacked_bytes < TCP_BATCH_ACK_BYTES)
         tcp_ack_at_batch_end(s, c);
-    else if (c->unacked_bytes > full)
+    else if (owed)
         c->ack_now = true;
     else if (c->timers.delack == TS_TIME_NEVER)
         c->timers.delack = s->now + TCP_DELACK;

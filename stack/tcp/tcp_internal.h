@@ -76,6 +76,8 @@
 #define TCP_BATCH_ACK_BYTES 65536
 /* Send calls' ends remembered for PSH (older ones lose theirs). */
 #define TCP_PUSH_MARKS 4
+/* Quick-ACK mode: at most this many segments ACKed at once (Linux's TCP_MAX_QUICKACKS). */
+#define TCP_QUICKACKS 16
 
 struct ts_tcp_conn;
 
@@ -288,6 +290,10 @@ struct ts_tcp_conn {
     uint32_t unacked_bytes;         /* received and not yet ACKed: ACK at 2 full-sized segments */
     bool sws_override;              /* the persist timer lets one small segment out */
     ts_time_t oow_ack_time; /* last ACK to an out-of-window segment (tcp_invalid_ratelimit) */
+    /* Quick-ACK mode (tcp_input.c, tcp_quickack_note): ACKs still to send at once, one per data
+     * segment, and when data last arrived (an idle gap re-enters the mode). */
+    uint8_t quickack;
+    ts_time_t data_rx_time;
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;

@@ -11,7 +11,8 @@
  *  - Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): 40 ms, Linux's delayed-ACK minimum, well under
  *    the 200 ms we allow ourselves and the RFC's 500 ms: a shorter delay costs a few more ACKs but
  *    keeps Nagle + delayed ACK stalls of request/response traffic short. An ACK goes out at once
- *    for every second full-sized segment, for out-of-order data and for data that fills a hole.
+ *    for every second full-sized segment, for out-of-order data and for data that fills a hole,
+ *    and for every data segment in quick-ACK mode (tcp_input.c: tcp_quickack_note).
  *  - Each segment is built straight into the stack's transmit buffer and its payload copied once
  *    from the send ring.
  *  - Offloads: when the link completes checksums (TS_OFFLOAD_CSUM), every segment leaves with only
@@ -147,6 +148,8 @@ static uint32_t tcp_seg_room(const struct ts_tcp_conn *c, const struct tcp_opts 
 
 static void tcp_after_ack_sent(struct ts_tcp_conn *c)
 {
+    if (c->quickack && c->unacked_bytes)
+        c->quickack--; /* one quick ACK spent (tcp_quickack_note) */
     c->rcv.last_ack_sent = c->rcv.nxt;
     c->ack_now = false;
     c->unacked_bytes = 0;

@@ -286,6 +286,63 @@ START_TEST(test_data_on_syn_ack_delivered_and_acked)
 }
 END_TEST
 
+/* Quick ACK, as Linux's quick-ACK mode: the first 16 data segments of a connection are each
+ * ACKed at once (so the peer's slow start is not slowed by delayed ACKs), then the ACK of a
+ * small segment is delayed (40 ms); after an idle gap longer than the RTO, and after
+ * out-of-order data, segments are again ACKed at once. */
+START_TEST(test_quick_ack_at_start_after_idle_and_after_out_of_order)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint8_t sink[64];
+    for (int i = 0; i < 16; i++) {
+        ts_time_t t = f.now;
+        tf_send_data(&f, "abc", 3);
+        struct tf_seg *a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+        ck_assert_int_eq(a->t, t); /* at once */
+        tf_advance(&f, 1 * MS);
+    }
+    tf_read_all(&f, f.conn, sink, sizeof(sink));
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DELAYED_ACK), 0);
+    /* the 17th: delayed ACK (40 ms) */
+    ts_time_t t = f.now;
+    tf_send_data(&f, "abc", 3);
+    tf_expect_nothing(&f);
+    struct tf_seg *a = tf_wait_seg(&f, 200 * MS);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a->t - t, 40 * MS);
+    ck_assert_uint_eq(a->h.ack, f.peer_nxt);
+    /* idle for longer than the RTO: quick-ACK mode again */
+    tf_advance(&f, 2 * SEC);
+    t = f.now;
+    tf_send_data(&f, "abc", 3);
+    a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_int_eq(a->t, t);
+    for (int i = 0; i < 20; i++) { /* spend it */
+        tf_send_data(&f, "abc", 3);
+        tf_advance(&f, 50 * MS);
+        tf_flush(&f);
+    }
+    tf_read_all(&f, f.conn, sink, sizeof(sink));
+    tf_send_data(&f, "abc", 3);
+    tf_expect_nothing(&f); /* delayed again */
+    tf_advance(&f, 50 * MS);
+    tf_flush(&f);
+    /* out of order: a duplicate ACK at once, the hole's filling too, and the next in order */
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt + 3, f.stack_nxt, "def", 3);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_send_data(&f, "abc", 3);
+    f.peer_nxt += 3;
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_advance(&f, 1 * MS);
+    tf_send_data(&f, "ghi", 3);
+    a = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_int_eq(a->t, f.now);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
@@ -297,6 +354,7 @@ static Suite *tcp_conform_suite(void)
     tcase_add_test(tc, test_fin_into_zero_window_is_probed_not_retried_to_the_limit);
     tcase_add_test(tc, test_data_on_syn_held_and_delivered_once_established);
     tcase_add_test(tc, test_data_on_syn_ack_delivered_and_acked);
+    tcase_add_test(tc, test_quick_ack_at_start_after_idle_and_after_out_of_order);
     suite_add_tcase(s, tc);
     return s;
 }
