@@ -343,6 +343,49 @@ START_TEST(test_quick_ack_at_start_after_idle_and_after_out_of_order)
 }
 END_TEST
 
+/* Under a SYN flood the listener answers with SYN cookies (RFC 4987), which keep no state: the
+ * text of a SYN answered so is dropped (the SYN-ACK acknowledges the SYN alone, as for a held
+ * one), nothing of it is readable once the cookie's ACK makes the connection, and the peer's
+ * retransmission of it is delivered. */
+START_TEST(test_data_on_syn_answered_by_cookie_is_dropped_and_sent_again)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    for (uint32_t i = 0; i < 256; i++) { /* fill the half-open queue */
+        struct tcp_hdr h = tf_hdr(&f, TCP_SYN, 1000000 + i * 7919, 0);
+        h.sport = (uint16_t)(10000 + i);
+        tf_send_hdr(&f, &h);
+    }
+    tf_flush(&f);
+    f.rport = 9000;
+    struct tcp_hdr h = tf_hdr(&f, TCP_SYN, f.peer_iss, 0);
+    h.opts = f.peer_syn_opts;
+    h.payload = (const uint8_t *)"early-data";
+    h.payload_len = 10;
+    tf_send_hdr(&f, &h);
+    struct tf_seg *sa = tf_next(&f);
+    ck_assert_ptr_nonnull(sa);
+    ck_assert_uint_eq(sa->h.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(sa->h.ack, f.peer_iss + 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_SENT), 1);
+    f.stack_nxt = sa->h.seq + 1;
+    f.peer_nxt = f.peer_iss + 1;
+    tf_send_ack(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_SYN_COOKIE_OK), 1);
+    f.conn = ts_tcp_accept(f.listener);
+    ck_assert_ptr_nonnull(f.conn);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    tf_expect_nothing(&f);
+    tf_send_data(&f, "early-data", 10); /* sent again */
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    char buf[16];
+    ck_assert_int_eq(ts_tcp_recv(f.conn, buf, sizeof(buf), f.now), 10);
+    ck_assert_int_eq(memcmp(buf, "early-data", 10), 0);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_conform_suite(void)
 {
     Suite *s = suite_create("tcp_conform");
@@ -355,6 +398,7 @@ static Suite *tcp_conform_suite(void)
     tcase_add_test(tc, test_data_on_syn_held_and_delivered_once_established);
     tcase_add_test(tc, test_data_on_syn_ack_delivered_and_acked);
     tcase_add_test(tc, test_quick_ack_at_start_after_idle_and_after_out_of_order);
+    tcase_add_test(tc, test_data_on_syn_answered_by_cookie_is_dropped_and_sent_again);
     suite_add_tcase(s, tc);
     return s;
 }
