@@ -161,7 +161,9 @@ static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct t
 static void tcp_process_fin(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a);
 
 /* RFC 9293 3.10.7.3 fourth: "if there are other controls or text in the segment, continue
- * processing at the sixth step" of 3.10.7.4: the SYN-ACK's text (within our window) and FIN. */
+ * processing at the sixth step" of 3.10.7.4: the SYN-ACK's text, within our window (Linux
+ * drops it; the peer sends it again). A FIN with it never comes here: SYN+FIN is dropped as bad
+ * flags on arrival, as Linux drops it. */
 static void tcp_syn_ack_text(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
 {
     struct tcp_arrival a = {
