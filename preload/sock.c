@@ -82,11 +82,25 @@ static int tflags_send(int flags)
     return (flags & MSG_OOB) | MSG_DONTWAIT | MSG_NOSIGNAL;
 }
 
+/* A vector that points nowhere: Linux's copy from or to user memory fails with EFAULT; here
+ * the check is made before any byte moves, so that a NULL base never reaches memcpy. */
+static bool iov_bad(const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt > 0 && !iov)
+        return true;
+    for (int i = 0; i < iovcnt; i++)
+        if (!iov[i].iov_base && iov[i].iov_len > 0)
+            return true;
+    return false;
+}
+
 ssize_t pl_send(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, int flags,
                 const struct sockaddr *to, socklen_t tolen)
 {
     if (atomic_load(&ps->paper))
         return pl_fail(ENOTCONN);
+    if (iov_bad(iov, iovcnt))
+        return pl_fail(EFAULT);
     bool nonblock = atomic_load(&ps->nonblock) || (flags & MSG_DONTWAIT);
     int tf = tflags_send(flags);
     int64_t dl = -1;
@@ -229,6 +243,8 @@ ssize_t pl_recv(struct psock *ps, int kfd, const struct iovec *iov, int iovcnt, 
 {
     if (atomic_load(&ps->paper))
         return pl_fail(ENOTCONN);
+    if (iov_bad(iov, iovcnt))
+        return pl_fail(EFAULT);
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;

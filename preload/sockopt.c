@@ -6,7 +6,8 @@
  *   - SO_RCVBUF/SO_SNDBUF read back doubled once set (Linux keeps twice the value for its
  *     bookkeeping and reports that); the *FORCE forms are the same here;
  *   - SO_DOMAIN, SO_PROTOCOL; TCP_INFO as Linux's struct tcp_info (tcpinfo.c); TCP_MAXSEG the
- *     connection's MSS (setting it is accepted and changes nothing); TCP_CONGESTION the stack's
+ *     connection's MSS (set before connect or on a listener, it bounds the MSS announced and
+ *     sent); TCP_CONGESTION the stack's
  *     ("cubic" or "reno"; setting another is ENOENT);
  *   - IP_TOS, IP_TTL and IPV6_V6ONLY remembered and read back (not sent: tapstack's datagrams
  *     carry TOS 0 and TTL 64);
@@ -145,7 +146,7 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
             if (v != 0 && (v < 88 || v > 32767))
                 return pl_fail(EINVAL); /* Linux's bounds */
             atomic_store(&ps->maxseg, v);
-            return 0;
+            return ts_setsockopt(t, level, name, val, len); /* bounds what we announce */
         case TCP_NODELAY:
         case TCP_CORK: {
             /* tapstack has no cork. What a corking program (nginx's tcp_nopush) wants is its

@@ -668,6 +668,11 @@ ssize_t ts_sendto(int fd, const void *buf, size_t len, int flags, const struct s
         return -1;
     int err = 0;
     ssize_t r;
+    if (!buf && len > 0) {
+        /* A NULL buffer with bytes to send: EFAULT, as Linux's copy from user memory fails,
+         * rather than a crash (issue 13). */
+        return leave(k, -1, EFAULT);
+    }
     if (k->type == SOCK_STREAM)
         r = tcp_send(k, buf, len, flags, &err); /* the address is ignored, as Linux does */
     else
@@ -817,6 +822,8 @@ ssize_t ts_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a
         return -1;
     int err = 0;
     ssize_t r;
+    if (!buf && len > 0)
+        return leave(k, -1, EFAULT); /* as ts_sendto */
     if (k->type == SOCK_STREAM) {
         r = tcp_recv(k, buf, len, flags, &err);
         if (r >= 0 && addr && alen && k->tc) {
@@ -1077,6 +1084,13 @@ static int setopt_tcp(struct tsock *k, int name, const void *val, socklen_t len)
             return EINVAL;
         k->topts.user_timeout = (ts_time_t)v * TS_MS;
         return apply_tcp_opts(k);
+    case TCP_MAXSEG:
+        /* Linux's bounds (TCP_MIN_MSS 88 .. 32767; 0: no bound). It counts when the connection
+         * gets its endpoints: before connect, or on a listener for the connections it makes. */
+        if (v != 0 && (v < 88 || v > 32767))
+            return EINVAL;
+        k->topts.maxseg = (uint16_t)v;
+        return apply_tcp_opts(k);
     default:
         return ENOPROTOOPT;
     }
@@ -1197,6 +1211,17 @@ static int getopt_tcp(struct tsock *k, int name, void *val, socklen_t *len)
         return put_int(val, len, (int)k->topts.keepcnt);
     case TCP_USER_TIMEOUT:
         return put_int(val, len, (int)(k->topts.user_timeout / TS_MS));
+    case TCP_MAXSEG: {
+        /* As Linux: the MSS in use (data bytes per segment, timestamps excluded) once connected;
+         * before, or on a listener, the value set, else the default 536. */
+        enum ts_tcp_state st = k->tc ? ts_tcp_state(k->tc) : TS_TCP_CLOSE;
+        if (st != TS_TCP_CLOSE && st != TS_TCP_LISTEN) {
+            struct ts_tcp_info info;
+            ts_tcp_get_info(k->tc, &info, shim_now());
+            return put_int(val, len, (int)info.mss_send);
+        }
+        return put_int(val, len, k->topts.maxseg ? k->topts.maxseg : 536);
+    }
     case TS_TCP_INFO: {
         struct ts_tcp_info info;
         if (!val || !len || *len < sizeof info)

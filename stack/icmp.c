@@ -38,6 +38,45 @@ static bool error_input(struct ts_stack *s, const struct icmp_hdr *ic, struct ts
     return true;
 }
 
+/* RFC 1122 3.2.2.6: a Record Route option of an echo request SHOULD come back in the reply,
+ * updated to include this host. Writes into out the request's RR option with our address added
+ * (when it has room; a full one comes back as it was), padded to a multiple of 4; returns its
+ * length, 0 when the request has none. The other options are not returned (a Timestamp option
+ * too could be, by the same SHOULD; it is not). Linux records its address twice, on arrival and
+ * on departure; here once, as the RFC words it. */
+static size_t echo_options(const struct ts_stack *s, const struct ipv4_hdr *ip, uint8_t *out)
+{
+    size_t n = ip->options ? (size_t)ip->hdr_len - IPV4_HDR_LEN : 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t t = ip->options[i];
+        if (t == 0) /* end of the list */
+            break;
+        if (t == 1) { /* no-operation */
+            i++;
+            continue;
+        }
+        uint8_t l = i + 1 < n ? ip->options[i + 1] : 0;
+        if (l < 2 || i + l > n)
+            break; /* ipv4_parse checked the list; be safe anyway */
+        if (t == IPV4_OPT_RR && l >= 3) {
+            memcpy(out, ip->options + i, l);
+            uint8_t ptr = out[2];
+            if (ptr >= 4 && (size_t)ptr + 3 <= l) { /* room for one more address */
+                out[ptr - 1] = (uint8_t)(s->cfg.ip >> 24);
+                out[ptr] = (uint8_t)(s->cfg.ip >> 16);
+                out[ptr + 1] = (uint8_t)(s->cfg.ip >> 8);
+                out[ptr + 2] = (uint8_t)s->cfg.ip;
+                out[2] = (uint8_t)(ptr + 4);
+            }
+            size_t padded = (l + 3u) & ~3u;
+            memset(out + l, 0, padded - l); /* end of option list */
+            return padded;
+        }
+        i += l;
+    }
+    return 0;
+}
+
 static void echo_reply(struct ts_stack *s, const struct ipv4_hdr *ip, const struct icmp_hdr *req)
 {
     size_t cap;
@@ -50,12 +89,23 @@ static void echo_reply(struct ts_stack *s, const struct ipv4_hdr *ip, const stru
         .payload = req->payload,
         .payload_len = req->payload_len,
     };
-    size_t len = icmp_emit(&rep, buf, cap);
+    uint8_t opts[IPV4_MAX_OPT_LEN];
+    size_t optlen = echo_options(s, ip, opts);
+    size_t len = icmp_emit(&rep, buf + optlen, cap - optlen);
     if (len == 0)
         return;
     /* RFC 1122 3.2.2.6: the reply goes back to the requester with the request's data; the
-     * IP layer fragments it when the request was bigger than our MTU. */
-    if (ts_ip_send(s, s->cfg.ip, ip->src, IP_PROTO_ICMP, len, false, ip->tos) == 0) {
+     * IP layer fragments it when the request was bigger than our MTU (then without options). */
+    int rc = -EMSGSIZE;
+    if (optlen) {
+        memcpy(buf, opts, optlen);
+        rc = ts_ip_send_opts(s, s->cfg.ip, ip->src, IP_PROTO_ICMP, optlen, len, ip->tos);
+        if (rc == -EMSGSIZE)
+            memmove(buf, buf + optlen, len);
+    }
+    if (rc == -EMSGSIZE)
+        rc = ts_ip_send(s, s->cfg.ip, ip->src, IP_PROTO_ICMP, len, false, ip->tos);
+    if (rc == 0) {
         ts_count(s, TS_C_ICMP_TX);
         ts_count(s, TS_C_ICMP_ECHO_REPLIED);
     }

@@ -222,6 +222,11 @@ uint8_t *ts_ip_tx_buf(struct ts_stack *s, size_t *cap);
  * but queued whole, unfragmented, for the conductor to feed back in. */
 int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,
                uint8_t tos);
+/* ts_ip_send of a datagram with IP options: at ts_ip_tx_buf() optlen bytes of options (a multiple
+ * of 4, at most 40), then len bytes of transport. Never fragmented, never to ourselves: then
+ * -EMSGSIZE and nothing sent (the caller may send without the options). */
+int ts_ip_send_opts(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t optlen,
+                    size_t len, uint8_t tos);
 /* What a transport asks of the link when it sends (ts_ip_send_offload). */
 struct ts_ip_offload {
     /* > 0: the datagram is a TCP super-segment of up to 64 KiB, which the link cuts into pieces of

@@ -205,8 +205,8 @@ bool ts_ip_gso_ok(const struct ts_stack *s, uint32_t dst)
 static int output(struct ts_stack *s, uint32_t nexthop, uint8_t *frame, const struct ipv4_hdr *h,
                   const struct ts_frame_meta *meta)
 {
-    ipv4_emit(h, frame + ETH_HDR_LEN, IPV4_HDR_LEN);
-    return ts_arp_output(s, nexthop, frame, ETH_HDR_LEN + IPV4_HDR_LEN + h->payload_len, meta);
+    size_t hl = ipv4_emit(h, frame + ETH_HDR_LEN, IPV4_HDR_LEN + IPV4_MAX_OPT_LEN);
+    return ts_arp_output(s, nexthop, frame, ETH_HDR_LEN + hl + h->payload_len, meta);
 }
 
 /* The driver metadata of a datagram sent with offloads o (len: transport bytes). */
@@ -286,6 +286,29 @@ static int ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto
             ret = rc;
     }
     return ret;
+}
+
+int ts_ip_send_opts(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t optlen,
+                    size_t len, uint8_t tos)
+{
+    uint32_t nexthop = ts_ip_route(s, dst);
+    if (optlen == 0 || optlen > IPV4_MAX_OPT_LEN || optlen % 4 || nexthop == 0 ||
+        ts_ip_is_local(s, dst) || IPV4_HDR_LEN + optlen + len > ts_ip_mtu(s, dst))
+        return -EMSGSIZE; /* the caller sends without the options */
+    struct ipv4_hdr h = {
+        .hdr_len = (uint8_t)(IPV4_HDR_LEN + optlen),
+        .tos = tos,
+        .id = s->ip_id++,
+        .ttl = IP_DEFAULT_TTL,
+        .proto = proto,
+        .src = src ? src : ts_ip_source(s, dst),
+        .dst = dst,
+        .options = s->tx + TS_TX_HEADROOM, /* in place: right after the fixed header */
+        .payload = s->tx + TS_TX_HEADROOM + optlen,
+        .payload_len = len,
+    };
+    ts_count(s, TS_C_IP_TX);
+    return output(s, nexthop, s->tx, &h, NULL);
 }
 
 int ts_ip_send(struct ts_stack *s, uint32_t src, uint32_t dst, uint8_t proto, size_t len, bool df,

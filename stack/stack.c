@@ -43,6 +43,7 @@ void ts_config_default(struct ts_config *cfg)
     cfg->tcp_sack = true;
     cfg->tcp_window_scaling = true;
     cfg->tcp_syncookies = true;
+    cfg->tcp_invalid_ratelimit = 500 * TS_MS;
     cfg->ephemeral_lo = 32768;
     cfg->ephemeral_hi = 60999;
 }

@@ -107,6 +107,7 @@
     X(TCP_DROP_CLOSED, "segment for a connection that is closing down")                            \
     X(TCP_CHALLENGE_ACK, "challenge ACKs sent (RFC 5961)")                                         \
     X(TCP_CHALLENGE_ACK_LIMITED, "challenge ACKs suppressed by the rate limit")                    \
+    X(TCP_OOW_ACK_LIMITED, "ACKs to out-of-window or PAWS-failed segments suppressed (rate)")      \
     X(TCP_RST_SENT, "RSTs sent")                                                                   \
     X(TCP_RST_RX, "RSTs accepted")                                                                 \
     X(TCP_RETRANSMIT, "segments retransmitted")                                                    \

@@ -47,6 +47,9 @@ struct ts_config {
      * about 100 bytes each); at the bound the oldest ends early and tcp_time_wait_recycled
      * counts it. Default 131072 (Linux's tcp_max_tw_buckets on a machine with a few GB). */
     uint32_t tcp_max_tw;
+    /* Per connection, at most one ACK in this interval answers segments outside the window or
+     * failing PAWS (RFC 5961 10); 0: no limit. Default 500 ms (Linux's tcp_invalid_ratelimit). */
+    ts_time_t tcp_invalid_ratelimit;
 };
 
 /* Fill cfg with the defaults: MAC 02:00:00:00:00:02, 10.0.0.2/24 via 10.0.0.1, MTU 1500. */

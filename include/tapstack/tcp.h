@@ -39,6 +39,10 @@ struct ts_tcp_opts {
     ts_time_t keepidle, keepintvl; /* defaults 2 h and 75 s (RFC 1122 4.2.3.6, Linux) */
     uint32_t keepcnt;              /* default 9 */
     ts_time_t user_timeout;        /* 0 = use the retransmission count limits */
+    /* TCP_MAXSEG: 0, or a bound on the MSS we announce and on the segments we send, taken when
+     * the connection gets its endpoints (before connect, or on a listener for its children);
+     * later changes are kept and do nothing, as on Linux. */
+    uint16_t maxseg;
 };
 void ts_tcp_opts_default(const struct ts_stack *s, struct ts_tcp_opts *o);
 

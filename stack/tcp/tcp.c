@@ -22,7 +22,9 @@
  *    tcp_conn_done at the end of every entry point.
  *  - Congestion control: RFC 5681 + NewReno (RFC 6582), SACK recovery (RFC 6675), limited
  *    transmit (RFC 3042), early retransmit (RFC 5827), tail loss probes (RFC 8985 7).
- *  - Data on a SYN or SYN-ACK is not queued (the peer sends it again); urgent data is delivered
+ *  - Data on a SYN is held (within the window) and delivered once the handshake completes, data
+ *    on a SYN-ACK is taken at once (RFC 9293 3.10.7.2/3.10.7.3; Linux drops both without Fast
+ *    Open, and the peer sends them again); not after a SYN cookie. Urgent data is delivered
  *    inline and the urgent pointer ignored (RFC 6093).
  *  - Once timestamps are negotiated, a segment without one is still accepted (RFC 7323 3.2 says
  *    SHOULD drop; Linux accepts, and a middlebox that strips options would otherwise stall us).
@@ -293,6 +295,9 @@ void tcp_set_endpoints(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t laddr
     c->rport = rport;
     c->pmtu = ts_ip_mtu(s, raddr);
     c->adv_mss = (uint16_t)(c->pmtu - TCP_IP_HDR_LEN); /* RFC 6691 */
+    c->user_mss = c->opts.maxseg;
+    if (c->user_mss && c->user_mss < c->adv_mss)
+        c->adv_mss = c->user_mss; /* TCP_MAXSEG: announce no more */
 }
 
 struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
@@ -453,6 +458,8 @@ uint32_t tcp_path_mss(const struct ts_tcp_conn *c)
     uint32_t m = c->peer_mss;
     if (c->pmtu > TCP_IP_HDR_LEN && (uint32_t)(c->pmtu - TCP_IP_HDR_LEN) < m)
         m = c->pmtu - TCP_IP_HDR_LEN;
+    if (c->user_mss && c->user_mss < m)
+        m = c->user_mss; /* TCP_MAXSEG bounds what we send too (as Linux's mss_clamp) */
     return m;
 }
 

@@ -43,6 +43,44 @@ static void tcp_closed_input(struct ts_stack *s, const struct ipv4_hdr *ip,
 
 /* ---- RFC 9293 3.10.7.2: LISTEN ---- */
 
+/* RFC 9293 3.10.7.2 (and 3.10.7.3 for a simultaneous open): text on a SYN "should be queued for
+ * processing later". It is written at the front of the receive ring, bounded by the window our
+ * SYN-ACK offers, but not acknowledged: our SYN-ACK acknowledges the SYN alone, and the text is
+ * delivered and acknowledged once the handshake completes (tcp_syn_text_deliver), so a SYN that
+ * never completes commits nothing. Linux drops such text (without a Fast Open cookie) and the
+ * peer sends it again; here it is not needed again, and a copy that comes anyway is trimmed as a
+ * duplicate. A SYN answered by a SYN cookie keeps nothing (no state), so its text is dropped. */
+static void tcp_syn_text_hold(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    uint32_t n = (uint32_t)seg->payload_len, wnd = tcp_syn_window(c);
+    if (n == 0)
+        return;
+    if (n > wnd) {
+        ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW); /* the rest, beyond the window */
+        n = wnd;
+    }
+    if (n == 0 || tcp_bufs_alloc(c) < 0 || ts_ring_write_at(&c->rcvbuf, 0, seg->payload, n) < 0) {
+        ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
+        return;
+    }
+    c->rcv.syn_text = n;
+}
+
+static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered);
+
+/* The handshake completed: the text held from the SYN becomes readable, and is acknowledged. */
+static void tcp_syn_text_deliver(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    uint32_t n = c->rcv.syn_text;
+    if (n == 0)
+        return;
+    c->rcv.syn_text = 0;
+    ts_ring_commit(&c->rcvbuf, n);
+    c->rcv.nxt += n;
+    c->ack_now = true;
+    tcp_text_delivered(s, c, n);
+}
+
 static void tcp_other_states_input(struct ts_stack *s, struct ts_tcp_conn *c,
                                    const struct tcp_hdr *seg);
 
@@ -76,7 +114,7 @@ static void tcp_passive_open(struct ts_stack *s, struct ts_tcp_conn *l, const st
     tcp_init_snd(s, c, iss);
     tcp_init_rcv(s, c, seg);
     c->segs_in = 1;
-    /* Data on a SYN is not queued (RFC 9293 allows either); the peer sends it again. */
+    tcp_syn_text_hold(s, c, seg);
     tcp_hash_insert(s, c);
     ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN");
     tcp_send_syn(s, c);
@@ -118,6 +156,27 @@ static void tcp_listen_input(struct ts_stack *s, struct ts_tcp_conn *l, const st
 
 /* ---- RFC 9293 3.10.7.3: SYN-SENT ---- */
 
+static void tcp_process_urg(struct ts_tcp_conn *c, const struct tcp_arrival *a);
+static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_arrival *a);
+static void tcp_process_fin(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a);
+
+/* RFC 9293 3.10.7.3 fourth: "if there are other controls or text in the segment, continue
+ * processing at the sixth step" of 3.10.7.4: the SYN-ACK's text, within our window (Linux
+ * drops it; the peer sends it again). A FIN with it never comes here: SYN+FIN is dropped as bad
+ * flags on arrival, as Linux drops it. */
+static void tcp_syn_ack_text(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
+{
+    struct tcp_arrival a = {
+        .seg = seg,
+        .seq = seg->seq + 1,
+        .text = (uint32_t)seg->payload_len,
+        .fin = (seg->flags & TCP_FIN) != 0,
+    };
+    tcp_process_urg(c, &a);         /* sixth */
+    if (tcp_process_text(s, c, &a)) /* seventh */
+        tcp_process_fin(s, c, &a);  /* eighth */
+}
+
 static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
 {
     uint8_t f = seg->flags;
@@ -151,6 +210,7 @@ static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const 
     tcp_init_rcv(s, c, seg);
     if (!ack_ok) {
         /* Simultaneous open: our SYN and theirs crossed. */
+        tcp_syn_text_hold(s, c, seg);
         ts_tcp_set_state(s, c, TS_TCP_SYN_RECV, "rcvd SYN in SYN_SENT (simultaneous open)");
         tcp_send_syn(s, c);
         return;
@@ -162,8 +222,9 @@ static void tcp_syn_sent_input(struct ts_stack *s, struct ts_tcp_conn *c, const 
     c->retries = 0;
     tcp_timer_rexmt_stop(c);
     tcp_established(s, c, "rcvd SYN-ACK");
-    /* Data on the SYN-ACK is not queued; the peer sends it again. */
     c->ack_now = true;
+    if (seg->payload_len > 0 || (f & TCP_FIN))
+        tcp_syn_ack_text(s, c, seg);
     tcp_output(s, c);
 }
 
@@ -194,6 +255,26 @@ static bool tcp_arrival_init(struct ts_stack *s, struct ts_tcp_conn *c, const st
     return true;
 }
 
+/* Answer a segment dropped by PAWS or the sequence number test with an ACK, at most one per
+ * tcp_invalid_ratelimit per connection (RFC 5961 10; Linux's tcp_invalid_ratelimit), so that a
+ * flood of forged segments is not reflected one for one and two confused ends cannot ping-pong
+ * ACKs at full speed. One kind is always answered: a segment whose sequence space lies wholly
+ * below RCV.NXT (retransmitted data or FIN), which says our ACK was lost and the peer waits for
+ * it. Linux exempts every segment with data instead (any length, also one beyond the window);
+ * here data beyond the window is limited too, since it is what a blind flood would send. */
+static void tcp_oow_ack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a,
+                        uint32_t seg_len)
+{
+    bool dup = seg_len > 0 && seq_leq(a->seq + seg_len, c->rcv.nxt);
+    ts_time_t gap = s->cfg.tcp_invalid_ratelimit;
+    if (!dup && gap > 0 && c->oow_ack_time != 0 && s->now - c->oow_ack_time < gap) {
+        ts_count(s, TS_C_TCP_OOW_ACK_LIMITED);
+        return;
+    }
+    c->oow_ack_time = s->now; /* 0 = never: the clock is well past 0 when segments arrive */
+    tcp_send_ack(s, c);
+}
+
 /* RFC 7323 5.3 R1-R3: PAWS, before the sequence number test. False: dropped (with an ACK). */
 static bool tcp_check_paws(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_arrival *a)
 {
@@ -207,7 +288,7 @@ static bool tcp_check_paws(struct ts_stack *s, struct ts_tcp_conn *c, const stru
         return true;
     }
     ts_count(s, TS_C_TCP_DROP_PAWS);
-    tcp_send_ack(s, c);
+    tcp_oow_ack(s, c, a, a->text + (a->syn ? 1 : 0) + (a->fin ? 1 : 0));
     return false;
 }
 
@@ -228,7 +309,7 @@ static void tcp_unacceptable(struct ts_stack *s, struct ts_tcp_conn *c, const st
         ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
     if (c->state == TS_TCP_TIME_WAIT && (seg->flags & TCP_FIN))
         tcp_timer_time_wait(c, s->now); /* a retransmitted FIN: restart 2MSL */
-    tcp_send_ack(s, c);
+    tcp_oow_ack(s, c, a, seg_len);
 }
 
 /* RFC 9293 3.10.7.4 first: check the sequence number (the RFC's four cases of segment length
@@ -264,13 +345,23 @@ static bool tcp_check_seq(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
         a->text = 0;
         a->fin = false;
     }
-    /* RFC 7323 4.3: remember the timestamp to echo. */
+    return true; /* TS.Recent is taken later, once the ACK field passed (tcp_update_ts_recent) */
+}
+
+/* RFC 7323 4.3 and 5.3 R3: remember the timestamp to echo, from a segment that passed the
+ * sequence number test and whose ACK field is acceptable. Taken before the ACK check, a forged
+ * in-window segment acknowledging data never sent (dropped there) would set TS.Recent to its
+ * TSval, and PAWS would then drop every valid segment of the peer: the connection stalls. Linux
+ * also takes it only after its ACK check (tcp_ack, FLAG_UPDATE_TS_RECENT). */
+static void tcp_update_ts_recent(struct ts_stack *s, struct ts_tcp_conn *c,
+                                 const struct tcp_arrival *a)
+{
+    const struct tcp_hdr *seg = a->seg;
     if (c->ts_ok && seg->opts.ts_ok && !seq_lt(seg->opts.tsval, c->ts_recent) &&
         seq_leq(a->seq, c->rcv.last_ack_sent)) {
         c->ts_recent = seg->opts.tsval;
         c->ts_recent_age = s->now;
     }
-    return true;
 }
 
 /* RFC 9293 3.10.7.4 second: the RST bit (RFC 5961 3.2: only an exact SEG.SEQ == RCV.NXT resets; any
@@ -405,6 +496,7 @@ static bool tcp_ack_syn_recv(struct ts_stack *s, struct ts_tcp_conn *c, const st
     c->snd.wl2 = seg->ack;
     tcp_ack_new(s, c, seg);
     tcp_established(s, c, "rcvd ACK of SYN"); /* it starts congestion control afresh */
+    tcp_syn_text_deliver(s, c);
     return true;
 }
 
@@ -471,6 +563,7 @@ static bool tcp_process_ack(struct ts_stack *s, struct ts_tcp_conn *c, const str
         tcp_keepalive_reset(c, s->now);
     if (!(c->state == TS_TCP_SYN_RECV ? tcp_ack_syn_recv(s, c, a) : tcp_ack_synchronized(s, c, a)))
         return false;
+    tcp_update_ts_recent(s, c, a);
     if (c->timers.persist != TS_TIME_NEVER && c->snd.wnd > 0) {
         /* The window opened: leave persist; resend the probe byte if it was not taken. */
         c->timers.persist = TS_TIME_NEVER;
@@ -562,13 +655,40 @@ static void tcp_text_trim(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
     }
 }
 
+/* Enter (or extend) quick-ACK mode: the next data segments are each ACKed at once, as many as
+ * half the window holds full segments, 2 to TCP_QUICKACKS (as Linux's tcp_incr_quickack). */
+static void tcp_quickack_enter(struct ts_tcp_conn *c)
+{
+    uint32_t n = c->adv_mss ? tcp_rcv_wnd(c) / (2u * c->adv_mss) : 0;
+    if (n < 2)
+        n = 2;
+    if (n > TCP_QUICKACKS)
+        n = TCP_QUICKACKS;
+    if (n > c->quickack)
+        c->quickack = (uint8_t)n;
+}
+
+/* Data arrived in order: is its ACK due at once by quick-ACK mode? The mode is entered with the
+ * first data of a connection and after an idle gap longer than the RTO (the peer's slow start
+ * begins again, or it is a new request), as Linux does, and on out-of-order arrival
+ * (tcp_text_out_of_order): a delayed ACK there would hold back a sender whose window is a few
+ * segments, 40 ms per round trip (a lone first segment waited the whole delay). */
+static bool tcp_quickack_note(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    if (c->bytes_received == 0 || s->now - c->data_rx_time > c->rtt.rto)
+        tcp_quickack_enter(c);
+    c->data_rx_time = s->now;
+    return c->quickack > 0;
+}
+
 /* Text beyond RCV.NXT: written at its place in the ring and its range remembered. */
 static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
                                   const struct tcp_text *t)
 {
     if (t->n == 0)
         return;
-    c->ack_now = true; /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    c->ack_now = true;     /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
+    tcp_quickack_enter(c); /* and the data that fills the hole and follows it, at once */
     if (ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n) < 0) {
         ts_count(s, TS_C_TCP_DROP_NO_MEMORY); /* the peer sends it again */
         return;
@@ -643,13 +763,15 @@ static void tcp_ack_at_batch_end(struct ts_stack *s, struct ts_tcp_conn *c)
  * runs. */
 static void tcp_text_delivered(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered)
 {
+    bool quick = tcp_quickack_note(s, c);
     c->bytes_received += delivered;
     uint32_t full =
         c->adv_mss > TCP_OPT_TS_SPACE && c->ts_ok ? c->adv_mss - TCP_OPT_TS_SPACE : c->adv_mss;
     c->unacked_bytes += delivered;
-    if (c->unacked_bytes > full && s->tcp->batch && c->unacked_bytes < TCP_BATCH_ACK_BYTES)
+    bool owed = c->unacked_bytes > full || quick;
+    if (owed && s->tcp->batch && c->unacked_bytes < TCP_BATCH_ACK_BYTES)
         tcp_ack_at_batch_end(s, c);
-    else if (c->unacked_bytes > full)
+    else if (owed)
         c->ack_now = true;
     else if (c->timers.delack == TS_TIME_NEVER)
         c->timers.delack = s->now + TCP_DELACK;
@@ -853,18 +975,22 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     uint8_t f = seg.flags;
-    if (((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) ||
-        !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN))) {
+    if ((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) {
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         return;
     }
+    /* No SYN, ACK, RST or FIN: nonsense to a connection or a listener, dropped silently (as
+     * Linux); but a closed port answers it with a RST (RFC 9293 3.10.7.1), so it is looked up. */
+    bool no_flags = !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN));
     ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
     struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {
         struct tcp_tw *tw = tcp_tw_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
         struct ts_tcp_conn *l = tw ? NULL : tcp_lookup_listener(s, ip->dst, seg.dport);
-        if (tw)
+        if (no_flags && (tw || l))
+            ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+        else if (tw)
             tcp_tw_input(s, tw, ip, &seg);
         else if (l)
             tcp_listen_input(s, l, ip, &seg, NULL);
@@ -873,7 +999,9 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     c->segs_in++;
-    if (c->state == TS_TCP_SYN_SENT)
+    if (no_flags)
+        ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
+    else if (c->state == TS_TCP_SYN_SENT)
         tcp_syn_sent_input(s, c, &seg);
     else
         tcp_other_states_input(s, c, &seg);

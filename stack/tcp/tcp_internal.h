@@ -74,6 +74,10 @@
 /* In a batch of frames taken at one wake-up, an ACK at least every this many bytes: what one
  * GRO-merged super-segment holds, which a receiver ACKs as one segment. */
 #define TCP_BATCH_ACK_BYTES 65536
+/* Send calls' ends remembered for PSH (older ones lose theirs). */
+#define TCP_PUSH_MARKS 4
+/* Quick-ACK mode: at most this many segments ACKed at once (Linux's TCP_MAX_QUICKACKS). */
+#define TCP_QUICKACKS 16
 
 struct ts_tcp_conn;
 
@@ -194,6 +198,10 @@ struct ts_tcp_conn {
          * SOCK_NOSPACE works the same way). */
         bool low_space;
         bool fin_queued; /* the app is done sending: FIN after sndbuf */
+        /* Ends of the latest send calls' data not yet sent, oldest first: the segment holding
+         * one carries PSH (tcp_output.c). */
+        uint32_t push[TCP_PUSH_MARKS];
+        uint8_t npush;
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */
@@ -215,6 +223,9 @@ struct ts_tcp_conn {
         struct tcp_range ooo[TCP_OOO_MAX];
         unsigned nooo;
         uint32_t ooo_last; /* seq of the most recent out-of-order segment (first SACK block) */
+        /* Text of the peer's SYN, held at the front of rcvbuf (not yet committed) until the
+         * handshake completes (RFC 9293 3.10.7.2): its length. */
+        uint32_t syn_text;
     } rcv;
 
     /* Options. */
@@ -222,6 +233,7 @@ struct ts_tcp_conn {
     uint16_t adv_mss;  /* what we advertised */
     uint16_t pmtu;     /* path MTU (RFC 1191) */
     uint16_t mss;      /* effective send MSS: payload bytes per segment, options excluded */
+    uint16_t user_mss; /* TCP_MAXSEG (opts.maxseg) as it was when the endpoints were set */
     bool ws_ok, ts_ok, sack_ok;
     uint32_t ts_recent, ts_offset; /* TS.Recent (RFC 7323 4.3); our clock's offset (5.4) */
     ts_time_t ts_recent_age;
@@ -277,6 +289,11 @@ struct ts_tcp_conn {
     struct ts_tcp_conn *batch_next; /* that list */
     uint32_t unacked_bytes;         /* received and not yet ACKed: ACK at 2 full-sized segments */
     bool sws_override;              /* the persist timer lets one small segment out */
+    ts_time_t oow_ack_time; /* last ACK to an out-of-window segment (tcp_invalid_ratelimit) */
+    /* Quick-ACK mode (tcp_input.c, tcp_quickack_note): ACKs still to send at once, one per data
+     * segment, and when data last arrived (an idle gap re-enters the mode). */
+    uint8_t quickack;
+    ts_time_t data_rx_time;
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;

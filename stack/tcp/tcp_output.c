@@ -11,7 +11,8 @@
  *  - Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): 40 ms, Linux's delayed-ACK minimum, well under
  *    the 200 ms we allow ourselves and the RFC's 500 ms: a shorter delay costs a few more ACKs but
  *    keeps Nagle + delayed ACK stalls of request/response traffic short. An ACK goes out at once
- *    for every second full-sized segment, for out-of-order data and for data that fills a hole.
+ *    for every second full-sized segment, for out-of-order data and for data that fills a hole,
+ *    and for every data segment in quick-ACK mode (tcp_input.c: tcp_quickack_note).
  *  - Each segment is built straight into the stack's transmit buffer and its payload copied once
  *    from the send ring.
  *  - Offloads: when the link completes checksums (TS_OFFLOAD_CSUM), every segment leaves with only
@@ -147,6 +148,8 @@ static uint32_t tcp_seg_room(const struct ts_tcp_conn *c, const struct tcp_opts 
 
 static void tcp_after_ack_sent(struct ts_tcp_conn *c)
 {
+    if (c->quickack && c->unacked_bytes)
+        c->quickack--; /* one quick ACK spent (tcp_quickack_note) */
     c->rcv.last_ack_sent = c->rcv.nxt;
     c->ack_now = false;
     c->unacked_bytes = 0;
@@ -206,6 +209,31 @@ static struct tcp_hdr tcp_conn_hdr(struct ts_tcp_conn *c, uint32_t seq, uint8_t 
     };
 }
 
+/* PSH for the segment [seq, seq+len)? On the one holding the last queued byte, and on each
+ * holding the last byte of a send call's data (RFC 9293 3.9.1 lets every SEND push; Linux
+ * pushes the end of each sendmsg) even when more is queued behind it, so that the receiver may
+ * hand it over at once. Linux loses that mark when the next call's data joins the same unsent
+ * buffer; here up to TCP_PUSH_MARKS calls keep theirs. The marks new data passes are retired
+ * (a retransmission carries PSH only when it holds the last queued byte). */
+static bool tcp_push_here(struct ts_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+    uint32_t end = seq + len;
+    bool push = end == c->snd.buf_seq + c->sndbuf.len;
+    unsigned passed = 0;
+    for (unsigned i = 0; i < c->snd.npush; i++) {
+        if (seq_gt(c->snd.push[i], end))
+            break;
+        if (seq_lt(seq, c->snd.push[i]))
+            push = true;
+        passed = i + 1;
+    }
+    if (passed && !seq_lt(seq, c->snd.max)) {
+        c->snd.npush = (uint8_t)(c->snd.npush - passed);
+        memmove(&c->snd.push[0], &c->snd.push[passed], c->snd.npush * sizeof(c->snd.push[0]));
+    }
+    return push;
+}
+
 /* Send one segment [seq, seq+len) (+FIN) of c with ACK; when len is more than room (the data one
  * segment with these options holds), a super-segment the link cuts at room. */
 static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
@@ -221,8 +249,8 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
         ts_ring_peek(&c->sndbuf, seq - c->snd.buf_seq, buf + hl, len);
         h.payload = buf + hl;
         h.payload_len = len;
-        if (!(flags & TCP_FIN) && seq + len == c->snd.buf_seq + c->sndbuf.len)
-            h.flags |= TCP_PSH; /* the last queued byte */
+        if (!(flags & TCP_FIN) && tcp_push_here(c, seq, len))
+            h.flags |= TCP_PSH;
     }
     unsigned pieces =
         tcp_xmit_buf(s, c->laddr, c->raddr, &h, buf, cap, len > room ? (uint16_t)room : 0);
@@ -295,6 +323,16 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     tcp_retransmit_range(s, c, c->snd.una, UINT32_MAX - 1);
+}
+
+/* Does the peer's window hold our FIN at seq? A FIN takes a sequence number: one into a closed
+ * window is dropped by the receiver (Linux drops it, and ACKs), so sent on the retransmission
+ * timer it would reach the retry limit against a live peer that keeps its window shut. It waits
+ * instead, and the persist timer probes the window as for data (RFC 9293 3.8.6.1;
+ * tcp_persist_check). As Linux (tcp_snd_wnd_test); cwnd does not hold a FIN back. */
+static bool tcp_fin_fits(const struct ts_tcp_conn *c, uint32_t seq)
+{
+    return seq_lt(seq, c->snd.una + c->snd.wnd);
 }
 
 /* The states that send data and FIN. In the others at most an ACK that is owed goes out (false). */
@@ -425,7 +463,8 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
             len = usable;
         len = tcp_next_len(c, len, avail, flight, room);
         bool fin = c->snd.fin_queued && tcp_fin_state(c->state) && c->snd.nxt + len == end &&
-                   seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting;
+                   seg_limit == UINT32_MAX && !seq_gt(c->snd.nxt, end) && !persisting &&
+                   tcp_fin_fits(c, end);
         if (len == 0 && !fin)
             break;
         if (len > 0 && len < room && !fin && !tcp_small_segment_ok(c, len, avail, flight))

@@ -479,7 +479,11 @@ void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
     if (c->timers.persist != TS_TIME_NEVER || !tcp_can_send_data(c->state))
         return;
     uint32_t end = c->snd.buf_seq + c->sndbuf.len;
-    bool unsent = seq_lt(c->snd.nxt, end);
+    /* Data not yet sent, or only our FIN, held by a closed window (tcp_fin_fits). */
+    bool fin_waits =
+        c->snd.fin_queued && c->snd.nxt == end &&
+        (c->state == TS_TCP_FIN_WAIT1 || c->state == TS_TCP_CLOSING || c->state == TS_TCP_LAST_ACK);
+    bool unsent = seq_lt(c->snd.nxt, end) || fin_waits;
     if (tcp_flight(c) == 0 && unsent) {
         /* Nothing in flight yet data waits: only the window holds it. Probe (RFC 9293 3.8.6.1);
          * with a small open window this is also the SWS override timer (RFC 1122 4.2.3.4). */

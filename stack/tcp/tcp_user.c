@@ -188,6 +188,18 @@ static int tcp_take_err(struct ts_tcp_conn *c)
     return e;
 }
 
+/* RFC 9293 3.9.1: every SEND may set PUSH; as Linux, each call's data ends with a pushed
+ * segment. The end of what the call queued is remembered (the oldest mark gives way when more
+ * calls wait unsent). */
+static void tcp_push_mark(struct ts_tcp_conn *c)
+{
+    if (c->snd.npush == TCP_PUSH_MARKS) {
+        memmove(&c->snd.push[0], &c->snd.push[1], (TCP_PUSH_MARKS - 1) * sizeof(c->snd.push[0]));
+        c->snd.npush--;
+    }
+    c->snd.push[c->snd.npush++] = c->snd.buf_seq + c->sndbuf.len;
+}
+
 ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_t now)
 {
     struct ts_stack *s = c->s;
@@ -220,6 +232,7 @@ ssize_t ts_tcp_send(struct ts_tcp_conn *c, const void *buf, size_t len, ts_time_
         c->snd.low_space = true;
     if (n == 0)
         return ts_ring_free_space(&c->sndbuf) ? -ENOMEM : -EAGAIN;
+    tcp_push_mark(c);
     tcp_output(s, c);
     tcp_conn_done(s, c);
     return n;

@@ -93,16 +93,21 @@ bool ipv4_parse_quoted(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
 
 size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap)
 {
-    if (buf == NULL || cap < IPV4_HDR_LEN || h->payload_len > IPV4_MAX_LEN - IPV4_HDR_LEN)
+    size_t hl = IPV4_HDR_LEN;
+    if (h->options && h->hdr_len > IPV4_HDR_LEN && h->hdr_len <= 60 && h->hdr_len % 4 == 0)
+        hl = h->hdr_len;
+    if (buf == NULL || cap < hl || h->payload_len > IPV4_MAX_LEN - hl)
         return 0;
+    if (hl > IPV4_HDR_LEN)
+        memmove(buf + IPV4_HDR_LEN, h->options, hl - IPV4_HDR_LEN);
     uint16_t frag = (uint16_t)((h->frag_off / 8) & 0x1fff);
     if (h->df)
         frag |= 0x4000;
     if (h->mf)
         frag |= 0x2000;
-    buf[0] = 0x45; /* version 4, 5 words: options are never sent */
+    buf[0] = (uint8_t)(0x40 | (hl / 4)); /* version 4, header length in words */
     buf[1] = h->tos;
-    be16_put(buf + 2, (uint16_t)(IPV4_HDR_LEN + h->payload_len));
+    be16_put(buf + 2, (uint16_t)(hl + h->payload_len));
     be16_put(buf + 4, h->id);
     be16_put(buf + 6, frag);
     buf[8] = h->ttl;
@@ -111,6 +116,6 @@ size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap)
     buf[11] = 0;
     be32_put(buf + 12, h->src);
     be32_put(buf + 16, h->dst);
-    be16_put(buf + 10, csum(buf, IPV4_HDR_LEN));
-    return IPV4_HDR_LEN;
+    be16_put(buf + 10, csum(buf, hl));
+    return hl;
 }

@@ -41,8 +41,12 @@ enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
  * total_len is as written in the quote. payload/payload_len are the quoted transport bytes
  * (at least 8). Returns false when the quote is unusable. */
 bool ipv4_parse_quoted(const uint8_t *buf, size_t len, struct ipv4_hdr *out);
-/* Writes a 20-byte header (options are never emitted) with total_len = 20 + h->payload_len
- * and a correct checksum. Does not copy the payload. Returns 20, or 0 if cap is too small. */
+#define IPV4_OPT_RR      7  /* RFC 791 Record Route */
+#define IPV4_MAX_OPT_LEN 40 /* a header holds at most 40 bytes of options */
+/* Writes the header with total_len = hdr_len + h->payload_len and a correct checksum: 20 bytes,
+ * or with h->options set and h->hdr_len > 20, hdr_len (a multiple of 4, at most 60) with the
+ * options copied after the first 20 (they may already be in place). Does not copy the payload.
+ * Returns the header length, or 0 if cap is too small. */
 size_t ipv4_emit(const struct ipv4_hdr *h, uint8_t *buf, size_t cap);
 
 static inline bool ipv4_is_multicast(uint32_t a)

@@ -114,12 +114,14 @@ static bool check_ipv4(const uint8_t *b, size_t l, struct ipv4_hdr *hp)
     CHECK(h.frag_off % 8 == 0);
     CHECK(csum(b, h.hdr_len) == 0);
 
-    /* round trip: the emitter writes no options, everything else must come back */
-    CHECK(ipv4_emit(&h, out, sizeof(out)) == IPV4_HDR_LEN);
-    memcpy(out + IPV4_HDR_LEN, h.payload, h.payload_len);
+    /* round trip: the emitter writes the options too, and everything must come back */
+    size_t hl = ipv4_emit(&h, out, sizeof(out));
+    CHECK(hl == h.hdr_len);
+    memcpy(out + hl, h.payload, h.payload_len);
     struct ipv4_hdr g;
-    CHECK(ipv4_parse(out, IPV4_HDR_LEN + h.payload_len, &g) == TS_C_OK);
-    CHECK(g.hdr_len == IPV4_HDR_LEN && g.total_len == IPV4_HDR_LEN + h.payload_len);
+    CHECK(ipv4_parse(out, hl + h.payload_len, &g) == TS_C_OK);
+    CHECK(g.hdr_len == h.hdr_len && g.total_len == hl + h.payload_len);
+    CHECK(hl == IPV4_HDR_LEN || memcmp(g.options, h.options, hl - IPV4_HDR_LEN) == 0);
     CHECK(g.tos == h.tos && g.id == h.id && g.df == h.df && g.mf == h.mf);
     CHECK(g.frag_off == h.frag_off && g.ttl == h.ttl && g.proto == h.proto);
     CHECK(g.src == h.src && g.dst == h.dst && g.payload_len == h.payload_len);

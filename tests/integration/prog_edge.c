@@ -462,6 +462,57 @@ static void socket_options_read_back_as_linux(void)
     OK();
 }
 
+/* Issue 13: TCP_MAXSEG set before connect bounds the MSS the connection uses (read back as the
+ * MSS in use, timestamps excluded, as Linux), TCP_USER_TIMEOUT reads back as set, and a NULL
+ * buffer with a length is EFAULT from write, read, send, recv and writev (not a crash). */
+static void maxseg_user_timeout_and_null_buffers_as_linux(void)
+{
+    int port;
+    int l = listener(&port);
+    CHECK(l >= 0, "setup");
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    int v = 1000, got = 0;
+    socklen_t gl = sizeof got;
+    CHECK(setsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v) == 0, "TCP_MAXSEG set");
+    CHECK(getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &got, &gl) == 0 && got == 1000,
+          "TCP_MAXSEG before connect reads %d", got);
+    v = 10;
+    CHECK(setsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v) == -1 && errno == EINVAL,
+          "TCP_MAXSEG 10 is EINVAL");
+    struct sockaddr_in a = sin_of("127.0.0.1", port);
+    CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0, "connect");
+    int s = accept(l, NULL, NULL);
+    CHECK(s >= 0, "accept");
+    gl = sizeof got;
+    CHECK(getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &got, &gl) == 0 && got <= 1000 && got >= 900,
+          "TCP_MAXSEG in use %d, not above the 1000 set", got);
+    gl = sizeof got;
+    CHECK(getsockopt(s, IPPROTO_TCP, TCP_MAXSEG, &got, &gl) == 0 && got <= 1000 && got >= 900,
+          "the accepting side's MSS %d follows our announcement", got);
+    v = 4500;
+    CHECK(setsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v) == 0, "TCP_USER_TIMEOUT");
+    gl = sizeof got;
+    CHECK(getsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &got, &gl) == 0 && got == 4500,
+          "TCP_USER_TIMEOUT reads %d", got);
+    char *volatile none = NULL;
+    errno = 0;
+    CHECK(write(c, none, 10) == -1 && errno == EFAULT, "write(NULL, 10) is EFAULT");
+    errno = 0;
+    CHECK(send(c, none, 10, 0) == -1 && errno == EFAULT, "send(NULL, 10) is EFAULT");
+    struct iovec iv[2] = {{"ab", 2}, {none, 5}};
+    errno = 0;
+    CHECK(writev(c, iv, 2) == -1 && errno == EFAULT, "writev with a NULL base is EFAULT");
+    CHECK(write(c, "ok", 2) == 2, "write after the EFAULTs");
+    errno = 0;
+    CHECK(read(s, none, 10) == -1 && errno == EFAULT, "read(NULL, 10) is EFAULT");
+    errno = 0;
+    CHECK(recv(s, none, 10, 0) == -1 && errno == EFAULT, "recv(NULL, 10) is EFAULT");
+    char b[2];
+    CHECK(recv(s, b, 2, MSG_WAITALL) == 2 && memcmp(b, "ok", 2) == 0, "the data intact");
+    close(c), close(s), close(l);
+    OK();
+}
+
 static void ioctl_fionbio_and_fionread(void)
 {
     int c, s;
@@ -723,6 +774,7 @@ int main(int argc, char **argv)
     nonblocking_connect_reports_through_so_error();
     connections_to_own_address_and_127_stay_inside();
     socket_options_read_back_as_linux();
+    maxseg_user_timeout_and_null_buffers_as_linux();
     ioctl_fionbio_and_fionread();
     vectors_sendmsg_recvmsg_readv_writev();
     sendfile_and_splice_both_ways();

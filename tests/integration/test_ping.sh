@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The foundation end to end: the host pings the stack over a real tap (small and 8000-byte,
-# fragmented, echoes), sees its ARP entry, the --pcap file shows the ARP exchange and the echo
+# fragmented, echoes; with -R the reply's Record Route holds our address), sees its ARP entry, the --pcap file shows the ARP exchange and the echo
 # frames, and malformed frames sent into the tap are dropped (and counted) without harm.
 . "$(dirname "$0")/lib.sh"
 
@@ -15,6 +15,12 @@ out=$(ts_ns_exec ping -c 3 -i 0.2 -W 2 -s 8000 "$TS_STACK_IP" 2>&1) ||
     ts_fail "ping -s 8000 failed: $out"
 grep -q " 0% packet loss" <<<"$out" || ts_fail "ping -s 8000 lost replies: $out"
 grep -q "8008 bytes from $TS_STACK_IP" <<<"$out" || ts_fail "no full-size 8000-byte echo: $out"
+
+# RFC 1122 3.2.2.6: ping -R (Record Route) gets its option back with our address in the list.
+out=$(ts_ns_exec ping -c 1 -W 2 -R "$TS_STACK_IP" 2>&1) || ts_fail "ping -R failed: $out"
+rr=$(sed -n '/^RR:/,/^$/p' <<<"$out")
+[[ -n $rr ]] || ts_fail "ping -R: the reply carried no Record Route: $out"
+grep -qF "$TS_STACK_IP" <<<"$rr" || ts_fail "ping -R: our address is not recorded: $out"
 
 # The host learnt our MAC through ARP.
 neigh=$(ts_ns_exec ip neigh show "$TS_STACK_IP" dev "$TS_TAP")
@@ -100,4 +106,4 @@ grep -q "$TS_STACK_IP > $TS_HOST_IP: ICMP echo reply" <<<"$dump" ||
 grep -q "$TS_STACK_IP > $TS_HOST_IP: ip-proto-1" <<<"$dump" ||
     grep -q "frag" <<<"$dump" || ts_fail "capture has no fragments of the 8000-byte reply"
 
-ts_pass "ping, ping -s 8000, ARP entry, pcap, malformed frames"
+ts_pass "ping, ping -s 8000, ping -R (our address recorded), ARP entry, pcap, malformed frames"

@@ -48,6 +48,72 @@ START_TEST(test_echo_reply_carries_request_id_seq_and_data)
 }
 END_TEST
 
+/* An echo request carrying a Record Route option (RR, room for 9 addresses) whose first slot
+ * holds the peer's address (as ping -R sends it after the sender recorded itself). */
+static void send_echo_with_rr(struct th_raw *r, uint8_t rr_len, uint8_t ptr)
+{
+    uint8_t msg[64];
+    size_t l = th_build_icmp_echo(msg, sizeof msg, 7, 9, "rr", 2);
+    ck_assert_uint_gt(l, 0);
+    uint8_t opt[40] = {IPV4_OPT_RR, rr_len, ptr};
+    for (unsigned i = 3; i + 1u < ptr && i + 4u <= rr_len; i += 4)
+        opt[i] = 10, opt[i + 1] = 0, opt[i + 2] = 0, opt[i + 3] = 1; /* recorded so far */
+    size_t olen = (rr_len + 3u) & ~3u;
+    struct ipv4_hdr ip = th_ipv4_hdr(r->peer_ip, r->ip, IP_PROTO_ICMP, msg, l);
+    ip.hdr_len = (uint8_t)(IPV4_HDR_LEN + olen);
+    ip.options = opt;
+    static uint8_t frame[256];
+    th_build_eth(frame, sizeof frame, r->mac, r->peer_mac, ETH_TYPE_IPV4, NULL, 0);
+    ck_assert_uint_eq(ipv4_emit(&ip, frame + ETH_HDR_LEN, sizeof frame - ETH_HDR_LEN),
+                      IPV4_HDR_LEN + olen);
+    memcpy(frame + ETH_HDR_LEN + IPV4_HDR_LEN + olen, msg, l);
+    th_raw_inject(r, frame, ETH_HDR_LEN + IPV4_HDR_LEN + olen + l);
+}
+
+/* RFC 1122 3.2.2.6: the Record Route option of an echo request comes back in the reply with our
+ * address recorded after what was there; a full one comes back unchanged. */
+START_TEST(test_echo_reply_carries_record_route_with_our_address)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    send_echo_with_rr(&r, 39, 8);
+    struct ipv4_hdr ip;
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(&r, &ip, &ic));
+    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    ck_assert_uint_eq(ic.id, 7);
+    ck_assert_uint_eq(ic.payload_len, 2);
+    ck_assert_uint_eq(ip.hdr_len, IPV4_HDR_LEN + 40);
+    ck_assert_ptr_nonnull(ip.options);
+    const uint8_t *o = ip.options;
+    ck_assert_uint_eq(o[0], IPV4_OPT_RR);
+    ck_assert_uint_eq(o[1], 39);
+    ck_assert_uint_eq(o[2], 12); /* one more address recorded */
+    const uint8_t peer[4] = {10, 0, 0, 1};
+    ck_assert_mem_eq(o + 3, peer, 4);
+    const uint8_t ours[4] = {(uint8_t)(r.ip >> 24), (uint8_t)(r.ip >> 16), (uint8_t)(r.ip >> 8),
+                             (uint8_t)r.ip};
+    ck_assert_mem_eq(o + 7, ours, 4);
+    ck_assert_uint_eq(o[11], 0); /* the rest of the slots still empty */
+    ck_assert_uint_eq(o[39], 0); /* padding: end of options */
+    /* full: 2 slots, both used (pointer past the end): returned as it was */
+    send_echo_with_rr(&r, 11, 12);
+    ck_assert(th_raw_recv_icmp(&r, &ip, &ic));
+    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    ck_assert_uint_eq(ip.hdr_len, IPV4_HDR_LEN + 12);
+    ck_assert_uint_eq(ip.options[1], 11);
+    ck_assert_uint_eq(ip.options[2], 12);
+    ck_assert_mem_eq(ip.options + 3, peer, 4);
+    ck_assert_mem_eq(ip.options + 7, peer, 4);
+    /* a plain echo still gets a plain reply */
+    th_raw_send_icmp_echo(&r, 1, 1, "x", 1);
+    ck_assert(th_raw_recv_icmp(&r, &ip, &ic));
+    ck_assert_uint_eq(ip.hdr_len, IPV4_HDR_LEN);
+    ck_assert_uint_eq(C(r.s, TS_C_ICMP_ECHO_REPLIED), 3);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_echo_with_empty_data_is_answered)
 {
     struct th_raw r;
@@ -369,6 +435,7 @@ static Suite *icmp_suite(void)
     Suite *s = suite_create("icmp");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_echo_reply_carries_request_id_seq_and_data);
+    tcase_add_test(tc, test_echo_reply_carries_record_route_with_our_address);
     tcase_add_test(tc, test_echo_with_empty_data_is_answered);
     tcase_add_test(tc, test_echo_to_broadcast_is_not_answered);
     tcase_add_test(tc, test_truncated_and_bad_checksum_icmp_are_dropped);

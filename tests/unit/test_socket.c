@@ -1065,6 +1065,85 @@ START_TEST(test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval)
 }
 END_TEST
 
+/* Issue 13: a NULL buffer with a non-zero length is EFAULT from every send and receive call
+ * (it used to be dereferenced); the connection is unharmed and a zero length stays a no-op. */
+START_TEST(test_null_buffer_with_length_is_efault_not_a_crash)
+{
+    rig_up();
+    int c, s;
+    tcp_pair(8097, &c, &s, NULL);
+    errno = 0;
+    ck_assert_int_eq(ts_write(c, NULL, 1000), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_send(c, NULL, 10, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_sendto(c, NULL, 10, 0, NULL, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    ck_assert_int_eq(ts_send(c, NULL, 0, 0), 0);
+    ck_assert_int_eq(ts_send(c, "ok", 2, 0), 2);
+    errno = 0;
+    ck_assert_int_eq(ts_read(s, NULL, 1000), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(s, NULL, 10, 0), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    errno = 0;
+    ck_assert_int_eq(ts_recvfrom(s, NULL, 10, 0, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    char b[2];
+    recv_exact(s, b, 2); /* nothing was taken by the failed calls */
+    ck_assert_int_eq(memcmp(b, "ok", 2), 0);
+    int u = udp_on(rt_a, 9000);
+    errno = 0;
+    ck_assert_int_eq(ts_recv(u, NULL, 10, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EFAULT);
+    ts_close(u);
+    ts_close(c);
+    ts_close(s);
+    rig_down();
+}
+END_TEST
+
+/* TCP_MAXSEG with Linux's meaning: before connect it reads back what was set (536 when not
+ * set), bounds the MSS announced; once connected it reads the MSS in use (data per segment,
+ * timestamps excluded), which the peer's announcement cannot raise past it. */
+START_TEST(test_tcp_maxseg_set_before_connect_bounds_the_mss_in_use)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8098);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, &vl), 0);
+    ck_assert_int_eq(v, 536);
+    v = 50;
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    v = 1000;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v), 0);
+    vl = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, &vl), 0);
+    ck_assert_int_eq(v, 1000);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8098);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    vl = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, &vl), 0);
+    ck_assert_int_eq(v, 1000 - 12); /* timestamps take 12 bytes of each segment */
+    vl = sizeof v;
+    ck_assert_int_eq(ts_getsockopt(s, IPPROTO_TCP, TCP_MAXSEG, &v, &vl), 0);
+    ck_assert_int_eq(v, 1000 - 12); /* the accepting side saw our announcement */
+    ts_close(c);
+    ts_close(s);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_tcp_msg_peek_leaves_data_for_the_next_read)
 {
     rig_up();
@@ -1589,6 +1668,8 @@ static Suite *socket_suite(void)
     tcase_add_test(t, test_tcp_nonblocking_accept_and_recv_are_eagain);
     tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
     tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
+    tcase_add_test(t, test_tcp_maxseg_set_before_connect_bounds_the_mss_in_use);
+    tcase_add_test(t, test_null_buffer_with_length_is_efault_not_a_crash);
     tcase_add_test(t, test_tcp_options_round_trip);
     tcase_add_test(t, test_tcp_closing_listener_resets_connections_never_accepted);
     tcase_add_test(t, test_tcp_recv_msg_waitall_waits_for_the_whole_buffer);

@@ -119,7 +119,8 @@ START_TEST(test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags)
 }
 END_TEST
 
-START_TEST(test_segment_without_flags_dropped_as_bad_flags)
+/* A segment without flags is dropped silently by a connection and by a listener (as Linux). */
+START_TEST(test_segment_without_flags_dropped_as_bad_flags_by_connection_and_listener)
 {
     struct tf f;
     tf_init(&f);
@@ -128,10 +129,33 @@ START_TEST(test_segment_without_flags_dropped_as_bad_flags)
     tf_expect_nothing(&f);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 1);
     ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
-    /* and to a closed port: no RST for a segment without flags either */
+    /* to the listener (another peer port): silent too */
+    f.rport = TF_PEER_PORT + 1;
+    tf_send(&f, 0, 1, 0, "noflags!", 8);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 2);
+    f.rport = TF_PEER_PORT;
+    assert_still_works(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 9293 3.10.7.1: to a closed port anything but a RST gets a RST; a segment with no ACK gets
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, also one without any flag (as Linux). */
+START_TEST(test_segment_without_flags_to_closed_port_gets_rst_ack)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
     f.lport = 9999;
     tf_send(&f, 0, 1, 0, NULL, 0);
+    struct tf_seg *r = tf_expect(&f, TCP_RST | TCP_ACK, 0, 1);
+    ck_assert_uint_eq(r->h.sport, 9999);
+    tf_send(&f, 0, 5000, 0, "noflags!", 8);
+    tf_expect(&f, TCP_RST | TCP_ACK, 0, 5008);
     tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_NO_SOCKET), 2);
     f.lport = TF_STACK_PORT;
     assert_still_works(&f);
     tf_free(&f);
@@ -1012,7 +1036,8 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_bad_data_offset_dropped_and_counted);
     tcase_add_test(tc, test_truncated_segment_dropped_and_counted);
     tcase_add_test(tc, test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags);
-    tcase_add_test(tc, test_segment_without_flags_dropped_as_bad_flags);
+    tcase_add_test(tc, test_segment_without_flags_dropped_as_bad_flags_by_connection_and_listener);
+    tcase_add_test(tc, test_segment_without_flags_to_closed_port_gets_rst_ack);
     tcase_add_test(tc, test_options_with_bad_lengths_dropped_as_bad_options);
     suite_add_tcase(s, tc);
     tc = tcase_create("extreme");

@@ -13,20 +13,21 @@
 
 static uint8_t pat[100000];
 
-/* Past the quick-ACK phase a receiver may have at connection start: the peer
- * sends full segments in pairs until the stack has ACKed 40 of them. */
+/* Past the quick-ACK phase at connection start (the first 16 segments are ACKed at once, as
+ * Linux's quick-ACK mode): the peer sends full segments in pairs until the stack has ACKed 40
+ * of them. No pause is longer than the RTO (200 ms): that would start quick-ACK mode again. */
 static void warm_up(struct tf *f)
 {
     for (int i = 0; i < 20; i++) {
         tf_send_data(f, pat, TF_MSS);
         tf_send_data(f, pat, TF_MSS);
-        tf_advance(f, 200 * MS);
+        tf_advance(f, 100 * MS);
         tf_flush(f);
     }
     uint8_t sink[TF_MSS];
     while (ts_tcp_recv(f->conn, sink, sizeof(sink), f->now) > 0)
         ;
-    tf_advance(f, 200 * MS);
+    tf_advance(f, 50 * MS);
     tf_flush(f);
 }
 
