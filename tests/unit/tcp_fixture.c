@@ -505,6 +505,18 @@ struct tf_seg *tf_syn_received(struct tf *f)
     return sg;
 }
 
+void tf_establish_rtt(struct tf *f, ts_time_t rtt)
+{
+    tf_syn_received(f);
+    tf_advance(f, rtt);
+    tf_send_ack(f);
+    f->conn = ts_tcp_accept(f->listener);
+    ck_assert_msg(f->conn != NULL, "handshake completed but nothing to accept");
+    ts_tcp_set_callback(f->conn, tf_conn_cb, f);
+    ck_assert_int_eq(ts_tcp_state(f->conn), TS_TCP_ESTABLISHED);
+    tf_expect_nothing(f);
+}
+
 void tf_establish(struct tf *f)
 {
     tf_syn_received(f);

@@ -173,6 +173,9 @@ void tf_listen(struct tf *f);
 struct tf_seg *tf_syn_received(struct tf *f);
 /* Passive open completed and accepted: f->conn ESTABLISHED, nothing pending. */
 void tf_establish(struct tf *f);
+/* The same with the peer's ACK rtt after the SYN-ACK: the stack's first RTT sample (SRTT = rtt,
+ * RTTVAR = rtt/2, RFC 6298 2.2). */
+void tf_establish_rtt(struct tf *f, ts_time_t rtt);
 /* ts_tcp_connect to the peer; returns the SYN (stack_iss learnt). SYN_SENT. */
 struct tf_seg *tf_syn_sent(struct tf *f);
 /* Active open completed: SYN, SYN-ACK, ACK. f->conn ESTABLISHED, nothing pending. */
