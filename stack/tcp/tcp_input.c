@@ -454,7 +454,8 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
     tcp_update_window(c, a, new_wnd);
     /* RFC 6675 5, RFC 8985, RFC 6937: loss detection and recovery from the scoreboard, with what
      * this ACK delivered (newly ACKed or SACKed bytes). */
-    tcp_recovery_on_ack(s, c, (c->snd.una - una_before) + (c->sacked_bytes - sacked_before));
+    tcp_recovery_on_ack(s, c, (c->snd.una - una_before) + (c->sacked_bytes - sacked_before),
+                        c->snd.una != una_before);
     return true;
 }
 

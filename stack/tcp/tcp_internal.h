@@ -635,7 +635,8 @@ unsigned tcp_rack_detect(struct ts_stack *s, struct ts_tcp_conn *c);
 void tcp_rack_timeout(struct ts_stack *s, struct ts_tcp_conn *c);
 /* After an ACK was processed: loss detection (RACK and RFC 6675 IsLost), entering SACK
  * recovery, PRR's send quota, and the retransmissions it allows. */
-void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered);
+void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered,
+                         bool una_moved);
 /* Recovery starts (RFC 6937 initialisation) / a congestion response begins (undo state saved). */
 void tcp_prr_init(struct ts_tcp_conn *c);
 void tcp_undo_arm(struct ts_tcp_conn *c);

@@ -35,7 +35,11 @@ void tcp_rack_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
     if (seq_gt(r->end, c->rack.fack) || c->rack.xmit == 0)
         c->rack.fack = seq_max(r->end, c->rack.fack);
     ts_time_t rtt = s->now - r->xmit;
-    if (r->flags & TCP_TXS_EVER) {
+    /* The loss probe's own delivery is not ambiguous for RACK's purpose: nothing was sent
+     * between the original it copies and the probe, so either copy dates what lies below it
+     * (RFC 8985 7.4: the probe got through, what is missing below it was lost). */
+    bool probe = c->tlp_out && r->end == c->tlp_high;
+    if ((r->flags & TCP_TXS_EVER) && !probe) {
         /* Step 2: ambiguous if the ACK may be the original's: an RTT under the minimum, or an
          * echoed timestamp older than the retransmission. */
         if (rtt < c->rack.min_rtt)
@@ -180,7 +184,8 @@ static void tcp_prr_update(struct ts_tcp_conn *c, uint32_t delivered, bool una_m
     c->cc.cwnd = pipe + segs * mss;
 }
 
-void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered)
+void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered,
+                         bool una_moved)
 {
     if (!c->sack_ok || c->txq.len == 0) {
         c->timers.reo = TS_TIME_NEVER;
@@ -188,12 +193,12 @@ void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t del
     }
     if (delivered)
         c->una_rxt_count = 0; /* progress: the silent-recovery probes start again */
-    unsigned lost = tcp_rack_detect(s, c);
+    unsigned lost = 0;
     if (c->txq.sacked_segs) {
-        unsigned d = tcp_sack_mark_lost(c);
-        s->counters[TS_C_TCP_DUPTHRESH_LOST] += d;
-        lost += d;
+        lost = tcp_sack_mark_lost(c); /* RFC 6675 IsLost first, then RACK's time rule */
+        s->counters[TS_C_TCP_DUPTHRESH_LOST] += lost;
     }
+    lost += tcp_rack_detect(s, c);
     if (!c->cc.in_recovery) {
         if (!tcp_sack_lost(c))
             return;
@@ -207,7 +212,7 @@ void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t del
     } else if (!c->prr.recover_fs) {
         return; /* NewReno's recovery (entered on duplicate ACKs without SACK blocks) */
     }
-    tcp_prr_update(c, delivered, delivered > 0 && c->prr.out > 0, lost > 0);
+    tcp_prr_update(c, delivered, una_moved, lost > 0);
     tcp_sack_recover(s, c);
     tcp_tlp_arm(c, s->now);
 }
@@ -217,7 +222,7 @@ void tcp_rack_timeout(struct ts_stack *s, struct ts_tcp_conn *c)
     c->timers.reo = TS_TIME_NEVER;
     if (!c->txq.len)
         return;
-    tcp_recovery_on_ack(s, c, 0);
+    tcp_recovery_on_ack(s, c, 0, false);
     tcp_output(s, c);
 }
 
@@ -241,12 +246,16 @@ static bool tcp_tlp_allowed(const struct ts_tcp_conn *c)
         return c->una_rxt_count < RECOVERY_PROBES;
     if (c->tlp_out)
         return false; /* one probe per flight (RFC 8985 7.2) */
-    /* The flight reaches the peer's right edge and more data waits: the receiver's window holds
-     * us, and its ACKs come as it reads, late but not lost. A probe would only be a duplicate
-     * (measured: 129 of them in 4 s against a rate-limited reader). The RTO still watches. */
+    /* The flight reaches the peer's right edge, more data waits, and the window it offers has
+     * shrunk to half the largest it offered: a slow reader's buffer, not the network, holds us,
+     * and its ACKs come as it reads, late but not lost. A probe would only be a duplicate
+     * (measured: 129 of them in 4 s against a rate-limited reader). The RTO still watches. (A
+     * window that is merely still growing, at the start of a transfer, does not count: there a
+     * lost last ACK costs the full RTO.) */
     uint32_t end = c->snd.buf_seq + c->sndbuf.len;
     uint32_t edge = c->snd.una + c->snd.wnd;
-    if (seq_lt(c->snd.max, end) && seq_leq(edge, c->snd.max + c->mss))
+    if (seq_lt(c->snd.max, end) && seq_leq(edge, c->snd.max + c->mss) &&
+        c->snd.wnd <= c->snd.max_wnd / 2)
         return false;
     return true;
 }
