@@ -321,9 +321,11 @@ struct ts_tcp_conn {
         ts_time_t tlp; /* tail loss probe (RFC 8985 7), with SACK only */
         ts_time_t reo; /* RACK reordering timer (RFC 8985 6.3) */
     } timers;
-    bool tlp_out;      /* a probe is out and not yet answered */
-    uint32_t tlp_high; /* snd.max when it was sent */
-    ts_time_t last_rx; /* for keepalive idle */
+    bool tlp_out;        /* a probe is out and not yet answered */
+    uint32_t tlp_high;   /* snd.max when it was sent */
+    ts_time_t tlp_sent;  /* when the latest probe of the flight left */
+    unsigned tlp_probes; /* probes of this flight (more only while nothing at all is heard) */
+    ts_time_t last_rx;   /* for keepalive idle */
 
     /* ACK policy. */
     bool ack_now;

@@ -15,7 +15,8 @@
 
 #define DUP_THRESH      3u
 #define TLP_MIN         (2 * TS_MS) /* Linux's TCP_TIMEOUT_MIN (2 jiffies at HZ 1000) */
-#define RECOVERY_PROBES 2u          /* silent-recovery probes before leaving it to the RTO */
+#define RECOVERY_PROBES 4u          /* silent-recovery probes before leaving it to the RTO */
+#define TLP_MAX_PROBES  3u          /* probes of one flight while nothing at all comes back */
 
 /* RFC 8985 6.2 RACK_sent_after: by the order of transmission, which the send times follow; the
  * RFC breaks ties of equal times by sequence number, which misorders a retransmission sent on the
@@ -244,8 +245,16 @@ static bool tcp_tlp_allowed(const struct ts_tcp_conn *c)
         return false;
     if (c->cc.in_recovery)
         return c->una_rxt_count < RECOVERY_PROBES;
-    if (c->tlp_out)
-        return false; /* one probe per flight (RFC 8985 7.2) */
+    if (c->tlp_out) {
+        /* RFC 8985 7.2 sends one probe per flight; here, while nothing at all came back since
+         * the last one (not an ACK, not a SACK), up to TLP_MAX_PROBES, each after twice the
+         * previous PTO: the probe or its answer was lost too. A receiver that coalesces a burst
+         * (GRO) ACKs it once, so a small flight often has a single ACK to lose, and then its
+         * probe's answer too: measured at 10% loss each way, that one-in-a-hundred flight cost
+         * a 200-400 ms RTO every few hundred milliseconds. Any ACK ends it: a slow reader whose
+         * ACKs keep coming gets no repeated probes. */
+        return c->tlp_probes < TLP_MAX_PROBES && c->last_rx < c->tlp_sent;
+    }
     /* The flight reaches the peer's right edge, more data waits, and the window it offers has
      * shrunk to half the largest it offered: a slow reader's buffer, not the network, holds us,
      * and its ACKs come as it reads, late but not lost. A probe would only be a duplicate
@@ -270,6 +279,10 @@ void tcp_tlp_arm(struct ts_tcp_conn *c, ts_time_t now)
     ts_time_t pto = 2 * c->rtt.srtt + TLP_MIN;
     if (tcp_flight(c) <= c->mss && !c->cc.in_recovery)
         pto += TCP_TLP_DELACK;
+    if (c->tlp_out && !c->cc.in_recovery)
+        pto <<= c->tlp_probes; /* a repeated probe backs off */
+    if (c->cc.in_recovery)
+        pto <<= c->una_rxt_count;
     if (now + pto < c->timers.rexmt)
         c->timers.tlp = now + pto;
 }
@@ -299,8 +312,12 @@ void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
         tcp_tlp_arm(c, now);
         return;
     }
+    if (!c->tlp_out)
+        c->tlp_probes = 0;
     c->tlp_out = true;
     c->tlp_high = c->snd.max;
+    c->tlp_sent = now;
+    c->tlp_probes++;
     ts_count(s, TS_C_TCP_LOSS_PROBE);
     /* The probe is the last segment sent, again (with the FIN if it was sent). RFC 8985 7.3
      * prefers a new segment when one is queued, but under random loss the usual reason for
@@ -316,4 +333,5 @@ void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     }
     tcp_retransmit_range(s, c, c->snd.max - back, back);
     c->timers.rexmt = now + c->rtt.rto; /* RFC 8985 7.3: the RTO runs on from the probe */
+    tcp_tlp_arm(c, now);
 }

@@ -141,6 +141,49 @@ START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
 }
 END_TEST
 
+/* Nothing at all comes back, not even for the probe: it is sent again after twice the PTO, and
+ * once more after twice that (three probes), then the RTO (200 ms after the last probe) takes
+ * over. Any ACK would end the probing (test below). */
+START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 write 3000\n"
+                  "0 > 1:1001\n"
+                  "0 > 1001:2001\n"
+                  "0 > 2001:3001\n"
+                  "22 > 2001:3001\n"
+                  "65.9 > none\n"
+                  "66 > 2001:3001\n"
+                  "153.9 > none\n"
+                  "154 > 2001:3001\n"
+                  "353.9 > none\n"
+                  "354 > 1:1001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 3);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
+    tf_free(&f);
+}
+END_TEST
+
+/* An answer that does not cover the probe (a SACK of it) ends the probing: RACK takes over and
+ * repairs what is missing below it; no second probe. */
+START_TEST(test_sack_of_the_probe_ends_probing_and_rack_repairs_below_it)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 write 3000\n"
+                  "0 > 1:1001\n"
+                  "0 > 1001:2001\n"
+                  "0 > 2001:3001\n"
+                  "22 > 2001:3001\n"
+                  "32 < ack 1 sack 2001:3001\n"
+                  "32 > 1:1001\n");
+    tf_advance(&f, 5 * MS);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
+    tf_free(&f);
+}
+END_TEST
+
 /* The probe carries the FIN after shutdown(), as Linux's does, instead of waiting for the RTO: it
  * is the last segment sent (here the FIN alone, the data having left at the write). */
 START_TEST(test_tail_loss_probe_carries_the_fin_after_shutdown)
@@ -270,6 +313,8 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc,
                    test_rack_sends_nothing_when_the_reordered_segment_arrives_within_the_window);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_after_2srtt);
+    tcase_add_test(tc, test_unanswered_probe_repeated_with_backoff_then_the_rto);
+    tcase_add_test(tc, test_sack_of_the_probe_ends_probing_and_rack_repairs_below_it);
     tcase_add_test(tc, test_tail_loss_probe_carries_the_fin_after_shutdown);
     tcase_add_test(tc, test_tail_loss_probe_of_a_lone_fin_waits_the_delayed_ack_allowance);
     tcase_add_test(tc, test_no_tail_loss_probe_while_the_receivers_window_holds_the_flight);
