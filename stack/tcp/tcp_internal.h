@@ -324,6 +324,7 @@ struct ts_tcp_conn {
     bool tlp_out;        /* a probe is out and not yet answered */
     uint32_t tlp_high;   /* snd.max when it was sent */
     ts_time_t tlp_sent;  /* when the latest probe of the flight left */
+    uint32_t tlp_una;    /* snd.una then */
     unsigned tlp_probes; /* probes of this flight (more only while nothing at all is heard) */
     ts_time_t last_rx;   /* for keepalive idle */
 

@@ -14,7 +14,7 @@
 #include "tcp_internal.h"
 
 #define DUP_THRESH      3u
-#define TLP_MIN         (2 * TS_MS) /* Linux's TCP_TIMEOUT_MIN (2 jiffies at HZ 1000) */
+#define TLP_MIN         (1 * TS_MS) /* a floor for timer precision (Linux: 2 jiffies) */
 #define RECOVERY_PROBES 4u          /* silent-recovery probes before leaving it to the RTO */
 #define TLP_MAX_PROBES  3u          /* probes of one flight while nothing at all comes back */
 
@@ -251,9 +251,13 @@ static bool tcp_tlp_allowed(const struct ts_tcp_conn *c)
          * previous PTO: the probe or its answer was lost too. A receiver that coalesces a burst
          * (GRO) ACKs it once, so a small flight often has a single ACK to lose, and then its
          * probe's answer too: measured at 10% loss each way, that one-in-a-hundred flight cost
-         * a 200-400 ms RTO every few hundred milliseconds. Any ACK ends it: a slow reader whose
-         * ACKs keep coming gets no repeated probes. */
-        return c->tlp_probes < TLP_MAX_PROBES && c->last_rx < c->tlp_sent;
+         * a 200-400 ms RTO every few hundred milliseconds. An ACK that moves snd.una ends it (a
+         * slow reader whose ACKs keep coming gets no repeated probes), so does one whose SACKs
+         * let RACK find what is lost; SACKs that reveal nothing leave the flight as silent as
+         * before. */
+        bool silent = c->last_rx < c->tlp_sent || (c->snd.una == c->tlp_una && !tcp_sack_lost(c) &&
+                                                   c->timers.reo == TS_TIME_NEVER);
+        return c->tlp_probes < TLP_MAX_PROBES && silent;
     }
     /* The flight reaches the peer's right edge, more data waits, and the window it offers has
      * shrunk to half the largest it offered: a slow reader's buffer, not the network, holds us,
@@ -317,6 +321,7 @@ void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     c->tlp_out = true;
     c->tlp_high = c->snd.max;
     c->tlp_sent = now;
+    c->tlp_una = c->snd.una;
     c->tlp_probes++;
     ts_count(s, TS_C_TCP_LOSS_PROBE);
     /* The probe is the last segment sent, again (with the FIN if it was sent). RFC 8985 7.3
@@ -330,6 +335,13 @@ void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     if (c->txq.len) {
         const struct tcp_txseg *last = tcp_txq_at(c, c->txq.len - 1);
         back = c->snd.max - last->seq;
+        if (last->flags & TCP_TXS_SACKED) {
+            /* A repeated probe whose predecessor was SACKed: what is missing lies below. */
+            tcp_recovery_probe(s, c);
+            c->timers.rexmt = now + c->rtt.rto;
+            tcp_tlp_arm(c, now);
+            return;
+        }
     }
     tcp_retransmit_range(s, c, c->snd.max - back, back);
     c->timers.rexmt = now + c->rtt.rto; /* RFC 8985 7.3: the RTO runs on from the probe */
