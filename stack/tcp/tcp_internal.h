@@ -208,6 +208,9 @@ struct ts_tcp_conn {
          * SOCK_NOSPACE works the same way). */
         bool low_space;
         bool fin_queued; /* the app is done sending: FIN after sndbuf */
+        /* End of the byte the latest zero-window probe carried: sent into a closed window, it is
+         * discarded by design, so sending it again is not counted as a retransmission. */
+        uint32_t zwp_end;
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */

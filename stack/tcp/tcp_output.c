@@ -247,7 +247,8 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
         if (c->cc.in_recovery)
             c->prr.out += space; /* RFC 6937: prr_out, what recovery sent */
     }
-    if (seq_lt(seq, c->snd.max)) {
+    bool zwp = c->snd.zwp_end == c->snd.max && seq + 1 == c->snd.zwp_end;
+    if (seq_lt(seq, c->snd.max) && !zwp) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
         if (h.opts.ts_ok)
@@ -618,6 +619,7 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
         c->snd.nxt = c->snd.una;
         tcp_send_segment(s, c, c->snd.una, 1, 0, &o, 1);
         c->snd.nxt = c->snd.una + 1;
+        c->snd.zwp_end = c->snd.nxt;
         if (seq_gt(c->snd.nxt, c->snd.max))
             c->snd.max = c->snd.nxt;
         ts_count(s, TS_C_TCP_PERSIST_PROBE);

@@ -97,7 +97,7 @@ void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint3
         if (!seq_lt(r->seq, end))
             break;
         tcp_undo_count_retrans(c);
-        if (r->flags & TCP_TXS_EVER)
+        if ((r->flags & TCP_TXS_EVER) && r->end != c->snd.zwp_end)
             ts_count(s, TS_C_TCP_LOST_RETRANSMIT); /* its previous copy was lost too */
         r->xmit = s->now;
         r->order = ++c->txq.order;

@@ -120,7 +120,7 @@ START_TEST(test_rack_sends_nothing_when_the_reordered_segment_arrives_within_the
 }
 END_TEST
 
-/* TLP (RFC 8985 7): no answer to a flight of three: after PTO = 2 SRTT + 1 ms = 21 ms the last
+/* TLP (RFC 8985 7): no answer to a flight of three: after PTO = 2 SRTT + 2 ms = 22 ms the last
  * segment goes again; the peer had it (a D-SACK answers), so nothing else is resent, no RTO. */
 START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
 {
@@ -130,9 +130,9 @@ START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
                   "0 > 1:1001\n"
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
-                  "20.9 > none\n"
-                  "21 > 2001:3001\n"
-                  "21 > none\n"
+                  "21.9 > none\n"
+                  "22 > 2001:3001\n"
+                  "22 > none\n"
                   "32 < ack 3001 sack 2001:3001\n"
                   "1000 > none\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
@@ -152,13 +152,13 @@ START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
                   "0 > 1:1001\n"
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
-                  "21 > 2001:3001\n"
-                  "62.9 > none\n"
-                  "63 > 2001:3001\n"
-                  "146.9 > none\n"
-                  "147 > 2001:3001\n"
-                  "346.9 > none\n"
-                  "347 > 1:1001\n");
+                  "22 > 2001:3001\n"
+                  "65.9 > none\n"
+                  "66 > 2001:3001\n"
+                  "153.9 > none\n"
+                  "154 > 2001:3001\n"
+                  "353.9 > none\n"
+                  "354 > 1:1001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 3);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
     tf_free(&f);
@@ -175,7 +175,7 @@ START_TEST(test_sack_of_the_probe_ends_probing_and_rack_repairs_below_it)
                   "0 > 1:1001\n"
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
-                  "21 > 2001:3001\n"
+                  "22 > 2001:3001\n"
                   "32 < ack 1 sack 2001:3001\n"
                   "32 > 1:1001\n");
     tf_advance(&f, 5 * MS);
@@ -196,8 +196,8 @@ START_TEST(test_tail_loss_probe_carries_the_fin_after_shutdown)
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
                   "0 > 3001:3001 F\n"
-                  "21 > 3001:3001 F\n"
-                  "21 > none\n"
+                  "22 > 3001:3001 F\n"
+                  "22 > none\n"
                   "32 < ack 3002\n"
                   "1000 > none\n");
     ck_assert_int_eq(tf_state(&f), TS_TCP_FIN_WAIT2);
@@ -217,9 +217,9 @@ START_TEST(test_tail_loss_probe_of_a_lone_fin_waits_the_delayed_ack_allowance)
                   "10 < ack 1001\n"
                   "20 shutdown\n"
                   "20 > 1001:1001 F\n"
-                  "90.9 > none\n"
-                  "91 > 1001:1001 F\n"
-                  "91 > none\n");
+                  "91.9 > none\n"
+                  "92 > 1001:1001 F\n"
+                  "92 > none\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
     tf_free(&f);
 }
