@@ -15,8 +15,8 @@
 
 #define DUP_THRESH      3u
 #define TLP_MIN         (2 * TS_MS) /* Linux: 2 jiffies (2 ms at HZ 1000) */
-#define RECOVERY_PROBES 4u          /* silent-recovery probes before leaving it to the RTO */
-#define TLP_MAX_PROBES  3u          /* probes of one flight while nothing at all comes back */
+#define RECOVERY_PROBES 6u          /* silent-recovery probes before leaving it to the RTO */
+#define TLP_MAX_PROBES  5u          /* probes of one flight while nothing at all comes back */
 
 /* RFC 8985 6.2 RACK_sent_after: by the order of transmission, which the send times follow; the
  * RFC breaks ties of equal times by sequence number, which misorders a retransmission sent on the
@@ -247,13 +247,13 @@ static bool tcp_tlp_allowed(const struct ts_tcp_conn *c)
         return c->una_rxt_count < RECOVERY_PROBES;
     if (c->tlp_out) {
         /* RFC 8985 7.2 sends one probe per flight; here, while nothing at all came back since
-         * the last one (not an ACK, not a SACK), up to TLP_MAX_PROBES, each after twice the
-         * previous PTO: the probe or its answer was lost too. A receiver that coalesces a burst
-         * (GRO) ACKs it once, so a small flight often has a single ACK to lose, and then its
-         * probe's answer too: measured at 10% loss each way, that one-in-a-hundred flight cost
-         * a 200-400 ms RTO every few hundred milliseconds. An ACK that moves snd.una ends it (a
-         * slow reader whose ACKs keep coming gets no repeated probes), so does one whose SACKs
-         * let RACK find what is lost; SACKs that reveal nothing leave the flight as silent as
+         * the last one (not an ACK, not a SACK), up to TLP_MAX_PROBES (while the RTO is further),
+         * each after twice the previous PTO: the probe or its answer was lost too. A receiver that
+         * coalesces a burst (GRO) ACKs it once, so a small flight often has a single ACK to lose,
+         * and then its probe's answer too: measured at 10% loss each way, that one-in-a-hundred
+         * flight cost a 200-400 ms RTO every few hundred milliseconds. An ACK that moves snd.una
+         * ends it (a slow reader whose ACKs keep coming gets no repeated probes), so does one whose
+         * SACKs let RACK find what is lost; SACKs that reveal nothing leave the flight as silent as
          * before. */
         bool silent = c->last_rx < c->tlp_sent || (c->snd.una == c->tlp_una && !tcp_sack_lost(c) &&
                                                    c->timers.reo == TS_TIME_NEVER);

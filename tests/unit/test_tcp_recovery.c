@@ -141,9 +141,10 @@ START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
 }
 END_TEST
 
-/* Nothing at all comes back, not even for the probe: it is sent again after twice the PTO, and
- * once more after twice that (three probes), then the RTO (200 ms after the last probe) takes
- * over. Any ACK would end the probing (test below). */
+/* Nothing at all comes back, not even for the probe: it is sent again after twice the PTO, then
+ * after twice that, and so on while the next probe would come before the RTO (200 ms after the
+ * last probe), which then takes over: four probes here, with a 10 ms RTT. Any ACK would end the
+ * probing (test below). */
 START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
 {
     struct tf f;
@@ -157,9 +158,11 @@ START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
                   "66 > 2001:3001\n"
                   "153.9 > none\n"
                   "154 > 2001:3001\n"
-                  "353.9 > none\n"
-                  "354 > 1:1001\n");
-    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 3);
+                  "329.9 > none\n"
+                  "330 > 2001:3001\n"
+                  "529.9 > none\n"
+                  "530 > 1:1001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 4);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
     tf_free(&f);
 }
