@@ -292,6 +292,7 @@ struct ts_tcp_conn {
         struct tcp_txseg *v;
         uint32_t head, len, cap;
         uint32_t sacked_segs; /* records marked SACKed */
+        uint32_t rxt_segs;    /* records retransmitted at least once */
         uint32_t order;       /* transmissions so far */
     } txq;
     /* RACK (RFC 8985 6): the latest-sent segment delivered, and the reordering window. */
@@ -300,7 +301,8 @@ struct ts_tcp_conn {
         uint32_t order; /* its transmission's order: RACK.end_seq's role, exact on one clock tick */
         ts_time_t rtt;  /* RACK.rtt */
         ts_time_t min_rtt;
-        uint32_t fack; /* the highest sequence number delivered (ACKed or SACKed) */
+        uint32_t fack;   /* the highest sequence number delivered (ACKed or SACKed) */
+        bool fack_valid; /* something was delivered: fack holds */
         bool reordering_seen;
         bool dsack_round_on; /* RACK.dsack_round is set */
         uint32_t dsack_round;

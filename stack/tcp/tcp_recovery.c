@@ -13,10 +13,11 @@
  *    episode is reported duplicate, the loss was not one: cwnd and ssthresh are restored. */
 #include "tcp_internal.h"
 
-#define DUP_THRESH      3u
-#define TLP_MIN         (2 * TS_MS) /* Linux: 2 jiffies (2 ms at HZ 1000) */
-#define RECOVERY_PROBES 6u          /* silent-recovery probes before leaving it to the RTO */
-#define TLP_MAX_PROBES  5u          /* probes of one flight while nothing at all comes back */
+#define DUP_THRESH       3u
+#define TLP_MIN          (2 * TS_MS) /* Linux: 2 jiffies (2 ms at HZ 1000) */
+#define RECOVERY_PROBES  6u          /* silent-recovery probes before leaving it to the RTO */
+#define RACK_TIMER_SLACK (1 * TS_MS)
+#define TLP_MAX_PROBES   5u /* probes of one flight while nothing at all comes back */
 
 /* RFC 8985 6.2 RACK_sent_after: by the order of transmission, which the send times follow; the
  * RFC breaks ties of equal times by sequence number, which misorders a retransmission sent on the
@@ -31,10 +32,12 @@ void tcp_rack_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
 {
     /* RFC 8985 6.2 step 3: delivered below what was delivered before, never retransmitted:
      * the network reordered it. */
-    if (!(r->flags & TCP_TXS_EVER) && seq_lt(r->end, c->rack.fack))
+    if (c->rack.fack_valid && !(r->flags & TCP_TXS_EVER) && seq_lt(r->end, c->rack.fack))
         c->rack.reordering_seen = true;
-    if (seq_gt(r->end, c->rack.fack) || c->rack.xmit == 0)
-        c->rack.fack = seq_max(r->end, c->rack.fack);
+    if (!c->rack.fack_valid || seq_gt(r->end, c->rack.fack)) {
+        c->rack.fack = r->end;
+        c->rack.fack_valid = true;
+    }
     ts_time_t rtt = s->now - r->xmit;
     /* The loss probe's own delivery is not ambiguous for RACK's purpose: nothing was sent
      * between the original it copies and the probe, so either copy dates what lies below it
@@ -48,8 +51,8 @@ void tcp_rack_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
         if (c->ts_ok && seg->opts.ts_ok && seq_lt(seg->opts.tsecr, tcp_ts_now(c, r->xmit)))
             return;
     }
-    if (c->rack.min_rtt == 0 || rtt < c->rack.min_rtt)
-        c->rack.min_rtt = rtt > 0 ? rtt : 1;
+    if (!(r->flags & TCP_TXS_EVER) && (c->rack.min_rtt == 0 || rtt < c->rack.min_rtt))
+        c->rack.min_rtt = rtt > 0 ? rtt : 1; /* (a probe's copy may be answered early) */
     if (c->rack.xmit == 0 || rack_sent_after(r->order, c->rack.order)) {
         c->rack.xmit = r->xmit;
         c->rack.order = r->order;
@@ -87,8 +90,11 @@ unsigned tcp_rack_detect(struct ts_stack *s, struct ts_tcp_conn *c)
             wait = due - s->now;
         }
     }
+    /* RFC 8985 6.3: look again then, with Linux's slack of a timer tick (TCP_TIMEOUT_MIN): a
+     * window of microseconds would otherwise expire before the ACKs already on their way are
+     * read. */
     if (wait)
-        c->timers.reo = s->now + wait; /* RFC 8985 6.3: look again then */
+        c->timers.reo = s->now + wait + RACK_TIMER_SLACK;
     if (marked)
         s->counters[TS_C_TCP_RACK_LOST] += marked;
     return marked;
@@ -188,7 +194,11 @@ static void tcp_prr_update(struct ts_tcp_conn *c, uint32_t delivered, bool una_m
 void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered,
                          bool una_moved)
 {
-    if (!c->sack_ok || c->txq.len == 0) {
+    /* Nothing SACKed, nothing retransmitted, not in recovery: every record left was sent after
+     * what was just delivered, so neither rule can find a loss (and an ACK of a large flight
+     * does not walk the queue). */
+    if (!c->sack_ok || c->txq.len == 0 ||
+        (!c->txq.sacked_segs && !c->txq.rxt_segs && !c->cc.in_recovery)) {
         c->timers.reo = TS_TIME_NEVER;
         return;
     }

@@ -99,6 +99,8 @@ void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint3
         tcp_undo_count_retrans(c);
         if ((r->flags & TCP_TXS_EVER) && r->end != c->snd.zwp_end)
             ts_count(s, TS_C_TCP_LOST_RETRANSMIT); /* its previous copy was lost too */
+        if (!(r->flags & TCP_TXS_EVER))
+            c->txq.rxt_segs++;
         r->xmit = s->now;
         r->order = ++c->txq.order;
         r->flags = (uint8_t)((r->flags & ~TCP_TXS_LOST) | TCP_TXS_RETRANS | TCP_TXS_EVER);
@@ -129,6 +131,8 @@ void tcp_txq_acked(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_h
                 r->seq = c->snd.una; /* a part of it acknowledged (an MSS change) */
             break;
         }
+        if (r->flags & TCP_TXS_EVER)
+            c->txq.rxt_segs--;
         if (r->flags & TCP_TXS_SACKED)
             c->txq.sacked_segs--;
         else

@@ -737,6 +737,10 @@ static bool tf_inv_timers(struct tf_why *w, const struct ts_tcp_conn *c)
     TF_INV(w, k, flight || (!tf_on(c->timers.rexmt) && !tf_on(c->timers.tlp)),
            "nothing in flight (SND.UNA = SND.MAX = %u), yet the %s timer runs", c->snd.una,
            tf_on(c->timers.rexmt) ? "retransmission" : "loss-probe");
+    TF_INV(w, k, flight || !tf_on(c->timers.reo),
+           "nothing in flight, yet the reordering timer runs");
+    TF_INV(w, k, c->txq.len == 0 || flight,
+           "nothing in flight, yet %u segments in the retransmission queue", c->txq.len);
     TF_INV(w, k, !flight || tf_on(c->timers.rexmt) || tf_on(c->timers.persist),
            "%u in flight and no timer to resend it", c->snd.max - c->snd.una);
     TF_INV(w, k, sends || !tf_on(c->timers.persist), "the persist timer runs");

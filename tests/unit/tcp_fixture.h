@@ -208,7 +208,8 @@ enum ts_tcp_state tf_tuple_state(struct tf *f);
  *    most those, and out-of-order ranges lie beyond RCV.NXT inside the ring, sorted and apart;
  *  - exactly the timers the state allows: none in CLOSE and LISTEN; the retransmission timer in
  *    SYN_SENT/SYN_RECV; in TIME_WAIT only the 2MSL timer, which runs nowhere else but for an
- *    orphan in FIN_WAIT2; a retransmission or loss-probe timer only with data in flight, and
+ *    orphan in FIN_WAIT2; a retransmission, loss-probe or reordering timer (and records in the
+ *    retransmission queue) only with data in flight, and
  *    something watching any flight; persist only where data is sent, delayed ACK only where text
  *    is received, keep-alive exactly when it is on, in a synchronized state before TIME_WAIT;
  *  - a closed block is out of the lookup table; a listener's queue counts match its children.
