@@ -3,11 +3,12 @@
 # --limit-rate 10M, so the receiver's window, not the network, holds tapstack's flight and its
 # ACKs come as curl reads. No RTO, and no tail loss probe while the window holds the flight
 # (RFC 8985 7.2 is for a silent network, not a slow reader; before issue 13: 129 probes in 4 s).
-# At most 2 probes are tolerated, and only at the start: there the whole 1 MB send buffer leaves
-# in one burst, written to the tap while the stack's clock stands at the burst's start, so a PTO
-# of 2 SRTT (~0.5 ms here) can end before the ACKs queued meanwhile are read (seen in about one
-# run in three on a loaded 2-core machine). Zero-window probes are not retransmissions (their
-# byte went into a closed window). The bytes must match the pattern (SHA-256).
+# At most 2 probes are tolerated, for the start: there the whole 1 MB send buffer leaves in one
+# burst, written to the tap while the stack's clock stands at the burst's start, and the ACKs
+# queue behind it. The PTO counts the flight's time on the wire for that (without it, 1-7 probes
+# in one run in three on a loaded 2-core machine; with it, none in the runs since). Zero-window
+# probes are not retransmissions (their byte went into a closed window). The bytes must match
+# the pattern (SHA-256).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apps_lib.sh"
 

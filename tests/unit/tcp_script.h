@@ -12,7 +12,8 @@
  *     12.5   shutdown                    the application shuts down the sending side
  *
  * Sequence numbers are relative to each side's ISN (the first data byte is 1). A `>` line takes
- * the next segment the stack sent and checks its time (to 0.05 ms), flags, numbers and length; a
+ * the next segment the stack sent (running the clock 0.05 ms past the line's time) and checks its
+ * time (to 0.05 ms), flags, numbers and length; a
  * pure ACK must be expected like any segment. Lines starting with # are comments. */
 #ifndef TCP_SCRIPT_H
 #define TCP_SCRIPT_H

@@ -149,8 +149,8 @@ END_TEST
 
 /* Nothing at all comes back, not even for the probe: it is sent again after twice the PTO, then
  * after twice that, and so on while the next probe would come before the RTO (200 ms after the
- * last probe), which then takes over: four probes here, with a 10 ms RTT. Any ACK would end the
- * probing (test below). */
+ * last probe), which then takes over: four probes here, with a 10 ms RTT (PTO = 2 SRTT + 2 ms +
+ * the flight's 5 us on the wire). Any ACK would end the probing (test below). */
 START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
 {
     struct tf f;
@@ -159,15 +159,15 @@ START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
                   "0 > 1:1001\n"
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
-                  "22 > 2001:3001\n"
+                  "22.005 > 2001:3001\n"
                   "65.9 > none\n"
-                  "66 > 2001:3001\n"
+                  "66.015 > 2001:3001\n"
                   "153.9 > none\n"
-                  "154 > 2001:3001\n"
+                  "154.035 > 2001:3001\n"
                   "329.9 > none\n"
-                  "330 > 2001:3001\n"
+                  "330.075 > 2001:3001\n"
                   "529.9 > none\n"
-                  "530 > 1:1001\n");
+                  "530.075 > 1:1001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 4);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
     tf_check_invariants(&f);
