@@ -133,10 +133,16 @@
     X(TCP_DROP_NO_ACK, "segment without ACK in a synchronized state")                              \
     X(TCP_DROP_TIME_WAIT_RST, "RST in TIME_WAIT ignored (RFC 1337)")                               \
     X(TCP_TIME_WAIT_RECYCLED, "TIME_WAIT connections ended early: tcp_max_tw reached")             \
-    X(TCP_LOST_RETRANSMIT, "retransmissions found lost by later SACKs and sent again")             \
+    X(TCP_LOST_RETRANSMIT, "segments retransmitted again (the earlier copy was lost)")             \
     X(TCP_LOSS_PROBE, "tail loss probes sent (RFC 8985)")                                          \
     X(TCP_ACCEPT_QUEUE_FULL_SYN, "SYNs answered while the accept queue was full (not dropped)")    \
-    X(TCP_ACCEPT_QUEUE_RESUMED, "held handshakes resumed (SYN-ACK again) when accept() made room")
+    X(TCP_ACCEPT_QUEUE_RESUMED, "held handshakes resumed (SYN-ACK again) when accept() made room") \
+    X(TCP_RACK_LOST, "segments found lost by RACK's time rule (RFC 8985)")                         \
+    X(TCP_DUPTHRESH_LOST, "segments found lost by RFC 6675 IsLost (DupThresh SACKed above)")       \
+    X(TCP_RECOVERY_PROBE, "probes of a loss recovery that went silent (first unSACKed segment)")   \
+    X(TCP_DSACK_RX, "D-SACK blocks received (RFC 2883)")                                           \
+    X(TCP_DSACK_TX, "D-SACK blocks sent for duplicate segments (RFC 2883)")                        \
+    X(TCP_SPURIOUS_UNDO, "congestion responses undone: every retransmission D-SACKed (RFC 3708)")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */

@@ -73,6 +73,7 @@ struct ts_tcp_table *ts_tcp_table_new(struct ts_stack *s)
 static void tcp_conn_release(struct ts_tcp_conn *c)
 {
     ts_ring_free(&c->sndbuf);
+    tcp_txq_free(c);
     ts_ring_free(&c->rcvbuf);
     free(c);
 }
@@ -247,7 +248,7 @@ void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tc
         c->rcv.wscale++;
     c->rcv.wscale_max = c->rcv.wscale;
     c->timers.rexmt = c->timers.persist = c->timers.delack = TS_TIME_NEVER;
-    c->timers.keep = c->timers.wait = c->timers.tlp = TS_TIME_NEVER;
+    c->timers.keep = c->timers.wait = c->timers.tlp = c->timers.reo = TS_TIME_NEVER;
     c->rtt.rto = TCP_RTO_INIT;
     c->peer_mss = TCP_DEFAULT_MSS;
     c->adv_mss = TCP_DEFAULT_MSS;

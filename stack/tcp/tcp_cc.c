@@ -59,31 +59,60 @@ void tcp_cc_init(struct ts_tcp_conn *c)
     c->cc.dupacks = 0;
     c->cc.in_recovery = false;
     c->cc.recover = c->snd.una;
+    c->rack.reo_wnd_mult = 1;
+    c->cc.flight_peak = 0;
+    c->cc.peak_seq = c->cc.usage_seq = c->snd.una;
+    c->cc.cwnd_limited = false;
 }
 
-/* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK). */
-static void tcp_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c)
+/* Enter fast recovery: RFC 5681 3.2 / RFC 6582 (NewReno) or RFC 6675 (SACK), the congestion
+ * response saved first so that D-SACKs can undo it (tcp_recovery.c). */
+void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack)
 {
+    tcp_undo_arm(c);
     c->cc.ssthresh = c->cc.ops->ssthresh(c);
     c->cc.recover = c->snd.max;
     c->cc.in_recovery = true;
     c->tlp_out = false;
+    c->una_rxt_count = 0;
     c->rtt.timing = false;
     c->rtt.karn_blocked = true;
     ts_count(s, TS_C_TCP_FAST_RETRANSMIT);
-    if (c->sack_ok && c->nsacked) {
-        /* RFC 6675 5 steps (4.1)-(4.3): cwnd = ssthresh, resend the first hole at once, then
-         * what the pipe allows. */
-        c->cc.cwnd = c->cc.ssthresh;
+    if (sack) {
+        /* RFC 6675 5 steps (4.1)-(4.3), with PRR (RFC 6937) for how much: tcp_recovery_on_ack
+         * sets cwnd from the pipe and sends the first lost segment at once. */
         c->high_rxt = c->snd.una;
-        uint32_t n = tcp_retransmit_range(s, c, c->snd.una, c->sacked[0].left - c->snd.una);
-        c->high_rxt = c->snd.una + n;
-        tcp_sack_recover(s, c);
+        tcp_prr_init(c);
     } else {
+        c->prr.recover_fs = 0; /* (NewReno's recovery: no PRR) */
         tcp_retransmit_una(s, c);
         c->cc.cwnd = c->cc.ssthresh + 3u * c->mss; /* RFC 5681 3.2 step 3 */
     }
     tcp_timer_rexmt_arm(c, s->now);
+}
+
+/* RFC 7661 4 / Linux's tcp_is_cwnd_limited: grow cwnd only while it limits the sender. In slow
+ * start, while the largest flight of the round trip is over half of it. */
+static bool tcp_cwnd_limited(const struct ts_tcp_conn *c)
+{
+    if (c->cc.cwnd_limited)
+        return true;
+    return c->cc.cwnd < c->cc.ssthresh && c->cc.cwnd < 2u * c->cc.flight_peak;
+}
+
+void tcp_cc_validate(struct ts_tcp_conn *c)
+{
+    uint32_t flight = tcp_flight(c);
+    if (!seq_lt(c->snd.una, c->cc.peak_seq) || flight > c->cc.flight_peak) {
+        c->cc.flight_peak = flight;
+        c->cc.peak_seq = c->snd.max;
+    }
+    /* cwnd stopped us when it leaves no room for another full segment. */
+    bool limited = flight + c->mss > c->cc.cwnd;
+    if (!seq_lt(c->snd.una, c->cc.usage_seq) || limited) {
+        c->cc.cwnd_limited = limited;
+        c->cc.usage_seq = c->snd.max;
+    }
 }
 
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now)
@@ -91,8 +120,7 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
     if (c->cc.in_recovery) {
         if (seq_geq(c->snd.una, c->cc.recover)) {
             if (c->sack_ok) {
-                /* RFC 6675 5 (4.2): cwnd was set to ssthresh on entry and the pipe, not cwnd
-                 * inflation, paced the recovery: nothing to deflate, leave at ssthresh. */
+                /* RFC 6937 / RFC 6675: recovery ends with cwnd = ssthresh. */
                 c->cc.cwnd = c->cc.ssthresh;
             } else {
                 /* RFC 6582 3.2 step 3 option 1: min(ssthresh, max(FlightSize, SMSS) + SMSS).
@@ -105,20 +133,11 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
             c->cc.in_recovery = false;
             c->cc.dupacks = 0;
             c->cc.cwnd_acc = 0;
-        } else if (c->sack_ok && c->nsacked) {
-            /* RFC 6675 5 (C): the pipe shrank; send what it allows. */
-            tcp_sack_recover(s, c);
-            if (seq_lt(c->snd.una, c->high_rxt) && c->una_rxt_seq != c->snd.una) {
-                /* The hole now at snd.una was retransmitted earlier in this recovery. Watch
-                 * that retransmission as the one at snd.una is watched (RFC 8985 6.3: lost if
-                 * not delivered within an RTT and a reordering window, counted from now, a
-                 * little late): when it was lost, SACKs alone may never reveal it and the
-                 * recovery would wait for the RTO. */
-                c->una_rxt_seq = c->snd.una;
-                c->una_rxt_count = 1;
-                tcp_rxt_watch(s, c);
-            }
-        } else {
+            /* (undo stays armed: the D-SACKs of the last retransmissions come after.) */
+            /* RFC 8985 6.2 step 4: a widened reordering window lasts 16 recoveries. */
+            if (c->rack.reo_wnd_persist && --c->rack.reo_wnd_persist == 0)
+                c->rack.reo_wnd_mult = 1;
+        } else if (!c->prr.recover_fs) {
             /* RFC 6582 3.2 step 4: partial ACK; resend the next hole, deflate by the amount
              * acknowledged, add back one MSS if that was at least one MSS. */
             tcp_retransmit_una(s, c);
@@ -128,10 +147,12 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
             if (c->cc.cwnd < c->mss)
                 c->cc.cwnd = c->mss;
         }
+        /* SACK recovery: PRR in tcp_recovery_on_ack, after the SACK blocks are taken. */
         return;
     }
     c->cc.dupacks = 0;
-    c->cc.ops->cong_avoid(c, acked, now);
+    if (tcp_cwnd_limited(c))
+        c->cc.ops->cong_avoid(c, acked, now);
 }
 
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
@@ -139,11 +160,9 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     (void)now;
     ts_count(s, TS_C_TCP_DUP_ACK_RX);
     if (c->cc.in_recovery) {
-        if (c->sack_ok && c->nsacked)
-            tcp_sack_recover(s, c); /* RFC 6675: no inflation, the pipe says it */
-        else
+        if (!c->prr.recover_fs)
             c->cc.cwnd += c->mss; /* RFC 5681 3.2 step 4: inflate for the segment that left */
-        return;
+        return;                   /* (SACK recovery: PRR, tcp_recovery_on_ack) */
     }
     /* A hole lies before the segment being timed: its ACK will include the repair time. Time a
      * later segment instead (RFC 7323 timestamps give a sample meanwhile). */
@@ -155,24 +174,22 @@ void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
     /* RFC 6582 3.2 step 2: only if this loss is past the previous recovery point. */
     if (seq_lt(c->snd.una, c->cc.recover))
         return;
-    tcp_enter_recovery(s, c);
-}
-
-void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c)
-{
-    if (c->cc.in_recovery || !c->sack_ok || seq_lt(c->snd.una, c->cc.recover) || !tcp_sack_lost(c))
-        return;
-    tcp_enter_recovery(s, c);
+    if (c->sack_ok && c->nsacked)
+        return; /* the scoreboard decides (tcp_recovery_on_ack) */
+    tcp_cc_enter_recovery(s, c, false);
 }
 
 void tcp_cc_on_rto(struct ts_tcp_conn *c)
 {
     /* RFC 5681 3.1 eq. 4 (only for the first timeout of an episode, RFC 5681 says the
      * ssthresh must not shrink further on repeated timeouts of the same segment) and LW = 1. */
-    if (c->retries <= 1)
+    if (c->retries <= 1) {
+        tcp_undo_arm(c);
         c->cc.ssthresh = c->cc.ops->ssthresh(c);
-    else
+    } else {
         tcp_sack_clear(c); /* timed out twice: maybe the receiver reneged (RFC 2018 8) */
+    }
+    tcp_sack_mark_all_lost(c); /* RFC 6675 5.1: everything not SACKed is resent */
     c->cc.cwnd = c->mss;
     c->cc.cwnd_acc = 0;
     c->cc.in_recovery = false;

@@ -303,9 +303,10 @@ static void tcp_unacceptable(struct ts_stack *s, struct ts_tcp_conn *c, const st
         return;
     }
     /* A retransmission of data we already have is a duplicate, not a window violation. */
-    if (a->text > 0 && seq_leq(a->seq + seg_len, c->rcv.nxt))
+    if (a->text > 0 && seq_leq(a->seq + seg_len, c->rcv.nxt)) {
         ts_count(s, TS_C_TCP_DUP_DATA_RX);
-    else
+        tcp_dsack_note(c, a->seq, a->seq + a->text); /* RFC 2883 4: report it */
+    } else
         ts_count(s, TS_C_TCP_DROP_OUT_OF_WINDOW);
     if (c->state == TS_TCP_TIME_WAIT && (seg->flags & TCP_FIN))
         tcp_timer_time_wait(c, s->now); /* a retransmitted FIN: restart 2MSL */
@@ -449,6 +450,7 @@ static void tcp_ack_new(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
     }
     c->bytes_acked += freed;
     c->snd.una = seg->ack;
+    tcp_txq_acked(s, c, seg);
     if (c->nsacked)
         tcp_sack_trim(c);
     if (c->tlp_out && seq_geq(c->snd.una, c->tlp_high))
@@ -529,11 +531,9 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
         return false;
     }
     uint32_t new_wnd = (uint32_t)seg->wnd << c->snd.wscale;
-    uint32_t sacked_before = c->sacked_bytes;
+    uint32_t sacked_before = c->sacked_bytes, una_before = c->snd.una;
     if (c->sack_ok && seg->opts.nsack)
-        tcp_sack_update(c, &seg->opts); /* before the ACK moves recovery along */
-    if (c->sacked_bytes > sacked_before && seg->ack == c->snd.una)
-        tcp_sack_lost_retransmit(s, c);
+        tcp_sack_update(s, c, seg); /* before the ACK moves recovery along */
     if (seq_gt(seg->ack, c->snd.una)) {
         tcp_ack_new(s, c, seg);
     } else if (seg->ack == c->snd.una && a->text == 0 && !a->fin && new_wnd == c->snd.wnd &&
@@ -544,8 +544,10 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
         tcp_cc_on_dupack(s, c, s->now);
     }
     tcp_update_window(c, a, new_wnd);
-    if (c->sack_ok)
-        tcp_cc_sack_check(s, c); /* RFC 6675 5: loss recovery from the scoreboard */
+    /* RFC 6675 5, RFC 8985, RFC 6937: loss detection and recovery from the scoreboard, with what
+     * this ACK delivered (newly ACKed or SACKed bytes). */
+    tcp_recovery_on_ack(s, c, (c->snd.una - una_before) + (c->sacked_bytes - sacked_before),
+                        c->snd.una != una_before);
     return true;
 }
 

@@ -28,7 +28,9 @@
  *                                                  tcp_input.c: tcp_tw_input)
  *   3.8 data communication         tcp_output.c    tcp_output (Nagle, SWS, delayed ACK, options)
  *   ICMP errors (RFC 1122 4.2.3.9, RFC 5927, RFC 1191)   tcp_icmp.c     ts_tcp_icmp_error
- *   SACK sender (RFC 2018, RFC 6675)                     tcp_sack.c
+ *   SACK sender (RFC 2018, RFC 6675), per-segment queue  tcp_sack.c
+ *   loss recovery: RACK-TLP (RFC 8985), PRR (RFC 6937),  tcp_recovery.c
+ *     D-SACK undo (RFC 2883, RFC 3708)
  *   congestion control (RFC 5681, 6582; CUBIC RFC 9438)  tcp_cc.c, tcp_cc_cubic.c
  *   SYN cookies (RFC 4987 3.6)                           tcp_syncookie.c
  *   wrap-safe sequence comparisons (RFC 9293 3.4)        seq.h */
@@ -96,6 +98,18 @@ extern const struct tcp_cc_ops tcp_cc_cubic;
 struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
 };
+
+/* One segment of the retransmission queue (tcp_sack.c). */
+struct tcp_txseg {
+    uint32_t seq, end; /* [seq, end), a FIN counted */
+    ts_time_t xmit;    /* its latest (re)transmission */
+    uint32_t order;    /* of that transmission among the connection's (RACK's "sent after") */
+    uint8_t flags;     /* TCP_TXS_* */
+};
+#define TCP_TXS_SACKED  1u /* covered by a SACK block */
+#define TCP_TXS_LOST    2u /* found lost (RFC 6675 IsLost, RACK) and not yet sent again */
+#define TCP_TXS_RETRANS 4u /* retransmitted and not yet found lost again: in the pipe */
+#define TCP_TXS_EVER    8u /* retransmitted at least once (RACK's ambiguity rule) */
 
 /* An entry of a 4-tuple hash table (tcp_htab): connection blocks and compact TIME_WAIT records
  * each have their own table, with the same keyed hash of the 4-tuple. */
@@ -202,6 +216,9 @@ struct ts_tcp_conn {
          * one carries PSH (tcp_output.c). */
         uint32_t push[TCP_PUSH_MARKS];
         uint8_t npush;
+        /* End of the byte the latest zero-window probe carried: sent into a closed window, it is
+         * discarded by design, so sending it again is not counted as a retransmission. */
+        uint32_t zwp_end;
     } snd;
     /* Receive sequence space. RCV.WND is what lies between nxt and adv (tcp_rcv_wnd); RCV.UP is
      * not kept. */
@@ -226,6 +243,10 @@ struct ts_tcp_conn {
         /* Text of the peer's SYN, held at the front of rcvbuf (not yet committed) until the
          * handshake completes (RFC 9293 3.10.7.2): its length. */
         uint32_t syn_text;
+        /* RFC 2883: a duplicate segment arrived; its range goes first in our next ACK's SACK
+         * option (a D-SACK), once. */
+        bool dsack;
+        struct tcp_range dsack_range;
     } rcv;
 
     /* Options. */
@@ -264,24 +285,65 @@ struct ts_tcp_conn {
         } cubic;
         unsigned dupacks;
         bool in_recovery;
+        /* RFC 7661 / Linux's tcp_is_cwnd_limited: the largest flight of the current round trip
+         * (until snd.una passes peak_seq), and whether cwnd is what stopped sending in it. */
+        uint32_t flight_peak, peak_seq;
+        uint32_t usage_seq;
+        bool cwnd_limited;
     } cc;
     /* RFC 6675 scoreboard: what the peer SACKed above snd.una, sorted, disjoint. */
     struct tcp_range sacked[TCP_SACKSB_MAX];
     unsigned nsacked;
     uint32_t sacked_bytes;
-    uint32_t high_rxt;    /* HighRxt: end of the highest hole retransmitted in this recovery */
-    uint32_t una_rxt_seq; /* the last retransmission of the segment at snd.una: its seq, time */
-    ts_time_t una_rxt_time;
-    unsigned una_rxt_count; /* times that segment was retransmitted */
+    uint32_t high_rxt;      /* HighRxt: end of the highest hole retransmitted in this recovery */
+    unsigned una_rxt_count; /* probes of a silent recovery since it last made progress */
+    /* The retransmission queue seen per segment (tcp_sack.c): a record for each segment sent
+     * and not yet cumulatively acknowledged, in sequence order, in a ring grown on demand. What
+     * RFC 6675 IsLost/SetPipe/NextSeg and RACK (RFC 8985) read. */
+    struct {
+        struct tcp_txseg *v;
+        uint32_t head, len, cap;
+        uint32_t sacked_segs; /* records marked SACKed */
+        uint32_t rxt_segs;    /* records retransmitted at least once */
+        uint32_t order;       /* transmissions so far */
+    } txq;
+    /* RACK (RFC 8985 6): the latest-sent segment delivered, and the reordering window. */
+    struct {
+        ts_time_t xmit; /* RACK.xmit_ts */
+        uint32_t order; /* its transmission's order: RACK.end_seq's role, exact on one clock tick */
+        ts_time_t rtt;  /* RACK.rtt */
+        ts_time_t min_rtt;
+        uint32_t fack;   /* the highest sequence number delivered (ACKed or SACKed) */
+        bool fack_valid; /* something was delivered: fack holds */
+        bool reordering_seen;
+        bool dsack_round_on; /* RACK.dsack_round is set */
+        uint32_t dsack_round;
+        unsigned reo_wnd_mult, reo_wnd_persist;
+    } rack;
+    /* PRR (RFC 6937): what recovery may send. */
+    struct {
+        uint32_t delivered, out, recover_fs;
+    } prr;
+    /* Undoing a congestion response found spurious by D-SACKs (RFC 3708, as Linux's undo). */
+    struct {
+        uint32_t prior_cwnd, prior_ssthresh;
+        uint32_t marker; /* snd.una when the episode began; 0 with armed false: nothing to undo */
+        int retrans;     /* retransmissions of the episode not yet reported duplicate */
+        bool armed;
+    } undo;
 
     /* Timers: absolute deadlines, TS_TIME_NEVER when off. */
     struct {
         ts_time_t rexmt, persist, delack, keep, wait;
         ts_time_t tlp; /* tail loss probe (RFC 8985 7), with SACK only */
+        ts_time_t reo; /* RACK reordering timer (RFC 8985 6.3) */
     } timers;
-    bool tlp_out;      /* a probe is out and not yet answered */
-    uint32_t tlp_high; /* snd.max when it was sent */
-    ts_time_t last_rx; /* for keepalive idle */
+    bool tlp_out;        /* a probe is out and not yet answered */
+    uint32_t tlp_high;   /* snd.max when it was sent */
+    ts_time_t tlp_sent;  /* when the latest probe of the flight left */
+    uint32_t tlp_una;    /* snd.una then */
+    unsigned tlp_probes; /* probes of this flight (more only while nothing at all is heard) */
+    ts_time_t last_rx;   /* for keepalive idle */
 
     /* ACK policy. */
     bool ack_now;
@@ -487,9 +549,6 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK,
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
-/* Watch the latest retransmission of the segment at snd.una (una_rxt_seq/count) from now: in
- * SACK recovery, look again after an RTT and a reordering window (RFC 8985 6.3). */
-void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
                               uint32_t maxlen);
@@ -515,8 +574,6 @@ uint32_t tcp_ts_now(const struct ts_tcp_conn *c, ts_time_t now);
 
 /* ---- tcp_timer.c (RFC 9293 3.10.8) ---- */
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now); /* (re)start at now + rto */
-/* (Re)start the tail-loss-probe timer (RFC 8985 7.2) for the flight now out, if it applies. */
-void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
 void tcp_timer_rexmt_stop(struct ts_tcp_conn *c);
 void tcp_timer_stop_all(struct ts_tcp_conn *c);
 void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t rtt);
@@ -549,25 +606,70 @@ size_t tcp_timer_audit(const struct ts_stack *s);
 /* Start the persist timer if the peer's window is closed and we have something to send. */
 void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now);
 
-/* ---- tcp_sack.c (RFC 2018 / RFC 6675 sender side) ---- */
+/* ---- tcp_sack.c (RFC 2018 / RFC 6675 sender side: the per-segment retransmission queue) ---- */
 void tcp_sack_clear(struct ts_tcp_conn *c);
 /* snd.una moved: forget what lies below it. */
 void tcp_sack_trim(struct ts_tcp_conn *c);
-/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd.una, snd.max]). */
-void tcp_sack_update(struct ts_tcp_conn *c, const struct tcp_opts *o);
-/* RFC 6675 SetPipe, with every hole below the highest SACKed byte taken as lost. */
+/* A segment [seq, seq + len) (len counts a FIN) left at now, new (appended in pieces of piece
+ * bytes) or retransmitted (its records leave the lost state, enter the pipe). */
+void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint32_t len,
+                  uint32_t piece);
+/* The cumulative ACK reached snd.una (already moved): the records below it leave the queue, each
+ * newly delivered one is told to RACK. */
+void tcp_txq_acked(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg);
+void tcp_txq_free(struct ts_tcp_conn *c);
+/* Take the SACK blocks of an incoming ACK (only sane ones: inside (snd.una, snd.max]); a D-SACK
+ * (RFC 2883 4) is told to tcp_rack_dsack. */
+void tcp_sack_update(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg);
+/* RFC 6675 SetPipe over the records: unSACKed and not lost, or retransmitted. */
 uint32_t tcp_sack_pipe(const struct ts_tcp_conn *c);
-/* RFC 6675 IsLost(snd.una), with RFC 5827 early retransmit for a small flight. */
+/* RFC 6675 4 IsLost over the queue: mark each unSACKed record with DupThresh SACKed records or
+ * more than (DupThresh - 1) * SMSS SACKed bytes above it. Returns how many were newly marked. */
+unsigned tcp_sack_mark_lost(struct ts_tcp_conn *c);
+/* Is some record marked lost and not retransmitted (RFC 6675 NextSeg rule 1 has work)? */
 bool tcp_sack_lost(const struct ts_tcp_conn *c);
-/* Retransmit holes while the pipe allows (RFC 6675 5, NextSeg rule 1). */
+/* Every unSACKed record lost, none in the pipe (a retransmission timeout, RFC 6675 5.1). */
+void tcp_sack_mark_all_lost(struct ts_tcp_conn *c);
+/* No record lost or retransmitted any more (a recovery undone). */
+void tcp_sack_unmark(struct ts_tcp_conn *c);
+/* Retransmit lost records while cwnd - pipe allows a segment (RFC 6675 5 step C, NextSeg 1). */
 void tcp_sack_recover(struct ts_stack *s, struct ts_tcp_conn *c);
-/* New SACK information arrived in recovery: if the retransmission at snd.una has had more than
- * an RTT to be acknowledged and later data is being SACKed instead, it was lost: send it again
- * (the idea of RACK, RFC 8985, for the one segment that matters most). */
-void tcp_sack_lost_retransmit(struct ts_stack *s, struct ts_tcp_conn *c);
 /* If seq lies in a SACKed range, the range's end; else seq. *limit: the next SACKed left edge
  * above seq (or snd.max). */
 uint32_t tcp_sack_skip(const struct ts_tcp_conn *c, uint32_t seq, uint32_t *limit);
+/* A record by index from the oldest (no bounds check). */
+static inline struct tcp_txseg *tcp_txq_at(const struct ts_tcp_conn *c, uint32_t i)
+{
+    return &c->txq.v[(c->txq.head + i) & (c->txq.cap - 1)];
+}
+/* Receiving: a duplicate segment [l, r) arrived; the next ACK reports it (RFC 2883 4). */
+void tcp_dsack_note(struct ts_tcp_conn *c, uint32_t l, uint32_t r);
+
+/* ---- tcp_recovery.c: RACK-TLP (RFC 8985), PRR (RFC 6937), undo (RFC 3708) ---- */
+/* A record was delivered (ACKed or SACKed for the first time): RACK's latest delivered
+ * segment and RTT (RFC 8985 6.2 steps 1-2), reordering seen (step 3). */
+void tcp_rack_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_txseg *r,
+                        const struct tcp_hdr *seg);
+/* A D-SACK arrived for [l, r): the reordering window grows (RFC 8985 6.2 step 4) and, when every
+ * retransmission of the episode proves duplicate, the congestion response is undone. */
+void tcp_rack_dsack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t l, uint32_t r);
+/* RFC 8985 6.2 step 5: mark lost what was sent a reordering window and an RTT before the latest
+ * delivered segment; arm the reordering timer for what may still arrive. Returns marked. */
+unsigned tcp_rack_detect(struct ts_stack *s, struct ts_tcp_conn *c);
+/* The reordering timer fired (RFC 8985 6.3). */
+void tcp_rack_timeout(struct ts_stack *s, struct ts_tcp_conn *c);
+/* After an ACK was processed: loss detection (RACK and RFC 6675 IsLost), entering SACK
+ * recovery, PRR's send quota, and the retransmissions it allows. */
+void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t delivered,
+                         bool una_moved);
+/* Recovery starts (RFC 6937 initialisation) / a congestion response begins (undo state saved). */
+void tcp_prr_init(struct ts_tcp_conn *c);
+void tcp_undo_arm(struct ts_tcp_conn *c);
+/* A retransmission left in the episode (undo counts them). */
+void tcp_undo_count_retrans(struct ts_tcp_conn *c);
+/* RFC 8985 7.2 TLP timer, and what it does when it fires. */
+void tcp_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
+void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 
 /* ---- tcp_cc.c, tcp_cc_cubic.c ---- */
 void tcp_cc_init(struct ts_tcp_conn *c);
@@ -577,8 +679,10 @@ void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts
 void tcp_cc_on_dupack(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 /* Retransmission timeout: RFC 5681 3.1 equation 4 and cwnd = 1 MSS. */
 void tcp_cc_on_rto(struct ts_tcp_conn *c);
-/* After an ACK was processed: enter SACK-based loss recovery if the scoreboard says so. */
-void tcp_cc_sack_check(struct ts_stack *s, struct ts_tcp_conn *c);
+/* Enter loss recovery (RFC 6675 5 step 4 / RFC 6937): ssthresh, RecoveryPoint, PRR. */
+void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack);
+/* After sending (RFC 7661, Linux's tcp_cwnd_validate): remember whether cwnd limited the flight. */
+void tcp_cc_validate(struct ts_tcp_conn *c);
 /* NewReno's start and growth, which CUBIC shares (slow start). */
 void tcp_reno_init(struct ts_tcp_conn *c);
 void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);

@@ -112,10 +112,18 @@ static void tcp_data_opts(struct ts_tcp_conn *c, struct tcp_opts *o, ts_time_t n
         o->tsval = tcp_ts_now(c, now);
         o->tsecr = c->ts_recent;
     }
+    unsigned n = 0;
+    if (c->rcv.dsack) {
+        /* RFC 2883 4: a duplicate segment was received: its range is the first block (below
+         * the cumulative ACK, or inside the block that follows), reported once. */
+        o->sack[n].left = c->rcv.dsack_range.left;
+        o->sack[n].right = c->rcv.dsack_range.right;
+        o->nsack = (uint8_t)++n;
+    }
     if (c->sack_ok && c->rcv.nooo > 0) {
         /* RFC 2018 4: the first block holds the most recently received segment; the rest
          * follow. 3 blocks fit next to timestamps, 4 without. */
-        unsigned max = c->ts_ok ? 3 : 4, n = 0;
+        unsigned max = c->ts_ok ? 3 : 4;
         int first = -1;
         for (unsigned i = 0; i < c->rcv.nooo; i++)
             if (seq_in(c->rcv.ooo_last, c->rcv.ooo[i].left, c->rcv.ooo[i].right)) {
@@ -146,10 +154,14 @@ static uint32_t tcp_seg_room(const struct ts_tcp_conn *c, const struct tcp_opts 
     return m > ol + 8 ? m - (uint32_t)ol : 8;
 }
 
-static void tcp_after_ack_sent(struct ts_tcp_conn *c)
+static void tcp_after_ack_sent(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *h)
 {
     if (c->quickack && c->unacked_bytes)
         c->quickack--; /* one quick ACK spent (tcp_quickack_note) */
+    if (c->rcv.dsack && h->opts.nsack) {
+        c->rcv.dsack = false;
+        ts_count(s, TS_C_TCP_DSACK_TX);
+    }
     c->rcv.last_ack_sent = c->rcv.nxt;
     c->ack_now = false;
     c->unacked_bytes = 0;
@@ -257,7 +269,14 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
     if (pieces == 0)
         return;
     c->segs_out += pieces;
-    if (seq_lt(seq, c->snd.max)) {
+    uint32_t space = len + ((h.flags & TCP_FIN) ? 1 : 0);
+    if (space) {
+        tcp_txq_sent(s, c, seq, space, len > room ? room : 0);
+        if (c->cc.in_recovery)
+            c->prr.out += space; /* RFC 6937: prr_out, what recovery sent */
+    }
+    bool zwp = c->snd.zwp_end == c->snd.max && seq + 1 == c->snd.zwp_end;
+    if (seq_lt(seq, c->snd.max) && !zwp) {
         c->retransmits++;
         ts_count(s, TS_C_TCP_RETRANSMIT);
         if (h.opts.ts_ok)
@@ -265,27 +284,12 @@ static void tcp_send_segment(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t
     } else {
         c->bytes_sent += len;
     }
-    tcp_after_ack_sent(c);
+    tcp_after_ack_sent(s, c, &h);
 }
 
 static bool tcp_fin_state(enum ts_tcp_state st)
 {
     return st == TS_TCP_FIN_WAIT1 || st == TS_TCP_CLOSING || st == TS_TCP_LAST_ACK;
-}
-
-void tcp_rxt_watch(struct ts_stack *s, struct ts_tcp_conn *c)
-{
-    c->una_rxt_time = s->now;
-    /* In SACK recovery, if the retransmission at snd.una is lost too, later SACKs may never come
-     * (the pipe is full): look again after an RTT and a reordering allowance (RFC 8985 6.3), a
-     * few times, before leaving it to the RTO. */
-    if (c->cc.in_recovery && c->sack_ok && c->rtt.valid && c->una_rxt_count <= 3) {
-        ts_time_t wait = c->rtt.srtt + c->rtt.srtt / 4 + 2 * TS_MS;
-        if (wait < 5 * TS_MS)
-            wait = 5 * TS_MS;
-        if (s->now + wait < c->timers.rexmt)
-            c->timers.tlp = s->now + wait;
-    }
 }
 
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
@@ -309,11 +313,6 @@ uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
         return 0;
     c->rtt.timing = false; /* Karn */
     tcp_send_segment(s, c, seq, len, flags, &o, room);
-    if (seq == c->snd.una) {
-        c->una_rxt_count = c->una_rxt_seq == seq ? c->una_rxt_count + 1 : 1;
-        c->una_rxt_seq = seq;
-        tcp_rxt_watch(s, c);
-    }
     uint32_t n = len + (flags ? 1 : 0);
     if (seq_lt(c->snd.nxt, seq + n))
         c->snd.nxt = seq + n;
@@ -469,8 +468,11 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
             break;
         if (len > 0 && len < room && !fin && !tcp_small_segment_ok(c, len, avail, flight))
             break; /* wait for an ACK (Nagle) or a bigger window (SWS) */
+        bool dsack = c->rcv.dsack;
         tcp_send_next(s, c, len, fin, &o, room);
         sent_any = true;
+        if (dsack)
+            tcp_data_opts(c, &o, now); /* the D-SACK went out once; fewer options follow */
         if (fin)
             break;
         /* o stays valid: nothing here changes the clock, ts_recent or the out-of-order list. */
@@ -478,8 +480,10 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
     c->sws_override = false;
     /* RFC 8985 7.2: restart the probe timer after sending new data, so that its PTO fits the
      * flight now out (the delayed-ACK allowance applies to a single segment only). */
-    if (sent_any)
-        tcp_timer_tlp_arm(c, now);
+    if (sent_any) {
+        tcp_tlp_arm(c, now);
+        tcp_cc_validate(c);
+    }
     if (!sent_any && c->ack_now)
         tcp_send_ack(s, c);
     tcp_persist_check(c, now);
@@ -495,7 +499,7 @@ static bool tcp_send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_
     if (!tcp_xmit(s, c->laddr, c->raddr, &h))
         return false;
     c->segs_out++;
-    tcp_after_ack_sent(c);
+    tcp_after_ack_sent(s, c, &h);
     return true;
 }
 
@@ -574,7 +578,7 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c)
     if (seq_gt(c->snd.nxt, c->snd.max))
         c->snd.max = c->snd.nxt;
     if (synack)
-        tcp_after_ack_sent(c);
+        tcp_after_ack_sent(s, c, &h);
     tcp_timer_rexmt_arm(c, s->now);
 }
 
@@ -654,6 +658,7 @@ void tcp_send_probe(struct ts_stack *s, struct ts_tcp_conn *c, bool keepalive)
         c->snd.nxt = c->snd.una;
         tcp_send_segment(s, c, c->snd.una, 1, 0, &o, 1);
         c->snd.nxt = c->snd.una + 1;
+        c->snd.zwp_end = c->snd.nxt;
         if (seq_gt(c->snd.nxt, c->snd.max))
             c->snd.max = c->snd.nxt;
         ts_count(s, TS_C_TCP_PERSIST_PROBE);

@@ -338,45 +338,22 @@ size_t tcp_timer_audit(const struct ts_stack *s)
     return bad;
 }
 
-/* RFC 8985 7.2: a tail loss probe goes out after PTO = 2*SRTT (at least 10 ms) when nothing
- * else happens, so that a lost tail is repaired by SACK recovery instead of a 200+ ms timeout.
- * Only when a single segment is in flight may the receiver delay its ACK (it ACKs every second
- * full segment at once), so only then is WCDelAckT added: 50 ms, over the 40 ms delayed ACK of
- * Linux and of this stack. Only with SACK (the probe's answer must say what is missing), only in
- * the open state, one probe per episode. */
-void tcp_timer_tlp_arm(struct ts_tcp_conn *c, ts_time_t now)
-{
-    if (c->cc.in_recovery)
-        return; /* the timer then watches the retransmission at snd.una (tcp_output.c) */
-    c->timers.tlp = TS_TIME_NEVER;
-    if (!c->sack_ok || !c->rtt.valid || c->retries > 0 || c->tlp_out ||
-        c->timers.persist != TS_TIME_NEVER || !seq_gt(c->snd.max, c->snd.una) ||
-        (c->state != TS_TCP_ESTABLISHED && c->state != TS_TCP_CLOSE_WAIT))
-        return;
-    ts_time_t pto = 2 * c->rtt.srtt;
-    if (pto < 10 * TS_MS)
-        pto = 10 * TS_MS;
-    if (tcp_flight(c) <= c->mss)
-        pto += TCP_TLP_DELACK;
-    if (now + pto < c->timers.rexmt)
-        c->timers.tlp = now + pto;
-}
-
 void tcp_timer_rexmt_arm(struct ts_tcp_conn *c, ts_time_t now)
 {
     c->timers.rexmt = now + c->rtt.rto;
-    tcp_timer_tlp_arm(c, now);
+    tcp_tlp_arm(c, now);
 }
 void tcp_timer_rexmt_stop(struct ts_tcp_conn *c)
 {
     c->timers.rexmt = TS_TIME_NEVER;
     c->timers.tlp = TS_TIME_NEVER;
+    c->timers.reo = TS_TIME_NEVER;
 }
 
 void tcp_timer_stop_all(struct ts_tcp_conn *c)
 {
     c->timers.rexmt = c->timers.persist = c->timers.delack = c->timers.keep = c->timers.wait =
-        c->timers.tlp = TS_TIME_NEVER;
+        c->timers.tlp = c->timers.reo = TS_TIME_NEVER;
 }
 
 void tcp_rtt_sample(struct ts_tcp_conn *c, ts_time_t r)
@@ -413,11 +390,12 @@ void tcp_timer_time_wait(struct ts_tcp_conn *c, ts_time_t now)
 {
     ts_time_t msl = c->s->cfg.tcp_msl ? c->s->cfg.tcp_msl : 30 * TS_SEC;
     c->timers.rexmt = c->timers.persist = c->timers.delack = c->timers.keep = c->timers.tlp =
-        TS_TIME_NEVER;
+        c->timers.reo = TS_TIME_NEVER;
     c->timers.wait = now + 2 * msl;
     /* Nothing is sent any more: give the send ring back (TIME_WAIT blocks stay small). */
     if (c->sndbuf.cap && c->sndbuf.len == 0)
         ts_ring_free(&c->sndbuf);
+    tcp_txq_free(c);
     if (c->orphan && c->rcvbuf.cap)
         ts_ring_free(&c->rcvbuf);
 }
@@ -433,6 +411,10 @@ ts_time_t tcp_next_timer(const struct ts_tcp_conn *c, const char **name)
     if (c->timers.tlp < t) {
         t = c->timers.tlp;
         n = "loss-probe";
+    }
+    if (c->timers.reo < t) {
+        t = c->timers.reo;
+        n = "reorder";
     }
     if (c->timers.persist < t) {
         t = c->timers.persist;
@@ -491,6 +473,7 @@ void tcp_persist_check(struct ts_tcp_conn *c, ts_time_t now)
         c->timers.persist = now + tcp_persist_interval(c);
         c->timers.rexmt = TS_TIME_NEVER;
         c->timers.tlp = TS_TIME_NEVER;
+        c->timers.reo = TS_TIME_NEVER;
     }
 }
 
@@ -517,6 +500,7 @@ static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t 
     c->retries++;
     c->tlp_out = false;
     c->timers.tlp = TS_TIME_NEVER;
+    c->timers.reo = TS_TIME_NEVER;
     ts_count(s, TS_C_TCP_RTO);
     /* RFC 6298 5.5: back off. */
     c->rtt.rto = c->rtt.rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rtt.rto * 2;
@@ -535,38 +519,6 @@ static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t 
     tcp_output(s, c);
     if (c->timers.rexmt == TS_TIME_NEVER && seq_gt(c->snd.nxt, c->snd.una))
         tcp_timer_rexmt_arm(c, now);
-}
-
-static void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
-{
-    c->timers.tlp = TS_TIME_NEVER;
-    if (!tcp_can_send_data(c->state) || !seq_gt(c->snd.max, c->snd.una))
-        return;
-    if (c->cc.in_recovery) {
-        /* The retransmission at snd.una had an RTT and more: lost as well, send it again. Also
-         * with an empty scoreboard (recovery entered on duplicate ACKs that carried only
-         * D-SACKs, or a partial ACK that covered every SACKed block): the NewReno repair then
-         * has nothing but the RTO behind it. */
-        if (c->una_rxt_seq == c->snd.una && c->una_rxt_count <= 3) {
-            ts_count(s, TS_C_TCP_LOST_RETRANSMIT);
-            tcp_retransmit_range(s, c, c->snd.una,
-                                 c->nsacked ? c->sacked[0].left - c->snd.una : UINT32_MAX - 1);
-        }
-        return;
-    }
-    c->tlp_out = true;
-    c->tlp_high = c->snd.max;
-    ts_count(s, TS_C_TCP_LOSS_PROBE);
-    /* The probe is the last segment sent, again. RFC 8985 7.3 prefers a new segment when one is
-     * queued, but under random loss the usual reason for silence is a lost final ACK, and a new
-     * segment in order is then held by a delayed-ACK receiver (40 ms Linux, up to 500 ms RFC
-     * 1122): measured, that doubled the cost of every such probe. A segment the receiver already
-     * has must be ACKed at once (RFC 9293 3.10.7.4, not acceptable -> ACK), one beyond a hole
-     * too (RFC 5681 4.2), so either way the answer comes after one RTT. */
-    uint32_t flight = c->snd.max - c->snd.una;
-    uint32_t back = flight < c->mss ? flight : c->mss;
-    tcp_retransmit_range(s, c, c->snd.max - back, back);
-    c->timers.rexmt = now + c->rtt.rto; /* RFC 8985 7.3: the RTO runs on from the probe */
 }
 
 static void tcp_persist_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now)
@@ -628,6 +580,8 @@ static void tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t
         else if (c->state == TS_TCP_FIN_WAIT2)
             tcp_enter_closed(s, c, 0, "FIN_WAIT2 timeout (orphan)");
     }
+    if (c->timers.reo <= now)
+        tcp_rack_timeout(s, c);
     if (c->timers.tlp <= now)
         tcp_tlp_fire(s, c, now);
     if (c->timers.rexmt <= now)

@@ -505,6 +505,18 @@ struct tf_seg *tf_syn_received(struct tf *f)
     return sg;
 }
 
+void tf_establish_rtt(struct tf *f, ts_time_t rtt)
+{
+    tf_syn_received(f);
+    tf_advance(f, rtt);
+    tf_send_ack(f);
+    f->conn = ts_tcp_accept(f->listener);
+    ck_assert_msg(f->conn != NULL, "handshake completed but nothing to accept");
+    ts_tcp_set_callback(f->conn, tf_conn_cb, f);
+    ck_assert_int_eq(ts_tcp_state(f->conn), TS_TCP_ESTABLISHED);
+    tf_expect_nothing(f);
+}
+
 void tf_establish(struct tf *f)
 {
     tf_syn_received(f);
@@ -725,6 +737,10 @@ static bool tf_inv_timers(struct tf_why *w, const struct ts_tcp_conn *c)
     TF_INV(w, k, flight || (!tf_on(c->timers.rexmt) && !tf_on(c->timers.tlp)),
            "nothing in flight (SND.UNA = SND.MAX = %u), yet the %s timer runs", c->snd.una,
            tf_on(c->timers.rexmt) ? "retransmission" : "loss-probe");
+    TF_INV(w, k, flight || !tf_on(c->timers.reo),
+           "nothing in flight, yet the reordering timer runs");
+    TF_INV(w, k, c->txq.len == 0 || flight,
+           "nothing in flight, yet %u segments in the retransmission queue", c->txq.len);
     TF_INV(w, k, !flight || tf_on(c->timers.rexmt) || tf_on(c->timers.persist),
            "%u in flight and no timer to resend it", c->snd.max - c->snd.una);
     TF_INV(w, k, sends || !tf_on(c->timers.persist), "the persist timer runs");

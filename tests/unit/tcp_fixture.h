@@ -173,6 +173,9 @@ void tf_listen(struct tf *f);
 struct tf_seg *tf_syn_received(struct tf *f);
 /* Passive open completed and accepted: f->conn ESTABLISHED, nothing pending. */
 void tf_establish(struct tf *f);
+/* The same with the peer's ACK rtt after the SYN-ACK: the stack's first RTT sample (SRTT = rtt,
+ * RTTVAR = rtt/2, RFC 6298 2.2). */
+void tf_establish_rtt(struct tf *f, ts_time_t rtt);
 /* ts_tcp_connect to the peer; returns the SYN (stack_iss learnt). SYN_SENT. */
 struct tf_seg *tf_syn_sent(struct tf *f);
 /* Active open completed: SYN, SYN-ACK, ACK. f->conn ESTABLISHED, nothing pending. */
@@ -205,7 +208,8 @@ enum ts_tcp_state tf_tuple_state(struct tf *f);
  *    most those, and out-of-order ranges lie beyond RCV.NXT inside the ring, sorted and apart;
  *  - exactly the timers the state allows: none in CLOSE and LISTEN; the retransmission timer in
  *    SYN_SENT/SYN_RECV; in TIME_WAIT only the 2MSL timer, which runs nowhere else but for an
- *    orphan in FIN_WAIT2; a retransmission or loss-probe timer only with data in flight, and
+ *    orphan in FIN_WAIT2; a retransmission, loss-probe or reordering timer (and records in the
+ *    retransmission queue) only with data in flight, and
  *    something watching any flight; persist only where data is sent, delayed ACK only where text
  *    is received, keep-alive exactly when it is on, in a synchronized state before TIME_WAIT;
  *  - a closed block is out of the lookup table; a listener's queue counts match its children.
