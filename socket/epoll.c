@@ -245,7 +245,7 @@ void ep_close(struct tsock *e)
     ep->closed = true;
     pthread_cond_broadcast(&ep->cond); /* waiters fail with EBADF */
     dw_wake(ep);
-    pollregs_fire(ep->polls);          /* polls see POLLNVAL */
+    pollregs_fire(ep->polls); /* polls see POLLNVAL */
     for (int fd = 0; fd < ep->cap && ep->count > 0; fd++) {
         struct epitem *it = ep->byfd[fd];
         if (!it)

@@ -60,13 +60,13 @@ struct ts_runtime {
     /* Direct wait (rt_direct_*): an application thread about to sleep in ts_epoll_wait polls
      * the driver's fd itself and runs the stack, so that a frame wakes one thread, not the loop
      * and then the application. rt->mu. */
-    bool dd_held;       /* a thread is in a direct wait (one at a time) */
-    bool dd_off;        /* the driver's fd failed: no more direct waits */
-    uint64_t dd_gen;    /* direct waits begun */
-    ts_time_t dd_left;  /* when the last one ended */
-    int dd_wakefd;      /* the waiter's eventfd while dd_held (ts_runtime_stop writes it) */
-    bool loop_deleg;    /* the loop does not watch the driver's fd (someone polls it directly) */
-    bool loop_parked;   /* ...and sleeps with no tick: the direct wait's end must wake it */
+    bool dd_held;      /* a thread is in a direct wait (one at a time) */
+    bool dd_off;       /* the driver's fd failed: no more direct waits */
+    uint64_t dd_gen;   /* direct waits begun */
+    ts_time_t dd_left; /* when the last one ended */
+    int dd_wakefd;     /* the waiter's eventfd while dd_held (ts_runtime_stop writes it) */
+    bool loop_deleg;   /* the loop does not watch the driver's fd (someone polls it directly) */
+    bool loop_parked;  /* ...and sleeps with no tick: the direct wait's end must wake it */
 
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */
