@@ -463,15 +463,12 @@ group_loss() {
 # ---- 6. memory with idle connections ----
 # mem_side SIDE N: sets R_MEM="rss_idle_kb|rss_with_kb|sock_slab_delta_bytes|opened|held|held_after".
 mem_side() {
-    local side=$1 want=$2 ns pid out srcs
-    srcs=$(
-        IFS=,
-        echo "${B_EXTRA_IPS[*]}"
-    )
+    local side=$1 want=$2 ns pid
     if [[ $side == tap ]]; then
         ns=$B_TNS
         R_MEM="|||||"
-        b_tap_app tapstack-httpd --stats --max-conns $((want + 100)) || return
+        b_tap_app tapstack-httpd --stats --max-conns $((want + 100)) --control "$B_TMP/mem.sock" ||
+            return
         pid=$B_APP_PID
     else
         ns=$B_KCNS
@@ -481,42 +478,32 @@ mem_side() {
     fi
     sleep 1
     # The server itself runs under `ip netns exec`, which execs it: $pid is the server.
-    local rss0 rss1 slab0 slab1 line1 line2
+    local rss0 rss1 slab0 slab1
     rss0=$(b_rss_kb "$pid")
     slab0=$(b_sock_slab_bytes)
-    : >"$B_TMP/connhold.out"
-    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$want" --src "$srcs" --open-secs "$MEM_OPEN" \
-        --hold-secs 3 "$B_STACK_IP" 80 >"$B_TMP/connhold.out" 2>&1 &
-    local cpid=$!
-    B_PIDS+=("$cpid")
-    for _ in $(seq $((MEM_OPEN * 10 + 100))); do
-        grep -q ready "$B_TMP/connhold.out" && break
-        kill -0 "$cpid" 2>/dev/null || break
-        sleep 0.1
-    done
+    # tapstack: hold long enough for the server to accept every connection the client has up.
+    local hold=3
+    [[ $side == tap ]] && hold=15
+    b_hold_start "$ns" "$want" 80 "$hold" "$MEM_OPEN"
+    b_hold_ready "$MEM_OPEN"
+    [[ $side == tap ]] && MEM_TAP_EST=$(b_tap_wait_established "$B_TMP/mem.sock" "$(b_hold_sum held)" 12)
     rss1=$(b_rss_kb "$pid")
     slab1=$(b_sock_slab_bytes)
-    wait "$cpid" 2>/dev/null
-    b_forget "$cpid"
-    line1=$(grep ready "$B_TMP/connhold.out")
-    line2=$(grep held_after "$B_TMP/connhold.out")
+    b_hold_wait
     b_stop "$pid"
     [[ $side == tap ]] && MEM_TAP_DROPS="half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory) (final ACKs held, accept queue full: $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full))"
-    R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_kv "$line1" opened)|$(b_kv "$line1" held)|$(b_kv "$line2" held_after)"
+    R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_hold_sum opened)|$(b_hold_sum held)|$(b_hold_sum held_after)"
 }
 
 # rr_held SIDE N: 1-byte request/response on one connection alone, then beside N idle
 # connections held by connhold (to the same echo server). Sets R_RRH="alone|with|held".
 rr_held() {
-    local side=$1 want=$2 ns pid srcs l alone with
+    local side=$1 want=$2 ns pid l alone with
     R_RRH="n/a|n/a|0"
-    srcs=$(
-        IFS=,
-        echo "${B_EXTRA_IPS[*]}"
-    )
     if [[ $side == tap ]]; then
         ns=$B_TNS
-        b_tap_app tapstack-echo-server --max-conns $((want + 100)) || return
+        b_tap_app tapstack-echo-server --max-conns $((want + 100)) --control "$B_TMP/mem.sock" ||
+            return
         pid=$B_APP_PID
     else
         ns=$B_KCNS
@@ -525,22 +512,16 @@ rr_held() {
     fi
     l=$(ip netns exec "$ns" "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
     alone=$(b_kv "$l" rr)
-    : >"$B_TMP/connhold-rr.out"
-    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$want" --src "$srcs" --open-secs "$MEM_OPEN" \
-        --hold-secs $((RR_SECS + 5)) "$B_STACK_IP" 7 >"$B_TMP/connhold-rr.out" 2>&1 &
-    local cpid=$!
-    B_PIDS+=("$cpid")
-    for _ in $(seq $((MEM_OPEN * 10 + 100))); do
-        grep -q ready "$B_TMP/connhold-rr.out" && break
-        kill -0 "$cpid" 2>/dev/null || break
-        sleep 0.1
-    done
+    b_hold_start "$ns" "$want" 7 $((RR_SECS + 17)) "$MEM_OPEN"
+    b_hold_ready "$MEM_OPEN"
+    [[ $side == tap ]] && b_tap_wait_established "$B_TMP/mem.sock" "$(b_hold_sum held)" 12 >/dev/null
     l=$(ip netns exec "$ns" "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
     with=$(b_kv "$l" rr)
-    wait "$cpid" 2>/dev/null
-    b_forget "$cpid"
+    local held
+    held=$(b_hold_sum held)
+    b_hold_wait
     b_stop "$pid"
-    R_RRH="${alone:-n/a}|${with:-n/a}|$(b_kv "$(grep ready "$B_TMP/connhold-rr.out")" held)"
+    R_RRH="${alone:-n/a}|${with:-n/a}|$held"
 }
 
 group_mem_rr() {
@@ -566,7 +547,7 @@ group_mem() {
     # merged with others: not counted).
     fd=$(($(b_slab_objsize filp) + $(b_slab_objsize dentry)))
     for n in $sizes; do
-        MEM_TAP_DROPS=""
+        MEM_TAP_DROPS="" MEM_TAP_EST=""
         mem_side tap "$n"
         IFS='|' read -r tr0 tr1 tsl to th tha <<<"$R_MEM"
         mem_side kernel "$n"
@@ -582,7 +563,7 @@ group_mem() {
                 "tapstack-httpd (stack + app) vs ksrv --http (a kernel socket's memory is not in the process's RSS)"
         fi
         b_row mem "$n idle connections asked for: held by the server" "count" - "${th:-0}" "${kh:-0}" \
-            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses, ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held 3 s later: ${tha:-?}, ${kha:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
+            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses (processes of at most $B_HOLD_CHUNK: RLIMIT_NOFILE; ksrv is bound by it too), ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held at the end (tapstack 15 s, kernel 3 s): ${tha:-?}, ${kha:-?}; ESTABLISHED in tapstack when its memory was read: ${MEM_TAP_EST:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
         b_row mem "  memory per held idle connection, $n asked for" "bytes" lower "$tper" "$kper" \
             "tapstack: growth of tapstack-httpd's RSS ($tr0 -> $tr1 KiB) / held, which includes what refused connections left (TIME_WAIT); kernel: (growth of the TCP and sock_inode_cache slabs (${ksl:-?} B) / 2 [both ends are kernel sockets] + growth of ksrv's RSS ($kr0 -> $kr1 KiB)) / held + $fd B (a file and a dentry)"
     done
