@@ -112,7 +112,10 @@ B_HOLD_CHUNK=$(($(ulimit -Hn 2>/dev/null || echo 65536) - 200))
 ((B_HOLD_CHUNK > 100000)) && B_HOLD_CHUNK=100000
 B_HOLD_PIDS=() B_HOLD_OUTS=()
 b_hold_start() {
-    local ns=$1 n=$2 port=$3 hold=$4 open=$5 srcs k=0 c
+    local ns=$1 n=$2 port=$3 hold=$4 open=$5 srcs k=0 c rate
+    # Paced: all of them in open - 3 s (at least 1 s), shared by the processes.
+    local chunks=$(((n + B_HOLD_CHUNK - 1) / B_HOLD_CHUNK)) span=$((open > 4 ? open - 3 : 1))
+    rate=$(((n + span - 1) / span / chunks + 1))
     srcs=$(
         IFS=,
         echo "${B_EXTRA_IPS[*]}"
@@ -124,7 +127,7 @@ b_hold_start() {
         B_HOLD_OUTS+=("$B_TMP/connhold.$k.out")
         : >"$B_TMP/connhold.$k.out"
         ip netns exec "$ns" "$B_TOOLS/connhold" -n "$c" --src "$srcs" --open-secs "$open" \
-            --hold-secs "$hold" "$B_STACK_IP" "$port" >"$B_TMP/connhold.$k.out" 2>&1 &
+            --hold-secs "$hold" --rate "$rate" "$B_STACK_IP" "$port" >"$B_TMP/connhold.$k.out" 2>&1 &
         B_HOLD_PIDS+=("$!")
         B_PIDS+=("$!")
         k=$((k + 1))

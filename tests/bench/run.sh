@@ -29,7 +29,7 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
     CONN_SECS=3 RR_SECS=3 TW_STEPS=3 TW_STEP=5 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20)) RUN_SECS=3
     TAP_SECS=1 TAP_RUNS=2 LOSS_BYTES=$((10 << 20)) LOSS_CAP=60 MEM_N=${BENCH_CONNS:-1000}
-    MEM_OPEN=10 INPROC_MB=64
+    MEM_OPEN=15 INPROC_MB=64
     # shellcheck disable=SC2034 # (printed by b_machine_line in lib.sh)
     B_QUICK_NOTE=" | QUICK mode (BENCH_QUICK=1): short runs, small sizes"
 else
