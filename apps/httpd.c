@@ -59,11 +59,6 @@ static const uint8_t *pattern_at(void *arg, uint64_t off, size_t *n)
     return pattern + off % PATTERN_PERIOD;
 }
 
-static size_t min_sz(size_t a, uint64_t b)
-{
-    return b < a ? (size_t)b : a;
-}
-
 static int respond_sbuf(struct hs_conn *c, const char *ctype, struct sbuf *b, bool head_only)
 {
     int r = b->oom ? hs_respond_text(c, 503, head_only, NULL, "out of memory\n")
@@ -75,30 +70,34 @@ static int respond_sbuf(struct hs_conn *c, const char *ctype, struct sbuf *b, bo
 /* ---- GET / : connections counted per state, and one page of them ---- */
 
 struct table_snap {
-    size_t n;
+    size_t n;   /* entries in the table */
+    size_t off; /* the page asked for: from this entry... */
+    size_t lim; /* ...at most this many */
+    size_t got; /* rows copied into H.rows */
+    struct ts_tcp_summary sum;
     ts_time_t now;
     char ip[16];
 };
 
-/* Under the runtime's lock: every row, growing H.rows until they fit. */
+/* Under the runtime's lock: the counts per state (O(1)) and one page of rows (O(offset +
+ * limit)), so the page costs the same with 100 000 connections as with ten. */
 static void snap_table(struct ts_stack *s, void *arg)
 {
     struct table_snap *t = arg;
     t->now = ts_runtime_now();
     ts_ip_format(ts_stack_config(s)->ip, t->ip);
-    for (;;) {
-        t->n = ts_tcp_table(s, H.rows, H.rows_cap, t->now);
-        if (t->n <= H.rows_cap)
-            return;
-        size_t cap = t->n + t->n / 4;
-        struct ts_tcp_info *r = realloc(H.rows, cap * sizeof *r);
-        if (!r) {
-            t->n = H.rows_cap; /* show what fits */
-            return;
-        }
+    ts_tcp_summary(s, &t->sum);
+    t->n = t->sum.total;
+    t->got = 0;
+    if (H.rows_cap < t->lim) {
+        struct ts_tcp_info *r = realloc(H.rows, t->lim * sizeof *r);
+        if (!r)
+            return; /* the counts without rows */
         H.rows = r;
-        H.rows_cap = cap;
+        H.rows_cap = t->lim;
     }
+    struct ts_tcp_query q = {.offset = t->off};
+    t->got = ts_tcp_table_page(s, &q, H.rows, t->lim, t->now);
 }
 
 /* name=DIGITS in a query string "a=1&b=2". */
@@ -132,14 +131,11 @@ static void table_row(struct sbuf *b, const struct ts_tcp_info *r)
 }
 
 /* Every state present, counted, with what it means. */
-static void state_summary(struct sbuf *b, size_t n)
+static void state_summary(struct sbuf *b, const struct ts_tcp_summary *sum)
 {
-    size_t count[16] = {0};
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned)H.rows[i].state < 16)
-            count[H.rows[i].state]++;
+    const size_t *count = sum->state;
     sb_printf(b, "<h2>States</h2>\n<dl>\n");
-    for (int st = 1; st < 16; st++)
+    for (int st = 1; st < TS_TCP_NSTATES; st++)
         if (count[st])
             sb_printf(b, "<dt>%s (RFC 9293: %s): %zu</dt><dd>%s</dd>\n",
                       ts_tcp_state_name((enum ts_tcp_state)st),
@@ -169,7 +165,8 @@ static int page_index(struct hs_conn *c, const char *query, bool head_only)
         off = (page - 1) * lim;
     if (query)
         query_u64(query, "offset", &off);
-    struct table_snap t;
+    struct table_snap t = {.off = off > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)off,
+                           .lim = (size_t)lim};
     ts_runtime_with_stack(H.rt, snap_table, &t);
 
     struct sbuf b = {0};
@@ -185,16 +182,16 @@ static int page_index(struct hs_conn *c, const char *query, bool head_only)
               "<a href=\"/stats\">/stats</a> (counters) and <a href=\"/bytes/1048576\">"
               "/bytes/1048576</a> (1 MiB of the test pattern).</p>\n",
               t.ip, t.ip, t.n);
-    state_summary(&b, t.n);
+    state_summary(&b, &t.sum);
     size_t from = off < t.n ? (size_t)off : t.n;
-    size_t to = from + min_sz(t.n - from, lim);
+    size_t to = from + t.got;
     sb_printf(&b, "<h2>Connections %zu to %zu of %zu, newest first</h2>\n<p>", to ? from + 1 : 0,
               to, t.n);
     page_links(&b, off, lim, t.n);
     sb_printf(&b, "<table><tr><th>State</th><th>Local</th><th>Remote</th><th>Send-Q</th>"
                   "<th>Recv-Q</th><th>Timer</th><th>SRTT</th><th>RTO</th><th>cwnd</th>"
                   "<th>Bytes in</th><th>Bytes out</th><th>Retransmits</th></tr>\n");
-    for (size_t i = from; i < to; i++)
+    for (size_t i = 0; i < t.got; i++)
         table_row(&b, &H.rows[i]);
     sb_printf(&b, "</table>\n</body></html>\n");
     return respond_sbuf(c, "text/html; charset=utf-8", &b, head_only);

@@ -26,7 +26,8 @@
 #define OUT_MAX         (8u << 20)    /* a client's unsent answer */
 #define FOLLOW_OUT_MAX  (1u << 20)    /* a follower's unsent lines */
 #define OUT_BUDGET      (64u << 20)   /* every client's unsent output together */
-#define ROWS_MAX        65536         /* sockets copied per request */
+#define ROWS_MAX        65536         /* TCP rows copied per request (max=) */
+#define ROWS_DEFAULT    1000          /* ...when max= is not given */
 #define TRACE_MAX       4096          /* events per trace request */
 #define HISTORY_DEFAULT 20
 #define STAGE_MAX       512 /* events handed to followers per turn of the loop */
@@ -177,20 +178,43 @@ struct snap_sockets {
     struct ts_stat_sockets v;
 };
 
-static bool snap_sockets(struct ts_runtime *rt, struct snap_sockets *sn)
+/* Which TCP states a table with these flags (TS_STAT_*) shows, as a ts_tcp_query mask (0: every
+ * state), and how many entries of the summary that is. */
+static unsigned page_states(unsigned f, const struct ts_tcp_summary *sum, size_t *total)
+{
+    bool lis = f & TS_STAT_LISTEN, conns = (f & TS_STAT_CONNS) || !lis;
+    size_t nl = sum->state[TS_TCP_LISTEN];
+    *total = lis && conns ? sum->total : lis ? nl : sum->total - nl;
+    if (lis && conns)
+        return 0;
+    return lis ? 1u << TS_TCP_LISTEN : ~(1u << TS_TCP_LISTEN);
+}
+
+/* One page of the table: the TCP entries the flags show from offset, at most max (the cost is
+ * O(offset + max) under the lock, whatever the number of connections), and on the first page
+ * every UDP endpoint. */
+static bool snap_sockets(struct ts_runtime *rt, struct snap_sockets *sn, unsigned f, size_t offset,
+                         size_t max)
 {
     memset(sn, 0, sizeof *sn);
+    bool want_tcp = (f & TS_STAT_TCP) || !(f & TS_STAT_UDP);
+    bool want_udp = ((f & TS_STAT_UDP) || !(f & TS_STAT_TCP)) && offset == 0;
+    sn->tcp = malloc((max ? max : 1) * sizeof *sn->tcp);
     pthread_mutex_lock(&rt->mu);
     ts_time_t now = shim_now();
-    size_t nt = ts_tcp_table(rt->s, NULL, 0, now);
-    size_t nu = ts_udp_table(rt->s, NULL, 0);
-    size_t ct = nt < ROWS_MAX ? nt : ROWS_MAX, cu = nu < ROWS_MAX ? nu : ROWS_MAX;
-    sn->tcp = malloc((ct ? ct : 1) * sizeof *sn->tcp);
+    struct ts_tcp_summary sum;
+    ts_tcp_summary(rt->s, &sum);
+    size_t total = 0, ct = 0;
+    struct ts_tcp_query q = {.offset = offset, .states = page_states(f, &sum, &total)};
+    if (!want_tcp)
+        total = 0;
+    else if (sn->tcp)
+        ct = ts_tcp_table_page(rt->s, &q, sn->tcp, max, now);
+    size_t nu = want_udp ? ts_udp_table(rt->s, NULL, 0) : 0;
+    size_t cu = nu < ROWS_MAX ? nu : ROWS_MAX;
     sn->udp = malloc((cu ? cu : 1) * sizeof *sn->udp);
-    if (sn->tcp && sn->udp) {
-        ts_tcp_table(rt->s, sn->tcp, ct, now);
+    if (sn->udp && cu)
         ts_udp_table(rt->s, sn->udp, cu);
-    }
     pthread_mutex_unlock(&rt->mu);
     if (!sn->tcp || !sn->udp) {
         free(sn->tcp);
@@ -202,7 +226,9 @@ static bool snap_sockets(struct ts_runtime *rt, struct snap_sockets *sn)
                                      .ntcp = ct,
                                      .udp = sn->udp,
                                      .nudp = cu,
-                                     .truncated = ct < nt || cu < nu};
+                                     .offset = offset,
+                                     .total_tcp = total,
+                                     .truncated = offset + ct < total || cu < nu};
     return true;
 }
 
@@ -222,7 +248,7 @@ struct req {
     const char *cmd;
     bool json, explain, all, tcp, udp, listen, info;
     bool has_since, has_max;
-    uint64_t since, max;
+    uint64_t since, max, offset;
 };
 
 /* Split the line and check every word against what cmd accepts ("json explain ..."). Returns
@@ -251,7 +277,7 @@ static const char *parse_req(char *line, struct req *r, const char *accepts, cha
         const char *hit = strstr(accepts, key);
         bool ok = klen > 0 && hit && (hit == accepts || hit[-1] == ' ') &&
                   (hit[klen] == 0 || hit[klen] == ' ');
-        bool wants_value = !strcmp(key, "since") || !strcmp(key, "max");
+        bool wants_value = !strcmp(key, "since") || !strcmp(key, "max") || !strcmp(key, "offset");
         if (ok && wants_value != (eq != NULL))
             ok = false;
         if (!ok) {
@@ -270,6 +296,8 @@ static const char *parse_req(char *line, struct req *r, const char *accepts, cha
             if (!strcmp(key, "since")) {
                 r->has_since = true;
                 r->since = v;
+            } else if (!strcmp(key, "offset")) {
+                r->offset = v;
             } else {
                 r->has_max = true;
                 r->max = v;
@@ -291,7 +319,10 @@ static const char help_text[] =
     "tapstack control protocol 1: one request per line, answered \"ok LENGTH\\n\" + LENGTH "
     "bytes, or \"error TEXT\\n\".\n"
     "  hello [json]                                   who is serving\n"
-    "  sockets [tcp] [udp] [listen] [all] [info] [json]  the socket table (netstat -tan)\n"
+    "  sockets [tcp] [udp] [listen] [all] [info] [offset=N] [max=M] [json]\n"
+    "                                                 the socket table (netstat -tan), a page of\n"
+    "                                                 it: M TCP rows (default 1000) from row N\n"
+    "  summary [json]                                 TCP connections per state, their memory\n"
     "  counters [all] [json]                          the counters, drops with their reason\n"
     "  trace [since=N] [max=M] [explain] [json]       recorded state changes after N\n"
     "  follow [since=N] [explain] [json]              state changes as they happen (a stream)\n"
@@ -339,12 +370,14 @@ static void do_hello(struct ts_runtime *rt, struct ctl *ctl, struct ts_sbuf *b, 
 
 static bool do_sockets(struct ts_runtime *rt, const struct req *r, struct ts_sbuf *b)
 {
-    struct snap_sockets sn;
-    if (!snap_sockets(rt, &sn))
-        return false;
     unsigned f = (r->tcp ? TS_STAT_TCP : 0) | (r->udp ? TS_STAT_UDP : 0) |
                  (r->all ? TS_STAT_LISTEN | TS_STAT_CONNS : 0) | (r->listen ? TS_STAT_LISTEN : 0) |
                  (r->info ? TS_STAT_INFO : 0);
+    size_t max = !r->has_max ? ROWS_DEFAULT : r->max < ROWS_MAX ? (size_t)r->max : ROWS_MAX;
+    size_t off = r->offset < SIZE_MAX / 2 ? (size_t)r->offset : SIZE_MAX / 2;
+    struct snap_sockets sn;
+    if (!snap_sockets(rt, &sn, f, off, max))
+        return false;
     if (r->json)
         ts_stat_fmt_sockets_json(b, &sn.v, f);
     else
@@ -416,7 +449,8 @@ static void handle(struct ts_runtime *rt, struct ctl *ctl, struct client *c, cha
         const char *cmd, *accepts;
     } cmds[] = {
         {"hello", "json"},
-        {"sockets", "tcp udp listen all info json"},
+        {"sockets", "tcp udp listen all info offset max json"},
+        {"summary", "json"},
         {"counters", "all json"},
         {"trace", "since max explain json"},
         {"follow", "since explain json"},
@@ -460,7 +494,16 @@ static void handle(struct ts_runtime *rt, struct ctl *ctl, struct client *c, cha
         do_hello(rt, ctl, &body, r.json);
     else if (!strcmp(r.cmd, "sockets"))
         ok = do_sockets(rt, &r, &body);
-    else if (!strcmp(r.cmd, "counters")) {
+    else if (!strcmp(r.cmd, "summary")) {
+        struct ts_tcp_summary sum;
+        pthread_mutex_lock(&rt->mu);
+        ts_tcp_summary(rt->s, &sum);
+        pthread_mutex_unlock(&rt->mu);
+        if (r.json)
+            ts_stat_fmt_summary_json(&body, &sum);
+        else
+            ts_stat_fmt_summary(&body, &sum);
+    } else if (!strcmp(r.cmd, "counters")) {
         uint64_t vals[TS_C_COUNT];
         snap_counters(rt, vals);
         if (r.json)

@@ -59,6 +59,14 @@ struct ts_epoll {
     int evfd;              /* ts_epoll_fd(): -1 until asked for */
     bool evfd_set;         /* evfd is readable */
     struct pollreg *polls; /* ts_poll calls watching this instance */
+    /* Direct wait (shim.h): the runtime of every watched socket (NULL when none yet, or when
+     * they belong to several: then waiters sleep on cond), and the eventfd that wakes a waiter
+     * polling that runtime's driver. */
+    struct ts_runtime *rt; /* ep->mu */
+    bool rt_mixed;         /* ep->mu */
+    int dwfd;              /* -1 until first needed */
+    bool dw_active;        /* ep->mu: one of our waiters is the runtime's direct waiter */
+    bool dw_sleeping;      /* ep->mu: ...and is in poll: write dwfd to wake it */
 };
 
 /* ---------------------------------------------------------------- items and the ready list */
@@ -85,6 +93,17 @@ static void evfd_sync(struct ts_epoll *ep)
     ep->evfd_set = want;
 }
 
+/* Wake our direct waiter if it sleeps in poll. ep->mu held. */
+static void dw_wake(struct ts_epoll *ep)
+{
+    if (!ep->dw_sleeping)
+        return;
+    ep->dw_sleeping = false; /* one write is enough */
+    uint64_t v = 1;
+    ssize_t r = write(ep->dwfd, &v, sizeof v);
+    (void)r;
+}
+
 /* Queue it at the tail of the ready list (nothing if it is there already). wake: tell one
  * waiter, and whoever watches the instance from outside (ts_poll, evfd). ep->mu held. */
 static void rd_push(struct ts_epoll *ep, struct epitem *it, bool wake)
@@ -104,6 +123,7 @@ static void rd_push(struct ts_epoll *ep, struct epitem *it, bool wake)
         return;
     if (ep->waiters)
         pthread_cond_signal(&ep->cond);
+    dw_wake(ep);
     if (ep->rd_len == 1) {
         evfd_sync(ep);
         pollregs_fire(ep->polls);
@@ -200,6 +220,7 @@ static struct ts_epoll *ep_new(void)
     pthread_cond_init(&ep->cond, &a);
     pthread_condattr_destroy(&a);
     ep->evfd = -1;
+    ep->dwfd = -1;
     return ep;
 }
 
@@ -209,6 +230,8 @@ void ep_free(struct ts_epoll *ep)
         return;
     if (ep->evfd >= 0)
         close(ep->evfd);
+    if (ep->dwfd >= 0)
+        close(ep->dwfd);
     free(ep->byfd);
     pthread_cond_destroy(&ep->cond);
     pthread_mutex_destroy(&ep->mu);
@@ -221,7 +244,8 @@ void ep_close(struct tsock *e)
     pthread_mutex_lock(&ep->mu);
     ep->closed = true;
     pthread_cond_broadcast(&ep->cond); /* waiters fail with EBADF */
-    pollregs_fire(ep->polls);          /* polls see POLLNVAL */
+    dw_wake(ep);
+    pollregs_fire(ep->polls); /* polls see POLLNVAL */
     for (int fd = 0; fd < ep->cap && ep->count > 0; fd++) {
         struct epitem *it = ep->byfd[fd];
         if (!it)
@@ -362,6 +386,10 @@ static int ctl_add(struct ts_epoll *ep, struct tsock *k, int fd, const struct ep
     k->epitems = it;
     ep->byfd[fd] = it;
     ep->count++;
+    if (!ep->rt_mixed && ep->rt != k->rt) {
+        ep->rt_mixed = ep->rt != NULL; /* sockets of two runtimes: no direct wait */
+        ep->rt = ep->rt_mixed ? NULL : k->rt;
+    }
     if (item_report(it, (uint32_t)(unsigned short)sock_revents(k)))
         rd_push(ep, it, true);
     return 0;
@@ -485,6 +513,59 @@ static int harvest(struct ts_epoll *ep, struct epoll_event *out, int max)
     return n;
 }
 
+/* Sleep as the runtime's direct waiter (shim.h) until our ready list is not empty, the
+ * instance is closed, or the deadline passes. ep->mu held on entry and on return (let go of
+ * meanwhile). false when that cannot be (mixed runtimes, another direct waiter, a driver without
+ * a descriptor): the caller then sleeps on cond as before. */
+static bool dw_wait(struct ts_epoll *ep, ts_time_t deadline)
+{
+    struct ts_runtime *rt = ep->rt;
+    if (!rt || ep->dw_active)
+        return false;
+    if (ep->dwfd < 0 && (ep->dwfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return false;
+    pthread_mutex_unlock(&ep->mu);
+    bool held = rt_hold(rt), mine = false;
+    ts_time_t next = 0;
+    if (held) {
+        pthread_mutex_lock(&rt->mu);
+        mine = rt_direct_claim(rt, ep->dwfd);
+        if (mine)
+            next = rt_direct_step(rt);
+        pthread_mutex_unlock(&rt->mu);
+    }
+    pthread_mutex_lock(&ep->mu);
+    if (!mine) {
+        if (held)
+            rt_unhold(rt);
+        return false;
+    }
+    ep->dw_active = true;
+    bool ok = true;
+    while (ok && ep->rd_len == 0 && !ep->closed &&
+           (deadline == TS_TIME_NEVER || shim_now() < deadline)) {
+        ep->dw_sleeping = true;
+        pthread_mutex_unlock(&ep->mu);
+        ok = rt_direct_sleep(rt, ep->dwfd, ts_time_min(next, deadline));
+        pthread_mutex_lock(&rt->mu);
+        if (ok && !rt->stopping)
+            next = rt_direct_step(rt);
+        else
+            ok = false;
+        pthread_mutex_unlock(&rt->mu);
+        pthread_mutex_lock(&ep->mu);
+        ep->dw_sleeping = false;
+    }
+    ep->dw_active = false;
+    pthread_mutex_unlock(&ep->mu);
+    pthread_mutex_lock(&rt->mu);
+    rt_direct_release(rt, !ok && !rt->stopping);
+    pthread_mutex_unlock(&rt->mu);
+    rt_unhold(rt);
+    pthread_mutex_lock(&ep->mu);
+    return ok;
+}
+
 static struct timespec deadline_ts(ts_time_t t)
 {
     struct timespec ts = {.tv_sec = (time_t)(t / TS_SEC), .tv_nsec = (long)(t % TS_SEC) * 1000};
@@ -521,6 +602,8 @@ int ts_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeo
         }
         if (timeout == 0 || (deadline != TS_TIME_NEVER && shim_now() >= deadline))
             break;
+        if (dw_wait(ep, deadline))
+            continue;
         ep->waiters++;
         if (deadline == TS_TIME_NEVER) {
             pthread_cond_wait(&ep->cond, &ep->mu);

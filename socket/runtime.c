@@ -26,7 +26,7 @@
 /* Descriptors start at 3 so that they never look like stdin/stdout/stderr to code that mixes
  * them with kernel descriptors in messages; the lowest free one is handed out, as POSIX does. */
 #define FD_FIRST 3
-#define FD_MAX   65536
+#define FD_MAX   (1 << 20) /* 100 000 connections and more (the bench holds 100 000) */
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER; /* nsocks went down */
@@ -150,18 +150,52 @@ static void loop_events(struct ts_runtime *rt, struct ctl *ctl, const struct epo
     }
 }
 
+/* Loop thread, rt->mu held: while an application thread drives the stack in a direct wait (or
+ * did within RT_DD_GRACE), the loop does not watch the driver's fd, so a frame wakes only that
+ * thread. Returns the latest time the loop must look again: RT_DD_GRACE from now (has the
+ * direct waiter gone back to its own work?), or never when the same direct wait has lasted a
+ * whole tick (an idle application: its end wakes the loop, rt_direct_release). */
+static ts_time_t loop_delegate(struct ts_runtime *rt, ts_time_t now, uint64_t *seen)
+{
+    bool deleg = !rt->dd_off && rt->dd_gen > 0 && (rt->dd_held || now - rt->dd_left < RT_DD_GRACE);
+    if (deleg != rt->loop_deleg) {
+        struct epoll_event ev = {.events = deleg ? 0 : EPOLLIN, .data.u64 = RT_EV(RT_EV_DRV, 0, 0)};
+        if (epoll_ctl(rt->epfd, EPOLL_CTL_MOD, rt->drvfd, &ev) == 0)
+            rt->loop_deleg = deleg;
+    }
+    rt->loop_parked = false;
+    if (!rt->loop_deleg)
+        return TS_TIME_NEVER;
+    if (rt->dd_held && rt->dd_gen == *seen) {
+        rt->loop_parked = true;
+        return TS_TIME_NEVER;
+    }
+    *seen = rt->dd_gen;
+    return now + RT_DD_GRACE;
+}
+
+/* One step of the stack. The frames it sends (a burst of data on the ACKs it reads) go to the
+ * link together (driver.h: hold). */
+static ts_time_t rt_step(struct ts_runtime *rt, ts_time_t now)
+{
+    ts_driver_hold(rt->d, true);
+    ts_time_t next = ts_stack_step(rt->s, now);
+    ts_driver_hold(rt->d, false);
+    return next;
+}
+
 static void *loop_main(void *arg)
 {
     struct ts_runtime *rt = arg;
     struct epoll_event ev[32];
+    uint64_t dd_seen = 0;
     tl_loop = rt;
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
-        /* The frames this step sends (a burst of data on the ACKs it reads) go to the link
-         * together (driver.h: hold). */
-        ts_driver_hold(rt->d, true);
-        ts_time_t next = ts_stack_step(rt->s, shim_now());
-        ts_driver_hold(rt->d, false);
+        ts_time_t now = shim_now();
+        ts_time_t next = rt_step(rt, now);
+        if (rt->drvfd >= 0)
+            next = ts_time_min(next, loop_delegate(rt, now, &dd_seen));
         rt->sleep_until = next;
         mir_flush(rt); /* kernel mirrors: once per batch of frames, not once per event */
         struct ctl *ctl = rt->ctl;
@@ -182,6 +216,8 @@ static void *loop_main(void *arg)
         if (ctl)
             ctl_expire(rt, ctl, shim_now());
         pthread_mutex_lock(&rt->mu);
+        if (gone)
+            rt->dd_off = true;
         if (gone && rt->link_down) {
             void (*fn)(void *) = rt->link_down;
             void *a = rt->link_down_arg;
@@ -278,6 +314,75 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- direct wait (shim.h) */
+
+bool rt_hold(struct ts_runtime *rt)
+{
+    bool ok = false;
+    pthread_mutex_lock(&g_mu);
+    for (struct ts_runtime *r = g_runtimes; r; r = r->next) {
+        if (r == rt && !r->dead) {
+            rt->nsocks++; /* ts_runtime_stop waits for it to drop to 0 */
+            ok = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    return ok;
+}
+
+void rt_unhold(struct ts_runtime *rt)
+{
+    pthread_mutex_lock(&g_mu);
+    rt->nsocks--;
+    pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_mu);
+}
+
+bool rt_direct_claim(struct ts_runtime *rt, int wakefd)
+{
+    if (rt->dd_held || rt->dd_off || rt->drvfd < 0 || rt->stopping)
+        return false;
+    rt->dd_held = true;
+    rt->dd_gen++;
+    rt->dd_wakefd = wakefd;
+    rt->st.direct_waits++;
+    return true;
+}
+
+ts_time_t rt_direct_step(struct ts_runtime *rt)
+{
+    rt->st.direct_steps++;
+    ts_time_t next = rt_step(rt, shim_now());
+    mir_flush(rt);
+    return next;
+}
+
+bool rt_direct_sleep(struct ts_runtime *rt, int wakefd, ts_time_t until)
+{
+    struct pollfd p[2] = {{.fd = rt->drvfd, .events = POLLIN}, {.fd = wakefd, .events = POLLIN}};
+    int n = poll(p, 2, ms_until(until));
+    if (n > 0 && (p[1].revents & POLLIN)) {
+        uint64_t v;
+        ssize_t r = read(wakefd, &v, sizeof v);
+        (void)r;
+    }
+    return n <= 0 || !(p[0].revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+void rt_direct_release(struct ts_runtime *rt, bool driver_failed)
+{
+    rt->dd_held = false;
+    rt->dd_wakefd = -1;
+    rt->dd_left = shim_now();
+    if (driver_failed)
+        rt->dd_off = true;
+    if (rt->loop_parked || driver_failed) {
+        rt->loop_parked = false;
+        rt_wake(rt); /* the loop watches the driver again (or sees it failed) */
+    }
+}
+
 void ts_runtime_on_link_down(struct ts_runtime *rt, void (*fn)(void *arg), void *arg)
 {
     pthread_mutex_lock(&rt->mu);
@@ -357,6 +462,11 @@ void ts_runtime_stop(struct ts_runtime *rt)
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
     rt_wake(rt);
+    if (rt->dd_held) { /* a direct waiter polls the driver: it must let go */
+        uint64_t one = 1;
+        ssize_t r = write(rt->dd_wakefd, &one, sizeof one);
+        (void)r;
+    }
     pthread_mutex_unlock(&rt->mu);
     pthread_join(rt->thread, NULL);
 

@@ -57,6 +57,17 @@ struct ts_runtime {
     struct seglog *seg;
     bool seg_on; /* recording (the stack's segment hook is set) */
 
+    /* Direct wait (rt_direct_*): an application thread about to sleep in ts_epoll_wait polls
+     * the driver's fd itself and runs the stack, so that a frame wakes one thread, not the loop
+     * and then the application. rt->mu. */
+    bool dd_held;      /* a thread is in a direct wait (one at a time) */
+    bool dd_off;       /* the driver's fd failed: no more direct waits */
+    uint64_t dd_gen;   /* direct waits begun */
+    ts_time_t dd_left; /* when the last one ended */
+    int dd_wakefd;     /* the waiter's eventfd while dd_held (ts_runtime_stop writes it) */
+    bool loop_deleg;   /* the loop does not watch the driver's fd (someone polls it directly) */
+    bool loop_parked;  /* ...and sleeps with no tick: the direct wait's end must wake it */
+
     struct ts_runtime *next; /* g_mu: every runtime */
     bool dead;               /* g_mu: being stopped; no new sockets */
     size_t nsocks;           /* g_mu: socket objects alive (freed when it drops to 0) */
@@ -167,6 +178,30 @@ enum { RT_EV_WAKE = 1, RT_EV_DRV, RT_EV_CTL_LISTEN, RT_EV_CTL_CLIENT };
 #define RT_EV_GEN(u)  ((uint32_t)((u) >> 32) & 0xffffffu)
 #define RT_EV_IDX(u)  ((uint32_t)(u))
 void rt_wake(struct ts_runtime *rt); /* write the eventfd: the loop re-plans */
+
+/* Direct wait, used by ts_epoll_wait (epoll.c). Two wake-ups per request/response (the loop
+ * thread's, then the application's after a hand-off) cost more than the work itself, so the
+ * application thread that would sleep becomes the one that reads the driver instead:
+ *   rt_hold     no lock: keep rt alive (counted as a socket) while waiting; false when it is
+ *               stopping or gone.
+ *   rt_direct_claim  rt->mu: become the runtime's direct waiter (false: someone else is, the
+ *               driver has no fd, or the runtime is stopping); wakefd wakes it from outside.
+ *   rt_direct_step   rt->mu: feed what the driver holds and run what is due, as the loop does;
+ *               returns the stack's next deadline.
+ *   rt_direct_sleep  no lock: poll the driver's fd and wakefd until one is readable or until;
+ *               false when the driver's fd failed (direct waits then stop for this runtime).
+ *   rt_direct_release rt->mu: end the claim (the loop watches the driver again after
+ *               RT_DD_GRACE without a direct waiter).
+ * The loop thread stops watching the driver's fd while a direct waiter exists, and looks every
+ * RT_DD_GRACE whether one still does, so frames wait at most that long when the application
+ * is busy elsewhere. */
+#define RT_DD_GRACE (1 * TS_MS)
+bool rt_hold(struct ts_runtime *rt);
+void rt_unhold(struct ts_runtime *rt);
+bool rt_direct_claim(struct ts_runtime *rt, int wakefd);
+ts_time_t rt_direct_step(struct ts_runtime *rt);
+bool rt_direct_sleep(struct ts_runtime *rt, int wakefd, ts_time_t until);
+void rt_direct_release(struct ts_runtime *rt, bool driver_failed);
 
 /* ---- runtime_seg.c: transition counts and segment ladders ---- */
 /* rt->mu held: count a state change and put it on its ladder (trace_seq: its trace number). */

@@ -296,9 +296,11 @@ void ts_stat_fmt_sockets(struct ts_sbuf *b, const struct ts_stat_sockets *s, uns
     const char *what = !(flags & TS_STAT_LISTEN)  ? "w/o servers"
                        : !(flags & TS_STAT_CONNS) ? "only servers"
                                                   : "servers and established";
-    ts_sbuf_printf(b, "Active Internet connections (%s)\n", what);
-    ts_sbuf_printf(b,
-                   "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n");
+    if (s->offset == 0) {
+        ts_sbuf_printf(b, "Active Internet connections (%s)\n", what);
+        ts_sbuf_printf(
+            b, "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n");
+    }
     /* Listeners first, as netstat and ss list them. */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < s->ntcp; i++) {
@@ -314,8 +316,43 @@ void ts_stat_fmt_sockets(struct ts_sbuf *b, const struct ts_stat_sockets *s, uns
         row(b, "udp", u->recv_queued, 0, ep(u->laddr, u->lport, l), ep(u->raddr, u->rport, r),
             u->raddr ? "ESTABLISHED" : "");
     }
-    if (s->truncated)
+    if (s->truncated && s->total_tcp)
+        ts_sbuf_printf(b, "# more: offset=%zu of %zu TCP rows\n", s->offset + s->ntcp,
+                       s->total_tcp);
+    else if (s->truncated)
         ts_sbuf_printf(b, "(more sockets exist than were copied)\n");
+}
+
+void ts_stat_fmt_summary(struct ts_sbuf *b, const struct ts_tcp_summary *s)
+{
+    ts_sbuf_printf(b, "tcp entries %zu\n", s->total);
+    for (int st = 1; st < TS_TCP_NSTATES; st++)
+        if (s->state[st])
+            ts_sbuf_printf(b, "  %-12s %zu\n", ts_tcp_state_name((enum ts_tcp_state)st),
+                           s->state[st]);
+    ts_sbuf_printf(b,
+                   "time_wait_compact %zu\nconn_bytes %zu\ntime_wait_bytes %zu\nbuffer_bytes %zu\n"
+                   "buffer_cache_bytes %zu\nhash_bytes %zu\ntimers_running %zu\ntimer_runs %" PRIu64
+                   "\n",
+                   s->time_wait_compact, s->conn_bytes, s->time_wait_bytes, s->buffer_bytes,
+                   s->buffer_cache_bytes, s->hash_bytes, s->timers_running, s->timer_runs);
+}
+
+void ts_stat_fmt_summary_json(struct ts_sbuf *b, const struct ts_tcp_summary *s)
+{
+    ts_sbuf_printf(b, "{\"kind\":\"summary\",\"total\":%zu,\"states\":{", s->total);
+    bool first = true;
+    for (int st = 1; st < TS_TCP_NSTATES; st++) {
+        ts_sbuf_printf(b, "%s\"%s\":%zu", first ? "" : ",",
+                       ts_tcp_state_name((enum ts_tcp_state)st), s->state[st]);
+        first = false;
+    }
+    ts_sbuf_printf(b,
+                   "},\"time_wait_compact\":%zu,\"conn_bytes\":%zu,\"time_wait_bytes\":%zu,"
+                   "\"buffer_bytes\":%zu,\"buffer_cache_bytes\":%zu,\"hash_bytes\":%zu,"
+                   "\"timers_running\":%zu,\"timer_runs\":%" PRIu64 "}",
+                   s->time_wait_compact, s->conn_bytes, s->time_wait_bytes, s->buffer_bytes,
+                   s->buffer_cache_bytes, s->hash_bytes, s->timers_running, s->timer_runs);
 }
 
 static void tcp_json(struct ts_sbuf *b, const struct ts_tcp_info *t)
@@ -365,8 +402,14 @@ static void udp_json(struct ts_sbuf *b, const struct ts_udp_info *u)
 
 void ts_stat_fmt_sockets_json(struct ts_sbuf *b, const struct ts_stat_sockets *s, unsigned flags)
 {
-    ts_sbuf_printf(b, "{\"kind\":\"sockets\",\"now_us\":%" PRIu64 ",\"truncated\":%s,\"tcp\":[",
+    ts_sbuf_printf(b, "{\"kind\":\"sockets\",\"now_us\":%" PRIu64 ",\"truncated\":%s,",
                    (uint64_t)s->now, s->truncated ? "true" : "false");
+    if (s->truncated && s->total_tcp)
+        ts_sbuf_printf(b, "\"offset\":%zu,\"total_tcp\":%zu,\"next_offset\":%zu,\"tcp\":[",
+                       s->offset, s->total_tcp, s->offset + s->ntcp);
+    else
+        ts_sbuf_printf(b, "\"offset\":%zu,\"total_tcp\":%zu,\"next_offset\":null,\"tcp\":[",
+                       s->offset, s->total_tcp);
     bool first = true;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < s->ntcp; i++) {

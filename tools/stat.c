@@ -30,7 +30,7 @@
 #define START_ADVICE "start one, e.g. sudo make run, or build/bin/tapstack-httpd"
 
 struct opts {
-    bool all, listen, tcp, udp, info, stats, cont, json, trace, explain, history;
+    bool all, listen, tcp, udp, info, stats, cont, json, trace, explain, history, full, summary;
     unsigned history_n;
     const char *tap, *control;
 };
@@ -54,7 +54,7 @@ static void usage(void)
 {
     printf(
         "usage: " PROG " [-altuni] [-s] [-c] [--json] [--trace [--explain]] [--history[=N]]\n"
-        "                     [--tap NAME | --control PATH]\n"
+        "                     [--full | --summary] [--tap NAME | --control PATH]\n"
         "Show the sockets of a running tapstack the way netstat -tan shows the kernel's.\n"
         "\n"
         "  -a, --all          listeners too (default, as netstat: connections only)\n"
@@ -67,6 +67,10 @@ static void usage(void)
         "                     snd.una/nxt/wnd, rcv.nxt/wnd, bytes, segments, retransmits\n"
         "  -s, --statistics   the counters, every drop with its reason (-a: zero ones too)\n"
         "  -c, -w, --continuous  refresh every second (Ctrl-C stops)\n"
+        "      --full         every TCP row (by default the first 1000, and a last line\n"
+        "                     '# more: offset=N of TOTAL TCP rows' when there are more)\n"
+        "      --summary      TCP connections counted per state, with their memory (quick\n"
+        "                     with 100 000 connections)\n"
         "      --json         one JSON document (keys: include/tapstack/stat.h)\n"
         "      --trace        follow TCP state changes live, one line each: time, local >\n"
         "                     remote, old -> new, (cause), time spent in the old state\n"
@@ -132,6 +136,10 @@ static const char *long_flag(const char *a, struct opts *o, int *i, int argc, ch
         o->explain = true;
     else if (!strcmp(a, "history"))
         o->history = true;
+    else if (!strcmp(a, "full"))
+        o->full = true;
+    else if (!strcmp(a, "summary"))
+        o->summary = true;
     else if (!strncmp(a, "history=", 8)) {
         char *end;
         long v = strtol(a + 8, &end, 10);
@@ -199,9 +207,10 @@ static void parse(int argc, char **argv, struct opts *o)
             usage_error("unexpected argument '%s'", a);
         }
     }
-    int modes = o->trace + o->history + o->stats;
-    if (modes > 1) {
-        fprintf(stderr, PROG ": pick one of --trace, --history and -s\n");
+    int modes = o->trace + o->history + o->stats + o->summary;
+    if (modes > 1 || (o->full && (modes || o->cont))) {
+        fprintf(stderr, PROG ": pick one of --trace, --history, --summary, --full and -s (-c "
+                             "goes without --full)\n");
         exit(2);
     }
     if (o->explain && !o->trace) {
@@ -539,6 +548,8 @@ static void build_request(const struct opts *o, char *req, size_t cap)
     const char *j = o->json ? " json" : "";
     if (o->stats)
         snprintf(req, cap, "counters%s%s\n", o->all ? " all" : "", j);
+    else if (o->summary)
+        snprintf(req, cap, "summary%s\n", j);
     else if (o->history)
         snprintf(req, cap, "history max=%u%s\n", o->history_n, j);
     else if (o->trace)
@@ -592,6 +603,46 @@ static int follow(struct conn *c, const char *req, const char *path)
     }
 }
 
+/* --full: the table page by page (65 536 rows each), printed as one; JSON: one document per
+ * page, one per line. A page says where the next starts: its last line "# more: offset=N of
+ * ..." (text, not printed) or "next_offset":N (JSON). */
+static int full_table(struct conn *c, const char *req, bool json, const char *path)
+{
+    size_t off = 0;
+    for (;;) {
+        char r2[160];
+        snprintf(r2, sizeof r2, "%.*s offset=%zu max=65536\n", (int)strcspn(req, "\n"), req, off);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m)
+            return 1;
+        int r = request(c, r2, m, path);
+        fclose(m);
+        if (r != 0) {
+            free(text);
+            return r < 0 ? gone(path) : r;
+        }
+        const char *more =
+            json ? strstr(text, "\"next_offset\":") : strstr(text, "# more: offset=");
+        size_t keep = len;
+        unsigned long long next = 0;
+        if (more && !json) {
+            keep = (size_t)(more - text);
+            next = strtoull(more + 15, NULL, 10);
+        } else if (more) {
+            next = strtoull(more + 14, NULL, 10); /* 0 for null: the last page */
+        }
+        fwrite(text, 1, keep, stdout);
+        if (json)
+            fputc('\n', stdout);
+        free(text);
+        if (!more || next <= off)
+            return 0;
+        off = (size_t)next;
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -609,6 +660,8 @@ int main(int argc, char **argv)
     build_request(&o, req, sizeof req);
     if (o.trace)
         return follow(&c, req, path);
+    if (o.full)
+        return full_table(&c, req, o.json, path);
     if (!o.cont) {
         int r = request(&c, req, NULL, path);
         return r < 0 ? gone(path) : r;

@@ -203,6 +203,9 @@ struct ts_runtime_stats {
     uint64_t loop_wakeups;     /* calls that woke the loop thread (its next deadline moved) */
     uint64_t mirror_syncs;     /* kernel mirrors brought up to date (ts_mirror_open) */
     uint64_t mirror_syscalls;  /* system calls that took (a token, a drain, a fill...) */
+    uint64_t direct_waits;     /* ts_epoll_wait sleeps in which the caller polled the driver
+                                * and ran the stack itself instead of the loop thread */
+    uint64_t direct_steps;     /* stack steps those ran */
 };
 void ts_runtime_get_stats(struct ts_runtime *rt, struct ts_runtime_stats *st);
 

@@ -112,14 +112,19 @@ struct ts_stat_sockets {
     size_t ntcp;
     const struct ts_udp_info *udp;
     size_t nudp;
-    bool truncated; /* more existed than were copied */
+    bool truncated;   /* more existed than were copied */
+    size_t offset;    /* a page: the first TCP row's place among those the filter shows */
+    size_t total_tcp; /* how many TCP rows the filter shows in all (0: not known) */
 };
 /* Does the filter show this row? */
 bool ts_stat_show_tcp(const struct ts_tcp_info *t, unsigned flags);
 bool ts_stat_show_udp(const struct ts_udp_info *u, unsigned flags);
-/* netstat's layout: a title line, the column header, listeners first, then the others. */
+/* netstat's layout: a title line, the column header, listeners first, then the others. A page
+ * after the first (offset > 0) has no title or header; a page with more after it ends with
+ * "# more: offset=N of TOTAL TCP rows" (the offset to ask for next). */
 void ts_stat_fmt_sockets(struct ts_sbuf *b, const struct ts_stat_sockets *s, unsigned flags);
-/* {"kind":"sockets","now_us":N,"truncated":B,"tcp":[...],"udp":[...]}: each TCP object has
+/* {"kind":"sockets","now_us":N,"truncated":B,"offset":N,"total_tcp":N,"next_offset":N|null,
+ * "tcp":[...],"udp":[...]}: each TCP object has
  * "id","proto":"tcp","state","state_rfc","local","remote","laddr","lport","raddr","rport",
  * "recv_q","send_q" (netstat's columns), "state_age_us","timer","timer_us","rto_us","srtt_us",
  * "rttvar_us","cwnd","ssthresh","mss_send","mss_recv","snd_una","snd_nxt","snd_wnd","rcv_nxt",
@@ -129,6 +134,13 @@ void ts_stat_fmt_sockets(struct ts_sbuf *b, const struct ts_stat_sockets *s, uns
  * "udp","state" ("ESTABLISHED" when connected, else ""),"local","remote","laddr","lport","raddr",
  * "rport","recv_q","send_q","datagrams". */
 void ts_stat_fmt_sockets_json(struct ts_sbuf *b, const struct ts_stat_sockets *s, unsigned flags);
+
+/* The TCP table's summary (tcp.h): entries per state, compact TIME_WAIT records, memory, timers.
+ * Text: one "name value" line each; JSON: {"kind":"summary","total":N,"states":{"ESTABLISHED":N,
+ * ...},"time_wait_compact":N,"conn_bytes":N,"time_wait_bytes":N,"buffer_bytes":N,
+ * "buffer_cache_bytes":N,"hash_bytes":N,"timers_running":N,"timer_runs":N}. */
+void ts_stat_fmt_summary(struct ts_sbuf *b, const struct ts_tcp_summary *s);
+void ts_stat_fmt_summary_json(struct ts_sbuf *b, const struct ts_tcp_summary *s);
 
 /* Counters: vals[TS_C_COUNT]. Text: "name value  # description", non-zero ones unless all.
  * JSON: {"kind":"counters","counters":{"name":value,...}} (every counter). */

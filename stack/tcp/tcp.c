@@ -317,19 +317,38 @@ struct ts_tcp_conn *tcp_child_new(struct ts_stack *s, struct ts_tcp_conn *l,
     return c;
 }
 
+/* A listener's child list (the accept queue or the held list): append c, take c out. O(1). */
+static void child_list_append(struct ts_tcp_conn **head, struct ts_tcp_conn **tail,
+                              struct ts_tcp_conn *c)
+{
+    c->aq_next = NULL;
+    c->aq_prev = *tail;
+    if (*tail)
+        (*tail)->aq_next = c;
+    else
+        *head = c;
+    *tail = c;
+}
+
+static void child_list_remove(struct ts_tcp_conn **head, struct ts_tcp_conn **tail,
+                              struct ts_tcp_conn *c)
+{
+    if (c->aq_prev)
+        c->aq_prev->aq_next = c->aq_next;
+    else
+        *head = c->aq_next;
+    if (c->aq_next)
+        c->aq_next->aq_prev = c->aq_prev;
+    else
+        *tail = c->aq_prev;
+    c->aq_next = c->aq_prev = NULL;
+}
+
 /* Take c out of its listener's list of children whose final ACK was held back. */
 static void tcp_child_unhold(struct ts_tcp_conn *l, struct ts_tcp_conn *c)
 {
-    struct ts_tcp_conn **pp = &l->listener.held_head, *prev = NULL;
-    for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
-        if (*pp == c) {
-            *pp = c->aq_next;
-            if (l->listener.held_tail == c)
-                l->listener.held_tail = prev;
-            break;
-        }
+    child_list_remove(&l->listener.held_head, &l->listener.held_tail, c);
     c->ack_held = false;
-    c->aq_next = NULL;
 }
 
 void tcp_child_hold(struct ts_tcp_conn *c)
@@ -338,12 +357,7 @@ void tcp_child_hold(struct ts_tcp_conn *c)
     if (!l || c->ack_held || c->in_acceptq)
         return;
     c->ack_held = true;
-    c->aq_next = NULL;
-    if (l->listener.held_tail)
-        l->listener.held_tail->aq_next = c;
-    else
-        l->listener.held_head = c;
-    l->listener.held_tail = c;
+    child_list_append(&l->listener.held_head, &l->listener.held_tail, c);
 }
 
 void tcp_listener_resume(struct ts_stack *s, struct ts_tcp_conn *l)
@@ -365,20 +379,13 @@ void tcp_child_unlink(struct ts_tcp_conn *c)
     if (c->ack_held)
         tcp_child_unhold(l, c);
     if (c->in_acceptq) {
-        struct ts_tcp_conn **pp = &l->listener.aq_head, *prev = NULL;
-        for (; *pp; prev = *pp, pp = &(*pp)->aq_next)
-            if (*pp == c) {
-                *pp = c->aq_next;
-                if (l->listener.aq_tail == c)
-                    l->listener.aq_tail = prev;
-                break;
-            }
+        child_list_remove(&l->listener.aq_head, &l->listener.aq_tail, c);
         l->listener.acceptq_len--;
         c->in_acceptq = false;
     } else {
         l->listener.synq_len--;
     }
-    c->aq_next = NULL;
+    c->aq_next = c->aq_prev = NULL;
     c->parent = NULL;
 }
 
@@ -621,12 +628,7 @@ static void tcp_child_established(struct ts_stack *s, struct ts_tcp_conn *c)
         tcp_child_unhold(l, c); /* (aq_next links the accept queue from now on) */
     l->listener.synq_len--;
     c->in_acceptq = true;
-    c->aq_next = NULL;
-    if (l->listener.aq_tail)
-        l->listener.aq_tail->aq_next = c;
-    else
-        l->listener.aq_head = c;
-    l->listener.aq_tail = c;
+    child_list_append(&l->listener.aq_head, &l->listener.aq_tail, c);
     l->listener.acceptq_len++;
     tcp_notify(l, TS_TCP_EV_ACCEPT | TS_TCP_EV_READABLE);
 }

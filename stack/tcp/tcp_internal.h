@@ -181,7 +181,9 @@ struct ts_tcp_conn {
     } listener;
     /* Child side: the listener that owns us until accept(); NULL once accepted. */
     struct ts_tcp_conn *parent;
-    struct ts_tcp_conn *aq_next; /* in the accept queue, or in the listener's held list */
+    /* In the accept queue, or in the listener's held list: doubly linked, so that a child leaving
+     * from the middle (its ACK came at last, a RST) costs O(1) with 100 000 held. */
+    struct ts_tcp_conn *aq_next, *aq_prev;
     bool in_acceptq;
     bool ack_held; /* in the listener's held list */
 

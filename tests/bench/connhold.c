@@ -1,6 +1,11 @@
 /* connhold: open many TCP connections to one server and hold them idle (the memory row).
  *
- *   connhold -n N [--src ADDR[,ADDR...]] [--open-secs S] [--hold-secs H] HOST PORT
+ *   connhold -n N [--src ADDR[,ADDR...]] [--open-secs S] [--hold-secs H] [--rate R] HOST PORT
+ *
+ * --rate R: start at most R connects per second (default: as fast as 512 in progress allow). A
+ * server whose accept queue overflows drops the final ACK (Linux and tapstack both), and one that
+ * answered with a SYN cookie then forgets the connection while this client, which never sends,
+ * holds it for ever: pacing keeps the count held by both ends the same.
  *
  * Opens N connections with nonblocking connect(), at most 512 in progress at once, spread over
  * the --src addresses (each gets its own ~28 000 ephemeral ports per destination). Stops opening
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
     struct in_addr src[MAX_SRC];
     int nsrc = 0;
     const char *host = NULL, *port = NULL;
+    double rate = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             n = atol(argv[++i]);
@@ -65,6 +71,8 @@ int main(int argc, char **argv)
             open_secs = atof(argv[++i]);
         else if (!strcmp(argv[i], "--hold-secs") && i + 1 < argc)
             hold_secs = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+            rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--src") && i + 1 < argc) {
             char *save = NULL;
             for (char *a = strtok_r(argv[++i], ",", &save); a && nsrc < MAX_SRC;
@@ -82,7 +90,7 @@ int main(int argc, char **argv)
     }
     if (!host || !port || n < 1 || n > 1000000) {
         fprintf(stderr, "usage: connhold -n N [--src ADDR,...] [--open-secs S] [--hold-secs H] "
-                        "HOST PORT\n");
+                        "[--rate R] HOST PORT\n");
         return 2;
     }
     struct rlimit rl = {(rlim_t)n + 64, (rlim_t)n + 64};
@@ -101,9 +109,10 @@ int main(int argc, char **argv)
     static struct pollfd wait[MAX_INFLIGHT]; /* the connects in progress */
     static long which[MAX_INFLIGHT];         /* their index in fds */
     int inflight = 0;
-    double end = now() + open_secs;
+    double t0 = now(), end = t0 + open_secs;
     while ((started < n || inflight > 0) && now() < end) {
-        while (started < n && inflight < MAX_INFLIGHT) {
+        while (started < n && inflight < MAX_INFLIGHT &&
+               (rate <= 0 || started < (long)((now() - t0) * rate) + 1)) {
             int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
             if (fd < 0) {
                 fprintf(stderr, "connhold: socket: %s\n", strerror(errno));

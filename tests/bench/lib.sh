@@ -103,9 +103,85 @@ b_extra_ips() {
     for ((i = 0; i < k; i++)); do B_EXTRA_IPS+=("10.0.0.$((11 + i))"); done
 }
 
+# b_hold_start NS N PORT HOLD_SECS OPEN_SECS: connhold's N connections to $B_STACK_IP:PORT in
+# chunks of at most B_HOLD_CHUNK per process (a process cannot have more descriptors than
+# RLIMIT_NOFILE's hard limit, 20000 on some machines), all over the extra host addresses.
+# Sets B_HOLD_PIDS and B_HOLD_OUTS. b_hold_ready waits for every chunk's "ready" line;
+# b_hold_sum KEY adds KEY over the chunks (opened, held, held_after); b_hold_wait ends them.
+B_HOLD_CHUNK=$(($(ulimit -Hn 2>/dev/null || echo 65536) - 200))
+((B_HOLD_CHUNK > 100000)) && B_HOLD_CHUNK=100000
+B_HOLD_PIDS=() B_HOLD_OUTS=()
+b_hold_start() {
+    local ns=$1 n=$2 port=$3 hold=$4 open=$5 srcs k=0 c rate
+    # Paced: all of them in open - 3 s (at least 1 s), shared by the processes.
+    local chunks=$(((n + B_HOLD_CHUNK - 1) / B_HOLD_CHUNK)) span=$((open > 4 ? open - 3 : 1))
+    rate=$(((n + span - 1) / span / chunks + 1))
+    srcs=$(
+        IFS=,
+        echo "${B_EXTRA_IPS[*]}"
+    )
+    B_HOLD_PIDS=() B_HOLD_OUTS=()
+    while ((n > 0)); do
+        c=$((n < B_HOLD_CHUNK ? n : B_HOLD_CHUNK))
+        n=$((n - c))
+        B_HOLD_OUTS+=("$B_TMP/connhold.$k.out")
+        : >"$B_TMP/connhold.$k.out"
+        ip netns exec "$ns" "$B_TOOLS/connhold" -n "$c" --src "$srcs" --open-secs "$open" \
+            --hold-secs "$hold" --rate "$rate" "$B_STACK_IP" "$port" >"$B_TMP/connhold.$k.out" 2>&1 &
+        B_HOLD_PIDS+=("$!")
+        B_PIDS+=("$!")
+        k=$((k + 1))
+    done
+}
+b_hold_ready() {
+    local i all
+    for _ in $(seq $(($1 * 10 + 100))); do
+        all=1
+        for i in "${!B_HOLD_OUTS[@]}"; do
+            grep -q ready "${B_HOLD_OUTS[$i]}" && continue
+            kill -0 "${B_HOLD_PIDS[$i]}" 2>/dev/null && all=0
+        done
+        ((all)) && return 0
+        sleep 0.1
+    done
+}
+b_hold_sum() {
+    local f v t=0
+    for f in "${B_HOLD_OUTS[@]}"; do
+        v=$(b_kv "$(grep -E "(^| )$1=" "$f" | tail -n 1)" "$1")
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+b_hold_wait() {
+    local p
+    for p in "${B_HOLD_PIDS[@]}"; do
+        wait "$p" 2>/dev/null
+        b_forget "$p"
+    done
+}
+
+# b_tap_wait_established SOCK N SECS: wait (at most SECS) until the tapstack app serving the
+# control socket SOCK has N connections ESTABLISHED (the host's client sees a connection as up
+# before the stack has it accepted when its accept queue is full: the stack holds the final
+# ACK). Prints the last count.
+b_tap_wait_established() {
+    local n=0
+    for _ in $(seq $(($3 * 4))); do
+        n=$("$B_BIN/tapstack-stat" --control "$1" --summary 2>/dev/null | awk '$1 == "ESTABLISHED" { v = $2 } END { print v + 0 }')
+        ((n >= $2)) && break
+        sleep 0.25
+    done
+    echo "$n"
+}
+
 b_tap_setup() {
     B_TNS=ts-bench-tap-$B_TAG
-    "$B_ROOT/tools/tap-setup" --netns "$B_TNS" --name tap0 --host-ip "$B_HOST_IP/24" >/dev/null ||
+    # txqueuelen 10000: the host's connect floods (conn, mem rows) overflow Linux's default
+    # queue of 1000 frames towards the tap while the stack is busy, and every SYN dropped there
+    # costs the client a 1 s retransmission.
+    "$B_ROOT/tools/tap-setup" --netns "$B_TNS" --name tap0 --host-ip "$B_HOST_IP/24" \
+        --txqueuelen 10000 >/dev/null ||
         return 1
     local a
     for a in "${B_EXTRA_IPS[@]}"; do ip -n "$B_TNS" addr add "$a/24" dev tap0; done

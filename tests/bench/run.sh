@@ -27,13 +27,13 @@ done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
-    CONN_SECS=3 RR_SECS=3 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20)) RUN_SECS=3
+    CONN_SECS=3 RR_SECS=3 TW_STEPS=3 TW_STEP=5 AB_N=10000 AB_CAP=30 WRK_SECS=3 BULK=$((256 << 20)) RUN_SECS=3
     TAP_SECS=1 TAP_RUNS=2 LOSS_BYTES=$((10 << 20)) LOSS_CAP=60 MEM_N=${BENCH_CONNS:-1000}
-    MEM_OPEN=10 INPROC_MB=64
+    MEM_OPEN=15 INPROC_MB=64
     # shellcheck disable=SC2034 # (printed by b_machine_line in lib.sh)
     B_QUICK_NOTE=" | QUICK mode (BENCH_QUICK=1): short runs, small sizes"
 else
-    CONN_SECS=10 RR_SECS=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30)) RUN_SECS=10
+    CONN_SECS=10 RR_SECS=10 TW_STEPS=6 TW_STEP=10 AB_N=100000 AB_CAP=90 WRK_SECS=10 BULK=$((1 << 30)) RUN_SECS=10
     TAP_SECS=2 TAP_RUNS=3 LOSS_BYTES=104857600 LOSS_CAP=180 MEM_N=${BENCH_CONNS:-10000}
     MEM_OPEN=15 INPROC_MB=512
 fi
@@ -153,6 +153,64 @@ conn_one() {
     R_NOTE="min1s $(b_kv "$line" min1s), p99 $(b_kv "$line" p99_us) us, max $(b_kv "$line" max_ms) ms, errors $(b_kv "$line" errors)${srv_note:+; $srv_note}"
 }
 
+# ---- 1b. TIME_WAIT over a long connect/close run ----
+# tw_side SIDE: ab without keep-alive (the server closes first, so the server keeps every
+# TIME_WAIT) for TW_STEPS runs of TW_STEP s back to back; after each: req/s, the server's CPU per
+# request, and its TIME_WAIT entries (tapstack: the control socket's summary, with their bytes;
+# kernel: ss). Sets R_TW="rates|cpu_us|tw|tw_bytes" (space-separated lists, one per step).
+tw_side() {
+    local side=$1 ns pid sock=$B_TMP/tw.sock
+    R_TW="|||"
+    if [[ $side == tap ]]; then
+        ns=$B_TNS
+        b_tap_app tapstack-httpd --stats --control "$sock" || return
+        pid=$B_APP_PID
+    else
+        ns=$B_KCNS
+        b_nginx || return
+        pid=$B_SRV_PID
+    fi
+    local i out rate t0 t1 rates="" cpus="" tws="" twb="" n
+    for ((i = 0; i < TW_STEPS; i++)); do
+        t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
+        out=$(ip netns exec "$ns" ab -q -r -s 10 -t "$TW_STEP" -n $((TW_STEP * 40000)) -c 50 "http://$B_STACK_IP/bytes/1024" 2>&1)
+        t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
+        rate=$(awk '/^Requests per second/ { printf "%.0f", $4 }' <<<"$out")
+        n=$(awk '/^Complete requests/ { print $3 }' <<<"$out")
+        rates+="${rate:-n/a} "
+        cpus+="$(awk -v a="${t0:-0}" -v b="${t1:-0}" -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "n/a" }') "
+        if [[ $side == tap ]]; then
+            out=$("$B_BIN/tapstack-stat" --control "$sock" --summary 2>&1)
+            tws+="$(awk '$1 == "TIME_WAIT" { v = $2 } END { print v + 0 }' <<<"$out") "
+            twb+="$(awk '$1 == "time_wait_bytes" { v = $2 } END { print v + 0 }' <<<"$out") "
+        else
+            tws+="$(ip netns exec "$B_KSNS" ss -Htan state time-wait | wc -l) "
+        fi
+    done
+    b_stop "$pid"
+    R_TW="${rates% }|${cpus% }|${tws% }|${twb% }"
+}
+
+group_tw() {
+    local tr tc tt tb kr kc kt
+    tw_side tap
+    IFS='|' read -r tr tc tt tb <<<"$R_TW"
+    tw_side kernel
+    IFS="|" read -r kr kc kt _ <<<"$R_TW"
+    b_log "tw: tapstack req/s [$tr] cpu us/req [$tc] TIME_WAIT [$tt] bytes [$tb] | nginx req/s [$kr] cpu [$kc] TIME_WAIT [$kt]"
+    local secs=$((TW_STEPS * TW_STEP)) first last
+    # last/first, in %: 100 = flat over the run
+    flat() { awk -v a="${1%% *}" -v b="${1##* }" 'BEGIN { if (a + 0 > 0 && b != "n/a") printf "%.0f", b * 100 / a; else print "n/a" }'; }
+    b_row conn "ab -c 50 no keep-alive for ${secs} s (server closes first): req/s of the last ${TW_STEP} s as % of the first" "%" - \
+        "$(flat "$tr")" "$(flat "$kr")" "req/s per ${TW_STEP} s: tapstack-httpd $tr | nginx $kr"
+    b_row conn "  server CPU per request, last ${TW_STEP} s as % of the first" "%" - "$(flat "$tc")" "$(flat "$kc")" \
+        "us of CPU per request per ${TW_STEP} s (utime+stime of the server process; the kernel's softirq work is not in nginx's): tapstack $tc | nginx $kc"
+    last=${tt##* }
+    first=$(awk -v t="$last" -v b="${tb##* }" 'BEGIN { if (t > 0) printf "%.0f", b / t; else print "n/a" }')
+    b_row conn "  TIME_WAIT entries held by the server at the end" "count" - "${last:-n/a}" "${kt##* }" \
+        "after each ${TW_STEP} s: tapstack $tt (compact records, $first bytes each: ${tb##* } bytes in all; 2*MSL = 60 s, cap tcp_max_tw 131072) | kernel (ss state time-wait) $kt"
+}
+
 group_conn() {
     local mode label th
     for mode in fin rst; do
@@ -169,6 +227,7 @@ group_conn() {
                 "$t_stall / $t_syn" "$k_stall / $k_syn" "TcpExtTCPSynRetrans of the client's namespace"
         done
     done
+    group_tw
 }
 
 # ---- 2. 1-byte request/response ----
@@ -406,15 +465,12 @@ group_loss() {
 # ---- 6. memory with idle connections ----
 # mem_side SIDE N: sets R_MEM="rss_idle_kb|rss_with_kb|sock_slab_delta_bytes|opened|held|held_after".
 mem_side() {
-    local side=$1 want=$2 ns pid out srcs
-    srcs=$(
-        IFS=,
-        echo "${B_EXTRA_IPS[*]}"
-    )
+    local side=$1 want=$2 ns pid
     if [[ $side == tap ]]; then
         ns=$B_TNS
         R_MEM="|||||"
-        b_tap_app tapstack-httpd --stats || return
+        b_tap_app tapstack-httpd --stats --max-conns $((want + 100)) --control "$B_TMP/mem.sock" ||
+            return
         pid=$B_APP_PID
     else
         ns=$B_KCNS
@@ -424,28 +480,64 @@ mem_side() {
     fi
     sleep 1
     # The server itself runs under `ip netns exec`, which execs it: $pid is the server.
-    local rss0 rss1 slab0 slab1 line1 line2
+    local rss0 rss1 slab0 slab1
     rss0=$(b_rss_kb "$pid")
     slab0=$(b_sock_slab_bytes)
-    : >"$B_TMP/connhold.out"
-    ip netns exec "$ns" "$B_TOOLS/connhold" -n "$want" --src "$srcs" --open-secs "$MEM_OPEN" \
-        --hold-secs 3 "$B_STACK_IP" 80 >"$B_TMP/connhold.out" 2>&1 &
-    local cpid=$!
-    B_PIDS+=("$cpid")
-    for _ in $(seq $((MEM_OPEN * 10 + 100))); do
-        grep -q ready "$B_TMP/connhold.out" && break
-        kill -0 "$cpid" 2>/dev/null || break
-        sleep 0.1
-    done
+    # tapstack: hold long enough for the server to accept every connection the client has up.
+    local hold=3
+    [[ $side == tap ]] && hold=15
+    b_hold_start "$ns" "$want" 80 "$hold" "$MEM_OPEN"
+    b_hold_ready "$MEM_OPEN"
+    [[ $side == tap ]] && MEM_TAP_EST=$(b_tap_wait_established "$B_TMP/mem.sock" "$(b_hold_sum held)" 12)
     rss1=$(b_rss_kb "$pid")
     slab1=$(b_sock_slab_bytes)
-    wait "$cpid" 2>/dev/null
-    b_forget "$cpid"
-    line1=$(grep ready "$B_TMP/connhold.out")
-    line2=$(grep held_after "$B_TMP/connhold.out")
+    b_hold_wait
     b_stop "$pid"
     [[ $side == tap ]] && MEM_TAP_DROPS="half-open queue full $(b_counter "$B_APP_LOG" tcp_drop_syn_queue_full), no memory $(b_counter "$B_APP_LOG" tcp_drop_no_memory) (final ACKs held, accept queue full: $(b_counter "$B_APP_LOG" tcp_drop_accept_queue_full))"
-    R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_kv "$line1" opened)|$(b_kv "$line1" held)|$(b_kv "$line2" held_after)"
+    R_MEM="$rss0|$rss1|$((slab1 - slab0))|$(b_hold_sum opened)|$(b_hold_sum held)|$(b_hold_sum held_after)"
+}
+
+# rr_held SIDE N: 1-byte request/response on one connection alone, then beside N idle
+# connections held by connhold (to the same echo server). Sets R_RRH="alone|with|held".
+rr_held() {
+    local side=$1 want=$2 ns pid l alone with
+    R_RRH="n/a|n/a|0"
+    if [[ $side == tap ]]; then
+        ns=$B_TNS
+        b_tap_app tapstack-echo-server --max-conns $((want + 100)) --control "$B_TMP/mem.sock" ||
+            return
+        pid=$B_APP_PID
+    else
+        ns=$B_KCNS
+        b_kernel_srv 7 --echo 7 || return
+        pid=$B_SRV_PID
+    fi
+    l=$(ip netns exec "$ns" "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+    alone=$(b_kv "$l" rr)
+    b_hold_start "$ns" "$want" 7 $((RR_SECS + 17)) "$MEM_OPEN"
+    b_hold_ready "$MEM_OPEN"
+    [[ $side == tap ]] && b_tap_wait_established "$B_TMP/mem.sock" "$(b_hold_sum held)" 12 >/dev/null
+    l=$(ip netns exec "$ns" "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+    with=$(b_kv "$l" rr)
+    local held
+    held=$(b_hold_sum held)
+    b_hold_wait
+    b_stop "$pid"
+    R_RRH="${alone:-n/a}|${with:-n/a}|$held"
+}
+
+group_mem_rr() {
+    local ta tw th ka kw kh pct
+    rr_held tap "$MEM_N"
+    IFS='|' read -r ta tw th <<<"$R_RRH"
+    rr_held kernel "$MEM_N"
+    IFS='|' read -r ka kw kh <<<"$R_RRH"
+    b_log "mem rr: tapstack alone $ta with $tw (held $th) | kernel alone $ka with $kw (held $kh)"
+    pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.0f", b * 100 / a; else print "n/a" }'; }
+    b_row mem "1-byte request/response beside $MEM_N held idle connections, ${RR_SECS} s" "round trips/s" higher \
+        "${tw:-n/a}" "${kw:-n/a}" "held by the echo server meanwhile: tapstack ${th:-?}, kernel ${kh:-?} (connhold to port 7); alone just before: tapstack $ta, kernel $ka"
+    b_row mem "  the same as % of its figure alone (no other connection)" "%" - "$(pct "$ta" "$tw")" \
+        "$(pct "$ka" "$kw")" "issue 10's target: within 10% (>= 90)"
 }
 
 group_mem() {
@@ -457,7 +549,7 @@ group_mem() {
     # merged with others: not counted).
     fd=$(($(b_slab_objsize filp) + $(b_slab_objsize dentry)))
     for n in $sizes; do
-        MEM_TAP_DROPS=""
+        MEM_TAP_DROPS="" MEM_TAP_EST=""
         mem_side tap "$n"
         IFS='|' read -r tr0 tr1 tsl to th tha <<<"$R_MEM"
         mem_side kernel "$n"
@@ -473,10 +565,11 @@ group_mem() {
                 "tapstack-httpd (stack + app) vs ksrv --http (a kernel socket's memory is not in the process's RSS)"
         fi
         b_row mem "$n idle connections asked for: held by the server" "count" - "${th:-0}" "${kh:-0}" \
-            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses, ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held 3 s later: ${tha:-?}, ${kha:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
+            "connhold -n $n over ${#B_EXTRA_IPS[@]} host addresses (processes of at most $B_HOLD_CHUNK: RLIMIT_NOFILE; ksrv is bound by it too), ${MEM_OPEN} s to open; opened by the client: tapstack ${to:-?}, kernel ${ko:-?}; still held at the end (tapstack 15 s, kernel 3 s): ${tha:-?}, ${kha:-?}; ESTABLISHED in tapstack when its memory was read: ${MEM_TAP_EST:-?}${MEM_TAP_DROPS:+; tapstack SYN drops: $MEM_TAP_DROPS}"
         b_row mem "  memory per held idle connection, $n asked for" "bytes" lower "$tper" "$kper" \
             "tapstack: growth of tapstack-httpd's RSS ($tr0 -> $tr1 KiB) / held, which includes what refused connections left (TIME_WAIT); kernel: (growth of the TCP and sock_inode_cache slabs (${ksl:-?} B) / 2 [both ends are kernel sockets] + growth of ksrv's RSS ($kr0 -> $kr1 KiB)) / held + $fd B (a file and a dentry)"
     done
+    group_mem_rr
 }
 
 # ---- 7. unmodified programs under tapstack-run ----

@@ -119,6 +119,23 @@ stat_ -lnt
 stat_ -au
 grep -q '^tcp' <<<"$out" && ts_fail "-u shows TCP rows"
 
+# --full lists the same rows as a page (only a few here); --summary counts them per state.
+stat_ -a
+rows_a=$(grep -c '^tcp' <<<"$out")
+stat_ -a --full
+[[ $rc == 0 && $(grep -c '^tcp' <<<"$out") == "$rows_a" && $out != *"# more"* ]] ||
+    ts_fail "--full: exit $rc, $(grep -c '^tcp' <<<"$out") rows (-a: $rows_a): $out"
+stat_ --summary
+[[ $rc == 0 ]] || ts_fail "--summary: exit $rc: $err"
+grep -qE "^tcp entries $rows_a\$" <<<"$out" || ts_fail "--summary total is not $rows_a: $out"
+grep -qE "^  LISTEN +1\$" <<<"$out" && grep -qE "^  CLOSE_WAIT +1\$" <<<"$out" &&
+    grep -qE "^  FIN_WAIT2 +1\$" <<<"$out" || ts_fail "--summary states: $out"
+stat_ --summary --json
+python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); assert d["kind"] == "summary" and d["states"]["LISTEN"] == 1' <<<"$out" ||
+    ts_fail "--summary --json: $out"
+stat_ --full --summary
+[[ $rc == 2 ]] || ts_fail "--full --summary: exit $rc (want 2)"
+
 # -i: internals, with TIME_WAIT's countdown (at most 2*MSL = 10 s).
 stat_ -ai
 grep -A2 -E "$TS_HOST_IP:$P_TW +TIME_WAIT" <<<"$out" >"$TS_TMP/tw.txt"

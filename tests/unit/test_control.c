@@ -253,6 +253,62 @@ START_TEST(test_sockets_shows_listener_and_connection_in_netstat_layout)
 }
 END_TEST
 
+/* Lines of t that are table rows (start with "tcp "). */
+static int rows_in(const char *t)
+{
+    int n = 0;
+    for (const char *p = t; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        n += !strncmp(p, "tcp ", 4);
+    return n;
+}
+
+START_TEST(test_sockets_pages_the_table_and_summary_counts_it)
+{
+    enum { N = 12 };
+    int l = listen_b(80), c[N], s[N];
+    for (int i = 0; i < N; i++)
+        connect_a(80, l, &c[i], &s[i]);
+    /* A page of 5 connections (no listener), then where the next one starts. */
+    char *t = ask("sockets max=5\n");
+    ck_assert_int_eq(rows_in(t), 5);
+    ck_assert_msg(strstr(t, "# more: offset=5 of 12 TCP rows\n"), "%s", t);
+    ck_assert_ptr_nonnull(strstr(t, "Active Internet connections"));
+    free(t);
+    /* A later page has no header; the last has no "more" line. */
+    t = ask("sockets offset=10 max=5\n");
+    ck_assert_int_eq(rows_in(t), 2);
+    ck_assert_ptr_null(strstr(t, "Active Internet connections"));
+    ck_assert_ptr_null(strstr(t, "# more"));
+    free(t);
+    /* Listeners too: 13 rows; JSON says where the next page starts. */
+    t = ask("sockets all max=10 json\n");
+    ck_assert_msg(json_valid(t, strlen(t)), "%s", t);
+    ck_assert_msg(strstr(t, "\"offset\":0,\"total_tcp\":13,\"next_offset\":10"), "%s", t);
+    free(t);
+    t = ask("sockets listen\n");
+    ck_assert_int_eq(rows_in(t), 1);
+    free(t);
+    /* Without max=: up to 1000 rows, so all 12 here. */
+    t = ask("sockets\n");
+    ck_assert_int_eq(rows_in(t), N);
+    free(t);
+    t = ask("summary json\n");
+    ck_assert_msg(json_valid(t, strlen(t)), "%s", t);
+    ck_assert_msg(strstr(t, "\"total\":13,"), "%s", t);
+    ck_assert_msg(strstr(t, "\"ESTABLISHED\":12,"), "%s", t);
+    ck_assert_msg(strstr(t, "\"LISTEN\":1,"), "%s", t);
+    free(t);
+    t = ask("summary\n");
+    ck_assert_msg(strstr(t, "tcp entries 13\n  ESTABLISHED  12\n  LISTEN       1\n"), "%s", t);
+    free(t);
+    for (int i = 0; i < N; i++) {
+        ts_close(c[i]);
+        ts_close(s[i]);
+    }
+    ts_close(l);
+}
+END_TEST
+
 START_TEST(test_trace_and_history_show_the_path_with_causes)
 {
     int l = listen_b(81), c, s;
@@ -736,6 +792,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, test_sockets_shows_listener_and_connection_in_netstat_layout);
+    tcase_add_test(t, test_sockets_pages_the_table_and_summary_counts_it);
     tcase_add_test(t, test_trace_and_history_show_the_path_with_causes);
     tcase_add_test(t, test_follow_streams_changes_as_they_happen);
     tcase_add_test(t, test_garbage_gets_one_error_line_and_the_server_stays);

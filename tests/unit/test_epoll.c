@@ -522,6 +522,57 @@ START_TEST(test_poll_and_epoll_wait_look_only_at_their_own_sockets)
 }
 END_TEST
 
+START_TEST(test_a_waiting_thread_reads_the_driver_itself)
+{
+    /* Direct wait: the thread asleep in ts_epoll_wait polls the link's descriptor and runs the
+     * stack, so the datagram reaches it without the loop thread handing it over. */
+    int ep = ep_new();
+    int u = udp_bound(8031);
+    ep_add(ep, u, EPOLLIN, 7);
+    struct ts_runtime_stats b0, b1;
+    ts_runtime_get_stats(rt_b, &b0);
+    struct waiter w = {.ep = ep};
+    ck_assert_int_eq(pthread_create(&w.t, NULL, wait_one, &w), 0);
+    usleep(50 * 1000);
+    udp_to_b(8031, "x");
+    pthread_join(w.t, NULL);
+    ts_runtime_get_stats(rt_b, &b1);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_uint_eq(w.data, 7);
+    ck_assert_uint_ge(b1.direct_waits - b0.direct_waits, 1);
+    ck_assert_uint_ge(b1.direct_steps - b0.direct_steps, 1);
+    ts_close(u);
+    ts_close(ep);
+}
+END_TEST
+
+START_TEST(test_two_instances_on_one_runtime_both_get_their_events)
+{
+    /* One runtime has one direct waiter at a time: the other instance's thread sleeps on its
+     * condition variable, and is woken by the direct waiter's run of the stack. */
+    int ep1 = ep_new(), ep2 = ep_new();
+    int u1 = udp_bound(8032), u2 = udp_bound(8033);
+    ep_add(ep1, u1, EPOLLIN, 1);
+    ep_add(ep2, u2, EPOLLIN, 2);
+    struct waiter w[2] = {{.ep = ep1}, {.ep = ep2}};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&w[i].t, NULL, wait_one, &w[i]), 0);
+    usleep(50 * 1000);
+    udp_to_b(8033, "b"); /* the second first: whoever drives, both must hear */
+    udp_to_b(8032, "a");
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i].t, NULL);
+    ck_assert_int_eq(w[0].n, 1);
+    ck_assert_uint_eq(w[0].data, 1);
+    ck_assert_int_eq(w[1].n, 1);
+    ck_assert_uint_eq(w[1].data, 2);
+    ts_close(u1);
+    ts_close(u2);
+    ts_close(ep1);
+    ts_close(ep2);
+}
+END_TEST
+
 START_TEST(test_send_and_recv_do_not_poll_the_whole_stack)
 {
     int c[20], s[20];
@@ -568,6 +619,8 @@ static Suite *epoll_suite(void)
     tcase_add_test(t, test_maxevents_bounds_each_call_and_every_ready_socket_comes_round);
     tcase_add_test(t, test_wait_timeout_waits_at_least_that_long);
     tcase_add_test(t, test_two_threads_waiting_get_one_event_each);
+    tcase_add_test(t, test_a_waiting_thread_reads_the_driver_itself);
+    tcase_add_test(t, test_two_instances_on_one_runtime_both_get_their_events);
     tcase_add_test(t, test_closing_the_instance_wakes_its_waiters_with_ebadf);
     tcase_add_test(t, test_ts_poll_sees_an_instance_readable_while_it_has_events);
     tcase_add_test(t, test_kernel_fd_is_readable_exactly_while_events_wait);

@@ -150,8 +150,8 @@ START_TEST(test_sockets_json_is_valid_with_stable_keys)
     /* No sockets at all: still one valid document. */
     struct ts_stat_sockets none = {.now = 1};
     ts_stat_fmt_sockets_json(&b, &none, 0);
-    ck_assert_str_eq(b.p, "{\"kind\":\"sockets\",\"now_us\":1,\"truncated\":false,\"tcp\":[],"
-                          "\"udp\":[]}");
+    ck_assert_str_eq(b.p, "{\"kind\":\"sockets\",\"now_us\":1,\"truncated\":false,\"offset\":0,"
+                          "\"total_tcp\":0,\"next_offset\":null,\"tcp\":[],\"udp\":[]}");
     ts_sbuf_free(&b);
 }
 END_TEST
