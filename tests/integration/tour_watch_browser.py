@@ -3,7 +3,7 @@
 inside the tour's namespace while the tour runs. Two watchers at once, each asserting what it saw:
 
   the endpoints, polled every 0.2 s with urllib (as curl would): while step 2's stack serves, its
-    /api/connections shows the host's connection to port 80 (SYN_RECV or ESTABLISHED), its
+    /api/connections shows the host's connection to port 80 (in whatever state a poll finds it), its
     transitions have LISTEN -> SYN_RECV (rcvd SYN) and SYN_RECV -> ESTABLISHED for it, and its
     ladder has the SYN in, the SYN-ACK out and the ACK in (recorded from the stack's start);
     then step 3's stack answers at the same address with another "instance", its trace starts at
@@ -144,8 +144,10 @@ def main():
     for want in (("LISTEN", "SYN_RECV", "rcvd SYN"), ("SYN_RECV", "ESTABLISHED", "rcvd ACK of SYN")):
         if want not in chain2:
             fail(f"step 2: no {want[0]} -> {want[1]} ({want[2]}) for port {p2}: {chain2}")
-    if not a["states"].get(p2, set()) & {"SYN_RECV", "ESTABLISHED"}:
-        fail(f"step 2: /api/connections never showed port {p2} in SYN_RECV or ESTABLISHED: {a['states']}")
+    # Which states a poll catches depends on the machine's speed (a loaded one may first see the
+    # connection in FIN_WAIT1); the transitions above prove the states, this that the table has it.
+    if not a["states"].get(p2):
+        fail(f"step 2: /api/connections never showed the connection of port {p2}: {a['states']}")
     lad = [(i["dir"], i["flags"]) for i in (a["ladder"] or []) if i["kind"] == "segment"]
     if lad[:3] != [("in", "SYN"), ("out", "SYN,ACK"), ("in", "ACK")]:
         fail(f"step 2: the ladder does not begin SYN in, SYN,ACK out, ACK in: {lad}")
