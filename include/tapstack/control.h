@@ -36,10 +36,14 @@
  * Commands (words in any order; `json` makes the body one JSON document, see stat.h):
  *     hello                              protocol version, program, pid, uid, tap name, address,
  *                                        uptime and the control socket's own counters
- *     sockets [tcp] [udp] [listen] [all] [info] [json]
+ *     sockets [tcp] [udp] [listen] [all] [info] [offset=N] [max=M] [json]
  *                                        the socket table in netstat -tan's layout: TCP and UDP
  *                                        unless tcp/udp narrows it; connections only, listeners
- *                                        only (listen) or both (all); info adds internals
+ *                                        only (listen) or both (all); info adds internals. One
+ *                                        page: M TCP rows (default 1000) from row N, ending with
+ *                                        "# more: offset=N of TOTAL TCP rows" when more follow
+ *     summary [json]                     TCP connections per state, the compact TIME_WAIT
+ *                                        records, their memory and the running timers
  *     counters [all] [json]              non-zero counters (all: every one), with descriptions
  *     trace [since=N] [max=M] [explain] [json]
  *                                        the recorded events numbered after N (default 0: all
