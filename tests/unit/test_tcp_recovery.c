@@ -296,10 +296,10 @@ START_TEST(test_dsack_of_the_only_retransmission_undoes_the_cwnd_reduction)
 END_TEST
 
 /* Once the connection has met loss (a recovery set ssthresh), the PTO's floor beyond 2 SRTT is
- * 0.25 ms instead of Linux's 2 ms tick: a silent tail after the recovery is probed at
- * 20 + 2 SRTT (20 ms) + 0.25 ms + the flight's 6 us on the wire, where the test above, on a
+ * 0.1 ms instead of Linux's 2 ms tick: a silent tail after the recovery is probed at
+ * 20 + 2 SRTT (20 ms) + 0.1 ms + the flight's 6 us on the wire, where the test above, on a
  * connection without loss, waits 2 SRTT + 2 ms. */
-START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_quarter_millisecond)
+START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond)
 {
     struct tf f;
     setup(&f, 65535);
@@ -313,8 +313,8 @@ START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_quarter_millisecond)
                   "20 > 10001:11001\n"
                   "20 > 11001:12001\n"
                   "20 > 12001:13001\n"
-                  "40.2 > none\n"
-                  "40.256 > 12001:13001\n");
+                  "40.05 > none\n"
+                  "40.106 > 12001:13001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
     tf_check_invariants(&f);
     tf_free(&f);
@@ -362,7 +362,7 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc, test_no_tail_loss_probe_while_the_receivers_window_holds_the_flight);
     tcase_add_test(tc, test_dsack_of_the_only_retransmission_undoes_the_cwnd_reduction);
     tcase_add_test(tc, test_duplicate_segment_answered_with_a_dsack_block);
-    tcase_add_test(tc, test_probe_after_a_recovery_waits_2srtt_and_a_quarter_millisecond);
+    tcase_add_test(tc, test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond);
     suite_add_tcase(s, tc);
     return s;
 }
