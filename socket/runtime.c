@@ -104,6 +104,25 @@ static int ms_until(ts_time_t deadline)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Wait for the loop's descriptors until the deadline, to the microsecond where the kernel
+ * has epoll_pwait2 (5.11): the stack's timers at sub-millisecond round trips (RACK's
+ * reordering timer, the loss probe) are due in tens or hundreds of microseconds, and
+ * epoll_wait's whole milliseconds (rounded up) made each of them a millisecond or two of
+ * silence on the link. */
+static int loop_wait(struct ts_runtime *rt, struct epoll_event *ev, int max, ts_time_t deadline)
+{
+    static bool no_pwait2;
+    if (!no_pwait2 && deadline != TS_TIME_NEVER) {
+        ts_time_t now = shim_now(), d = deadline > now ? deadline - now : 0;
+        struct timespec ts = {.tv_sec = (time_t)(d / TS_SEC), .tv_nsec = (long)(d % TS_SEC) * 1000};
+        int n = epoll_pwait2(rt->epfd, ev, max, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        no_pwait2 = true;
+    }
+    return epoll_wait(rt->epfd, ev, max, ms_until(deadline));
+}
+
 /* Set in the loop thread: a state change made by the loop itself needs no wake-up. */
 static _Thread_local const struct ts_runtime *tl_loop;
 
@@ -206,11 +225,10 @@ static void *loop_main(void *arg)
             ctl_flush_followers(rt, ctl);
             next = ts_time_min(next, ctl_deadline(ctl));
         }
-        int timeout = ms_until(next);
         /* A driver without a descriptor can only be polled: look at it every few ms. */
-        if (rt->drvfd < 0 && (timeout < 0 || timeout > 5))
-            timeout = 5;
-        int n = epoll_wait(rt->epfd, ev, (int)(sizeof ev / sizeof ev[0]), timeout);
+        if (rt->drvfd < 0)
+            next = ts_time_min(next, shim_now() + 5 * TS_MS);
+        int n = loop_wait(rt, ev, (int)(sizeof ev / sizeof ev[0]), next);
         bool gone = false;
         loop_events(rt, ctl, ev, n, &gone);
         if (ctl)

@@ -295,6 +295,32 @@ START_TEST(test_dsack_of_the_only_retransmission_undoes_the_cwnd_reduction)
 }
 END_TEST
 
+/* Once the connection has met loss (a recovery set ssthresh), the PTO's floor beyond 2 SRTT is
+ * 0.1 ms instead of Linux's 2 ms tick: a silent tail after the recovery is probed at
+ * 20 + 2 SRTT (20 ms) + 0.1 ms + the flight's 6 us on the wire, where the test above, on a
+ * connection without loss, waits 2 SRTT + 2 ms. */
+START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, TEN_OUT);
+    tf_script(&f, "10 < ack 1 sack 1001:2001\n"
+                  "10 < ack 1 sack 1001:3001\n"
+                  "10 < ack 1 sack 1001:4001\n"
+                  "10 > 1:1001\n"
+                  "10.2 < ack 10001\n"
+                  "20 write 3000\n"
+                  "20 > 10001:11001\n"
+                  "20 > 11001:12001\n"
+                  "20 > 12001:13001\n"
+                  "40.05 > none\n"
+                  "40.106 > 12001:13001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
 /* A duplicate of data received is answered at once with a D-SACK (RFC 2883 4) for it, once. */
 START_TEST(test_duplicate_segment_answered_with_a_dsack_block)
 {
@@ -336,6 +362,7 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc, test_no_tail_loss_probe_while_the_receivers_window_holds_the_flight);
     tcase_add_test(tc, test_dsack_of_the_only_retransmission_undoes_the_cwnd_reduction);
     tcase_add_test(tc, test_duplicate_segment_answered_with_a_dsack_block);
+    tcase_add_test(tc, test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond);
     suite_add_tcase(s, tc);
     return s;
 }
