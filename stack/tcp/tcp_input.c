@@ -836,12 +836,26 @@ static bool tcp_process_text(struct ts_stack *s, struct ts_tcp_conn *c, struct t
     return true;
 }
 
+/* When the ACK of an in-order FIN goes. In FIN-WAIT-1/2 at once: our own close waits on it. In
+ * SYN-RECEIVED and ESTABLISHED (to CLOSE-WAIT) it waits for the delayed-ACK timer, as Linux's
+ * does (RFC 1122 4.2.3.2 lets an ACK wait, under 0.5 s): the application usually answers a
+ * moment later with its own FIN, which then carries the ACK, one segment instead of two. An ACK
+ * the segment's text already owes (quick ACK, a filled hole) still goes at once. */
+static void tcp_fin_ack_plan(struct ts_stack *s, struct ts_tcp_conn *c)
+{
+    bool to_close_wait = c->state == TS_TCP_ESTABLISHED || c->state == TS_TCP_SYN_RECV;
+    if (!to_close_wait)
+        c->ack_now = true;
+    else if (!c->ack_now && c->timers.delack == TS_TIME_NEVER)
+        c->timers.delack = s->now + TCP_DELACK;
+}
+
 /* The FIN, once it is next in sequence: the state it leads to (RFC 9293 3.10.7.4 eighth). */
 static void tcp_fin_in_order(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     c->rcv.nxt++;
     c->rcv.fin_rcvd = true;
-    c->ack_now = true;
+    tcp_fin_ack_plan(s, c);
     c->rcv.ooo_fin = false;
     if (c->rcv.nooo > 0) {
         /* RFC 9293 3.10.7.4 eighth: the FIN ends the stream; what a peer queued beyond it

@@ -337,6 +337,8 @@ START_TEST(test_server_close_first_puts_server_in_time_wait)
     ts_tcp_close(f.cb, f.n.now);
     ck_assert(run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
     ck_assert_int_eq(ts_tcp_state(f.ca), TS_TCP_CLOSE_WAIT);
+    /* The client's app takes its time: its delayed ACK of the FIN goes alone (FIN_WAIT2). */
+    th_run(&f.n, 100 * TS_MS);
     ts_tcp_close(f.ca, f.n.now);
     th_run(&f.n, 1 * TS_SEC);
     enum ts_tcp_state server[] = {TS_TCP_LISTEN,    TS_TCP_SYN_RECV,  TS_TCP_ESTABLISHED,
@@ -348,6 +350,26 @@ START_TEST(test_server_close_first_puts_server_in_time_wait)
     ts_tcp_close(f.l, f.n.now);
     th_run(&f.n, 61 * TS_SEC);
     ck_assert_uint_eq(ts_tcp_table(f.n.b, NULL, 0, f.n.now), 0);
+    th_net_free(&f.n);
+}
+END_TEST
+
+/* The client's app closes as soon as it reads the end: its FIN carries the ACK of the server's
+ * FIN (held by the delayed-ACK timer, as Linux does), so the server goes from FIN_WAIT1 straight
+ * to TIME_WAIT and the close takes three segments, not four. */
+START_TEST(test_prompt_close_after_peer_fin_sends_one_fin_ack_not_two_segments)
+{
+    struct fixture f;
+    connect_pair(&f);
+    uint64_t tx0 = ts_stack_counter(f.n.a, TS_C_TCP_TX);
+    ts_tcp_close(f.cb, f.n.now);
+    ck_assert(run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
+    ts_tcp_close(f.ca, f.n.now);
+    th_run(&f.n, 1 * TS_SEC);
+    ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_TX) - tx0, 1); /* FIN|ACK, nothing else */
+    enum ts_tcp_state server[] = {TS_TCP_LISTEN, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED,
+                                  TS_TCP_FIN_WAIT1, TS_TCP_TIME_WAIT};
+    assert_states(&f.tb, 80, f.aport, server, 5);
     th_net_free(&f.n);
 }
 END_TEST
@@ -630,6 +652,7 @@ static Suite *tcp_basic_suite(void)
     tcase_add_test(tc, test_two_megabytes_each_way_survive_loss_duplication_reordering_corruption);
     tcase_add_test(tc, test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_ack);
     tcase_add_test(tc, test_server_close_first_puts_server_in_time_wait);
+    tcase_add_test(tc, test_prompt_close_after_peer_fin_sends_one_fin_ack_not_two_segments);
     tcase_add_test(tc, test_syn_to_closed_port_gets_rst_with_ack_of_syn_plus_one);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_before_the_rto);
     tcase_add_test(tc, test_time_wait_records_do_not_count_against_tcp_max_conns);

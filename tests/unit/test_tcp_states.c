@@ -118,6 +118,14 @@ static void syn_recv(struct tf *f)
     tf_syn_received(f);
 }
 
+/* CLOSE_WAIT a moment after the peer's FIN: its ACK not sent yet (the delayed-ACK timer runs). */
+static void close_wait_unacked(struct tf *f)
+{
+    tf_establish(f);
+    tf_send_fin(f);
+    tf_expect_nothing(f);
+}
+
 /* SYN_RECV from SYN_SENT: the peer's SYN crossed ours (RFC 9293 3.5 figure 8). */
 static void syn_recv_active(struct tf *f)
 {
@@ -226,9 +234,10 @@ static const struct row state_table[] = {
     ROW("ESTABLISHED, shutdown (write side): FIN, FIN_WAIT1", tf_establish, ESTABLISHED,
         USER_RET(APP_SHUTDOWN, 0, 0), SND(FIN | ACK, STACK_NXT, PEER_NXT), FIN_WAIT1,
         "app shutdown"),
-    ROW("ESTABLISHED, rcv FIN: ACK, CLOSE_WAIT", tf_establish, ESTABLISHED,
-        RCV(FIN | ACK, PEER_NXT, STACK_NXT), SND(ACK, STACK_NXT, PEER_NXT + 1), CLOSE_WAIT,
-        "rcvd FIN"),
+    /* The ACK of the FIN waits for the delayed-ACK timer (as Linux's), so that the app's own
+     * FIN can carry it: the two rows after the next. */
+    ROW("ESTABLISHED, rcv FIN: CLOSE_WAIT, its ACK delayed", tf_establish, ESTABLISHED,
+        RCV(FIN | ACK, PEER_NXT, STACK_NXT), NOTHING, CLOSE_WAIT, "rcvd FIN"),
     ROW("FIN_WAIT1, rcv ACK of FIN: FIN_WAIT2", tf_fin_wait1, FIN_WAIT1,
         RCV(ACK, PEER_NXT, STACK_NXT), NOTHING, FIN_WAIT2, "rcvd ACK of FIN"),
     ROW("FIN_WAIT1, rcv FIN (simultaneous close): ACK, CLOSING", tf_fin_wait1, FIN_WAIT1,
@@ -242,6 +251,11 @@ static const struct row state_table[] = {
         "rcvd FIN"),
     ROW("CLOSE_WAIT, CLOSE: FIN, LAST_ACK", tf_close_wait, CLOSE_WAIT, USER(APP_CLOSE),
         SND(FIN | ACK, STACK_NXT, PEER_NXT), LAST_ACK, "app close"),
+    ROW("CLOSE_WAIT, 40 ms after the FIN: the delayed ACK", close_wait_unacked, CLOSE_WAIT,
+        TIMEOUT(40 * TS_MS), SND(ACK, STACK_NXT, PEER_NXT), CLOSE_WAIT, NULL),
+    ROW("CLOSE_WAIT, CLOSE before the delayed ACK: one FIN carries the ACK, LAST_ACK",
+        close_wait_unacked, CLOSE_WAIT, USER(APP_CLOSE), SND(FIN | ACK, STACK_NXT, PEER_NXT),
+        LAST_ACK, "app close"),
     ROW("CLOSING, rcv ACK of FIN: TIME_WAIT", tf_closing, CLOSING, RCV(ACK, PEER_NXT, STACK_NXT),
         NOTHING, TIME_WAIT, "rcvd ACK of FIN"),
     ROW("LAST_ACK, rcv ACK of FIN: CLOSED", tf_last_ack, LAST_ACK, RCV(ACK, PEER_NXT, STACK_NXT),
@@ -292,8 +306,8 @@ static const struct row state_table[] = {
         RCV(RST, PEER_NXT, 0), NOTHING, CLOSED, "rcvd RST"),
     ROW("SYN_RECV, rcv RST in window not at RCV.NXT: challenge ACK", syn_recv, SYN_RECV,
         RCV(RST, PEER_NXT + 10, 0), SND(ACK, STACK_NXT, PEER_NXT), SYN_RECV, NULL),
-    ROW_TRACE("SYN_RECV, rcv ACK of SYN with FIN: ACK, CLOSE_WAIT", syn_recv, SYN_RECV,
-              RCV(FIN | ACK, PEER_NXT, STACK_NXT), SND(ACK, STACK_NXT, PEER_NXT + 1), CLOSE_WAIT,
+    ROW_TRACE("SYN_RECV, rcv ACK of SYN with FIN: CLOSE_WAIT, its ACK delayed", syn_recv, SYN_RECV,
+              RCV(FIN | ACK, PEER_NXT, STACK_NXT), NOTHING, CLOSE_WAIT,
               "SYN_RECV -> ESTABLISHED (rcvd ACK of SYN); ESTABLISHED -> CLOSE_WAIT (rcvd FIN)"),
     ROW("SYN_RECV, RTO (1 s): SYN-ACK again", syn_recv, SYN_RECV, TIMEOUT(TS_SEC),
         SND(SYN | ACK, STACK_ISS, PEER_NXT), SYN_RECV, NULL),

@@ -16,8 +16,10 @@ not close the connection. tapstack holds back the frames it sends for 0.6 s agai
     sock_result
     sock "recv"
     sock 'send HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nhello, curl!\r\n'
-    para "curl reads the answer and exits: the host's kernel sends its FIN. tapstack acknowledges
-it at once (the ACK reaches the host 0.6 s later) and tells its application: end of stream."
+    para "curl reads the answer and exits: the host's kernel sends its FIN. tapstack tells its
+application (end of stream) and acknowledges the FIN after its delayed-ACK timer, 40 ms, as Linux
+does: an application that closed at once would have sent its own FIN with the ACK on it, one
+segment instead of two. The ACK reaches the host 0.6 s later."
     wait_trace 'ESTABLISHED -> CLOSE_WAIT \(rcvd FIN\)'
     wait_host FIN-WAIT-1
     show fin
