@@ -74,6 +74,7 @@ void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack)
     c->cc.recover = c->snd.max;
     c->cc.in_recovery = true;
     c->tlp_out = false;
+    c->tlp_patience = 0; /* a real loss: silence may be loss again */
     c->una_rxt_count = 0;
     c->rtt.timing = false;
     c->rtt.karn_blocked = true;

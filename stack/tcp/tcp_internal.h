@@ -345,7 +345,11 @@ struct ts_tcp_conn {
     ts_time_t tlp_sent;  /* when the latest probe of the flight left */
     uint32_t tlp_una;    /* snd.una then */
     unsigned tlp_probes; /* probes of this flight (more only while nothing at all is heard) */
-    ts_time_t last_rx;   /* for keepalive idle */
+    /* The PTO is doubled this many times: probes the receiver answered with a D-SACK (it had the
+     * data; its ACK was late, not lost). Back to 0 at the next real loss (tcp_recovery.c). */
+    uint8_t tlp_patience;
+    uint32_t tlp_dsacked; /* tlp_high of the last probe counted so (once per probe) */
+    ts_time_t last_rx;    /* for keepalive idle */
 
     /* ACK policy. */
     bool ack_now;

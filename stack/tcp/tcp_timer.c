@@ -499,6 +499,7 @@ static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t 
         c->retx_start = now;
     c->retries++;
     c->tlp_out = false;
+    c->tlp_patience = 0;
     c->timers.tlp = TS_TIME_NEVER;
     c->timers.reo = TS_TIME_NEVER;
     ts_count(s, TS_C_TCP_RTO);

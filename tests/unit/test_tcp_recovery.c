@@ -147,11 +147,10 @@ START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
 }
 END_TEST
 
-/* Nothing at all comes back, not even for the probe: it is sent again after twice the PTO, then
- * after twice that, and so on while the next probe would come before the RTO (200 ms after the
- * last probe), which then takes over: four probes here, with a 10 ms RTT (PTO = 2 SRTT + 2 ms +
- * the flight's 5 us on the wire). Any ACK would end the probing (test below). */
-START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
+/* On a connection that has met no loss, nothing comes back, not even for the probe: one probe
+ * per flight (RFC 8985 7.2), then the RTO, 200 ms after it. Silence there is most often a
+ * receiver that answers late (a slow reader), not loss. */
+START_TEST(test_unanswered_probe_on_a_clean_connection_is_not_repeated_the_rto_follows)
 {
     struct tf f;
     setup(&f, 65535);
@@ -160,16 +159,72 @@ START_TEST(test_unanswered_probe_repeated_with_backoff_then_the_rto)
                   "0 > 1001:2001\n"
                   "0 > 2001:3001\n"
                   "22.005 > 2001:3001\n"
-                  "65.9 > none\n"
-                  "66.015 > 2001:3001\n"
-                  "153.9 > none\n"
-                  "154.035 > 2001:3001\n"
-                  "329.9 > none\n"
-                  "330.075 > 2001:3001\n"
-                  "529.9 > none\n"
-                  "530.075 > 1:1001\n");
+                  "221.9 > none\n"
+                  "222.005 > 1:1001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* Once the connection has met loss (a recovery here), nothing at all coming back, not even for
+ * the probe, is likely loss again: the probe is sent again after twice the PTO, then after twice
+ * that, and so on while the next probe would come before the RTO (200 ms after the last probe),
+ * which then takes over: four probes (PTO = 2 SRTT + 0.1 ms + the flight's time on the wire,
+ * SRTT ~10 ms), then the RTO. Any ACK would end the probing (test below). */
+START_TEST(test_unanswered_probe_after_a_loss_repeated_with_backoff_then_the_rto)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, TEN_OUT);
+    tf_script(&f, "10 < ack 1 sack 1001:2001\n"
+                  "10 < ack 1 sack 1001:3001\n"
+                  "10 < ack 1 sack 1001:4001\n"
+                  "10 > 1:1001\n"
+                  "10.2 < ack 10001\n"
+                  "20 write 3000\n"
+                  "20 > 10001:11001\n"
+                  "20 > 11001:12001\n"
+                  "20 > 12001:13001\n"
+                  "40.106 > 12001:13001\n"
+                  "80.215 > none\n"
+                  "80.315 > 12001:13001\n"
+                  "160.635 > none\n"
+                  "160.735 > 12001:13001\n"
+                  "321.475 > none\n"
+                  "321.575 > 12001:13001\n"
+                  "521.475 > none\n"
+                  "521.575 > 10001:11001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 4);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* The receiver answers a probe with a D-SACK: it had the segment, its ACK was late (a slow
+ * reader's receiver holds its ACKs while its buffer fills). The next flight's probe waits twice
+ * the PTO: 40 + 2 x 22.005 ms, where the first one came after 22.005 ms (without the doubling:
+ * at 62.005). */
+START_TEST(test_probe_answered_by_a_dsack_doubles_the_next_pto)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 write 3000\n"
+                  "0 > 1:1001\n"
+                  "0 > 1001:2001\n"
+                  "0 > 2001:3001\n"
+                  "22.005 > 2001:3001\n"
+                  "32 < ack 3001 sack 2001:3001\n"
+                  "40 write 3000\n"
+                  "40 > 3001:4001\n"
+                  "40 > 4001:5001\n"
+                  "40 > 5001:6001\n"
+                  "83.9 > none\n"
+                  "84.01 > 5001:6001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 2);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DSACK_RX), 1);
     tf_check_invariants(&f);
     tf_free(&f);
 }
@@ -355,8 +410,10 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc,
                    test_rack_sends_nothing_when_the_reordered_segment_arrives_within_the_window);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_after_2srtt);
-    tcase_add_test(tc, test_unanswered_probe_repeated_with_backoff_then_the_rto);
+    tcase_add_test(tc, test_unanswered_probe_on_a_clean_connection_is_not_repeated_the_rto_follows);
+    tcase_add_test(tc, test_unanswered_probe_after_a_loss_repeated_with_backoff_then_the_rto);
     tcase_add_test(tc, test_sack_of_the_probe_ends_probing_and_rack_repairs_below_it);
+    tcase_add_test(tc, test_probe_answered_by_a_dsack_doubles_the_next_pto);
     tcase_add_test(tc, test_tail_loss_probe_carries_the_fin_after_shutdown);
     tcase_add_test(tc, test_tail_loss_probe_of_a_lone_fin_waits_the_delayed_ack_allowance);
     tcase_add_test(tc, test_no_tail_loss_probe_while_the_receivers_window_holds_the_flight);
