@@ -193,6 +193,20 @@ static ts_time_t loop_delegate(struct ts_runtime *rt, ts_time_t now, uint64_t *s
     return now + RT_DD_GRACE;
 }
 
+/* Loop thread, rt->mu not held: true when it should not take the lock now, because a direct
+ * waiter holds it (the loop watches the driver only through that waiter, loop_delegate). On
+ * false the loop may already hold the lock (rt->loop_locked: the try succeeded). */
+static bool loop_stand_aside(struct ts_runtime *rt)
+{
+    if (!rt->loop_deleg)
+        return false; /* written by this thread only */
+    if (pthread_mutex_trylock(&rt->mu) == 0) {
+        rt->loop_locked = true;
+        return false;
+    }
+    return __atomic_load_n(&rt->dd_held, __ATOMIC_ACQUIRE);
+}
+
 /* One step of the stack. The frames it sends (a burst of data on the ACKs it reads) go to the
  * link together (driver.h: hold). */
 static ts_time_t rt_step(struct ts_runtime *rt, ts_time_t now)
@@ -233,7 +247,19 @@ static void *loop_main(void *arg)
         loop_events(rt, ctl, ev, n, &gone);
         if (ctl)
             ctl_expire(rt, ctl, shim_now());
-        pthread_mutex_lock(&rt->mu);
+        while (!gone && loop_stand_aside(rt)) {
+            /* The direct waiter is stepping the stack (it holds the lock): it runs the timers
+             * too, so look again a grace later rather than queue for the lock. Measured on a
+             * 1 GiB download: the loop's waits for the lock were 4 700 futex calls a second,
+             * each paid for by the stepping thread as well. */
+            n = loop_wait(rt, ev, (int)(sizeof ev / sizeof ev[0]), shim_now() + RT_DD_GRACE);
+            loop_events(rt, ctl, ev, n, &gone);
+            if (ctl)
+                ctl_expire(rt, ctl, shim_now());
+        }
+        if (!rt->loop_locked)
+            pthread_mutex_lock(&rt->mu);
+        rt->loop_locked = false;
         if (gone)
             rt->dd_off = true;
         if (gone && rt->link_down) {
@@ -361,7 +387,7 @@ bool rt_direct_claim(struct ts_runtime *rt, int wakefd)
 {
     if (rt->dd_held || rt->dd_off || rt->drvfd < 0 || rt->stopping)
         return false;
-    rt->dd_held = true;
+    __atomic_store_n(&rt->dd_held, true, __ATOMIC_RELEASE); /* read unlocked: loop_stand_aside */
     rt->dd_gen++;
     rt->dd_wakefd = wakefd;
     rt->st.direct_waits++;
@@ -390,7 +416,7 @@ bool rt_direct_sleep(struct ts_runtime *rt, int wakefd, ts_time_t until)
 
 void rt_direct_release(struct ts_runtime *rt, bool driver_failed)
 {
-    rt->dd_held = false;
+    __atomic_store_n(&rt->dd_held, false, __ATOMIC_RELEASE);
     rt->dd_wakefd = -1;
     rt->dd_left = shim_now();
     if (driver_failed)
