@@ -195,13 +195,13 @@ static ts_time_t loop_delegate(struct ts_runtime *rt, ts_time_t now, uint64_t *s
 
 /* Loop thread, rt->mu not held: true when it should not take the lock now, because a direct
  * waiter holds it (the loop watches the driver only through that waiter, loop_delegate). On
- * false the loop may already hold the lock (rt->loop_locked: the try succeeded). */
-static bool loop_stand_aside(struct ts_runtime *rt)
+ * false the loop may already hold the lock (*locked: the try succeeded). */
+static bool loop_stand_aside(struct ts_runtime *rt, bool *locked)
 {
     if (!rt->loop_deleg)
         return false; /* written by this thread only */
     if (pthread_mutex_trylock(&rt->mu) == 0) {
-        rt->loop_locked = true;
+        *locked = true;
         return false;
     }
     return __atomic_load_n(&rt->dd_held, __ATOMIC_ACQUIRE);
@@ -247,7 +247,8 @@ static void *loop_main(void *arg)
         loop_events(rt, ctl, ev, n, &gone);
         if (ctl)
             ctl_expire(rt, ctl, shim_now());
-        while (!gone && loop_stand_aside(rt)) {
+        bool locked = false;
+        while (!gone && loop_stand_aside(rt, &locked)) {
             /* The direct waiter is stepping the stack (it holds the lock): it runs the timers
              * too, so look again a grace later rather than queue for the lock. Measured on a
              * 1 GiB download: the loop's waits for the lock were 4 700 futex calls a second,
@@ -257,9 +258,8 @@ static void *loop_main(void *arg)
             if (ctl)
                 ctl_expire(rt, ctl, shim_now());
         }
-        if (!rt->loop_locked)
+        if (!locked)
             pthread_mutex_lock(&rt->mu);
-        rt->loop_locked = false;
         if (gone)
             rt->dd_off = true;
         if (gone && rt->link_down) {

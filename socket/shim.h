@@ -61,7 +61,6 @@ struct ts_runtime {
      * the driver's fd itself and runs the stack, so that a frame wakes one thread, not the loop
      * and then the application. rt->mu. */
     bool dd_held;      /* a thread is in a direct wait (one at a time) */
-    bool loop_locked;  /* loop thread only: its trylock in loop_stand_aside took rt->mu */
     bool dd_off;       /* the driver's fd failed: no more direct waits */
     uint64_t dd_gen;   /* direct waits begun */
     ts_time_t dd_left; /* when the last one ended */

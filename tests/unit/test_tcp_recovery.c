@@ -35,6 +35,20 @@ static const char TEN_OUT[] = "0 write 10000\n"
                               "0 > 8001:9001\n"
                               "0 > 9001:10001\n";
 
+/* After TEN_OUT: three SACKs find 1:1001 lost, its retransmission repairs it and everything is
+ * acknowledged (a recovery: ssthresh is set), then three more segments go out at 20 ms. The
+ * script's lines that follow continue it (one string: a script's times count from its start). */
+#define RECOVERED_THEN_THREE_OUT                                                                   \
+    "10 < ack 1 sack 1001:2001\n"                                                                  \
+    "10 < ack 1 sack 1001:3001\n"                                                                  \
+    "10 < ack 1 sack 1001:4001\n"                                                                  \
+    "10 > 1:1001\n"                                                                                \
+    "10.2 < ack 10001\n"                                                                           \
+    "20 write 3000\n"                                                                              \
+    "20 > 10001:11001\n"                                                                           \
+    "20 > 11001:12001\n"                                                                           \
+    "20 > 12001:13001\n"
+
 /* The example of issue 13: ten segments out, SACKs for 1001:3001 and 8001:9001. Only 1:1001 has
  * DupThresh SACKed segments above it (RFC 6675 IsLost); RACK finds 4001:8001 lost as well (sent
  * before 8001:9001, and no reordering seen), but PRR lets one segment go for the one delivered:
@@ -178,24 +192,15 @@ START_TEST(test_unanswered_probe_after_a_loss_repeated_with_backoff_then_the_rto
     struct tf f;
     setup(&f, 65535);
     tf_script(&f, TEN_OUT);
-    tf_script(&f, "10 < ack 1 sack 1001:2001\n"
-                  "10 < ack 1 sack 1001:3001\n"
-                  "10 < ack 1 sack 1001:4001\n"
-                  "10 > 1:1001\n"
-                  "10.2 < ack 10001\n"
-                  "20 write 3000\n"
-                  "20 > 10001:11001\n"
-                  "20 > 11001:12001\n"
-                  "20 > 12001:13001\n"
-                  "40.106 > 12001:13001\n"
-                  "80.215 > none\n"
-                  "80.315 > 12001:13001\n"
-                  "160.635 > none\n"
-                  "160.735 > 12001:13001\n"
-                  "321.475 > none\n"
-                  "321.575 > 12001:13001\n"
-                  "521.475 > none\n"
-                  "521.575 > 10001:11001\n");
+    tf_script(&f, RECOVERED_THEN_THREE_OUT "40.106 > 12001:13001\n"
+                                           "80.215 > none\n"
+                                           "80.315 > 12001:13001\n"
+                                           "160.635 > none\n"
+                                           "160.735 > 12001:13001\n"
+                                           "321.475 > none\n"
+                                           "321.575 > 12001:13001\n"
+                                           "521.475 > none\n"
+                                           "521.575 > 10001:11001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 4);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RTO), 1);
     tf_check_invariants(&f);
@@ -359,17 +364,8 @@ START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond)
     struct tf f;
     setup(&f, 65535);
     tf_script(&f, TEN_OUT);
-    tf_script(&f, "10 < ack 1 sack 1001:2001\n"
-                  "10 < ack 1 sack 1001:3001\n"
-                  "10 < ack 1 sack 1001:4001\n"
-                  "10 > 1:1001\n"
-                  "10.2 < ack 10001\n"
-                  "20 write 3000\n"
-                  "20 > 10001:11001\n"
-                  "20 > 11001:12001\n"
-                  "20 > 12001:13001\n"
-                  "40.05 > none\n"
-                  "40.106 > 12001:13001\n");
+    tf_script(&f, RECOVERED_THEN_THREE_OUT "40.05 > none\n"
+                                           "40.106 > 12001:13001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_LOSS_PROBE), 1);
     tf_check_invariants(&f);
     tf_free(&f);
