@@ -125,6 +125,17 @@ START_TEST(test_fault_flags_set_both_directions_or_one)
 }
 END_TEST
 
+START_TEST(test_cc_flag_picks_cubic_or_newreno)
+{
+    PARSE("h");
+    ck_assert(!o.cfg.tcp_cubic); /* NewReno unless asked */
+    PARSE("--cc", "cubic", "h");
+    ck_assert(o.cfg.tcp_cubic);
+    PARSE("--cc=newreno", "h");
+    ck_assert(!o.cfg.tcp_cubic);
+}
+END_TEST
+
 START_TEST(test_app_flags_and_positionals_reach_their_handlers)
 {
     PARSE("--port", "8080", "--verbose", "srv", "--verbose", "7");
@@ -274,6 +285,11 @@ START_TEST(test_bad_positional_exits_2)
     PARSE("a", "bad");
 }
 END_TEST
+START_TEST(test_unknown_congestion_control_exits_2)
+{
+    PARSE("--cc", "bbr", "h");
+}
+END_TEST
 START_TEST(test_value_on_a_switch_exits_2)
 {
     PARSE("--trace=yes", "h");
@@ -311,6 +327,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_common_flags_set_the_config_in_both_spellings);
     tcase_add_test(tc, test_gateway_can_be_given_or_turned_off);
     tcase_add_test(tc, test_fault_flags_set_both_directions_or_one);
+    tcase_add_test(tc, test_cc_flag_picks_cubic_or_newreno);
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
     tcase_add_test(tc, test_control_flag_names_a_path_or_none);
     tcase_add_test(tc, test_offloads_are_on_unless_no_offload_is_given);
@@ -328,6 +345,7 @@ static Suite *opts_suite(void)
     tcase_add_exit_test(tc, test_missing_positional_exits_2, 2);
     tcase_add_exit_test(tc, test_extra_positional_exits_2, 2);
     tcase_add_exit_test(tc, test_bad_positional_exits_2, 2);
+    tcase_add_exit_test(tc, test_unknown_congestion_control_exits_2, 2);
     tcase_add_exit_test(tc, test_value_on_a_switch_exits_2, 2);
     tcase_add_exit_test(tc, test_help_exits_0, 0);
     suite_add_tcase(s, tc);
