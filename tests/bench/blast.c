@@ -1,6 +1,6 @@
 /* blast: send N bytes on one TCP connection as fast as the path takes them, and time it.
  *
- *   blast [-n BYTES] [--http] [--timeout SECONDS] HOST PORT
+ *   blast [-n BYTES] [--http] [--timeout SECONDS] [--cc NAME] HOST PORT
  *
  * The bytes are tapstack-httpd's pattern (byte i = i mod 251), sent from one buffer with send()
  * (no file, no pipe: the sender's own cost is one copy per byte, as for any program). Then:
@@ -10,10 +10,13 @@
  *     for the whole answer, which the server sends after reading the last byte.
  * Prints one line: bytes=N secs=S gbit_s=G result=ok|closed-early|timeout [answer="..."]. The
  * time runs from before connect() to the end. After --timeout seconds (default 600) it stops
- * and says result=timeout, with the bytes sent so far. */
+ * and says result=timeout, with the bytes sent so far. --cc NAME sets the socket's congestion
+ * control (TCP_CONGESTION, e.g. cubic or reno) instead of the kernel's default; as root this
+ * works for any algorithm the kernel has, allowed for unprivileged sockets or not. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
     unsigned long long total = 100ull << 20;
     int http = 0;
     unsigned timeout = 600;
-    const char *host = NULL, *port = NULL;
+    const char *host = NULL, *port = NULL, *cc = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             total = strtoull(argv[++i], NULL, 10);
@@ -74,6 +77,8 @@ int main(int argc, char **argv)
             http = 1;
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
             timeout = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cc") && i + 1 < argc)
+            cc = argv[++i];
         else if (!host)
             host = argv[i];
         else if (!port)
@@ -82,7 +87,8 @@ int main(int argc, char **argv)
             host = NULL, i = argc;
     }
     if (!host || !port || !timeout) {
-        fprintf(stderr, "usage: blast [-n BYTES] [--http] [--timeout SECONDS] HOST PORT\n");
+        fprintf(stderr,
+                "usage: blast [-n BYTES] [--http] [--timeout SECONDS] [--cc NAME] HOST PORT\n");
         return 2;
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
@@ -98,6 +104,13 @@ int main(int argc, char **argv)
     alarm(timeout);
     t0 = now();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
+        fprintf(stderr,
+                "blast: congestion control '%s': %s (see sysctl "
+                "net.ipv4.tcp_available_congestion_control)\n",
+                cc, strerror(errno));
+        return 2;
+    }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         fprintf(stderr, "blast: connect %s:%s: %s\n", host, port, strerror(errno));
         return 1;

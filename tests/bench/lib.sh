@@ -447,6 +447,11 @@ b_machine_line() {
 b_print_table() {
     awk -F'\t' '
     function ratio(b, t, k,   r) {
+        # A kernel run stopped at its time cap ("> 180") gives a lower bound on the ratio.
+        if (b == "lower" && t ~ /^[0-9]+([.][0-9]+)?$/ && t + 0 > 0 && k ~ /^> ?[0-9]+$/) {
+            r = substr(k, index(k, ">") + 1) / t
+            return sprintf(r >= 10 ? ">%.0fx" : ">%.2fx", r)
+        }
         if (b == "-" || t !~ /^[0-9]+([.][0-9]+)?$/ || k !~ /^[0-9]+([.][0-9]+)?$/ || t + 0 == 0 || k + 0 == 0) return "-"
         r = (b == "lower") ? k / t : t / k
         return sprintf(r >= 10 ? "%.0fx" : r >= 0.1 ? "%.2fx" : "%.3fx", r)
