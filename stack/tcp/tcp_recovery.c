@@ -19,7 +19,8 @@
 #define RECOVERY_PROBES      6u /* silent-recovery probes before leaving it to the RTO */
 #define RACK_TIMER_SLACK     (1 * TS_MS)
 #define RACK_TIMER_SLACK_MIN (50 * TS_US)
-#define TLP_MAX_PROBES       5u /* probes of one flight while nothing at all comes back */
+#define RACK_REO_WND_MIN     (50 * TS_US) /* see rack_reo_wnd */
+#define TLP_MAX_PROBES       5u           /* probes of one flight while nothing at all comes back */
 #define TLP_PATIENCE_MAX     4u /* the PTO x16 at most after needless probes (tcp_tlp_dsack) */
 
 /* RFC 8985 6.2 RACK_sent_after: by the order of transmission, which the send times follow; the
@@ -63,12 +64,20 @@ void tcp_rack_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct 
     }
 }
 
-/* RFC 8985 6.2 step 4: the reordering window. */
+/* RFC 8985 6.2 step 4: the reordering window, RACK.reo_wnd_mult * RACK.min_RTT / 4, at most
+ * SRTT. Once the path has reordered, at least RACK_REO_WND_MIN: the stack's clock moves once
+ * per step, and the host answers a tap write at once, so a round trip that ends in the step it
+ * began in reads as 0 and min_RTT as 1 us. The window was then 0 whatever the multiplier, and
+ * a SACK read in the same batch as the ACK that fills the hole below it marked the hole lost
+ * before that ACK was looked at: with --reorder 0.05, ~3 100 retransmissions per 100 MiB, every
+ * one of data the host had already ACKed on the wire. */
 static ts_time_t rack_reo_wnd(const struct ts_tcp_conn *c)
 {
     if (!c->rack.reordering_seen && (c->cc.in_recovery || c->txq.sacked_segs >= DUP_THRESH))
         return 0;
-    ts_time_t w = c->rack.min_rtt / 4 * (c->rack.reo_wnd_mult ? c->rack.reo_wnd_mult : 1);
+    ts_time_t w = c->rack.min_rtt * (c->rack.reo_wnd_mult ? c->rack.reo_wnd_mult : 1) / 4;
+    if (c->rack.reordering_seen && w < RACK_REO_WND_MIN)
+        w = RACK_REO_WND_MIN;
     return c->rtt.valid && w > c->rtt.srtt ? c->rtt.srtt : w;
 }
 

@@ -139,6 +139,38 @@ START_TEST(test_rack_sends_nothing_when_the_reordered_segment_arrives_within_the
 }
 END_TEST
 
+/* The stack's clock moves once per step, and a host answering a tap write at once makes round
+ * trips that read as 0 (min_RTT 1 us). Once the path has reordered, the window stays at least
+ * 50 us: a SACK above a hole read in the step that sent it resends nothing, and the ACK that
+ * fills the hole finds it unsent (with a window of min_RTT / 4 = 0 it went at the SACK). */
+START_TEST(test_rack_window_stays_open_after_reordering_when_round_trips_read_as_zero)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 write 4000\n"
+                  "0 > 1:1001\n"
+                  "0 > 1001:2001\n"
+                  "0 > 2001:3001\n"
+                  "0 > 3001:4001\n"
+                  "10 < ack 1 sack 1001:2001\n"
+                  "11 < ack 4001\n" /* 1:1001 came late, never resent: reordering */
+                  "20 write 4000\n"
+                  "20 < ack 5001\n" /* in the step that sent it: a round trip of 0 */
+                  "20 < ack 5001 sack 6001:7001\n"
+                  "20 > 4001:5001\n"
+                  "20 > 5001:6001\n"
+                  "20 > 6001:7001\n"
+                  "20 > 7001:8001\n"
+                  "20 > none\n"
+                  "20.5 < ack 8001\n"
+                  "300 > none\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RACK_LOST), 0);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
 /* TLP (RFC 8985 7): no answer to a flight of three: after PTO = 2 SRTT + 2 ms = 22 ms the last
  * segment goes again; the peer had it (a D-SACK answers), so nothing else is resent, no RTO. */
 START_TEST(test_tail_loss_probe_resends_the_last_segment_after_2srtt)
@@ -405,6 +437,7 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc, test_rack_retransmits_after_rtt_plus_quarter_min_rtt_not_at_first_sack);
     tcase_add_test(tc,
                    test_rack_sends_nothing_when_the_reordered_segment_arrives_within_the_window);
+    tcase_add_test(tc, test_rack_window_stays_open_after_reordering_when_round_trips_read_as_zero);
     tcase_add_test(tc, test_tail_loss_probe_resends_the_last_segment_after_2srtt);
     tcase_add_test(tc, test_unanswered_probe_on_a_clean_connection_is_not_repeated_the_rto_follows);
     tcase_add_test(tc, test_unanswered_probe_after_a_loss_repeated_with_backoff_then_the_rto);
