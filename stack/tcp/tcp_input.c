@@ -634,6 +634,8 @@ static void tcp_text_trim(struct ts_stack *s, struct ts_tcp_conn *c, struct tcp_
     if (seq_lt(t->seq, c->rcv.nxt)) {
         uint32_t skip = c->rcv.nxt - t->seq;
         ts_count(s, TS_C_TCP_DUP_DATA_RX);
+        /* RFC 2883 4.1.1: the part we already had is reported (the new part is ACKed). */
+        tcp_dsack_note(c, t->seq, t->seq + (skip < t->n ? skip : t->n));
         c->ack_now = true;
         if (skip >= t->n) {
             if (skip > t->n)
@@ -683,12 +685,29 @@ static bool tcp_quickack_note(struct ts_stack *s, struct ts_tcp_conn *c)
     return c->quickack > 0;
 }
 
+/* RFC 2883 4.1.2: text above RCV.NXT that we already hold (the peer resent it because the ACK
+ * with its SACK block was lost): the part held is the D-SACK block, and the block that holds it
+ * follows it (tcp_data_opts: the most recent arrival's block comes first). */
+static void tcp_ooo_dsack(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_text *t)
+{
+    for (unsigned i = 0; i < c->rcv.nooo; i++) {
+        uint32_t l = seq_max(t->seq, c->rcv.ooo[i].left);
+        uint32_t r = seq_min(t->seq + t->n, c->rcv.ooo[i].right);
+        if (seq_lt(l, r)) {
+            ts_count(s, TS_C_TCP_DUP_DATA_RX);
+            tcp_dsack_note(c, l, r);
+            return;
+        }
+    }
+}
+
 /* Text beyond RCV.NXT: written at its place in the ring and its range remembered. */
 static void tcp_text_out_of_order(struct ts_stack *s, struct ts_tcp_conn *c,
                                   const struct tcp_text *t)
 {
     if (t->n == 0)
         return;
+    tcp_ooo_dsack(s, c, t);
     c->ack_now = true;     /* RFC 5681 4.2: immediate duplicate ACK (with SACK) */
     tcp_quickack_enter(c); /* and the data that fills the hole and follows it, at once */
     if (ts_ring_write_at(&c->rcvbuf, t->seq - c->rcv.nxt, t->p, t->n) < 0) {

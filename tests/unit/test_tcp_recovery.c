@@ -427,6 +427,43 @@ START_TEST(test_duplicate_segment_answered_with_a_dsack_block)
 }
 END_TEST
 
+/* RFC 2883 4.1.2: a segment above RCV.NXT that the receiver already holds (its SACK was lost)
+ * is reported as the first block, and the block holding it follows. */
+START_TEST(test_duplicate_above_the_hole_gets_a_dsack_then_its_block)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 < data 1001:2001 ack 1\n"
+                  "0 > ack 1 sack 1001:2001\n"
+                  "0 < data 2001:3001 ack 1\n"
+                  "0 > ack 1 sack 1001:3001\n"
+                  "1 < data 1001:2001 ack 1\n"
+                  "1 > ack 1 sack 1001:2001 1001:3001\n"
+                  "2 < data 3001:4001 ack 1\n"
+                  "2 > ack 1 sack 1001:4001\n"); /* reported once */
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DSACK_TX), 1);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* RFC 2883 4.1.1: a retransmission that overlaps RCV.NXT: its old part is the D-SACK block, its
+ * new part is ACKed. */
+START_TEST(test_partly_duplicate_segment_reports_the_old_part)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, "0 < data 1:1001 ack 1\n");
+    tf_advance(&f, 100 * MS);
+    tf_flush(&f);
+    tf_script(&f, "100 < data 501:1501 ack 1\n"
+                  "100 > ack 1501 sack 501:1001\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DSACK_TX), 1);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_recovery_suite(void)
 {
     Suite *s = suite_create("tcp_recovery");
@@ -448,6 +485,8 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc, test_no_tail_loss_probe_while_the_receivers_window_holds_the_flight);
     tcase_add_test(tc, test_dsack_of_the_only_retransmission_undoes_the_cwnd_reduction);
     tcase_add_test(tc, test_duplicate_segment_answered_with_a_dsack_block);
+    tcase_add_test(tc, test_duplicate_above_the_hole_gets_a_dsack_then_its_block);
+    tcase_add_test(tc, test_partly_duplicate_segment_reports_the_old_part);
     tcase_add_test(tc, test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond);
     suite_add_tcase(s, tc);
     return s;
