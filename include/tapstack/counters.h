@@ -142,7 +142,8 @@
     X(TCP_RECOVERY_PROBE, "probes of a loss recovery that went silent (first unSACKed segment)")   \
     X(TCP_DSACK_RX, "D-SACK blocks received (RFC 2883)")                                           \
     X(TCP_DSACK_TX, "D-SACK blocks sent for duplicate segments (RFC 2883)")                        \
-    X(TCP_SPURIOUS_UNDO, "congestion responses undone: every retransmission D-SACKed (RFC 3708)")
+    X(TCP_SPURIOUS_UNDO, "congestion responses undone: every retransmission D-SACKed (RFC 3708)")  \
+    X(TCP_FRTO_SPURIOUS, "timeouts found spurious by F-RTO and undone (RFC 5682)")
 
 enum ts_counter {
     TS_C_OK = 0, /* not a counter: "no drop" from a parser */

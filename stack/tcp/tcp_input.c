@@ -534,6 +534,7 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
     uint32_t sacked_before = c->sacked_bytes, una_before = c->snd.una;
     if (c->sack_ok && seg->opts.nsack)
         tcp_sack_update(s, c, seg); /* before the ACK moves recovery along */
+    bool dup = false;
     if (seq_gt(seg->ack, c->snd.una)) {
         tcp_ack_new(s, c, seg);
     } else if (seg->ack == c->snd.una && a->text == 0 && !a->fin && new_wnd == c->snd.wnd &&
@@ -541,9 +542,13 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
         /* RFC 5681 2: a duplicate ACK. An answer to a zero-window probe is not one (the window
          * is closed, nothing was lost): counting it made a fast retransmit push a full segment
          * into the zero window. */
+        dup = true;
         tcp_cc_on_dupack(s, c, s->now);
     }
     tcp_update_window(c, a, new_wnd);
+    /* RFC 5682: for the two ACKs after a timeout, F-RTO decides what goes out. */
+    if (c->frto && tcp_frto_on_ack(s, c, c->snd.una != una_before, dup))
+        return true;
     /* RFC 6675 5, RFC 8985, RFC 6937: loss detection and recovery from the scoreboard, with what
      * this ACK delivered (newly ACKed or SACKed bytes). */
     tcp_recovery_on_ack(s, c, (c->snd.una - una_before) + (c->sacked_bytes - sacked_before),

@@ -349,7 +349,11 @@ struct ts_tcp_conn {
      * data; its ACK was late, not lost). Back to 0 at the next real loss (tcp_recovery.c). */
     uint8_t tlp_patience;
     uint32_t tlp_dsacked; /* tlp_high of the last probe counted so (once per probe) */
-    ts_time_t last_rx;    /* for keepalive idle */
+    /* F-RTO (RFC 5682 3.1) after a timeout: 1 = step 2 (waiting for the first ACK), 2 = step 3
+     * (new data sent, waiting for the next ACK); frto_high is the RecoveryPoint. */
+    uint8_t frto;
+    uint32_t frto_high;
+    ts_time_t last_rx; /* for keepalive idle */
 
     /* ACK policy. */
     bool ack_now;
@@ -555,6 +559,9 @@ void tcp_send_syn(struct ts_stack *s, struct ts_tcp_conn *c); /* SYN or SYN-ACK,
 void tcp_send_ack(struct ts_stack *s, struct ts_tcp_conn *c);
 /* Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
 void tcp_retransmit_una(struct ts_stack *s, struct ts_tcp_conn *c);
+/* RFC 5682 3.1 step 2b: up to segs segments of data never sent, within the peer's window but
+ * not cwnd, in place of the retransmissions that would follow. Returns how many went. */
+unsigned tcp_output_new_data(struct ts_stack *s, struct ts_tcp_conn *c, unsigned segs);
 /* Retransmit at most maxlen bytes (one segment) from seq; returns the sequence space sent. */
 uint32_t tcp_retransmit_range(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq,
                               uint32_t maxlen);
@@ -671,6 +678,9 @@ void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t del
 /* Recovery starts (RFC 6937 initialisation) / a congestion response begins (undo state saved). */
 void tcp_prr_init(struct ts_tcp_conn *c);
 void tcp_undo_arm(struct ts_tcp_conn *c);
+/* F-RTO (RFC 5682 3.1) steps 2 and 3, for an ACK while c->frto is set. True: this ACK sends
+ * nothing more (new data went in its place, or step 3 still waits). */
+bool tcp_frto_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, bool una_moved, bool dup);
 /* A retransmission left in the episode (undo counts them). */
 void tcp_undo_count_retrans(struct ts_tcp_conn *c);
 /* RFC 8985 7.2 TLP timer, and what it does when it fires. */

@@ -489,6 +489,25 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
     tcp_persist_check(c, now);
 }
 
+unsigned tcp_output_new_data(struct ts_stack *s, struct ts_tcp_conn *c, unsigned segs)
+{
+    uint32_t end = c->snd.buf_seq + c->sndbuf.len, wedge = c->snd.una + c->snd.wnd;
+    uint32_t back = c->snd.nxt;
+    struct tcp_opts o;
+    tcp_data_opts(c, &o, s->now);
+    uint32_t room = tcp_seg_room(c, &o);
+    unsigned sent = 0;
+    c->snd.nxt = c->snd.max;
+    while (sent < segs && seq_lt(c->snd.nxt, end) && seq_lt(c->snd.nxt, wedge)) {
+        uint32_t len = seq_lt(end, wedge) ? end - c->snd.nxt : wedge - c->snd.nxt;
+        tcp_send_next(s, c, len < room ? len : room, false, &o, room);
+        sent++;
+    }
+    if (!sent)
+        c->snd.nxt = back;
+    return sent;
+}
+
 /* A segment with no data and no SYN/FIN at sequence number seq: an ACK, a window update, or a
  * keep-alive. False when it could not be built. */
 static bool tcp_send_bare_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq)

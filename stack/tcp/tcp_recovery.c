@@ -268,6 +268,51 @@ void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t del
     tcp_tlp_arm(c, s->now);
 }
 
+/* RFC 5682 3.1 step 2, the first ACK after the timeout's retransmission: if it moves snd.una
+ * but not to the RecoveryPoint, up to two segments of new data go instead of the next
+ * retransmissions (step 2b); otherwise, or with no new data to send, the conventional recovery
+ * goes on (step 2a). */
+static bool tcp_frto_step2(struct ts_stack *s, struct ts_tcp_conn *c, bool una_moved)
+{
+    if (!una_moved || seq_geq(c->snd.una, c->frto_high) || !tcp_output_new_data(s, c, 2)) {
+        c->frto = 0;
+        return false;
+    }
+    c->frto = 2;
+    return true;
+}
+
+/* RFC 5682 3.1 step 3, the next ACK: one that acknowledges more (data sent once, before the
+ * timeout) shows the timeout spurious, and the congestion response is undone, as Linux's F-RTO
+ * does; a duplicate ACK (the new data SACKed, the old still missing) shows the loss real, and
+ * the retransmissions start again from snd.una. */
+static void tcp_frto_step3(struct ts_stack *s, struct ts_tcp_conn *c, bool una_moved)
+{
+    c->frto = 0;
+    if (una_moved) {
+        ts_count(s, TS_C_TCP_FRTO_SPURIOUS);
+        c->cc.cwnd_acc = 0;
+        tcp_undo(s, c);
+        /* The ACK taken for the retransmission's was the original's: RACK must not date what
+         * was sent before the retransmission by it (RFC 8985 6.2 step 2), or it finds all of
+         * that lost. The next delivery sets RACK afresh. */
+        c->rack.xmit = 0;
+        return;
+    }
+    c->snd.nxt = c->snd.una; /* go-back-N, skipping what is SACKed (tcp_output) */
+    c->cc.dupacks = 0;       /* F-RTO's answer, not a count towards limited transmit */
+}
+
+bool tcp_frto_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, bool una_moved, bool dup)
+{
+    if (c->frto == 1)
+        return tcp_frto_step2(s, c, una_moved);
+    if (!una_moved && !dup)
+        return true; /* a window update: not an answer either way (step 3 waits) */
+    tcp_frto_step3(s, c, una_moved);
+    return false;
+}
+
 void tcp_rack_timeout(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     c->timers.reo = TS_TIME_NEVER;

@@ -464,6 +464,71 @@ START_TEST(test_partly_duplicate_segment_reports_the_old_part)
 }
 END_TEST
 
+/* Ten segments out (IW 10) of 14 000 bytes, nothing heard: the tail loss probe at 22 ms, the
+ * RTO at 222 ms with the first segment again (RFC 5682 3.1 step 1). */
+static const char TEN_OUT_THEN_RTO[] = "0 write 14000\n"
+                                       "0 > 1:1001\n"
+                                       "0 > 1001:2001\n"
+                                       "0 > 2001:3001\n"
+                                       "0 > 3001:4001\n"
+                                       "0 > 4001:5001\n"
+                                       "0 > 5001:6001\n"
+                                       "0 > 6001:7001\n"
+                                       "0 > 7001:8001\n"
+                                       "0 > 8001:9001\n"
+                                       "0 > 9001:10001\n"
+                                       "22.01 > 9001:10001\n"
+                                       "222.01 > 1:1001\n"
+                                       "222.01 > none\n";
+
+/* F-RTO (RFC 5682 3.1) on a delay spike: the ACKs of the originals were only late. The first
+ * moves snd.una: two new segments go instead of retransmissions (step 2b); the next moves it
+ * again, over data sent once: the timeout was spurious (step 3b), cwnd is restored and the
+ * rest of the data follows at once, with no retransmission of 3001:10001. */
+START_TEST(test_frto_finds_a_spurious_timeout_sends_new_data_and_restores_cwnd)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, TEN_OUT_THEN_RTO);
+    tf_script(&f, "10 < ack 3001\n"
+                  "10 > 10001:11001\n"
+                  "10 > 11001:12001\n"
+                  "10 > none\n"
+                  "11 < ack 6001\n"
+                  "11 > 12001:13001\n"
+                  "11 > 13001:14001\n"
+                  "11 > none\n"
+                  "12 < ack 14001\n"
+                  "1000 > none\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FRTO_SPURIOUS), 1);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 2); /* the probe and the RTO's */
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
+/* F-RTO when the loss is real: the retransmission is ACKed, two new segments go (step 2b), and
+ * the receiver SACKs them with snd.una unmoved (step 3a): the sender goes back to snd.una in slow
+ * start (cwnd two segments). */
+START_TEST(test_frto_finds_a_real_timeout_and_goes_back_to_snd_una)
+{
+    struct tf f;
+    setup(&f, 65535);
+    tf_script(&f, TEN_OUT_THEN_RTO);
+    tf_script(&f, "10 < ack 1001\n"
+                  "10 > 10001:11001\n"
+                  "10 > 11001:12001\n"
+                  "10 > none\n"
+                  "11 < ack 1001 sack 10001:11001\n"
+                  "11 > 1001:2001\n"
+                  "11 > 2001:3001\n"
+                  "11 > none\n");
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FRTO_SPURIOUS), 0);
+    tf_check_invariants(&f);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_recovery_suite(void)
 {
     Suite *s = suite_create("tcp_recovery");
@@ -487,6 +552,8 @@ static Suite *tcp_recovery_suite(void)
     tcase_add_test(tc, test_duplicate_segment_answered_with_a_dsack_block);
     tcase_add_test(tc, test_duplicate_above_the_hole_gets_a_dsack_then_its_block);
     tcase_add_test(tc, test_partly_duplicate_segment_reports_the_old_part);
+    tcase_add_test(tc, test_frto_finds_a_spurious_timeout_sends_new_data_and_restores_cwnd);
+    tcase_add_test(tc, test_frto_finds_a_real_timeout_and_goes_back_to_snd_una);
     tcase_add_test(tc, test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond);
     suite_add_tcase(s, tc);
     return s;

@@ -433,8 +433,11 @@ START_TEST(test_pure_ack_after_timeout_carries_highest_seq_sent)
 END_TEST
 
 /* RFC 6928: the initial window is 10 segments; RFC 5681 3.1: after a timeout cwnd is one
- * segment (one retransmission, nothing else), and slow start doubles it per round trip. */
-START_TEST(test_initial_window_10_segments_then_one_after_timeout_then_slow_start)
+ * segment (one retransmission, nothing else). RFC 5682 (F-RTO): the ACK of that retransmission
+ * lets two new segments out instead of more retransmissions; a duplicate ACK for them shows the
+ * ten really lost, and the sender goes back to snd.una in slow start, which doubles cwnd per
+ * round trip (cwnd grows by the bytes acknowledged, RFC 5681 3.1). */
+START_TEST(test_initial_window_10_then_one_at_timeout_then_frto_then_slow_start_from_una)
 {
     struct tf f;
     tf_init(&f);
@@ -448,28 +451,36 @@ START_TEST(test_initial_window_10_segments_then_one_after_timeout_then_slow_star
         n++;
     }
     ck_assert_int_eq(n, 10);
+    uint32_t iss1 = f.stack_nxt;
     /* All ten are lost: one segment at the timeout. */
     sg = tf_wait_seg(&f, 5 * SEC);
     ck_assert_ptr_nonnull(sg);
-    ck_assert_uint_eq(sg->h.seq, f.stack_nxt);
+    ck_assert_uint_eq(sg->h.seq, iss1);
     tf_expect_nothing(&f);
-    /* Its ACK lets two out, whose ACK lets four out (slow start: cwnd grows by the bytes
-     * acknowledged, RFC 5681 3.1 with an appropriate byte count). */
-    uint32_t una = f.stack_nxt + TF_MSS;
-    int want[] = {2, 4};
-    for (int r = 0; r < 2; r++) {
-        tf_send(&f, TCP_ACK, f.peer_nxt, una, NULL, 0);
-        int k = 0;
-        uint32_t last = una;
-        while ((sg = tf_next(&f))) {
-            if (!sg->h.payload_len)
-                continue;
-            k++;
-            last = sg->h.seq + (uint32_t)sg->h.payload_len;
-        }
-        ck_assert_int_eq(k, want[r]);
-        una = last;
+    uint32_t una = iss1 + TF_MSS;
+    /* F-RTO step 2b: two segments never sent before. */
+    tf_send(&f, TCP_ACK, f.peer_nxt, una, NULL, 0);
+    for (int i = 0; i < 2; i++) {
+        sg = tf_next(&f);
+        ck_assert_ptr_nonnull(sg);
+        ck_assert_uint_eq(sg->h.seq, iss1 + (uint32_t)(10 + i) * TF_MSS);
     }
+    tf_expect_nothing(&f);
+    /* Step 3a: a duplicate ACK. Back to snd.una, in slow start. */
+    tf_send(&f, TCP_ACK, f.peer_nxt, una, NULL, 0);
+    int k = 0;
+    while ((sg = tf_next(&f))) {
+        ck_assert_uint_eq(sg->h.seq, una + (uint32_t)k * TF_MSS);
+        k++;
+    }
+    ck_assert_int_eq(k, 2);
+    una += (uint32_t)k * TF_MSS;
+    tf_send(&f, TCP_ACK, f.peer_nxt, una, NULL, 0);
+    int k2 = 0;
+    while ((sg = tf_next(&f)))
+        k2++;
+    ck_assert_int_eq(k2, 4);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FRTO_SPURIOUS), 0);
     tf_free(&f);
 }
 END_TEST
@@ -832,7 +843,8 @@ static Suite *tcp_rto_suite(void)
     tcase_add_test(tc, test_timestamps_give_rtt_sample_after_retransmission);
     tcase_add_test(tc, test_syn_ack_retry_limit_drops_half_open_listener_stays);
     tcase_add_test(tc, test_pure_ack_after_timeout_carries_highest_seq_sent);
-    tcase_add_test(tc, test_initial_window_10_segments_then_one_after_timeout_then_slow_start);
+    tcase_add_test(tc,
+                   test_initial_window_10_then_one_at_timeout_then_frto_then_slow_start_from_una);
     tcase_add_test(tc, test_sack_recovery_resends_both_holes_and_nothing_sacked);
     suite_add_tcase(s, tc);
     TCase *lr = tcase_create("loss recovery");
