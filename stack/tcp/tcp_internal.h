@@ -350,9 +350,9 @@ struct ts_tcp_conn {
     uint8_t tlp_patience;
     uint32_t tlp_dsacked; /* tlp_high of the last probe counted so (once per probe) */
     /* F-RTO (RFC 5682 3.1) after a timeout: 1 = step 2 (waiting for the first ACK), 2 = step 3
-     * (new data sent, waiting for the next ACK); frto_high is the RecoveryPoint. */
+     * (new data sent, waiting for the next ACK). Its RecoveryPoint is cc.recover (the timeout's
+     * snd.max, tcp_cc_on_rto). */
     uint8_t frto;
-    uint32_t frto_high;
     ts_time_t last_rx; /* for keepalive idle */
 
     /* ACK policy. */

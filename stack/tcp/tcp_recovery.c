@@ -274,7 +274,7 @@ void tcp_recovery_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t del
  * goes on (step 2a). */
 static bool tcp_frto_step2(struct ts_stack *s, struct ts_tcp_conn *c, bool una_moved)
 {
-    if (!una_moved || seq_geq(c->snd.una, c->frto_high) || !tcp_output_new_data(s, c, 2)) {
+    if (!una_moved || seq_geq(c->snd.una, c->cc.recover) || !tcp_output_new_data(s, c, 2)) {
         c->frto = 0;
         return false;
     }

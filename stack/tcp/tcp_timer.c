@@ -516,7 +516,6 @@ static void tcp_rexmt_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t 
     /* RFC 5682 3.1 step 1: F-RTO for the first timeout of an episode outside fast recovery; a
      * second timeout, or one during F-RTO, goes the conventional way. */
     c->frto = c->retries == 1 && !c->cc.in_recovery && !c->frto ? 1 : 0;
-    c->frto_high = c->snd.max;
     tcp_cc_on_rto(c);
     /* RFC 6298 5.4: resend the earliest unacknowledged segment; with cwnd at one segment the
      * rest follows as ACKs come back (go-back-N). */

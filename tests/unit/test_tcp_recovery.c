@@ -23,17 +23,20 @@ static void setup(struct tf *f, uint16_t peer_wnd)
     ck_assert_int_eq(ts_tcp_set_opts(f->conn, &o, f->now), 0);
 }
 
-static const char TEN_OUT[] = "0 write 10000\n"
-                              "0 > 1:1001\n"
-                              "0 > 1001:2001\n"
-                              "0 > 2001:3001\n"
-                              "0 > 3001:4001\n"
-                              "0 > 4001:5001\n"
-                              "0 > 5001:6001\n"
-                              "0 > 6001:7001\n"
-                              "0 > 7001:8001\n"
-                              "0 > 8001:9001\n"
-                              "0 > 9001:10001\n";
+/* Ten segments of 1000 bytes leave at 0 (IW 10). */
+#define TEN_SEGMENTS_AT_0                                                                          \
+    "0 > 1:1001\n"                                                                                 \
+    "0 > 1001:2001\n"                                                                              \
+    "0 > 2001:3001\n"                                                                              \
+    "0 > 3001:4001\n"                                                                              \
+    "0 > 4001:5001\n"                                                                              \
+    "0 > 5001:6001\n"                                                                              \
+    "0 > 6001:7001\n"                                                                              \
+    "0 > 7001:8001\n"                                                                              \
+    "0 > 8001:9001\n"                                                                              \
+    "0 > 9001:10001\n"
+
+static const char TEN_OUT[] = "0 write 10000\n" TEN_SEGMENTS_AT_0;
 
 /* After TEN_OUT: three SACKs find 1:1001 lost, its retransmission repairs it and everything is
  * acknowledged (a recovery: ssthresh is set), then three more segments go out at 20 ms. The
@@ -404,14 +407,20 @@ START_TEST(test_probe_after_a_recovery_waits_2srtt_and_a_tenth_of_a_millisecond)
 }
 END_TEST
 
+/* The peer's first 1000 bytes arrived and were ACKed 100 ms ago (the ACK is flushed). */
+static void setup_holding_1_1001(struct tf *f)
+{
+    setup(f, 65535);
+    tf_script(f, "0 < data 1:1001 ack 1\n");
+    tf_advance(f, 100 * MS);
+    tf_flush(f);
+}
+
 /* A duplicate of data received is answered at once with a D-SACK (RFC 2883 4) for it, once. */
 START_TEST(test_duplicate_segment_answered_with_a_dsack_block)
 {
     struct tf f;
-    setup(&f, 65535);
-    tf_script(&f, "0 < data 1:1001 ack 1\n");
-    tf_advance(&f, 100 * MS);
-    tf_flush(&f);
+    setup_holding_1_1001(&f);
     tf_script(&f, "100 < data 1:1001 ack 1\n"
                   "100 > ack 1001 sack 1:1001\n"
                   "100 > none\n"
@@ -452,10 +461,7 @@ END_TEST
 START_TEST(test_partly_duplicate_segment_reports_the_old_part)
 {
     struct tf f;
-    setup(&f, 65535);
-    tf_script(&f, "0 < data 1:1001 ack 1\n");
-    tf_advance(&f, 100 * MS);
-    tf_flush(&f);
+    setup_holding_1_1001(&f);
     tf_script(&f, "100 < data 501:1501 ack 1\n"
                   "100 > ack 1501 sack 501:1001\n");
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DSACK_TX), 1);
@@ -466,18 +472,7 @@ END_TEST
 
 /* Ten segments out (IW 10) of 14 000 bytes, nothing heard: the tail loss probe at 22 ms, the
  * RTO at 222 ms with the first segment again (RFC 5682 3.1 step 1). */
-static const char TEN_OUT_THEN_RTO[] = "0 write 14000\n"
-                                       "0 > 1:1001\n"
-                                       "0 > 1001:2001\n"
-                                       "0 > 2001:3001\n"
-                                       "0 > 3001:4001\n"
-                                       "0 > 4001:5001\n"
-                                       "0 > 5001:6001\n"
-                                       "0 > 6001:7001\n"
-                                       "0 > 7001:8001\n"
-                                       "0 > 8001:9001\n"
-                                       "0 > 9001:10001\n"
-                                       "22.01 > 9001:10001\n"
+static const char TEN_OUT_THEN_RTO[] = "0 write 14000\n" TEN_SEGMENTS_AT_0 "22.01 > 9001:10001\n"
                                        "222.01 > 1:1001\n"
                                        "222.01 > none\n";
 
