@@ -35,8 +35,11 @@ no_syn_lost() {
     for c in tcp_drop_accept_queue_full tcp_drop_syn_queue_full tcp_drop_no_memory; do
         [[ $(counter $c) == 0 ]] || ts_fail "$what: $c is $(counter $c)"
     done
-    [[ $(syn_retrans) == "$syn0" ]] || ts_fail "$what: the host retransmitted $(($(syn_retrans) - syn0)) SYNs"
+    [[ $(syn_retrans) == "$syn0" ]] ||
+        ts_fail "$what: the host retransmitted $(($(syn_retrans) - syn0)) SYNs; frames the host could not queue to the tap (its TX drops: the stack did not read in time): $(tap_tx_dropped)"
 }
+# The host's TX drops on the tap: frames for the stack dropped because its queue was full.
+tap_tx_dropped() { ts_ns_exec cat "/sys/class/net/$TS_TAP/statistics/tx_dropped" 2>/dev/null || echo unknown; }
 syn0=$(syn_retrans)
 opens0=$(counter tcp_passive_open)
 
