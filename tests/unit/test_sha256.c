@@ -1,6 +1,7 @@
 /* SHA-256 (apps/common/sha256.c) against the FIPS 180-2 appendix B examples and the padding
  * boundaries where a one-block/two-block mistake would show. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,56 @@ START_TEST(test_streaming_byte_by_byte_equals_one_shot)
 }
 END_TEST
 
+/* The digest of data with one compression; false when the CPU lacks it. */
+static bool digest_with(enum sha256_impl impl, const void *data, size_t len,
+                        uint8_t out[SHA256_DIGEST_LEN])
+{
+    struct sha256 c;
+    if (!sha256_init_impl(&c, impl))
+        return false;
+    sha256_update(&c, data, len);
+    sha256_final(&c, out);
+    return true;
+}
+
+static const enum sha256_impl impls[] = {SHA256_PORTABLE, SHA256_X86_SHA};
+
+START_TEST(test_each_compression_matches_fips_two_block_example)
+{
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    uint8_t d[SHA256_DIGEST_LEN];
+    char h[SHA256_HEX_LEN];
+    if (!digest_with(impls[_i], m, strlen(m), d))
+        return; /* this CPU has no SHA extensions: only the portable code runs here */
+    sha256_hex(d, h);
+    ck_assert_str_eq(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+START_TEST(test_cpu_sha_extensions_agree_with_portable_code_on_every_length)
+{
+    /* Every length 0..1100 (every block offset, one to eighteen blocks) and one of 1 MiB + 13,
+     * of bytes that vary, so a wrong lane or message word cannot cancel out. */
+    static uint8_t m[(1 << 20) + 13];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof m; i++) {
+        x = x * 1103515245u + 12345u;
+        m[i] = (uint8_t)(x >> 16);
+    }
+    uint8_t a[SHA256_DIGEST_LEN], b[SHA256_DIGEST_LEN];
+    if (!digest_with(SHA256_X86_SHA, m, 0, b))
+        return; /* no SHA extensions on this CPU: nothing to compare */
+    for (size_t n = 0; n <= 1100; n++) {
+        ck_assert(digest_with(SHA256_PORTABLE, m, n, a));
+        ck_assert(digest_with(SHA256_X86_SHA, m, n, b));
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "the digests differ at length %zu", n);
+    }
+    ck_assert(digest_with(SHA256_PORTABLE, m, sizeof m, a));
+    ck_assert(digest_with(SHA256_X86_SHA, m, sizeof m, b));
+    ck_assert_mem_eq(a, b, sizeof a);
+}
+END_TEST
+
 static Suite *sha256_suite(void)
 {
     Suite *s = suite_create("sha256");
@@ -109,6 +160,9 @@ static Suite *sha256_suite(void)
     tcase_add_loop_test(tc, test_padding_boundary_lengths_hash_correctly, 0,
                         (int)(sizeof boundary / sizeof boundary[0]));
     tcase_add_test(tc, test_streaming_byte_by_byte_equals_one_shot);
+    tcase_add_loop_test(tc, test_each_compression_matches_fips_two_block_example, 0,
+                        (int)(sizeof impls / sizeof impls[0]));
+    tcase_add_test(tc, test_cpu_sha_extensions_agree_with_portable_code_on_every_length);
     suite_add_tcase(s, tc);
     return s;
 }
