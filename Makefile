@@ -163,6 +163,11 @@ $(BUILD)/bench/%: $(OBJ)/tests/bench/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
 
+# ksrv hashes uploads with the apps' SHA-256, as tapstack-httpd does.
+$(BUILD)/bench/ksrv: $(OBJ)/tests/bench/ksrv.o $(OBJ)/apps/common/sha256.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
 # Never sanitized: they stand for the unmodified programs tapstack-run runs.
 $(BUILD)/tests/prog_%: tests/integration/prog_%.c
 	@mkdir -p $(dir $@)

@@ -9,7 +9,9 @@
  *   --discard  RFC 863 discard: read and drop; closed at the peer's FIN (the bulk sink row)
  *   --http     the two requests the bench needs, HTTP/1.1 with keep-alive:
  *                GET /bytes/N   N bytes of tapstack-httpd's pattern (byte i = i mod 251)
- *                POST /upload   a Content-Length body, read and dropped; answers "length: N"
+ *                POST /upload   a Content-Length body into SHA-256, answering its length and
+ *                               digest, as tapstack-httpd does (the same code, apps/common):
+ *                               both servers do the same work per byte
  *              (bulk download and upload, and the idle connections of the memory row)
  *
  * Stops on SIGINT/SIGTERM. An idle connection costs one small struct (about 80 bytes) and
@@ -30,6 +32,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../apps/common/sha256.h"
+
 enum kind { LISTENER, ECHO, DISCARD, HTTP };
 
 struct conn {
@@ -41,6 +45,7 @@ struct conn {
     uint64_t body_off;    /* http: offset of the next pattern byte */
     uint64_t upload_left; /* http: request body bytes still to read */
     uint64_t upload_len;
+    struct sha256 *upload_sha; /* while an upload's body arrives */
     char *head; /* http: request head being read (HEAD_MAX bytes, allocated when bytes come) */
     size_t head_len;
 };
@@ -69,6 +74,7 @@ static void conn_close(struct conn *c)
     close(c->fd);
     free(c->pend);
     free(c->head);
+    free(c->upload_sha);
     free(c);
 }
 
@@ -118,8 +124,14 @@ static void queue(struct conn *c, const char *p, size_t n)
 
 static void upload_done(struct conn *c)
 {
-    char out[160], body[64];
-    int bl = snprintf(body, sizeof body, "length: %llu\n", (unsigned long long)c->upload_len);
+    char out[256], body[160], hex[SHA256_HEX_LEN];
+    uint8_t d[SHA256_DIGEST_LEN];
+    sha256_final(c->upload_sha, d);
+    sha256_hex(d, hex);
+    free(c->upload_sha);
+    c->upload_sha = NULL;
+    int bl = snprintf(body, sizeof body, "length: %llu\nsha256: %s\n",
+                      (unsigned long long)c->upload_len, hex);
     int k = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", bl, body);
     queue(c, out, (size_t)k);
     c->upload_len = 0;
@@ -145,6 +157,9 @@ static int http_request(struct conn *c, size_t end)
         if (!cl)
             return -1;
         c->upload_left = c->upload_len = strtoull(cl + 17, NULL, 10);
+        if (!(c->upload_sha = malloc(sizeof *c->upload_sha)))
+            die("out of memory");
+        sha256_init(c->upload_sha);
         if (c->upload_len == 0)
             upload_done(c);
     } else {
@@ -165,10 +180,12 @@ static int http_input(struct conn *c, const char *p, size_t n)
     for (;;) {
         if (c->upload_left > 0) {
             uint64_t k = c->head_len < c->upload_left ? c->head_len : c->upload_left;
+            sha256_update(c->upload_sha, c->head, (size_t)k);
             memmove(c->head, c->head + k, c->head_len - (size_t)k);
             c->head_len -= (size_t)k;
             c->upload_left -= k;
             k = n < c->upload_left ? n : c->upload_left;
+            sha256_update(c->upload_sha, p, (size_t)k);
             p += k;
             n -= (size_t)k;
             c->upload_left -= k;

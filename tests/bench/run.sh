@@ -403,7 +403,7 @@ group_bulk() {
         t_up=$(b_kv "${tup[$i]}" gbit_s)
         t_dis=$(b_kv "${tdis[$i]}" gbit_s)
         b_row bulk "host->stack: POST /upload $mb MiB (blast); offloads $of" "Gbit/s" higher \
-            "${t_up:-n/a}" "$(b_kv "${kup[$i]}" gbit_s)" "tapstack-httpd hashes the body (SHA-256); ksrv drops it$lim"
+            "${t_up:-n/a}" "$(b_kv "${kup[$i]}" gbit_s)" "both servers hash the body (SHA-256, apps/common/sha256.c)$lim"
         b_row bulk "host->stack: discard port 9, $mb MiB (blast); offloads $of" "Gbit/s" higher \
             "${t_dis:-n/a}" "$(b_kv "${kdis[$i]}" gbit_s)" "tapstack-echo-server --discard-port 9 vs ksrv --discard$lim"
     done
