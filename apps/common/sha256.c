@@ -147,11 +147,6 @@ bool sha256_init_impl(struct sha256 *c, enum sha256_impl impl)
     return true;
 }
 
-bool sha256_accelerated(void)
-{
-    return pick_compress() != compress;
-}
-
 void sha256_init(struct sha256 *c)
 {
     /* FIPS 180-4 5.3.3: square roots of the first 8 primes. */

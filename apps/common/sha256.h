@@ -24,10 +24,8 @@ struct sha256 {
 void sha256_init(struct sha256 *c);
 /* A new stream with a chosen compression, for tests that compare them; false when the CPU lacks
  * it. */
-enum sha256_impl { SHA256_AUTO, SHA256_PORTABLE, SHA256_X86_SHA };
+enum sha256_impl { SHA256_PORTABLE, SHA256_X86_SHA };
 bool sha256_init_impl(struct sha256 *c, enum sha256_impl impl);
-/* sha256_init uses the CPU's SHA instructions. */
-bool sha256_accelerated(void);
 void sha256_update(struct sha256 *c, const void *data, size_t len);
 void sha256_final(struct sha256 *c, uint8_t out[SHA256_DIGEST_LEN]);
 /* Lower-case hex of a digest. */

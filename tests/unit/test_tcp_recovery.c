@@ -495,6 +495,13 @@ START_TEST(test_frto_finds_a_spurious_timeout_sends_new_data_and_restores_cwnd)
                   "11 > none\n"
                   "12 < ack 14001\n"
                   "1000 > none\n");
+    /* Undone: ssthresh is back above the timeout's halving (5 000) and cwnd at least the ten
+     * segments it had before the timeout (a timeout left standing would give 1 000 plus slow
+     * start's growth on three ACKs). */
+    struct ts_tcp_info i;
+    ts_tcp_get_info(f.conn, &i, f.now);
+    ck_assert_uint_gt(i.ssthresh, 5000);
+    ck_assert_uint_ge(i.cwnd, 10000);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_FRTO_SPURIOUS), 1);
     ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 2); /* the probe and the RTO's */
     tf_check_invariants(&f);
