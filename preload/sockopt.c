@@ -8,7 +8,7 @@
  *   - SO_DOMAIN, SO_PROTOCOL; TCP_INFO as Linux's struct tcp_info (tcpinfo.c); TCP_MAXSEG the
  *     connection's MSS (set before connect or on a listener, it bounds the MSS announced and
  *     sent); TCP_CONGESTION the stack's
- *     ("cubic" or "reno"; setting another is ENOENT);
+ *     ("reno", "cubic" or "bbr"; setting another is ENOENT);
  *   - IP_TOS, IP_TTL and IPV6_V6ONLY remembered and read back (not sent: tapstack's datagrams
  *     carry TOS 0 and TTL 64);
  *   - TCP_CORK sends at once, as TCP_NODELAY (see pl_setsockopt: the stall it prevents);
@@ -84,7 +84,7 @@ static bool congestion_known(const void *val, socklen_t len)
 {
     char name[16] = {0};
     memcpy(name, val, len < sizeof name - 1 ? len : sizeof name - 1);
-    return strcmp(name, pl_cubic() ? "cubic" : "reno") == 0;
+    return strcmp(name, pl_cc_name()) == 0;
 }
 
 int pl_setsockopt(struct psock *ps, int level, int name, const void *val, socklen_t len)
@@ -280,7 +280,7 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
         case TCP_QUICKACK:
             return put_int(val, len, atomic_load(&ps->quickack));
         case TCP_CONGESTION: {
-            const char *cc = pl_cubic() ? "cubic" : "reno";
+            const char *cc = pl_cc_name();
             size_t n = strlen(cc) + 1;
             if (*len < n)
                 n = *len;

@@ -73,9 +73,16 @@ void pl_say(atomic_bool *once, const char *fmt, ...)
     (void)w;
 }
 
-bool pl_cubic(void)
+const char *pl_cc_name(void)
 {
-    return g_opts.cfg.tcp_cubic;
+    switch (g_opts.cfg.tcp_cc) {
+    case TS_CC_CUBIC:
+        return "cubic";
+    case TS_CC_BBR:
+        return "bbr";
+    default:
+        return "reno";
+    }
 }
 
 static void fd_set_of(bool *seen, int max)

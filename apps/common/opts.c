@@ -152,11 +152,13 @@ static const char *set_cc(const char *val, void *ctx)
 {
     struct ts_app_opts *o = ctx;
     if (strcmp(val, "cubic") == 0)
-        o->cfg.tcp_cubic = true;
+        o->cfg.tcp_cc = TS_CC_CUBIC;
+    else if (strcmp(val, "bbr") == 0)
+        o->cfg.tcp_cc = TS_CC_BBR;
     else if (strcmp(val, "newreno") == 0 || strcmp(val, "reno") == 0)
-        o->cfg.tcp_cubic = false;
+        o->cfg.tcp_cc = TS_CC_NEWRENO;
     else
-        return "must be cubic or newreno";
+        return "must be newreno, cubic or bbr";
     return NULL;
 }
 
@@ -274,7 +276,7 @@ static const struct ts_app_flag common_flags[] = {
     {"pcap", "FILE", "write every frame in and out to FILE (pcap; times = monotonic clock)",
      set_pcap},
     {"msl", "SECONDS", "TCP maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 30)", set_msl},
-    {"cc", "NAME", "TCP congestion control: newreno (default) or cubic (RFC 9438)", set_cc},
+    {"cc", "NAME", "TCP congestion control: newreno (default), cubic (RFC 9438) or bbr", set_cc},
     {"trace", NULL, "print every TCP state change, its cause and time in the old state (stderr)",
      set_trace},
     {"stats", NULL, "print the non-zero counters (drops with their reasons) on exit", set_stats},

@@ -42,7 +42,9 @@ struct ts_config {
     bool tcp_syncookies;     /* RFC 4987 SYN cookies when the SYN queue is full; default on */
     uint16_t ephemeral_lo;   /* ephemeral port range, default 32768..60999 as Linux */
     uint16_t ephemeral_hi;
-    bool tcp_cubic; /* congestion control CUBIC (RFC 9438) instead of NewReno; default off */
+    /* Congestion control: NewReno (RFC 5681, 6582; the default), CUBIC (RFC 9438) or BBR
+     * (a window-limited BBR v1, stack/tcp/tcp_cc_bbr.c). */
+    enum ts_tcp_cc { TS_CC_NEWRENO, TS_CC_CUBIC, TS_CC_BBR } tcp_cc;
     /* Bound on compact TIME_WAIT records (connections closed by their owner, waiting 2*MSL:
      * about 100 bytes each); at the bound the oldest ends early and tcp_time_wait_recycled
      * counts it. Default 131072 (Linux's tcp_max_tw_buckets on a machine with a few GB). */

@@ -254,7 +254,9 @@ void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tc
     c->adv_mss = TCP_DEFAULT_MSS;
     c->pmtu = TCP_DEFAULT_PMTU;
     c->mss = TCP_DEFAULT_MSS;
-    c->cc.ops = s->cfg.tcp_cubic ? &tcp_cc_cubic : &tcp_cc_newreno;
+    c->cc.ops = s->cfg.tcp_cc == TS_CC_CUBIC ? &tcp_cc_cubic
+                : s->cfg.tcp_cc == TS_CC_BBR ? &tcp_cc_bbr
+                                             : &tcp_cc_newreno;
 }
 
 void tcp_count_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state from,

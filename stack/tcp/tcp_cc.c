@@ -1,6 +1,7 @@
 /* Congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit / fast
  * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
- * algorithm (CUBIC, RFC 9438, in tcp_cc_cubic.c) can supply its own growth and ssthresh. */
+ * algorithm can supply its own growth and ssthresh: CUBIC (RFC 9438, tcp_cc_cubic.c), or BBR
+ * (tcp_cc_bbr.c), which also takes every ACK's delivery rate sample. */
 #include "tcp_internal.h"
 
 void tcp_reno_init(struct ts_tcp_conn *c)
@@ -50,6 +51,13 @@ const struct tcp_cc_ops tcp_cc_newreno = {
     .cong_avoid = tcp_reno_cong_avoid,
     .ssthresh = tcp_reno_ssthresh,
 };
+
+void tcp_cc_on_sample(struct ts_tcp_conn *c, ts_time_t now)
+{
+    if (c->cc.ops->on_sample)
+        c->cc.ops->on_sample(c, now);
+    tcp_rate_reset(c);
+}
 
 void tcp_cc_init(struct ts_tcp_conn *c)
 {

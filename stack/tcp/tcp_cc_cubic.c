@@ -1,5 +1,6 @@
-/* CUBIC congestion control (RFC 9438), selected by ts_config.tcp_cubic: its own window growth and
- * ssthresh behind the ops table of tcp_cc.c; slow start and loss recovery stay RFC 5681's. */
+/* CUBIC congestion control (RFC 9438), selected by ts_config.tcp_cc = TS_CC_CUBIC: its own window
+ * growth and ssthresh behind the ops table of tcp_cc.c; slow start and loss recovery stay RFC
+ * 5681's. */
 #include <math.h>
 
 #include "tcp_internal.h"

@@ -546,6 +546,7 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
         tcp_cc_on_dupack(s, c, s->now);
     }
     tcp_update_window(c, a, new_wnd);
+    tcp_cc_on_sample(c, s->now); /* the deliveries of this ACK are all counted */
     /* RFC 5682: for the two ACKs after a timeout, F-RTO decides what goes out. */
     if (c->frto && tcp_frto_on_ack(s, c, c->snd.una != una_before, dup))
         return true;

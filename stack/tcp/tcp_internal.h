@@ -32,6 +32,7 @@
  *   loss recovery: RACK-TLP (RFC 8985), PRR (RFC 6937),  tcp_recovery.c
  *     D-SACK undo (RFC 2883, RFC 3708)
  *   congestion control (RFC 5681, 6582; CUBIC RFC 9438)  tcp_cc.c, tcp_cc_cubic.c
+ *     BBR's model, from delivery rate samples             tcp_cc_bbr.c, tcp_rate.c
  *   SYN cookies (RFC 4987 3.6)                           tcp_syncookie.c
  *   wrap-safe sequence comparisons (RFC 9293 3.4)        seq.h */
 #ifndef TS_TCP_INTERNAL_H
@@ -91,9 +92,45 @@ struct tcp_cc_ops {
     void (*cong_avoid)(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
     /* Loss detected (3 dupacks or RTO): the new ssthresh. */
     uint32_t (*ssthresh)(struct ts_tcp_conn *c);
+    /* Optional: every ACK, with its delivery rate sample (tcp_rate.c), in recovery too. */
+    void (*on_sample)(struct ts_tcp_conn *c, ts_time_t now);
 };
 extern const struct tcp_cc_ops tcp_cc_newreno;
 extern const struct tcp_cc_ops tcp_cc_cubic;
+extern const struct tcp_cc_ops tcp_cc_bbr;
+
+/* A delivery rate sample (draft-cheng-iccrg-delivery-rate-estimation 3.3), built over one ACK. */
+struct tcp_rate_sample {
+    uint64_t prior_delivered; /* C.delivered when the newest record delivered was sent */
+    ts_time_t prior_time;     /* C.delivered_time then */
+    ts_time_t send_elapsed, ack_elapsed, interval;
+    uint64_t delivered; /* delivered over the interval */
+    ts_time_t rtt;      /* of the newest record delivered, 0 if it was retransmitted */
+    uint32_t acked;     /* bytes newly ACKed or SACKed by this ACK */
+    bool has_prior;     /* a record was delivered by this ACK */
+    bool app_limited;   /* that record left while the application limited the flight */
+    bool valid;         /* delivered / interval is a rate */
+};
+
+/* BBR's model of the path (tcp_cc_bbr.c). */
+#define TCP_BBR_BW_ROUNDS 10 /* the bandwidth filter's window, in round trips */
+struct tcp_bbr {
+    uint64_t bw[TCP_BBR_BW_ROUNDS];   /* the best delivery rate (bytes/s) of each recent round */
+    ts_time_t min_rtt, min_rtt_stamp; /* RTprop and when it was measured */
+    ts_time_t probe_rtt_done;         /* PROBE_RTT: when it may end (0: not yet timed) */
+    uint64_t next_round_delivered;    /* a round trip ends when this much is delivered */
+    uint64_t full_bw;                 /* STARTUP: the rate the last growth check saw */
+    uint64_t ack_epoch_acked;         /* ACK aggregation: delivered since the epoch began */
+    ts_time_t ack_epoch_start;
+    uint32_t
+        extra_acked[2]; /* the largest aggregation excess (bytes) of this and the last window */
+    uint32_t round_count;
+    uint32_t prior_cwnd; /* cwnd before PROBE_RTT, restored after */
+    uint8_t mode;        /* TCP_BBR_STARTUP ... */
+    uint8_t full_bw_cnt; /* rounds without 25% growth */
+    uint8_t extra_acked_idx, extra_acked_rounds;
+    bool round_start, filled_pipe;
+};
 
 struct tcp_range {
     uint32_t left, right; /* [left, right) in sequence space */
@@ -105,11 +142,16 @@ struct tcp_txseg {
     ts_time_t xmit;    /* its latest (re)transmission */
     uint32_t order;    /* of that transmission among the connection's (RACK's "sent after") */
     uint8_t flags;     /* TCP_TXS_* */
+    /* The connection's delivery state when it left (tcp_rate.c): P.delivered, P.delivered_time,
+     * P.first_sent_time of the rate estimation draft. */
+    uint64_t delivered;
+    ts_time_t delivered_time, first_sent;
 };
-#define TCP_TXS_SACKED  1u /* covered by a SACK block */
-#define TCP_TXS_LOST    2u /* found lost (RFC 6675 IsLost, RACK) and not yet sent again */
-#define TCP_TXS_RETRANS 4u /* retransmitted and not yet found lost again: in the pipe */
-#define TCP_TXS_EVER    8u /* retransmitted at least once (RACK's ambiguity rule) */
+#define TCP_TXS_SACKED  1u  /* covered by a SACK block */
+#define TCP_TXS_LOST    2u  /* found lost (RFC 6675 IsLost, RACK) and not yet sent again */
+#define TCP_TXS_RETRANS 4u  /* retransmitted and not yet found lost again: in the pipe */
+#define TCP_TXS_EVER    8u  /* retransmitted at least once (RACK's ambiguity rule) */
+#define TCP_TXS_APPLIM  16u /* sent while the application limited the flight (tcp_rate.c) */
 
 /* An entry of a 4-tuple hash table (tcp_htab): connection blocks and compact TIME_WAIT records
  * each have their own table, with the same keyed hash of the 4-tuple. */
@@ -281,10 +323,13 @@ struct ts_tcp_conn {
         const struct tcp_cc_ops *ops;
         uint32_t cwnd, ssthresh, recover;
         uint32_t cwnd_acc; /* bytes acked in congestion avoidance since the last cwnd step */
-        struct {           /* CUBIC (RFC 9438 4), windows in segments */
-            double w_max, w_last_max, k, w_est;
-            ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
-        } cubic;
+        union {
+            struct { /* CUBIC (RFC 9438 4), windows in segments */
+                double w_max, w_last_max, k, w_est;
+                ts_time_t epoch; /* start of the current congestion avoidance epoch, 0 = none */
+            } cubic;
+            struct tcp_bbr bbr; /* tcp_cc_bbr.c */
+        };
         unsigned dupacks;
         bool in_recovery;
         /* RFC 7661 / Linux's tcp_is_cwnd_limited: the largest flight of the current round trip
@@ -293,6 +338,13 @@ struct ts_tcp_conn {
         uint32_t usage_seq;
         bool cwnd_limited;
     } cc;
+    /* Delivery rate estimation (tcp_rate.c): C.delivered, C.delivered_time, C.first_sent_time,
+     * C.app_limited of the draft, and the sample the current ACK builds. */
+    struct {
+        uint64_t delivered, app_limited;
+        ts_time_t delivered_time, first_sent;
+        struct tcp_rate_sample rs;
+    } rate;
     /* RFC 6675 scoreboard: what the peer SACKed above snd.una, sorted, disjoint. */
     struct tcp_range sacked[TCP_SACKSB_MAX];
     unsigned nsacked;
@@ -687,7 +739,19 @@ void tcp_undo_count_retrans(struct ts_tcp_conn *c);
 void tcp_tlp_arm(struct ts_tcp_conn *c, ts_time_t now);
 void tcp_tlp_fire(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t now);
 
-/* ---- tcp_cc.c, tcp_cc_cubic.c ---- */
+/* ---- tcp_rate.c ---- */
+/* Record r leaves now (sent or resent); idle: nothing else was in flight. */
+void tcp_rate_on_send(struct ts_tcp_conn *c, struct tcp_txseg *r, ts_time_t now, bool idle);
+/* Record r is delivered (ACKed or SACKed for the first time). */
+void tcp_rate_delivered(struct ts_tcp_conn *c, const struct tcp_txseg *r, ts_time_t now);
+/* The ACK's deliveries are all counted: complete c->rate.rs. True if it holds a rate. */
+bool tcp_rate_sample(struct ts_tcp_conn *c, ts_time_t min_rtt);
+/* Start the next ACK's sample. */
+void tcp_rate_reset(struct ts_tcp_conn *c);
+/* After sending: mark the flight application-limited if nothing more waits to go. */
+void tcp_rate_check_app_limited(struct ts_tcp_conn *c);
+
+/* ---- tcp_cc.c, tcp_cc_cubic.c, tcp_cc_bbr.c ---- */
 void tcp_cc_init(struct ts_tcp_conn *c);
 /* An ACK advanced snd.una by acked bytes (called after snd.una moved). */
 void tcp_cc_on_ack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);
@@ -699,6 +763,8 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c);
 void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack);
 /* After sending (RFC 7661, Linux's tcp_cwnd_validate): remember whether cwnd limited the flight. */
 void tcp_cc_validate(struct ts_tcp_conn *c);
+/* Every ACK, once its deliveries are counted: the rate sample, to the algorithm that wants it. */
+void tcp_cc_on_sample(struct ts_tcp_conn *c, ts_time_t now);
 /* NewReno's start and growth, which CUBIC shares (slow start). */
 void tcp_reno_init(struct ts_tcp_conn *c);
 void tcp_reno_cong_avoid(struct ts_tcp_conn *c, uint32_t acked, ts_time_t now);

@@ -484,6 +484,7 @@ void tcp_output(struct ts_stack *s, struct ts_tcp_conn *c)
         tcp_tlp_arm(c, now);
         tcp_cc_validate(c);
     }
+    tcp_rate_check_app_limited(c);
     if (!sent_any && c->ack_now)
         tcp_send_ack(s, c);
     tcp_persist_check(c, now);

@@ -91,6 +91,7 @@ void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint3
 {
     uint32_t end = seq + len;
     uint32_t top = c->txq.len ? tcp_txq_at(c, c->txq.len - 1)->end : c->snd.una;
+    bool idle = c->txq.len == 0; /* nothing in flight (tcp_rate_on_send) */
     /* Retransmitted records: sent again now, in the pipe again (RFC 6675 HighRxt, per segment). */
     for (uint32_t i = tcp_txq_find(c, seq); i < c->txq.len; i++) {
         struct tcp_txseg *r = tcp_txq_at(c, i);
@@ -104,6 +105,7 @@ void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint3
         r->xmit = s->now;
         r->order = ++c->txq.order;
         r->flags = (uint8_t)((r->flags & ~TCP_TXS_LOST) | TCP_TXS_RETRANS | TCP_TXS_EVER);
+        tcp_rate_on_send(c, r, s->now, false);
     }
     if (seq_lt(top, seq))
         top = seq; /* (a gap cannot happen: new data starts at snd.max) */
@@ -118,8 +120,18 @@ void tcp_txq_sent(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t seq, uint3
         struct tcp_txseg *r = tcp_txq_at(c, c->txq.len++);
         *r =
             (struct tcp_txseg){.seq = top, .end = top + n, .xmit = s->now, .order = ++c->txq.order};
+        tcp_rate_on_send(c, r, s->now, idle);
+        idle = false;
         top += n;
     }
+}
+
+/* A record delivered for the first time (ACKed or SACKed): RACK's and the rate sample's. */
+static void tcp_txq_delivered(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_txseg *r,
+                              const struct tcp_hdr *seg)
+{
+    tcp_rack_delivered(s, c, r, seg);
+    tcp_rate_delivered(c, r, s->now);
 }
 
 void tcp_txq_acked(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_hdr *seg)
@@ -136,7 +148,7 @@ void tcp_txq_acked(struct ts_stack *s, struct ts_tcp_conn *c, const struct tcp_h
         if (r->flags & TCP_TXS_SACKED)
             c->txq.sacked_segs--;
         else
-            tcp_rack_delivered(s, c, r, seg);
+            tcp_txq_delivered(s, c, r, seg);
         c->txq.head = (c->txq.head + 1) & (c->txq.cap - 1);
         c->txq.len--;
     }
@@ -178,7 +190,7 @@ static void tcp_txq_sack(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t l, 
             continue;
         x->flags = (uint8_t)((x->flags & ~(TCP_TXS_LOST | TCP_TXS_RETRANS)) | TCP_TXS_SACKED);
         c->txq.sacked_segs++;
-        tcp_rack_delivered(s, c, x, seg);
+        tcp_txq_delivered(s, c, x, seg);
     }
 }
 

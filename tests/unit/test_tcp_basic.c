@@ -546,7 +546,7 @@ static uint32_t ssthresh_after_three_dupacks(bool cubic)
     struct th_raw r;
     struct ts_config cfg;
     th_config(&cfg, TH_B);
-    cfg.tcp_cubic = cubic;
+    cfg.tcp_cc = cubic ? TS_CC_CUBIC : TS_CC_NEWRENO;
     struct th_raw_opts o = {.cfg = &cfg};
     th_raw_init_ex(&r, &o);
     struct ts_tcp_conn *l;
@@ -588,7 +588,7 @@ START_TEST(test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link)
     struct ts_config ca, cb;
     th_config(&ca, TH_A);
     th_config(&cb, TH_B);
-    ca.tcp_cubic = cb.tcp_cubic = true;
+    ca.tcp_cc = cb.tcp_cc = TS_CC_CUBIC;
     struct fixture f;
     memset(&f, 0, sizeof(f));
     struct th_net_opts o = {
