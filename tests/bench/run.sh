@@ -454,13 +454,14 @@ loss_linux() {
     R_K=$k R_KN=$kn
 }
 
-# Two rows per loss rate: Linux with its default congestion control (on this machine kind BBR,
-# which paces to a measured bandwidth and does not treat random loss as congestion) and Linux
-# with CUBIC (loss-based, as tapstack's NewReno and CUBIC are). The tapstack figure is one run,
-# shown on both rows. A kernel run that hits LOSS_CAP shows "> CAP" and a lower-bound ratio.
+# Two rows per loss rate, each algorithm against its like: tapstack with BBR (--cc bbr, window-
+# limited BBR v1, stack/tcp/tcp_cc_bbr.c) against Linux with BBR (the default on this machine
+# kind; it paces to a measured bandwidth and does not treat random loss as congestion), and
+# tapstack with its default NewReno against Linux with CUBIC (both loss-based). A run that hits
+# LOSS_CAP shows "> CAP" and a bound for the ratio.
 group_loss() {
-    local mb=$((LOSS_BYTES >> 20)) p fault label def t tn
-    def=$(ip netns exec "$B_TNS" sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo default)
+    local mb=$((LOSS_BYTES >> 20)) p fault label def tb tbn tn tnn
+    def=$(ip netns exec "$B_TNS" sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)
     for p in 0.01 0.05 0.10 reorder; do
         if [[ $p == reorder ]]; then
             fault=(--reorder 0.05) label="reordering 5% each way (--reorder 0.05)"
@@ -468,14 +469,16 @@ group_loss() {
             fault=(--drop "$p")
             label="loss $(awk -v p="$p" 'BEGIN { printf "%g", p * 100 }')% each way (--drop $p)"
         fi
+        loss_tapstack --cc bbr "${fault[@]}"
+        tb=$R_T tbn=$R_TN
+        loss_linux bbr "${fault[@]}"
+        b_row loss "$label, $mb MiB, BBR vs Linux BBR: seconds" "s" lower "$tb" "$R_K" "tapstack (bbr): $tbn | Linux (bbr; its default here: $def): $R_KN"
+        b_log "loss $p: tapstack bbr $tb s, Linux bbr $R_K s ($R_KN)"
         loss_tapstack "${fault[@]}"
-        t=$R_T tn=$R_TN
-        loss_linux "" "${fault[@]}"
-        b_row loss "$label, $mb MiB, vs Linux $def: seconds" "s" lower "$t" "$R_K" "tapstack (NewReno): $tn | Linux ($def): $R_KN"
-        b_log "loss $p: tapstack $t s, Linux $def $R_K s ($R_KN)"
+        tn=$R_T tnn=$R_TN
         loss_linux cubic "${fault[@]}"
-        b_row loss "$label, $mb MiB, vs Linux cubic: seconds" "s" lower "$t" "$R_K" "tapstack: the run above | Linux (cubic): $R_KN"
-        b_log "loss $p: tapstack $t s, Linux cubic $R_K s ($R_KN)"
+        b_row loss "$label, $mb MiB, NewReno vs Linux CUBIC: seconds" "s" lower "$tn" "$R_K" "tapstack (newreno, its default): $tnn | Linux (cubic): $R_KN"
+        b_log "loss $p: tapstack newreno $tn s, Linux cubic $R_K s ($R_KN)"
     done
 }
 
