@@ -21,8 +21,6 @@
  * window, so a loss costs no reduction: the draft's packet conservation, then growth back. */
 #include "tcp_internal.h"
 
-enum { TCP_BBR_STARTUP, TCP_BBR_DRAIN, TCP_BBR_PROBE_BW, TCP_BBR_PROBE_RTT };
-
 #define BBR_HIGH_GAIN_X1000  2885 /* 2/ln(2): STARTUP doubles the rate every round */
 #define BBR_CWND_GAIN_X1000  2000
 #define BBR_FULL_BW_ROUNDS   3
@@ -59,10 +57,11 @@ static void bbr_update_round(struct ts_tcp_conn *c)
     b->next_round_delivered = c->rate.delivered;
     b->round_count++;
     b->round_start = true;
-    b->bw[b->round_count % TCP_BBR_BW_ROUNDS] = 0; /* the round ten rounds ago leaves the window */
 }
 
-/* Draft 4.1.1.5: BtlBw takes a sample unless the application limited it below the estimate. */
+/* Draft 4.1.1.5: BtlBw takes a sample unless the application limited it below the estimate.
+ * The rounds age out only when a sample goes in (as a windowed max filter does): a quiet,
+ * application-limited spell keeps the estimate instead of letting a trickle replace it. */
 static void bbr_update_bw(struct ts_tcp_conn *c, bool valid)
 {
     struct tcp_bbr *b = &c->cc.bbr;
@@ -72,6 +71,10 @@ static void bbr_update_bw(struct ts_tcp_conn *c, bool valid)
     uint64_t bw = rs->delivered * TS_SEC / rs->interval;
     if (rs->app_limited && bw < bbr_max_bw(b))
         return;
+    uint32_t gone = b->round_count - b->bw_round;
+    for (uint32_t i = 1; i <= gone && i <= TCP_BBR_BW_ROUNDS; i++)
+        b->bw[(b->bw_round + i) % TCP_BBR_BW_ROUNDS] = 0; /* rounds that left the window */
+    b->bw_round = b->round_count;
     uint64_t *slot = &b->bw[b->round_count % TCP_BBR_BW_ROUNDS];
     if (bw > *slot)
         *slot = bw;
@@ -166,7 +169,9 @@ static void bbr_update_mode(struct ts_tcp_conn *c, bool rtt_expired, ts_time_t n
         b->mode = TCP_BBR_DRAIN;
     if (b->mode == TCP_BBR_DRAIN && tcp_flight(c) <= bbr_target(c, 1000))
         b->mode = TCP_BBR_PROBE_BW;
-    if (rtt_expired && b->mode != TCP_BBR_PROBE_RTT) {
+    /* An application-limited flight builds no queue: its round trips already measure RTprop
+     * (the draft's idle-restart exception, widened to every application-limited sample). */
+    if (rtt_expired && b->mode != TCP_BBR_PROBE_RTT && !c->rate.rs.app_limited) {
         b->mode = TCP_BBR_PROBE_RTT;
         b->prior_cwnd = c->cc.cwnd;
         b->probe_rtt_done = 0;

@@ -114,6 +114,7 @@ struct tcp_rate_sample {
 
 /* BBR's model of the path (tcp_cc_bbr.c). */
 #define TCP_BBR_BW_ROUNDS 10 /* the bandwidth filter's window, in round trips */
+enum tcp_bbr_mode { TCP_BBR_STARTUP, TCP_BBR_DRAIN, TCP_BBR_PROBE_BW, TCP_BBR_PROBE_RTT };
 struct tcp_bbr {
     uint64_t bw[TCP_BBR_BW_ROUNDS];   /* the best delivery rate (bytes/s) of each recent round */
     ts_time_t min_rtt, min_rtt_stamp; /* RTprop and when it was measured */
@@ -125,8 +126,9 @@ struct tcp_bbr {
     uint32_t
         extra_acked[2]; /* the largest aggregation excess (bytes) of this and the last window */
     uint32_t round_count;
+    uint32_t bw_round;   /* the round of the last sample the filter took */
     uint32_t prior_cwnd; /* cwnd before PROBE_RTT, restored after */
-    uint8_t mode;        /* TCP_BBR_STARTUP ... */
+    uint8_t mode;        /* enum tcp_bbr_mode */
     uint8_t full_bw_cnt; /* rounds without 25% growth */
     uint8_t extra_acked_idx, extra_acked_rounds;
     bool round_start, filled_pipe;
