@@ -30,6 +30,14 @@
 #define BBR_EXTRA_ACKED_WIN  5u            /* rounds per aggregation window (Linux: 5) */
 #define BBR_EXTRA_ACKED_MAXT (100 * TS_MS) /* the aggregation allowance covers at most this */
 
+/* a * b / d without overflow (saturating): rates times times. A hostile peer chooses the times
+ * (an ACK held for minutes), so products of a rate and a time must not wrap. */
+static uint64_t bbr_muldiv(uint64_t a, uint64_t b, uint64_t d)
+{
+    unsigned __int128 p = (unsigned __int128)a * b / d;
+    return p > UINT64_MAX ? UINT64_MAX : (uint64_t)p;
+}
+
 static void tcp_bbr_init(struct ts_tcp_conn *c)
 {
     tcp_reno_init(c);
@@ -68,7 +76,7 @@ static void bbr_update_bw(struct ts_tcp_conn *c, bool valid)
     const struct tcp_rate_sample *rs = &c->rate.rs;
     if (!valid)
         return;
-    uint64_t bw = rs->delivered * TS_SEC / rs->interval;
+    uint64_t bw = bbr_muldiv(rs->delivered, TS_SEC, rs->interval);
     if (rs->app_limited && bw < bbr_max_bw(b))
         return;
     uint32_t gone = b->round_count - b->bw_round;
@@ -101,8 +109,10 @@ static uint32_t bbr_target(const struct ts_tcp_conn *c, uint32_t gain)
     uint64_t bw = bbr_max_bw(b);
     if (!bw || !b->min_rtt)
         return 0;
-    uint64_t bdp = bw * b->min_rtt / TS_SEC;
-    uint64_t w = bdp * gain / 1000;
+    uint64_t bdp = bbr_muldiv(bw, b->min_rtt, TS_SEC);
+    uint64_t w = bbr_muldiv(bdp, gain, 1000);
+    if (w > (1u << 30))
+        w = 1u << 30; /* (the additions below cannot wrap) */
     w += b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
     /* Linux's bbr_quantization_budget: room for three of the segments we send (a super-segment
      * when the link cuts them), so that the window never stops a whole one. */
@@ -128,7 +138,7 @@ static void bbr_update_ack_aggregation(struct ts_tcp_conn *c, ts_time_t now)
         b->extra_acked_idx ^= 1;
         b->extra_acked[b->extra_acked_idx] = 0;
     }
-    uint64_t expected = bw * (now - b->ack_epoch_start) / TS_SEC;
+    uint64_t expected = bbr_muldiv(bw, now - b->ack_epoch_start, TS_SEC);
     if (b->ack_epoch_start == 0 || b->ack_epoch_acked <= expected) {
         b->ack_epoch_start = now; /* the ACKs came no faster than the model: a new epoch */
         b->ack_epoch_acked = 0;
@@ -136,7 +146,7 @@ static void bbr_update_ack_aggregation(struct ts_tcp_conn *c, ts_time_t now)
     }
     b->ack_epoch_acked += acked;
     uint64_t extra = b->ack_epoch_acked - expected;
-    uint64_t cap = bw * BBR_EXTRA_ACKED_MAXT / TS_SEC;
+    uint64_t cap = bbr_muldiv(bw, BBR_EXTRA_ACKED_MAXT, TS_SEC);
     if (extra > cap)
         extra = cap;
     if (extra > c->cc.cwnd)
@@ -152,7 +162,7 @@ static void bbr_check_full_pipe(struct ts_tcp_conn *c)
     if (b->filled_pipe || !b->round_start || c->rate.rs.app_limited)
         return;
     uint64_t bw = bbr_max_bw(b);
-    if (bw * 4 >= b->full_bw * 5) {
+    if (bw / 5 >= b->full_bw / 4) { /* (grew by 25%: divided, so that it cannot wrap) */
         b->full_bw = bw;
         b->full_bw_cnt = 0;
         return;
