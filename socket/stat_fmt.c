@@ -119,6 +119,21 @@ static const char *msecs(ts_time_t us, char buf[32])
     return buf;
 }
 
+/* "3.2Gbit/s": a rate given in bytes per second, as ss prints BBR's bandwidth. */
+static const char *bits(uint64_t bytes_per_s, char buf[32])
+{
+    double v = (double)bytes_per_s * 8;
+    const char *unit = "bit/s";
+    if (v >= 1e9)
+        v /= 1e9, unit = "Gbit/s";
+    else if (v >= 1e6)
+        v /= 1e6, unit = "Mbit/s";
+    else if (v >= 1e3)
+        v /= 1e3, unit = "kbit/s";
+    snprintf(buf, 32, "%.1f%s", v, unit);
+    return buf;
+}
+
 static const char *state_name(unsigned st)
 {
     return ts_tcp_state_name((enum ts_tcp_state)st);
@@ -265,9 +280,17 @@ static void tcp_internals(struct ts_sbuf *b, const struct ts_tcp_info *t)
         snprintf(ss, sizeof ss, "-");
     else
         snprintf(ss, sizeof ss, "%" PRIu32, t->ssthresh);
-    ts_sbuf_printf(b, " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%s mss:%" PRIu32 "\n",
+    ts_sbuf_printf(b, " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%s mss:%" PRIu32,
                    msecs(t->rto, rto), msecs(t->srtt, srtt), msecs(t->rttvar, var), t->cwnd, ss,
                    t->mss_send);
+    if (t->cc)
+        ts_sbuf_printf(b, " %s", t->cc);
+    if (t->bbr_mode) {
+        char bw[32], mrtt[32];
+        ts_sbuf_printf(b, " bbr:(bw:%s,mrtt:%s,%s)", bits(t->bbr_bw, bw),
+                       msecs(t->bbr_min_rtt, mrtt), t->bbr_mode);
+    }
+    ts_sbuf_printf(b, "\n");
     ts_sbuf_printf(b,
                    "        snd.una:%" PRIu32 " snd.nxt:%" PRIu32 " snd.wnd:%" PRIu32
                    " rcv.nxt:%" PRIu32 " rcv.wnd:%" PRIu32 " bytes_sent:%" PRIu64
@@ -373,6 +396,16 @@ static void tcp_json(struct ts_sbuf *b, const struct ts_tcp_info *t)
                    ",\"mss_send\":%" PRIu32 ",\"mss_recv\":%" PRIu32,
                    (uint64_t)t->timer, (uint64_t)t->rto, (uint64_t)t->srtt, (uint64_t)t->rttvar,
                    t->cwnd, t->ssthresh, t->mss_send, t->mss_recv);
+    if (t->cc) {
+        ts_sbuf_printf(b, ",");
+        json_key_str(b, "cc", t->cc);
+    }
+    if (t->bbr_mode) {
+        ts_sbuf_printf(b, ",\"bbr\":{\"bw_bytes_per_s\":%" PRIu64 ",\"min_rtt_us\":%" PRIu64 ",",
+                       t->bbr_bw, (uint64_t)t->bbr_min_rtt);
+        json_key_str(b, "mode", t->bbr_mode);
+        ts_sbuf_printf(b, "}");
+    }
     ts_sbuf_printf(b,
                    ",\"snd_una\":%" PRIu32 ",\"snd_nxt\":%" PRIu32 ",\"snd_wnd\":%" PRIu32
                    ",\"rcv_nxt\":%" PRIu32 ",\"rcv_wnd\":%" PRIu32

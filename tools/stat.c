@@ -64,6 +64,7 @@ static void usage(void)
         "  -n, --numeric      accepted (addresses are always numeric)\n"
         "  -i, --info         each connection's internals: id, time in its state, running\n"
         "                     timer and time left, rto, srtt, rttvar, cwnd, ssthresh,\n"
+        "                     congestion control (BBR: its bandwidth, min RTT, state),\n"
         "                     snd.una/nxt/wnd, rcv.nxt/wnd, bytes, segments, retransmits\n"
         "  -s, --statistics   the counters, every drop with its reason (-a: zero ones too)\n"
         "  -c, -w, --continuous  refresh every second (Ctrl-C stops)\n"

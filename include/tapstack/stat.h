@@ -127,7 +127,9 @@ void ts_stat_fmt_sockets(struct ts_sbuf *b, const struct ts_stat_sockets *s, uns
  * "tcp":[...],"udp":[...]}: each TCP object has
  * "id","proto":"tcp","state","state_rfc","local","remote","laddr","lport","raddr","rport",
  * "recv_q","send_q" (netstat's columns), "state_age_us","timer","timer_us","rto_us","srtt_us",
- * "rttvar_us","cwnd","ssthresh","mss_send","mss_recv","snd_una","snd_nxt","snd_wnd","rcv_nxt",
+ * "rttvar_us","cwnd","ssthresh","mss_send","mss_recv", "cc" ("newreno","cubic","bbr"; not on
+ * listeners and TIME_WAIT records), "bbr" ({"bw_bytes_per_s","min_rtt_us","mode"}, with BBR),
+ * "snd_una","snd_nxt","snd_wnd","rcv_nxt",
  * "rcv_wnd" (sequence numbers relative to ISS/IRS),"snd_wscale","rcv_wscale","ts_ok","sack_ok",
  * "bytes_sent","bytes_acked","bytes_received","segs_in","segs_out","retransmits","orphan",
  * "send_queued","recv_queued","accept_queued","syn_queued","backlog"; each UDP object "proto":

@@ -111,6 +111,12 @@ struct ts_tcp_info {
     uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd; /* sequence numbers relative to ISS/IRS */
     uint32_t mss_send, mss_recv;
     uint32_t cwnd, ssthresh; /* bytes */
+    const char *cc;          /* congestion control: "newreno", "cubic", "bbr" (NULL: none) */
+    /* BBR's model (cc "bbr"): the bottleneck bandwidth (bytes/s) and RTprop it has measured, and
+     * its state ("STARTUP", "DRAIN", "PROBE_BW", "PROBE_RTT"); 0 and NULL otherwise. */
+    uint64_t bbr_bw;
+    ts_time_t bbr_min_rtt;
+    const char *bbr_mode;
     ts_time_t srtt, rttvar, rto;
     uint32_t send_queued, recv_queued; /* bytes in the buffers */
     uint8_t snd_wscale, rcv_wscale;

@@ -260,3 +260,13 @@ const struct tcp_cc_ops tcp_cc_bbr = {
     .ssthresh = tcp_bbr_ssthresh,
     .on_sample = tcp_bbr_on_sample,
 };
+
+void tcp_bbr_get_model(const struct ts_tcp_conn *c, uint64_t *bw, ts_time_t *min_rtt,
+                       const char **mode)
+{
+    static const char *const names[] = {"STARTUP", "DRAIN", "PROBE_BW", "PROBE_RTT"};
+    const struct tcp_bbr *b = &c->cc.bbr;
+    *bw = bbr_max_bw(b);
+    *min_rtt = b->min_rtt;
+    *mode = b->mode < 4 ? names[b->mode] : "?";
+}

@@ -765,6 +765,9 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c);
 void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack);
 /* After sending (RFC 7661, Linux's tcp_cwnd_validate): remember whether cwnd limited the flight. */
 void tcp_cc_validate(struct ts_tcp_conn *c);
+/* BBR's model as STATUS shows it: BtlBw (bytes/s), RTprop, the state's name. */
+void tcp_bbr_get_model(const struct ts_tcp_conn *c, uint64_t *bw, ts_time_t *min_rtt,
+                       const char **mode);
 /* Every ACK, once its deliveries are counted: the rate sample, to the algorithm that wants it. */
 void tcp_cc_on_sample(struct ts_tcp_conn *c, ts_time_t now);
 /* NewReno's start and growth, which CUBIC shares (slow start). */

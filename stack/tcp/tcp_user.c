@@ -496,6 +496,11 @@ void ts_tcp_get_info(const struct ts_tcp_conn *c, struct ts_tcp_info *i, ts_time
     i->mss_recv = c->adv_mss;
     i->cwnd = c->cc.cwnd;
     i->ssthresh = c->cc.ssthresh;
+    if (!c->is_listener && c->cc.ops) {
+        i->cc = c->cc.ops->name;
+        if (c->cc.ops == &tcp_cc_bbr)
+            tcp_bbr_get_model(c, &i->bbr_bw, &i->bbr_min_rtt, &i->bbr_mode);
+    }
     i->srtt = c->rtt.srtt;
     i->rttvar = c->rtt.rttvar;
     i->rto = c->rtt.rto;

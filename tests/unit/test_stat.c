@@ -124,6 +124,31 @@ START_TEST(test_sockets_info_shows_timer_countdown_and_internals)
 }
 END_TEST
 
+/* Like ss -i: the congestion control's name, and BBR's model (bandwidth, min RTT, state). */
+START_TEST(test_info_and_json_show_the_congestion_control_and_bbrs_model)
+{
+    struct ts_stat_sockets s = sample();
+    tcp[0].cc = "bbr";
+    tcp[0].bbr_bw = 400000000; /* bytes/s: 3.2 Gbit/s */
+    tcp[0].bbr_min_rtt = 13;
+    tcp[0].bbr_mode = "PROBE_BW";
+    struct ts_sbuf b = {0};
+    ts_stat_fmt_sockets(&b, &s, TS_STAT_CONNS | TS_STAT_INFO);
+    ck_assert_ptr_nonnull(strstr(b.p, "mss:0 bbr bbr:(bw:3.2Gbit/s,mrtt:0.013ms,PROBE_BW)\n"));
+    ts_sbuf_free(&b);
+    ts_stat_fmt_sockets_json(&b, &s, TS_STAT_CONNS);
+    ck_assert_msg(json_valid(b.p, b.len), "invalid JSON: %s", b.p);
+    ck_assert_ptr_nonnull(strstr(b.p, "\"cc\":\"bbr\",\"bbr\":{\"bw_bytes_per_s\":400000000,"
+                                      "\"min_rtt_us\":13,\"mode\":\"PROBE_BW\"}"));
+    ts_sbuf_free(&b);
+    /* A row without a congestion control (a TIME_WAIT record) names none. */
+    tcp[0].cc = tcp[0].bbr_mode = NULL;
+    ts_stat_fmt_sockets(&b, &s, TS_STAT_CONNS | TS_STAT_INFO);
+    ck_assert_ptr_null(strstr(b.p, "bbr"));
+    ts_sbuf_free(&b);
+}
+END_TEST
+
 START_TEST(test_sockets_json_is_valid_with_stable_keys)
 {
     struct ts_stat_sockets s = sample();
@@ -473,6 +498,7 @@ static Suite *suite(void)
     tcase_add_test(f, test_sockets_default_hides_listeners_like_netstat);
     tcase_add_test(f, test_sockets_listen_only_and_protocol_filters);
     tcase_add_test(f, test_sockets_info_shows_timer_countdown_and_internals);
+    tcase_add_test(f, test_info_and_json_show_the_congestion_control_and_bbrs_model);
     tcase_add_test(f, test_sockets_json_is_valid_with_stable_keys);
     tcase_add_test(f, test_json_strings_are_escaped);
     tcase_add_test(f, test_json_checker_rejects_bad_documents);

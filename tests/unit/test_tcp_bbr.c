@@ -356,6 +356,17 @@ START_TEST(test_startup_fills_the_pipe_then_probe_bw_keeps_the_models_window)
     ck_assert_uint_le(c->cc.cwnd, probe_bw_window(c));
     ck_assert_uint_ge(c->cc.cwnd, 2 * bdp(c));
     ck_assert_uint_eq(ts_stack_counter(p.n.a, TS_C_TCP_RETRANSMIT), 0);
+    /* STATUS (tapstack-stat -i) shows the same model. */
+    struct ts_tcp_info info;
+    ts_tcp_get_info(c, &info, p.n.now);
+    ck_assert_str_eq(info.cc, "bbr");
+    ck_assert_str_eq(info.bbr_mode, "PROBE_BW");
+    ck_assert_uint_eq(info.bbr_bw, max_bw(c));
+    ck_assert_uint_eq(info.bbr_min_rtt, b->min_rtt);
+    ts_tcp_get_info(p.b, &info, p.n.now);
+    /* The receiver runs BBR too, but sent no data: nothing measured, still in STARTUP. */
+    ck_assert_str_eq(info.bbr_mode, "STARTUP");
+    ck_assert_uint_eq(info.bbr_bw, 0);
     pair_close(&p);
 }
 END_TEST
