@@ -125,8 +125,6 @@ int pl_child_refuse(int kfd, int err);
 bool pl_stack_up(void);
 /* The lowest descriptor for the runtime's own ones (mirror ends): above the program's. */
 extern int pl_private_base;
-/* The stack's congestion control as Linux names it (for TCP_CONGESTION): reno, cubic or bbr. */
-const char *pl_cc_name(void);
 /* One line on stderr, "tapstack-run: PROG[PID]: ...". once: a flag, set after the first. */
 void pl_say(atomic_bool *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Does the stack run in this process (brought up, not a forked child)? */

@@ -7,8 +7,8 @@
  *     bookkeeping and reports that); the *FORCE forms are the same here;
  *   - SO_DOMAIN, SO_PROTOCOL; TCP_INFO as Linux's struct tcp_info (tcpinfo.c); TCP_MAXSEG the
  *     connection's MSS (set before connect or on a listener, it bounds the MSS announced and
- *     sent); TCP_CONGESTION the stack's
- *     ("reno", "cubic" or "bbr"; setting another is ENOENT);
+ *     sent); TCP_CONGESTION per socket, as the shim has it ("reno", "cubic" or "bbr"; another
+ *     name is ENOENT);
  *   - IP_TOS, IP_TTL and IPV6_V6ONLY remembered and read back (not sent: tapstack's datagrams
  *     carry TOS 0 and TTL 64);
  *   - TCP_CORK sends at once, as TCP_NODELAY (see pl_setsockopt: the stall it prevents);
@@ -27,9 +27,6 @@
 #ifndef SO_RCVTIMEO_NEW
 #define SO_RCVTIMEO_NEW 66
 #define SO_SNDTIMEO_NEW 67
-#endif
-#ifndef TCP_CONGESTION
-#define TCP_CONGESTION 13
 #endif
 
 static int put_int(void *val, socklen_t *len, int v)
@@ -78,13 +75,6 @@ static bool tune_only(int level, int name)
     default:
         return false;
     }
-}
-
-static bool congestion_known(const void *val, socklen_t len)
-{
-    char name[16] = {0};
-    memcpy(name, val, len < sizeof name - 1 ? len : sizeof name - 1);
-    return strcmp(name, pl_cc_name()) == 0;
 }
 
 int pl_setsockopt(struct psock *ps, int level, int name, const void *val, socklen_t len)
@@ -164,10 +154,6 @@ int pl_setsockopt(struct psock *ps, int level, int name, const void *val, sockle
                 return pl_fail(EINVAL);
             atomic_store(&ps->quickack, v != 0);
             return 0;
-        case TCP_CONGESTION:
-            if (!val || len == 0)
-                return pl_fail(EINVAL);
-            return congestion_known(val, len) ? 0 : pl_fail(ENOENT);
         default:
             return ts_setsockopt(t, level, name, val, len);
         }
@@ -279,15 +265,6 @@ int pl_getsockopt(struct psock *ps, int level, int name, void *val, socklen_t *l
             return put_int(val, len, atomic_load(&ps->nodelay));
         case TCP_QUICKACK:
             return put_int(val, len, atomic_load(&ps->quickack));
-        case TCP_CONGESTION: {
-            const char *cc = pl_cc_name();
-            size_t n = strlen(cc) + 1;
-            if (*len < n)
-                n = *len;
-            memcpy(val, cc, n);
-            *len = (socklen_t)n;
-            return 0;
-        }
         case TCP_DEFER_ACCEPT:
         case TCP_FASTOPEN:
         case TCP_NOTSENT_LOWAT:

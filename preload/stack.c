@@ -73,18 +73,6 @@ void pl_say(atomic_bool *once, const char *fmt, ...)
     (void)w;
 }
 
-const char *pl_cc_name(void)
-{
-    switch (g_opts.cfg.tcp_cc) {
-    case TS_CC_CUBIC:
-        return "cubic";
-    case TS_CC_BBR:
-        return "bbr";
-    default:
-        return "reno";
-    }
-}
-
 static void fd_set_of(bool *seen, int max)
 {
     DIR *d = opendir("/proc/self/fd");

@@ -1053,11 +1053,31 @@ static int setopt_socket(struct tsock *k, int name, const void *val, socklen_t l
     }
 }
 
+/* TCP_CONGESTION takes a name, as Linux's does (at most 15 characters, not NUL-terminated
+ * necessarily); an unknown one is ENOENT. */
+static int setopt_congestion(struct tsock *k, const void *val, socklen_t len)
+{
+    if (!val)
+        return EFAULT;
+    if (len < 1)
+        return EINVAL;
+    char name[16] = {0};
+    memcpy(name, val, len < sizeof name - 1 ? len : sizeof name - 1);
+    enum ts_tcp_cc cc;
+    if (!ts_tcp_cc_parse(name, &cc))
+        return ENOENT;
+    k->topts.cc = cc;
+    k->topts.cc_set = true;
+    return apply_tcp_opts(k);
+}
+
 static int setopt_tcp(struct tsock *k, int name, const void *val, socklen_t len)
 {
     int v = 0, e;
     if (k->type != SOCK_STREAM)
         return ENOPROTOOPT;
+    if (name == TCP_CONGESTION)
+        return setopt_congestion(k, val, len);
     if ((e = get_int(val, len, &v)))
         return e;
     switch (name) {
@@ -1211,6 +1231,18 @@ static int getopt_tcp(struct tsock *k, int name, void *val, socklen_t *len)
         return put_int(val, len, (int)k->topts.keepcnt);
     case TCP_USER_TIMEOUT:
         return put_int(val, len, (int)(k->topts.user_timeout / TS_MS));
+    case TCP_CONGESTION: {
+        /* As Linux: the name, NUL-padded to what fits. */
+        if (!val || !len)
+            return EFAULT;
+        const char *cc = ts_tcp_cc_name(k->topts.cc);
+        size_t n = strlen(cc) + 1;
+        if (*len < n)
+            n = *len;
+        memcpy(val, cc, n);
+        *len = (socklen_t)n;
+        return 0;
+    }
     case TCP_MAXSEG: {
         /* As Linux: the MSS in use (data bytes per segment, timestamps excluded) once connected;
          * before, or on a listener, the value set, else the default 536. */

@@ -151,15 +151,7 @@ static const char *set_msl(const char *val, void *ctx)
 static const char *set_cc(const char *val, void *ctx)
 {
     struct ts_app_opts *o = ctx;
-    if (strcmp(val, "cubic") == 0)
-        o->cfg.tcp_cc = TS_CC_CUBIC;
-    else if (strcmp(val, "bbr") == 0)
-        o->cfg.tcp_cc = TS_CC_BBR;
-    else if (strcmp(val, "newreno") == 0 || strcmp(val, "reno") == 0)
-        o->cfg.tcp_cc = TS_CC_NEWRENO;
-    else
-        return "must be newreno, cubic or bbr";
-    return NULL;
+    return ts_tcp_cc_parse(val, &o->cfg.tcp_cc) ? NULL : "must be newreno (or reno), cubic or bbr";
 }
 
 static const char *set_trace(const char *val, void *ctx)

@@ -43,8 +43,17 @@ struct ts_tcp_opts {
      * the connection gets its endpoints (before connect, or on a listener for its children);
      * later changes are kept and do nothing, as on Linux. */
     uint16_t maxseg;
+    /* TCP_CONGESTION: the algorithm, when cc_set; otherwise the stack's (ts_config.tcp_cc), which
+     * ts_tcp_opts_default puts in cc. May change at any time, as on Linux: an established
+     * connection keeps its cwnd and ssthresh, the new algorithm starts its own state from them. */
+    enum ts_tcp_cc cc;
+    bool cc_set;
 };
 void ts_tcp_opts_default(const struct ts_stack *s, struct ts_tcp_opts *o);
+/* Congestion control names as Linux's TCP_CONGESTION has them: "reno" (tapstack's NewReno),
+ * "cubic", "bbr". ts_tcp_cc_parse also takes "newreno"; it returns false for another name. */
+const char *ts_tcp_cc_name(enum ts_tcp_cc cc);
+bool ts_tcp_cc_parse(const char *name, enum ts_tcp_cc *cc);
 
 /* Passive open on laddr:lport (laddr 0 = the stack's address). backlog bounds the accept queue.
  * Returns NULL and sets *err (EADDRINUSE, ENOMEM, EINVAL). */

@@ -242,6 +242,8 @@ void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tc
     else
         ts_tcp_opts_default(s, &c->opts);
     tcp_opts_sanitize(&c->opts);
+    if (!c->opts.cc_set)
+        c->opts.cc = s->cfg.tcp_cc; /* (what TCP_CONGESTION reads back) */
     /* RFC 7323 2.2: our shift. Linux offers 7; more only if the buffer needs it. */
     c->rcv.wscale = 7;
     while (c->rcv.wscale < TCP_WSCALE_MAX && (c->opts.rcvbuf >> c->rcv.wscale) > TCP_WND_MAX)
@@ -254,9 +256,7 @@ void tcp_conn_init(struct ts_stack *s, struct ts_tcp_conn *c, const struct ts_tc
     c->adv_mss = TCP_DEFAULT_MSS;
     c->pmtu = TCP_DEFAULT_PMTU;
     c->mss = TCP_DEFAULT_MSS;
-    c->cc.ops = s->cfg.tcp_cc == TS_CC_CUBIC ? &tcp_cc_cubic
-                : s->cfg.tcp_cc == TS_CC_BBR ? &tcp_cc_bbr
-                                             : &tcp_cc_newreno;
+    c->cc.ops = tcp_cc_ops_of(c->opts.cc_set ? c->opts.cc : s->cfg.tcp_cc);
 }
 
 void tcp_count_state(struct ts_stack *s, struct ts_tcp_conn *c, enum ts_tcp_state from,

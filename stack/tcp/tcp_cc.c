@@ -2,6 +2,8 @@
  * recovery) with the NewReno modification of RFC 6582, behind a small ops table so another
  * algorithm can supply its own growth and ssthresh: CUBIC (RFC 9438, tcp_cc_cubic.c), or BBR
  * (tcp_cc_bbr.c), which also takes every ACK's delivery rate sample. */
+#include <string.h>
+
 #include "tcp_internal.h"
 
 void tcp_reno_init(struct ts_tcp_conn *c)
@@ -51,6 +53,48 @@ const struct tcp_cc_ops tcp_cc_newreno = {
     .cong_avoid = tcp_reno_cong_avoid,
     .ssthresh = tcp_reno_ssthresh,
 };
+
+const struct tcp_cc_ops *tcp_cc_ops_of(enum ts_tcp_cc cc)
+{
+    return cc == TS_CC_CUBIC ? &tcp_cc_cubic : cc == TS_CC_BBR ? &tcp_cc_bbr : &tcp_cc_newreno;
+}
+
+void tcp_cc_select(struct ts_tcp_conn *c, enum ts_tcp_cc cc)
+{
+    const struct tcp_cc_ops *ops = tcp_cc_ops_of(cc);
+    if (ops == c->cc.ops)
+        return;
+    c->cc.ops = ops;
+    if (!c->cc.cwnd)
+        return; /* not started yet: tcp_cc_init will */
+    uint32_t cwnd = c->cc.cwnd, ssthresh = c->cc.ssthresh;
+    ops->init(c);
+    c->cc.cwnd = cwnd;
+    c->cc.ssthresh = ssthresh;
+}
+
+const char *ts_tcp_cc_name(enum ts_tcp_cc cc)
+{
+    return cc == TS_CC_CUBIC ? "cubic" : cc == TS_CC_BBR ? "bbr" : "reno";
+}
+
+bool ts_tcp_cc_parse(const char *name, enum ts_tcp_cc *cc)
+{
+    static const struct {
+        const char *name;
+        enum ts_tcp_cc cc;
+    } known[] = {{"reno", TS_CC_NEWRENO},
+                 {"newreno", TS_CC_NEWRENO},
+                 {"cubic", TS_CC_CUBIC},
+                 {"bbr", TS_CC_BBR}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(name, known[i].name) == 0) {
+            *cc = known[i].cc;
+            return true;
+        }
+    }
+    return false;
+}
 
 void tcp_cc_on_sample(struct ts_tcp_conn *c, ts_time_t now)
 {

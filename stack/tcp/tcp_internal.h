@@ -765,6 +765,10 @@ void tcp_cc_on_rto(struct ts_tcp_conn *c);
 void tcp_cc_enter_recovery(struct ts_stack *s, struct ts_tcp_conn *c, bool sack);
 /* After sending (RFC 7661, Linux's tcp_cwnd_validate): remember whether cwnd limited the flight. */
 void tcp_cc_validate(struct ts_tcp_conn *c);
+/* The algorithm's ops; switch a connection to another (TCP_CONGESTION): once it runs, its
+ * cwnd and ssthresh are kept and the new algorithm's own state starts from them. */
+const struct tcp_cc_ops *tcp_cc_ops_of(enum ts_tcp_cc cc);
+void tcp_cc_select(struct ts_tcp_conn *c, enum ts_tcp_cc cc);
 /* BBR's model as STATUS shows it: BtlBw (bytes/s), RTprop, the state's name. */
 void tcp_bbr_get_model(const struct ts_tcp_conn *c, uint64_t *bw, ts_time_t *min_rtt,
                        const char **mode);

@@ -18,6 +18,7 @@ void ts_tcp_opts_default(const struct ts_stack *s, struct ts_tcp_opts *o)
     o->keepintvl = 75 * TS_SEC;
     o->keepcnt = 9;
     o->user_timeout = 0;
+    o->cc = s->cfg.tcp_cc;
 }
 
 /* ---- 3.10.1 OPEN ---- */
@@ -459,6 +460,8 @@ int ts_tcp_set_opts(struct ts_tcp_conn *c, const struct ts_tcp_opts *o, ts_time_
     if (c->sndbuf.cap && n.sndbuf > c->sndbuf.cap && ts_ring_grow(&c->sndbuf, n.sndbuf) < 0)
         return -ENOMEM;
     bool ka_on = n.keepalive && !c->opts.keepalive;
+    if (n.cc_set)
+        tcp_cc_select(c, n.cc);
     c->opts = n;
     if (ka_on || !n.keepalive)
         tcp_keepalive_reset(c, now);

@@ -456,6 +456,12 @@ static void socket_options_read_back_as_linux(void)
     char cc[16] = {0};
     socklen_t cl = sizeof cc;
     CHECK(getsockopt(c, IPPROTO_TCP, TCP_CONGESTION, cc, &cl) == 0 && cc[0], "congestion");
+    CHECK(setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "bbr", 3) == 0, "TCP_CONGESTION bbr");
+    cl = sizeof cc;
+    CHECK(getsockopt(c, IPPROTO_TCP, TCP_CONGESTION, cc, &cl) == 0 && strcmp(cc, "bbr") == 0,
+          "congestion now %s", cc);
+    CHECK(setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "vegas", 5) == -1 && errno == ENOENT,
+          "an unknown congestion control is ENOENT");
     CHECK(setsockopt(c, SOL_SOCKET, 9999, &v, sizeof v) == -1 && errno == ENOPROTOOPT,
           "an unknown option is ENOPROTOOPT");
     close(ls), close(c), close(s);

@@ -1144,6 +1144,64 @@ START_TEST(test_tcp_maxseg_set_before_connect_bounds_the_mss_in_use)
 }
 END_TEST
 
+static void cc_is(int fd, const char *want)
+{
+    char cc[16];
+    memset(cc, 'x', sizeof cc);
+    socklen_t l = sizeof cc;
+    ck_assert_int_eq(ts_getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &l), 0);
+    ck_assert_str_eq(cc, want);
+    ck_assert_uint_eq(l, strlen(want) + 1);
+}
+
+static const char *cc_running(int fd)
+{
+    struct ts_tcp_info info;
+    socklen_t l = sizeof info;
+    ck_assert_int_eq(ts_getsockopt(fd, IPPROTO_TCP, TS_TCP_INFO, &info, &l), 0);
+    return info.cc;
+}
+
+/* TCP_CONGESTION as on Linux: per socket, by name (not NUL-terminated necessarily), ENOENT for
+ * a name it does not know, inherited by the connections a listener makes, and changeable on an
+ * established connection, which goes on with the new algorithm. */
+START_TEST(test_tcp_congestion_is_chosen_per_socket_by_name)
+{
+    rig_up();
+    int l = listener_on(rt_b, 8099);
+    int c = ts_socket_on(rt_a, AF_INET, SOCK_STREAM, 0);
+    cc_is(c, "reno"); /* the stack's default (ts_config.tcp_cc), by Linux's name */
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "vegas", 5), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "bbr", 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "bbr", 3), 0);
+    cc_is(c, "bbr");
+    ck_assert_int_eq(ts_setsockopt(l, IPPROTO_TCP, TCP_CONGESTION, "cubic", 6), 0);
+    struct sockaddr_in a = sin_of(TH_IP_B, 8099);
+    ck_assert_int_eq(ts_connect(c, SA(a), sizeof a), 0);
+    int s = ts_accept(l, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    ck_assert_str_eq(cc_running(c), "bbr");
+    cc_is(s, "cubic");
+    ck_assert_str_eq(cc_running(s), "cubic");
+    char b[4096] = {0}, r[4096];
+    ck_assert_int_eq(ts_send(c, b, sizeof b, 0), (ssize_t)sizeof b);
+    recv_exact(s, r, sizeof r);
+    ck_assert_int_eq(ts_setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "newreno", 7), 0);
+    cc_is(c, "reno");
+    ck_assert_str_eq(cc_running(c), "newreno");
+    ck_assert_int_eq(ts_send(c, b, sizeof b, 0), (ssize_t)sizeof b);
+    recv_exact(s, r, sizeof r);
+    ts_close(c);
+    ts_close(s);
+    ts_close(l);
+    rig_down();
+}
+END_TEST
+
 START_TEST(test_tcp_msg_peek_leaves_data_for_the_next_read)
 {
     rig_up();
@@ -1669,6 +1727,7 @@ static Suite *socket_suite(void)
     tcase_add_test(t, test_tcp_connect_on_connected_socket_is_eisconn_and_listen_is_einval);
     tcase_add_test(t, test_tcp_msg_peek_leaves_data_for_the_next_read);
     tcase_add_test(t, test_tcp_maxseg_set_before_connect_bounds_the_mss_in_use);
+    tcase_add_test(t, test_tcp_congestion_is_chosen_per_socket_by_name);
     tcase_add_test(t, test_null_buffer_with_length_is_efault_not_a_crash);
     tcase_add_test(t, test_tcp_options_round_trip);
     tcase_add_test(t, test_tcp_closing_listener_resets_connections_never_accepted);
