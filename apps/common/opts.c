@@ -148,6 +148,19 @@ static const char *set_msl(const char *val, void *ctx)
     return NULL;
 }
 
+enum ts_tcp_cc ts_app_host_cc(const char *path)
+{
+    char name[32] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return TS_CC_NEWRENO;
+    bool got = fgets(name, sizeof name, f) != NULL;
+    fclose(f);
+    name[strcspn(name, " \t\n")] = 0;
+    enum ts_tcp_cc cc;
+    return got && ts_tcp_cc_parse(name, &cc) ? cc : TS_CC_NEWRENO;
+}
+
 static const char *set_cc(const char *val, void *ctx)
 {
     struct ts_app_opts *o = ctx;
@@ -268,7 +281,10 @@ static const struct ts_app_flag common_flags[] = {
     {"pcap", "FILE", "write every frame in and out to FILE (pcap; times = monotonic clock)",
      set_pcap},
     {"msl", "SECONDS", "TCP maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 30)", set_msl},
-    {"cc", "NAME", "TCP congestion control: newreno (default), cubic (RFC 9438) or bbr", set_cc},
+    {"cc", "NAME",
+     "TCP congestion control: newreno, cubic (RFC 9438) or bbr (default: the host kernel's, if one "
+     "of these, else newreno)",
+     set_cc},
     {"trace", NULL, "print every TCP state change, its cause and time in the old state (stderr)",
      set_trace},
     {"stats", NULL, "print the non-zero counters (drops with their reasons) on exit", set_stats},
@@ -347,6 +363,7 @@ void ts_app_parse(const struct ts_app_spec *spec, int argc, char **argv, struct 
     o->prog = spec->name;
     snprintf(o->tap, sizeof(o->tap), "tap0");
     ts_config_default(&o->cfg);
+    o->cfg.tcp_cc = ts_app_host_cc(TS_APP_HOST_CC);
     o->fault.seed = 1;
     gw_given = false;
     /* TAPSTACK_OFFLOAD=0 makes --no-offload the default: how the tests run every app without

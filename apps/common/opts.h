@@ -109,6 +109,11 @@ void ts_app_usage(const struct ts_app_spec *spec, FILE *f);
 bool ts_app_parse_uint(const char *val, unsigned long min, unsigned long max, unsigned *out);
 bool ts_app_parse_u64(const char *val, uint64_t *out);
 bool ts_app_parse_double(const char *val, double min, double max, double *out);
+/* The congestion control the programs start with: the host kernel's default, read from path
+ * (TS_APP_HOST_CC: net.ipv4.tcp_congestion_control), when tapstack has it (reno, cubic, bbr);
+ * else NewReno. So a program on tapstack sends as the host's own sockets would. */
+#define TS_APP_HOST_CC "/proc/sys/net/ipv4/tcp_congestion_control"
+enum ts_tcp_cc ts_app_host_cc(const char *path);
 
 /* A running app: the stack on its driver chain tap -> [pcap] -> [fault]. */
 struct ts_app {

@@ -91,7 +91,7 @@ print_all() {
     {
         echo "tapstack vs Linux kernel, same client, one run. ratio > 1: tapstack better (tapstack/kernel; kernel/tapstack for [lower is better] rows)."
         b_machine_line "$busy" "$load_start"
-        echo "setups: tapstack on tap0 in netns (host 10.0.0.1, stack 10.0.0.2); kernel: two netns, veth, offloads off unless a row says on; clients in tests/bench/ (docs/bench.md). run took $(($(date +%s) - t_start)) s"
+        echo "setups: tapstack on tap0 in netns (host 10.0.0.1, stack 10.0.0.2); kernel: two netns, veth, offloads off unless a row says on; congestion control on both sides, unless a row says: $(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown) (the kernel's default; tapstack's programs take the host's); clients in tests/bench/ (docs/bench.md). run took $(($(date +%s) - t_start)) s"
         [[ -n $B_OFFLOADS_FAILED ]] && echo "$B_OFFLOADS_FAILED"
         echo
         b_print_table
@@ -474,10 +474,10 @@ group_loss() {
         loss_linux bbr "${fault[@]}"
         b_row loss "$label, $mb MiB, BBR vs Linux BBR: seconds" "s" lower "$tb" "$R_K" "tapstack (bbr): $tbn | Linux (bbr; its default here: $def): $R_KN"
         b_log "loss $p: tapstack bbr $tb s, Linux bbr $R_K s ($R_KN)"
-        loss_tapstack "${fault[@]}"
+        loss_tapstack --cc newreno "${fault[@]}"
         tn=$R_T tnn=$R_TN
         loss_linux cubic "${fault[@]}"
-        b_row loss "$label, $mb MiB, NewReno vs Linux CUBIC: seconds" "s" lower "$tn" "$R_K" "tapstack (newreno, its default): $tnn | Linux (cubic): $R_KN"
+        b_row loss "$label, $mb MiB, NewReno vs Linux CUBIC: seconds" "s" lower "$tn" "$R_K" "tapstack (newreno): $tnn | Linux (cubic): $R_KN"
         b_log "loss $p: tapstack newreno $tn s, Linux cubic $R_K s ($R_KN)"
     done
 }

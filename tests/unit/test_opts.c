@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../apps/common/opts.h"
 #include "../../apps/common/runopts.h"
@@ -125,10 +126,34 @@ START_TEST(test_fault_flags_set_both_directions_or_one)
 }
 END_TEST
 
+/* The default is the host kernel's own, when tapstack has it: a program sends as the host's
+ * sockets would. A name tapstack lacks (vegas), an empty or missing file: NewReno. */
+START_TEST(test_default_congestion_control_is_the_hosts)
+{
+    char path[] = "/tmp/ts-test-cc-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const struct {
+        const char *text;
+        enum ts_tcp_cc want;
+    } cases[] = {{"bbr\n", TS_CC_BBR},       {"cubic\n", TS_CC_CUBIC}, {"reno\n", TS_CC_NEWRENO},
+                 {"vegas\n", TS_CC_NEWRENO}, {"", TS_CC_NEWRENO},      {"bbr", TS_CC_BBR}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(ftruncate(fd, 0), 0);
+        ck_assert_int_eq(pwrite(fd, cases[i].text, strlen(cases[i].text), 0),
+                         (ssize_t)strlen(cases[i].text));
+        ck_assert_msg(ts_app_host_cc(path) == cases[i].want, "host file '%s'", cases[i].text);
+    }
+    close(fd);
+    unlink(path);
+    ck_assert(ts_app_host_cc("/nonexistent/tcp_congestion_control") == TS_CC_NEWRENO);
+    PARSE("h");
+    ck_assert(o.cfg.tcp_cc == ts_app_host_cc(TS_APP_HOST_CC));
+}
+END_TEST
+
 START_TEST(test_cc_flag_picks_newreno_cubic_or_bbr)
 {
-    PARSE("h");
-    ck_assert(o.cfg.tcp_cc == TS_CC_NEWRENO); /* NewReno unless asked */
     PARSE("--cc", "cubic", "h");
     ck_assert(o.cfg.tcp_cc == TS_CC_CUBIC);
     PARSE("--cc", "bbr", "h");
@@ -329,6 +354,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, test_common_flags_set_the_config_in_both_spellings);
     tcase_add_test(tc, test_gateway_can_be_given_or_turned_off);
     tcase_add_test(tc, test_fault_flags_set_both_directions_or_one);
+    tcase_add_test(tc, test_default_congestion_control_is_the_hosts);
     tcase_add_test(tc, test_cc_flag_picks_newreno_cubic_or_bbr);
     tcase_add_test(tc, test_app_flags_and_positionals_reach_their_handlers);
     tcase_add_test(tc, test_control_flag_names_a_path_or_none);
