@@ -268,5 +268,5 @@ void tcp_bbr_get_model(const struct ts_tcp_conn *c, uint64_t *bw, ts_time_t *min
     const struct tcp_bbr *b = &c->cc.bbr;
     *bw = bbr_max_bw(b);
     *min_rtt = b->min_rtt;
-    *mode = b->mode < 4 ? names[b->mode] : "?";
+    *mode = b->mode < sizeof names / sizeof names[0] ? names[b->mode] : "?";
 }

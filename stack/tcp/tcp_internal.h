@@ -102,7 +102,6 @@ extern const struct tcp_cc_ops tcp_cc_bbr;
 /* A delivery rate sample (draft-cheng-iccrg-delivery-rate-estimation 3.3), built over one ACK. */
 struct tcp_rate_sample {
     uint64_t prior_delivered; /* C.delivered when the newest record delivered was sent */
-    ts_time_t prior_time;     /* C.delivered_time then */
     ts_time_t send_elapsed, ack_elapsed, interval;
     uint64_t delivered; /* delivered over the interval */
     ts_time_t rtt;      /* of the newest record delivered, 0 if it was retransmitted */

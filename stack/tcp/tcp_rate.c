@@ -36,7 +36,6 @@ void tcp_rate_delivered(struct ts_tcp_conn *c, const struct tcp_txseg *r, ts_tim
     if (!rs->has_prior || r->delivered >= rs->prior_delivered) {
         rs->has_prior = true;
         rs->prior_delivered = r->delivered;
-        rs->prior_time = r->delivered_time;
         rs->app_limited = (r->flags & TCP_TXS_APPLIM) != 0;
         rs->send_elapsed = r->xmit - r->first_sent;
         rs->ack_elapsed = now - r->delivered_time;

@@ -172,6 +172,23 @@ bool th_run_until(struct th_net *n, bool (*pred)(void *arg), void *arg, ts_time_
     return run(n, max, pred, arg);
 }
 
+bool th_run_until_sent(struct th_net *n, bool (*pred)(void *arg), void *arg, ts_time_t max)
+{
+    ts_time_t end = n->now + max;
+    for (;;) {
+        ts_time_t next = th_settle(n);
+        if (pred(arg))
+            return true;
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));
+        next = ts_time_min(next, ts_driver_next_deadline(n->drv_b, n->now));
+        if (next <= n->now)
+            continue;
+        if (next > end)
+            return false;
+        n->now = next;
+    }
+}
+
 int th_ping(struct th_net *n, enum th_side from, uint32_t dst, uint16_t id, uint16_t seq,
             const void *data, size_t len)
 {

@@ -110,6 +110,9 @@ void th_run(struct th_net *n, ts_time_t duration);
 /* Like th_run, stopping as soon as pred(arg) is true (checked after each event). Returns whether
  * it became true within `max`. */
 bool th_run_until(struct th_net *n, bool (*pred)(void *arg), void *arg, ts_time_t max);
+/* th_run_until, but also waking for frames one stack sent to the other during the same settle
+ * (th_settle's deadline is computed before the second stack sends): for whole transfers. */
+bool th_run_until_sent(struct th_net *n, bool (*pred)(void *arg), void *arg, ts_time_t max);
 
 /* Send an ICMP echo request from stack `from` to `dst` through that stack's own IP layer (so it
  * is fragmented when larger than the MTU). Returns ts_ip_send's result. */

@@ -23,6 +23,20 @@
 /* Run script on f (established, f->conn the connection under test), from f->now. Fails the test
  * at the first line that does not hold, naming it. */
 #define tf_script(f, script) tf_script_at(__FILE__, __LINE__, f, script)
+
+/* Ten segments of 1000 bytes leave at 0 (IW 10), as the scripts of
+ * several tests begin. */
+#define TF_TEN_SEGMENTS_AT_0                                                                       \
+    "0 > 1:1001\n"                                                                                 \
+    "0 > 1001:2001\n"                                                                              \
+    "0 > 2001:3001\n"                                                                              \
+    "0 > 3001:4001\n"                                                                              \
+    "0 > 4001:5001\n"                                                                              \
+    "0 > 5001:6001\n"                                                                              \
+    "0 > 6001:7001\n"                                                                              \
+    "0 > 7001:8001\n"                                                                              \
+    "0 > 8001:9001\n"                                                                              \
+    "0 > 9001:10001\n"
 void tf_script_at(const char *file, int line, struct tf *f, const char *script);
 
 #endif

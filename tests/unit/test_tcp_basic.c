@@ -67,25 +67,6 @@ static bool both_established(void *arg)
            ts_tcp_state(f->cb) == TS_TCP_ESTABLISHED;
 }
 
-/* th_run_until, but also waking for frames one stack sent to the other during the same settle
- * (th_settle's deadline is computed before the second stack sends). */
-static bool run_until(struct th_net *n, bool (*pred)(void *), void *arg, ts_time_t max)
-{
-    ts_time_t end = n->now + max;
-    for (;;) {
-        ts_time_t next = th_settle(n);
-        if (pred(arg))
-            return true;
-        next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));
-        next = ts_time_min(next, ts_driver_next_deadline(n->drv_b, n->now));
-        if (next <= n->now)
-            continue;
-        if (next > end)
-            return false;
-        n->now = next;
-    }
-}
-
 static void connect_pair_ex(struct fixture *f, const struct ts_fault_config *fault)
 {
     memset(f, 0, sizeof(*f));
@@ -99,7 +80,7 @@ static void connect_pair_ex(struct fixture *f, const struct ts_fault_config *fau
     f->ca = ts_tcp_connect(f->n.a, 0, 0, TH_IP_B, 80, NULL, &err, f->n.now);
     ck_assert_ptr_nonnull(f->ca);
     ts_tcp_endpoints(f->ca, NULL, &f->aport, NULL, NULL);
-    ck_assert(run_until(&f->n, both_established, f, 60 * TS_SEC));
+    ck_assert(th_run_until_sent(&f->n, both_established, f, 60 * TS_SEC));
 }
 
 static void connect_pair(struct fixture *f)
@@ -207,7 +188,7 @@ static void transfer(struct fixture *f, size_t len, ts_time_t max)
         x.src_a[i] = (uint8_t)(v >> 16);
         x.src_b[i] = (uint8_t)(v >> 8);
     }
-    bool ok = run_until(&f->n, pump, &x, max);
+    bool ok = th_run_until_sent(&f->n, pump, &x, max);
     if (!ok && getenv("TCP_DEBUG")) {
         static char buf[65536];
         fprintf(stderr, "got_a %zu got_b %zu sent_a %zu sent_b %zu states %s %s now %llu\n",
@@ -292,7 +273,7 @@ START_TEST(test_client_close_goes_fin_wait_to_time_wait_and_server_through_last_
     connect_pair(&f);
     ck_assert_int_eq(ts_tcp_send(f.ca, "hello", 5, f.n.now), 5);
     ts_tcp_close(f.ca, f.n.now);
-    ck_assert(run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
     char buf[16];
     ck_assert(!ts_tcp_read_eof(f.cb)); /* data first */
     ck_assert_int_eq(ts_tcp_recv(f.cb, buf, sizeof(buf), f.n.now), 5);
@@ -335,7 +316,7 @@ START_TEST(test_server_close_first_puts_server_in_time_wait)
     struct fixture f;
     connect_pair(&f);
     ts_tcp_close(f.cb, f.n.now);
-    ck_assert(run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, a_sees_eof, &f, 5 * TS_SEC));
     ck_assert_int_eq(ts_tcp_state(f.ca), TS_TCP_CLOSE_WAIT);
     /* The client's app takes its time: its delayed ACK of the FIN goes alone (FIN_WAIT2). */
     th_run(&f.n, 100 * TS_MS);
@@ -363,7 +344,7 @@ START_TEST(test_prompt_close_after_peer_fin_sends_one_fin_ack_not_two_segments)
     connect_pair(&f);
     uint64_t tx0 = ts_stack_counter(f.n.a, TS_C_TCP_TX);
     ts_tcp_close(f.cb, f.n.now);
-    ck_assert(run_until(&f.n, a_sees_eof, &f, 5 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, a_sees_eof, &f, 5 * TS_SEC));
     ts_tcp_close(f.ca, f.n.now);
     th_run(&f.n, 1 * TS_SEC);
     ck_assert_uint_eq(ts_stack_counter(f.n.a, TS_C_TCP_TX) - tx0, 1); /* FIN|ACK, nothing else */
@@ -480,10 +461,10 @@ START_TEST(test_time_wait_records_do_not_count_against_tcp_max_conns)
     f.l = ts_tcp_listen(f.n.b, 0, 80, 16, NULL, &err, f.n.now);
     f.ca = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
     ck_assert_ptr_nonnull(f.ca);
-    ck_assert(run_until(&f.n, both_established, &f, 5 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, both_established, &f, 5 * TS_SEC));
     /* A closes first and ends in TIME_WAIT (an orphan: a compact record). */
     ts_tcp_close(f.ca, f.n.now);
-    ck_assert(run_until(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, b_in_close_wait, &f, 5 * TS_SEC));
     ts_tcp_close(f.cb, f.n.now);
     th_run(&f.n, 1 * TS_SEC);
     struct ts_tcp_info info;
@@ -597,7 +578,7 @@ START_TEST(test_cubic_stacks_transfer_two_megabytes_over_a_lossy_link)
     int err = 0;
     f.l = ts_tcp_listen(f.n.b, 0, 80, 16, NULL, &err, f.n.now);
     f.ca = ts_tcp_connect(f.n.a, 0, 0, TH_IP_B, 80, NULL, &err, f.n.now);
-    ck_assert(run_until(&f.n, both_established, &f, 60 * TS_SEC));
+    ck_assert(th_run_until_sent(&f.n, both_established, &f, 60 * TS_SEC));
     transfer(&f, 2 << 20, 600 * TS_SEC);
     ck_assert_uint_gt(ts_stack_counter(f.n.a, TS_C_TCP_FAST_RETRANSMIT), 0);
     ts_tcp_abort(f.ca, f.n.now);

@@ -101,25 +101,6 @@ static bool accepted(void *arg)
     return p->b && ts_tcp_state(p->a) == TS_TCP_ESTABLISHED;
 }
 
-/* th_run_until, also waking for frames one stack sent to the other in the same settle (as
- * test_tcp_basic.c). */
-static bool run_until(struct th_net *n, bool (*pred)(void *), void *arg, ts_time_t max)
-{
-    ts_time_t end = n->now + max;
-    for (;;) {
-        ts_time_t next = th_settle(n);
-        if (pred(arg))
-            return true;
-        next = ts_time_min(next, ts_driver_next_deadline(n->drv_a, n->now));
-        next = ts_time_min(next, ts_driver_next_deadline(n->drv_b, n->now));
-        if (next <= n->now)
-            continue;
-        if (next > end)
-            return false;
-        n->now = next;
-    }
-}
-
 /* A connection from A to B over a link of one-way latency; rcvbuf 0: the default. */
 static void pair_open(struct pair *p, enum ts_tcp_cc cc, ts_time_t latency, uint32_t rcvbuf,
                       const struct ts_fault_config *fault)
@@ -139,7 +120,7 @@ static void pair_open(struct pair *p, enum ts_tcp_cc cc, ts_time_t latency, uint
     ck_assert_ptr_nonnull(p->l);
     p->a = ts_tcp_connect(p->n.a, 0, 0, TH_IP_B, 80, NULL, &err, p->n.now);
     ck_assert_ptr_nonnull(p->a);
-    ck_assert(run_until(&p->n, accepted, p, 60 * TS_SEC));
+    ck_assert(th_run_until_sent(&p->n, accepted, p, 60 * TS_SEC));
 }
 
 static void pair_close(struct pair *p)
@@ -197,7 +178,7 @@ static ts_time_t flow_run_watch(struct pair *p, size_t len, ts_time_t max,
     }
     x.src = src;
     ts_time_t t0 = p->n.now;
-    ck_assert(run_until(&p->n, flow_pump, &x, max));
+    ck_assert(th_run_until_sent(&p->n, flow_pump, &x, max));
     ck_assert(memcmp(src, x.dst, x.got) == 0);
     if (!watch)
         ck_assert_uint_eq(x.got, len);
@@ -225,18 +206,7 @@ START_TEST(test_rate_sample_is_delivered_over_the_longer_of_send_and_ack_interva
     setup_cc(&f, TS_CC_BBR, 10 * MS);
     struct ts_tcp_conn *c = f.conn;
     const struct tcp_rate_sample *rs = &c->rate.rs;
-    tf_script(&f, "0 write 10000\n"
-                  "0 > 1:1001\n"
-                  "0 > 1001:2001\n"
-                  "0 > 2001:3001\n"
-                  "0 > 3001:4001\n"
-                  "0 > 4001:5001\n"
-                  "0 > 5001:6001\n"
-                  "0 > 6001:7001\n"
-                  "0 > 7001:8001\n"
-                  "0 > 8001:9001\n"
-                  "0 > 9001:10001\n"
-                  "10 < ack 10001\n");
+    tf_script(&f, "0 write 10000\n" TF_TEN_SEGMENTS_AT_0 "10 < ack 10001\n");
     ck_assert(rs->valid);
     ck_assert_uint_eq(rs->prior_delivered, 0);
     ck_assert_uint_eq(rs->delivered, 10000);

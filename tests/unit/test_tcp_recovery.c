@@ -23,20 +23,7 @@ static void setup(struct tf *f, uint16_t peer_wnd)
     ck_assert_int_eq(ts_tcp_set_opts(f->conn, &o, f->now), 0);
 }
 
-/* Ten segments of 1000 bytes leave at 0 (IW 10). */
-#define TEN_SEGMENTS_AT_0                                                                          \
-    "0 > 1:1001\n"                                                                                 \
-    "0 > 1001:2001\n"                                                                              \
-    "0 > 2001:3001\n"                                                                              \
-    "0 > 3001:4001\n"                                                                              \
-    "0 > 4001:5001\n"                                                                              \
-    "0 > 5001:6001\n"                                                                              \
-    "0 > 6001:7001\n"                                                                              \
-    "0 > 7001:8001\n"                                                                              \
-    "0 > 8001:9001\n"                                                                              \
-    "0 > 9001:10001\n"
-
-static const char TEN_OUT[] = "0 write 10000\n" TEN_SEGMENTS_AT_0;
+static const char TEN_OUT[] = "0 write 10000\n" TF_TEN_SEGMENTS_AT_0;
 
 /* After TEN_OUT: three SACKs find 1:1001 lost, its retransmission repairs it and everything is
  * acknowledged (a recovery: ssthresh is set), then three more segments go out at 20 ms. The
@@ -472,7 +459,7 @@ END_TEST
 
 /* Ten segments out (IW 10) of 14 000 bytes, nothing heard: the tail loss probe at 22 ms, the
  * RTO at 222 ms with the first segment again (RFC 5682 3.1 step 1). */
-static const char TEN_OUT_THEN_RTO[] = "0 write 14000\n" TEN_SEGMENTS_AT_0 "22.01 > 9001:10001\n"
+static const char TEN_OUT_THEN_RTO[] = "0 write 14000\n" TF_TEN_SEGMENTS_AT_0 "22.01 > 9001:10001\n"
                                        "222.01 > 1:1001\n"
                                        "222.01 > none\n";
 
