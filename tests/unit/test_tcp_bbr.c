@@ -9,11 +9,14 @@
  *    (4.3.4);
  *  - application-limited samples do not lower the bandwidth estimate (rate draft 3.4, BBR draft
  *    4.1.1.5);
- *  - after a retransmission timeout the window doubles back to the model's, not linearly.
+ *  - after a retransmission timeout the window doubles back to the model's, not linearly;
+ *  - STARTUP's window is high_gain (2/ln 2) BDPs (4.3.2.1);
+ *  - ACKs in bursts add their excess to the window, at most 100 ms of BtlBw (4.2.3.5).
  * The scripted peer (tcp_fixture.h: segments of 1000 bytes, SACK, no timestamps) gives exact
  * times; two stacks on the in-memory link (harness.h) give whole transfers. The link has no
  * bandwidth limit: what bounds the delivery rate there is the receiver's window, one per round
- * trip, which the tests use as the path's bottleneck. The model is read in the connection block
+ * trip, which the tests use as the path's bottleneck; where a rate-limited link is needed, the
+ * scripted peer plays one (link_step). The model is read in the connection block
  * (tcp_internal.h). */
 #include <check.h>
 #include <stdlib.h>
@@ -42,15 +45,19 @@ static uint64_t bdp(const struct ts_tcp_conn *c)
     return max_bw(c) * c->cc.bbr.min_rtt / TS_SEC;
 }
 
-/* The window PROBE_BW aims at, as the BBR draft 4.2.3.6 defines it: cwnd_gain (2) BDPs, plus the
- * ACK aggregation allowance (4.2.3.5, the larger of the two windows'), plus three segments
- * (Linux's quantization budget). */
-static uint64_t probe_bw_window(const struct ts_tcp_conn *c)
+/* The ACK aggregation allowance (BBR draft 4.2.3.5): the larger of the two windows' excess. */
+static uint32_t extra_acked(const struct ts_tcp_conn *c)
 {
     const struct tcp_bbr *b = &c->cc.bbr;
-    uint32_t extra = b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
+    return b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
+}
+
+/* The window PROBE_BW aims at, as the BBR draft 4.2.3.6 defines it: cwnd_gain (2) BDPs, plus the
+ * ACK aggregation allowance (4.2.3.5), plus three segments (Linux's quantization budget). */
+static uint64_t probe_bw_window(const struct ts_tcp_conn *c)
+{
     uint32_t seg = c->snd.seg_max > c->mss ? c->snd.seg_max : c->mss;
-    return 2 * bdp(c) + extra + 3ull * seg;
+    return 2 * bdp(c) + extra_acked(c) + 3ull * seg;
 }
 
 /* ---------------------------------------------------------------- the scripted peer */
@@ -84,6 +91,48 @@ static void tf_round(struct tf *f, size_t bytes, ts_time_t rtt)
     tf_advance(f, rtt);
     tf_flush(f);
     tf_send(f, TCP_ACK, f->peer_nxt, f->conn->snd.nxt, NULL, 0);
+}
+
+/* A bottleneck in front of the scripted peer: the link carries one 1000-byte segment a
+ * millisecond (1 MB/s) and each segment's ACK comes back 19 ms after it is through: a round trip
+ * of 20 ms without a queue, a BDP of 20 000 bytes. With batch, the ACKs wait and come in bursts
+ * every batch (a link or a receiver that aggregates them): the same delivery rate, in lumps. */
+#define LINK_SEGS 128
+struct link {
+    ts_time_t batch, t0, free_at; /* free_at: when the link has carried all it was given */
+    uint32_t end[LINK_SEGS];      /* the segments not yet ACKed, in order, */
+    ts_time_t due[LINK_SEGS];     /* and when each one's ACK is due */
+    unsigned head, len;
+};
+
+static void link_open(struct tf *f, struct link *l, ts_time_t batch)
+{
+    setup_cc(f, TS_CC_BBR, 20 * MS);
+    *l = (struct link){.batch = batch, .t0 = f->now};
+}
+
+/* One millisecond of the link, with the application always ready to send. */
+static void link_step(struct tf *f, struct link *l)
+{
+    ts_tcp_send(f->conn, g_buf, sizeof g_buf, f->now);
+    struct tf_seg *sg;
+    while ((sg = tf_next(f)) != NULL) {
+        if (!sg->h.payload_len)
+            continue;
+        ck_assert_uint_lt(l->len, LINK_SEGS);
+        l->free_at = (l->free_at > sg->t ? l->free_at : sg->t) + MS;
+        unsigned i = (l->head + l->len++) % LINK_SEGS;
+        l->end[i] = sg->h.seq + (uint32_t)sg->h.payload_len;
+        l->due[i] = l->free_at + 19 * MS;
+    }
+    tf_advance(f, MS);
+    if (l->batch && (f->now - l->t0) % l->batch)
+        return; /* the ACKs wait for the next burst */
+    uint32_t ack = 0;
+    for (; l->len && l->due[l->head] <= f->now; l->len--, l->head = (l->head + 1) % LINK_SEGS)
+        ack = l->end[l->head];
+    if (ack)
+        tf_send(f, TCP_ACK, f->peer_nxt, ack, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- two stacks */
@@ -519,6 +568,87 @@ START_TEST(test_after_a_timeout_the_window_doubles_back_to_the_models_not_linear
 }
 END_TEST
 
+/* BBR draft 4.3.2.1: STARTUP's gain, 2/ln 2 (2.885), is the least that doubles the delivery
+ * rate every round; the window it grows to is that many BDPs (plus the aggregation allowance and
+ * three segments, as in PROBE_BW), not PROBE_BW's two. Over the 1 MB/s bottleneck, the window
+ * STARTUP holds while it checks that the pipe is full: 2.885 * 20 000 bytes. */
+START_TEST(test_startup_grows_the_window_to_high_gain_bdps_before_draining)
+{
+    struct tf f;
+    struct link l;
+    link_open(&f, &l, 0);
+    const struct ts_tcp_conn *c = f.conn;
+    const struct tcp_bbr *b = &c->cc.bbr;
+    uint32_t cwnd = 0, extra = 0;
+    for (int ms = 0; b->mode == TCP_BBR_STARTUP; ms++) {
+        ck_assert_int_lt(ms, 1000);
+        cwnd = c->cc.cwnd; /* (as the last ACK in STARTUP left them) */
+        extra = extra_acked(c);
+        link_step(&f, &l);
+    }
+    ck_assert_uint_eq(max_bw(c), 1000000);
+    ck_assert_uint_eq(b->min_rtt, 20 * MS);
+    /* The window grows by what each ACK delivers until it reaches the target: at most one ACK's
+     * segment past it. */
+    uint64_t target = 2885 * bdp(c) / 1000 + extra + 3 * c->mss;
+    ck_assert_msg(cwnd >= target && cwnd < target + c->mss,
+                  "STARTUP's window %u, 2.885 BDPs + %u + 3 segments: %llu", cwnd, extra,
+                  (unsigned long long)target);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 0);
+    tf_free(&f);
+}
+END_TEST
+
+/* BBR draft 4.2.3.5 (Linux's extra_acked): when ACKs come in bursts, a burst delivers more than
+ * BtlBw would in the time since the last, and a window of two BDPs would leave the sender idle
+ * until the next; the excess is added to the window. The same 1 MB/s bottleneck, ACKed each
+ * millisecond or in bursts every 10 ms: the same model (BtlBw, RTprop), but the bursts' window is
+ * larger by about the 10 segments a burst ACKs. */
+START_TEST(test_ack_aggregation_adds_the_bursts_excess_to_probe_bws_window)
+{
+    uint32_t cwnd[2], extra[2];
+    const ts_time_t batch[2] = {0, 10 * MS};
+    for (int i = 0; i < 2; i++) {
+        struct tf f;
+        struct link l;
+        link_open(&f, &l, batch[i]);
+        const struct ts_tcp_conn *c = f.conn;
+        const struct tcp_bbr *b = &c->cc.bbr;
+        for (int ms = 0; ms < 1000; ms++) /* 50 round trips: STARTUP's excess has aged out */
+            link_step(&f, &l);
+        ck_assert_uint_eq(b->mode, TCP_BBR_PROBE_BW);
+        ck_assert_uint_eq(max_bw(c), 1000000);
+        ck_assert_uint_eq(b->min_rtt, 20 * MS);
+        cwnd[i] = c->cc.cwnd;
+        extra[i] = extra_acked(c);
+        ck_assert_uint_eq(cwnd[i], probe_bw_window(c));
+        ck_assert_uint_eq(tf_count(&f, TS_C_TCP_RETRANSMIT), 0);
+        tf_free(&f);
+    }
+    /* ACKed each millisecond, one segment at a time: at most that one is in excess. */
+    ck_assert_uint_le(extra[0], 1000);
+    ck_assert_uint_le(cwnd[0], 2 * 20000 + 1000 + 3 * 1000);
+    /* In bursts: nearly the 10 000 bytes of a burst, on top of the same two BDPs. */
+    ck_assert_msg(extra[1] >= 9000 && extra[1] <= 10000, "allowance %u", extra[1]);
+    ck_assert_uint_ge(cwnd[1], 2 * 20000 + 9000 + 3 * 1000);
+    ck_assert_uint_ge(cwnd[1] - cwnd[0], 8000);
+
+    /* The allowance is bounded: at most 100 ms of BtlBw (Linux's bbr_extra_acked_max_us), or a
+     * peer that holds its ACKs long would buy an unbounded window. One ACK per 200 ms round trip
+     * delivers a whole window of 65 000 bytes; the allowance is 100 ms of 325 000 bytes/s. */
+    struct tf f;
+    setup_cc(&f, TS_CC_BBR, 200 * MS);
+    const struct ts_tcp_conn *c = f.conn;
+    for (int i = 0; i < 12; i++)
+        tf_round(&f, sizeof g_buf, 200 * MS);
+    ck_assert_uint_eq(c->cc.bbr.mode, TCP_BBR_PROBE_BW);
+    ck_assert_uint_eq(max_bw(c), 325000);
+    ck_assert_uint_eq(extra_acked(c), 32500);
+    ck_assert_uint_eq(c->cc.cwnd, 2 * 65000 + 32500 + 3 * 1000);
+    tf_free(&f);
+}
+END_TEST
+
 static Suite *tcp_bbr_suite(void)
 {
     Suite *s = suite_create("tcp_bbr");
@@ -532,6 +662,8 @@ static Suite *tcp_bbr_suite(void)
                    test_probe_rtt_after_ten_seconds_holds_four_segments_then_restores_the_window);
     tcase_add_test(tc, test_app_limited_samples_do_not_lower_the_bandwidth_estimate);
     tcase_add_test(tc, test_after_a_timeout_the_window_doubles_back_to_the_models_not_linearly);
+    tcase_add_test(tc, test_startup_grows_the_window_to_high_gain_bdps_before_draining);
+    tcase_add_test(tc, test_ack_aggregation_adds_the_bursts_excess_to_probe_bws_window);
     suite_add_tcase(s, tc);
     return s;
 }
