@@ -573,7 +573,7 @@ void tcp_drop(struct ts_stack *s, struct ts_tcp_conn *c, int err, const char *ca
 void tcp_init_snd(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t iss)
 {
     c->snd.iss = iss;
-    c->snd.una = c->snd.nxt = c->snd.max = iss;
+    c->snd.una = c->snd.nxt = c->snd.max = c->snd.sml = iss;
     c->snd.buf_seq = iss + 1; /* the SYN takes one sequence number, data the ones after it */
     c->ts_offset = tcp_isn(s, c->raddr, c->rport, c->laddr, c->lport, 0); /* RFC 7323 5.4 */
     c->last_rx = s->now;

@@ -247,6 +247,7 @@ struct ts_tcp_conn {
         uint32_t wnd;      /* SND.WND, scaled */
         uint32_t wl1, wl2; /* SND.WL1, SND.WL2: seq and ack of the last window update */
         uint32_t max_wnd;  /* MAX.SND.WND (RFC 5961 5.2): the largest window offered */
+        uint32_t sml;      /* the end of the last small segment of new data sent (Nagle) */
         uint8_t wscale;    /* Snd.Wind.Shift (RFC 7323 2.3): the peer's shift */
         uint32_t buf_seq;  /* sequence number of the first byte in sndbuf */
         /* The most data one segment of ours carries: the MSS less options, or a super-segment's

@@ -1393,22 +1393,19 @@ START_TEST(test_icmp_frag_needed_lowers_mss_and_resends)
     ck_assert_uint_eq(first->h.payload_len, 1460);
     tf_flush(&f);
     tf_send_icmp_unreach_mtu(&f, 4, 1000, f.stack_nxt);
-    /* Everything from SND.UNA on goes again at once, in segments of 1000 - 40 bytes; Nagle holds
-     * the last 160 bytes (a small segment) until the four before them are acknowledged. */
+    /* Everything from SND.UNA on goes again at once, in segments of 1000 - 40 bytes, the last
+     * 160 bytes too (a retransmission: Nagle does not hold it). */
     uint32_t seq = f.stack_nxt;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         struct tf_seg *sg = tf_expect(&f, TCP_ACK, seq, f.peer_nxt);
+        uint32_t len = k < 4 ? 960 : 160;
         ck_assert(sg->df);
-        ck_assert_uint_eq(sg->h.payload_len, 960);
-        ck_assert_int_eq(memcmp(sg->h.payload, data + 960 * k, 960), 0);
-        seq += 960;
+        ck_assert_uint_eq(sg->h.payload_len, len);
+        ck_assert_int_eq(memcmp(sg->h.payload, data + 960 * k, len), 0);
+        seq += len;
     }
     tf_expect_nothing(&f);
     tf_send(&f, TCP_ACK, f.peer_nxt, seq, NULL, 0);
-    struct tf_seg *last = tf_expect(&f, TCP_ACK, seq, f.peer_nxt);
-    ck_assert_uint_eq(last->h.payload_len, 160);
-    ck_assert_int_eq(memcmp(last->h.payload, data + 3840, 160), 0);
-    tf_send(&f, TCP_ACK, f.peer_nxt, seq + 160, NULL, 0);
     tf_expect_nothing(&f);
     ck_assert_int_eq(tf_state(&f), TS_TCP_ESTABLISHED);
     tf_free(&f);

@@ -172,6 +172,32 @@ START_TEST(test_nagle_sends_full_segments_while_data_in_flight)
 }
 END_TEST
 
+/* Minshall's Nagle, as Linux's: a write larger than an MSS goes out whole, its short tail with
+ * the full segments before it. Held back, the tail would wait for the ACK of one full segment,
+ * which a receiver delaying its ACKs (RFC 1122 4.2.3.2: up to every second full segment) sends
+ * only when its timer fires. */
+START_TEST(test_nagle_sends_a_writes_short_tail_with_its_full_segments)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    ck_assert_int_eq(ts_tcp_send(f.conn, pat, TF_MSS + 100, f.now), TF_MSS + 100);
+    struct tf_seg *sg = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, TF_MSS);
+    sg = tf_expect(&f, TCP_ACK, f.stack_nxt + TF_MSS, f.peer_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, 100);
+    ck_assert(sg->h.flags & TCP_PSH);
+    f.stack_nxt += TF_MSS + 100;
+    /* That tail is a small segment out: another small write waits for its ACK. */
+    ck_assert_int_eq(ts_tcp_send(f.conn, "x", 1, f.now), 1);
+    tf_expect_nothing(&f);
+    tf_send_ack(&f);
+    sg = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, 1);
+    tf_free(&f);
+}
+END_TEST
+
 /* RFC 1122 4.2.3.6: keep-alive is off by default. */
 START_TEST(test_keepalive_off_by_default_idle_connection_silent)
 {
@@ -327,6 +353,7 @@ static Suite *tcp_timers_suite(void)
     tcase_add_test(tc, test_nagle_on_by_default_holds_small_segment_until_ack);
     tcase_add_test(tc, test_nodelay_sends_small_segments_at_once);
     tcase_add_test(tc, test_nagle_sends_full_segments_while_data_in_flight);
+    tcase_add_test(tc, test_nagle_sends_a_writes_short_tail_with_its_full_segments);
     suite_add_tcase(s, tc);
     tc = tcase_create("keepalive");
     tcase_set_timeout(tc, 30);
