@@ -232,20 +232,28 @@ group_conn() {
 
 # ---- 2. 1-byte request/response ----
 group_rr() {
-    local t k tl kl
+    local t k tl kl tl2 kl2
+    # 1 byte, and 2 000 (more than one MSS, less than two: a write's short tail, which Nagle
+    # must not hold behind the full segment, whose ACK the host delays).
     if b_tap_app tapstack-echo-server; then
         tl=$(T "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+        tl2=$(T "$B_TOOLS/rr" -d "$RR_SECS" -s 2000 "$B_STACK_IP" 7)
         b_stop "$B_APP_PID"
     fi
     if b_kernel_srv 7 --echo 7; then
         kl=$(KC "$B_TOOLS/rr" -d "$RR_SECS" "$B_STACK_IP" 7)
+        kl2=$(KC "$B_TOOLS/rr" -d "$RR_SECS" -s 2000 "$B_STACK_IP" 7)
         b_stop "$B_SRV_PID"
     fi
-    b_log "rr tap: ${tl:-failed} | kernel: ${kl:-failed}"
+    b_log "rr tap: ${tl:-failed} / ${tl2:-failed} | kernel: ${kl:-failed} / ${kl2:-failed}"
     t=$(b_kv "${tl:-}" rr) k=$(b_kv "${kl:-}" rr)
     b_row rr "1-byte request/response, one connection, ${RR_SECS} s" "round trips/s" higher \
         "${t:-n/a}" "${k:-n/a}" \
         "p99 latency: tapstack $(b_kv "${tl:-}" p99_us) us, kernel $(b_kv "${kl:-}" p99_us) us; echo servers: tapstack-echo-server, ksrv --echo (epoll)"
+    t=$(b_kv "${tl2:-}" rr) k=$(b_kv "${kl2:-}" rr)
+    b_row rr "2000-byte request/response, one connection, ${RR_SECS} s" "round trips/s" higher \
+        "${t:-n/a}" "${k:-n/a}" \
+        "p99 latency: tapstack $(b_kv "${tl2:-}" p99_us) us, kernel $(b_kv "${kl2:-}" p99_us) us; max: tapstack $(b_kv "${tl2:-}" max_us) us, kernel $(b_kv "${kl2:-}" max_us) us"
 }
 
 # ---- 3. HTTP ----
