@@ -37,7 +37,7 @@ static void tcp_closed_input(struct ts_stack *s, const struct ipv4_hdr *ip,
         return;
     }
     ts_count(s, TS_C_TCP_DROP_NO_SOCKET);
-    if (seg->sport != 0 && seg->dport != 0)
+    if (seg->sport != 0) /* (to port 0 too, as Linux; a reply to port 0 would go nowhere) */
         tcp_send_rst_reply(s, ip->dst, ip->src, seg);
 }
 
@@ -1015,21 +1015,19 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         ts_count(s, r);
         return;
     }
+    /* SYN with RST or FIN, or no SYN, ACK, RST or FIN at all: nonsense to a connection or a
+     * listener, dropped silently (as Linux); but a closed port answers anything but a RST with a
+     * RST (RFC 9293 3.10.7.1), these too, so they are looked up. */
     uint8_t f = seg.flags;
-    if ((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) {
-        ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
-        return;
-    }
-    /* No SYN, ACK, RST or FIN: nonsense to a connection or a listener, dropped silently (as
-     * Linux); but a closed port answers it with a RST (RFC 9293 3.10.7.1), so it is looked up. */
-    bool no_flags = !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN));
+    bool nonsense = ((f & TCP_SYN) && (f & (TCP_RST | TCP_FIN))) ||
+                    !(f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN));
     ts_stack_segment_note(s, ip->dst, ip->src, &seg, false); /* the segment hook (stack.h) */
     uint32_t h = tcp_tuple_hash(s, ip->dst, seg.dport, ip->src, seg.sport);
     struct ts_tcp_conn *c = tcp_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
     if (!c) {
         struct tcp_tw *tw = tcp_tw_lookup_h(s, h, ip->dst, seg.dport, ip->src, seg.sport);
         struct ts_tcp_conn *l = tw ? NULL : tcp_lookup_listener(s, ip->dst, seg.dport);
-        if (no_flags && (tw || l))
+        if (nonsense && (tw || l))
             ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
         else if (tw)
             tcp_tw_input(s, tw, ip, &seg);
@@ -1040,7 +1038,7 @@ void ts_tcp_input(struct ts_stack *s, const struct ipv4_hdr *ip, bool csum_ok)
         return;
     }
     c->segs_in++;
-    if (no_flags)
+    if (nonsense)
         ts_count(s, TS_C_TCP_DROP_BAD_FLAGS);
     else if (c->state == TS_TCP_SYN_SENT)
         tcp_syn_sent_input(s, c, &seg);

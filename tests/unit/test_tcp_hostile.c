@@ -119,6 +119,32 @@ START_TEST(test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags)
 }
 END_TEST
 
+/* RFC 9293 3.10.7.1: a closed port answers anything but a RST with a RST, nonsense flags too
+ * (as Linux): SYN+FIN gets <SEQ=0><ACK=SEG.SEQ+2><CTL=RST,ACK> (the SYN and the FIN each count
+ * one), SYN+RST nothing; and a SYN to port 0 is answered as to any closed port. */
+START_TEST(test_syn_fin_to_closed_port_gets_rst_ack_and_syn_rst_nothing)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_listen(&f);
+    f.lport = 9999;
+    tf_send(&f, TCP_SYN | TCP_FIN, 4000, 0, NULL, 0);
+    struct tf_seg *r = tf_expect(&f, TCP_RST | TCP_ACK, 0, 4002);
+    ck_assert_uint_eq(r->h.sport, 9999);
+    tf_send(&f, TCP_SYN | TCP_RST, 5000, 0, NULL, 0);
+    tf_expect_nothing(&f);
+    f.lport = 0;
+    tf_send(&f, TCP_SYN, 6000, 0, NULL, 0);
+    r = tf_expect(&f, TCP_RST | TCP_ACK, 0, 6001);
+    ck_assert_uint_eq(r->h.sport, 0);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_FLAGS), 0);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_NO_SOCKET), 2);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_RST_NO_SOCKET), 1);
+    tf_free(&f);
+}
+END_TEST
+
 /* A segment without flags is dropped silently by a connection and by a listener (as Linux). */
 START_TEST(test_segment_without_flags_dropped_as_bad_flags_by_connection_and_listener)
 {
@@ -1036,6 +1062,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_add_test(tc, test_bad_data_offset_dropped_and_counted);
     tcase_add_test(tc, test_truncated_segment_dropped_and_counted);
     tcase_add_test(tc, test_syn_fin_and_syn_rst_to_listener_dropped_as_bad_flags);
+    tcase_add_test(tc, test_syn_fin_to_closed_port_gets_rst_ack_and_syn_rst_nothing);
     tcase_add_test(tc, test_segment_without_flags_dropped_as_bad_flags_by_connection_and_listener);
     tcase_add_test(tc, test_segment_without_flags_to_closed_port_gets_rst_ack);
     tcase_add_test(tc, test_options_with_bad_lengths_dropped_as_bad_options);
