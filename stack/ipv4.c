@@ -96,9 +96,16 @@ bool ts_ipv4_input(struct ts_stack *s, const struct ts_link_rx *f, struct ts_ip_
         ts_count(s, TS_C_IP_DROP_NOT_FOR_US);
         return false;
     }
-    /* Options were checked for structure by the parser and are otherwise ignored: RFC 1122
-     * 3.2.1.8 only requires that unknown options be skipped. A host does not check the TTL of
-     * what it receives (RFC 1122 3.2.1.7). */
+    /* A source route names the way back for the answers (RFC 1122 4.2.3.8), a way that
+     * whoever wrote it chose: the classic address-spoofing tool. Refused, as RFC 7126 4.3 and
+     * 4.4 advise and Linux does by default (accept_source_route = 0). */
+    if (rx.ip.source_route) {
+        ts_count(s, TS_C_IP_DROP_SOURCE_ROUTE);
+        return false;
+    }
+    /* Other options were checked for structure by the parser and are otherwise ignored: RFC
+     * 1122 3.2.1.8 only requires that unknown options be skipped. A host does not check the TTL
+     * of what it receives (RFC 1122 3.2.1.7). */
     if (rx.ip.mf || rx.ip.frag_off != 0) {
         ts_count(s, TS_C_IP_FRAG_RX);
         return ts_reass_input(s, &rx, out);

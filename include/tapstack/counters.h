@@ -44,6 +44,7 @@
     X(IP_DROP_BAD_SRC, "IPv4 source address invalid (broadcast, multicast, ours)")                 \
     X(IP_DROP_NOT_FOR_US, "IPv4 datagram for another host (we do not forward)")                    \
     X(IP_DROP_BAD_OPTIONS, "IPv4 options malformed")                                               \
+    X(IP_DROP_SOURCE_ROUTE, "IPv4 source-routed datagram (LSRR/SSRR) refused")                     \
     X(IP_DROP_UNKNOWN_PROTO, "IPv4 protocol we do not speak")                                      \
     X(IP_DROP_NO_ROUTE, "no route to the destination")                                             \
     X(IP_DROP_DF_TOO_BIG, "datagram larger than MTU with DF set")                                  \

@@ -6,19 +6,23 @@
 #include "wire/be.h"
 #include "wire/checksum.h"
 
-#define IPV4_OPT_EOL 0
-#define IPV4_OPT_NOP 1
+#define IPV4_OPT_EOL  0
+#define IPV4_OPT_NOP  1
+#define IPV4_OPT_LSRR 0x83 /* loose source and record route */
+#define IPV4_OPT_SSRR 0x89 /* strict source and record route */
 
 /* RFC 791 3.1 "Options": EOL ends the list, NOP is a single byte, every other option is
  * type, length (counting both), data. RFC 1122 3.2.1.8: unknown options are skipped, so only
- * the structure is checked. */
-static bool ipv4_opts_valid(const uint8_t *o, size_t len)
+ * the structure is checked, and whether a source route is among them noted. */
+static bool ipv4_opts_valid(const uint8_t *o, size_t len, bool *source_route)
 {
     size_t i = 0;
     while (i < len) {
         uint8_t type = o[i];
         if (type == IPV4_OPT_EOL)
             return true;
+        if (type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR)
+            *source_route = true;
         if (type == IPV4_OPT_NOP) {
             i++;
             continue;
@@ -49,6 +53,7 @@ static void header_fields(const uint8_t *buf, size_t hlen, struct ipv4_hdr *out)
     out->src = be32_get(buf + 12);
     out->dst = be32_get(buf + 16);
     out->options = hlen > IPV4_HDR_LEN ? buf + IPV4_HDR_LEN : NULL;
+    out->source_route = false; /* (set by ipv4_parse, which reads the options) */
     out->payload = buf + hlen;
 }
 
@@ -70,10 +75,13 @@ enum ts_counter ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_hdr *out)
     /* RFC 1122 3.2.1.2: a datagram with a bad header checksum is silently discarded. */
     if (csum(buf, hlen) != 0)
         return TS_C_IP_DROP_BAD_CSUM;
-    if (hlen > IPV4_HDR_LEN && !ipv4_opts_valid(buf + IPV4_HDR_LEN, hlen - IPV4_HDR_LEN))
+    bool source_route = false;
+    if (hlen > IPV4_HDR_LEN &&
+        !ipv4_opts_valid(buf + IPV4_HDR_LEN, hlen - IPV4_HDR_LEN, &source_route))
         return TS_C_IP_DROP_BAD_OPTIONS;
 
     header_fields(buf, hlen, out);
+    out->source_route = source_route;
     out->payload_len = total - hlen;
     return TS_C_OK;
 }

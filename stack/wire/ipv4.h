@@ -26,6 +26,7 @@ struct ipv4_hdr {
     uint8_t proto;
     uint32_t src, dst;      /* host order */
     const uint8_t *options; /* hdr_len - 20 bytes, NULL when none */
+    bool source_route;      /* the options hold a loose or strict source route */
     const uint8_t *payload; /* total_len - hdr_len bytes (Ethernet padding excluded) */
     size_t payload_len;
 };

@@ -173,6 +173,39 @@ START_TEST(test_valid_options_are_skipped_and_datagram_delivered)
 }
 END_TEST
 
+/* RFC 7126 4.3, 4.4 (and Linux's accept_source_route = 0): a datagram with a loose or strict
+ * source route is refused, counted, unanswered; record route beside it is still skipped. An
+ * echo request with a well-formed LSRR (type 0x83, 7 bytes, pointer 4: one address to go) and
+ * one with SSRR (0x89), each after a NOP; then the same echo without the route is answered. */
+START_TEST(test_source_routed_datagrams_are_refused)
+{
+    struct th_raw r;
+    th_raw_init(&r);
+    const uint8_t types[2] = {0x83, 0x89};
+    for (int i = 0; i < 2; i++) {
+        uint8_t msg[16], f[128];
+        size_t ml = th_build_icmp_echo(msg, sizeof msg, 1, 1, "abcdefgh", 8);
+        struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, ml);
+        size_t l = th_build_ipv4(f, sizeof f, r.mac, r.peer_mac, &ip);
+        memmove(f + IPOFF + 28, f + IPOFF + 20, l - IPOFF - 20);
+        f[IPOFF] = 0x47;
+        f[IPOFF + 3] += 8;
+        const uint8_t opt[8] = {1, types[i], 7, 4, 10, 9, 9, 9};
+        memcpy(f + IPOFF + 20, opt, sizeof opt);
+        fix_csum(f + IPOFF, 28);
+        expect_drop(&r, f, l + 8, TS_C_IP_DROP_SOURCE_ROUTE);
+    }
+    ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_SOURCE_ROUTE), 2);
+    uint8_t f[128];
+    size_t l = echo_frame(&r, f, sizeof f, TH_IP_A, TH_IP_B);
+    th_raw_inject(&r, f, l);
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
+    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    th_raw_free(&r);
+}
+END_TEST
+
 START_TEST(test_ethernet_padding_after_total_length_is_ignored)
 {
     struct th_raw r;
@@ -488,6 +521,7 @@ static Suite *ipv4_suite(void)
     tcase_add_test(in, test_bad_header_checksum_is_dropped_silently);
     tcase_add_test(in, test_malformed_options_are_dropped_bad_options);
     tcase_add_test(in, test_valid_options_are_skipped_and_datagram_delivered);
+    tcase_add_test(in, test_source_routed_datagrams_are_refused);
     tcase_add_test(in, test_ethernet_padding_after_total_length_is_ignored);
     tcase_add_test(in, test_datagram_for_another_host_is_not_forwarded);
     tcase_add_test(in, test_impossible_sources_are_dropped_bad_src);
