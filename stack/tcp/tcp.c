@@ -584,7 +584,7 @@ static void tcp_syn_options(struct ts_stack *s, struct ts_tcp_conn *c, const str
 {
     const struct ts_config *cfg = &s->cfg;
     uint32_t mss = TCP_DEFAULT_MSS; /* RFC 9293 3.7.1: 536 when the option is absent */
-    if (syn->opts.mss_ok) {
+    if (syn->opts.mss_ok && syn->opts.mss != 0) { /* MSS 0 means nothing: as absent (Linux) */
         mss = syn->opts.mss;
         if (mss < 48)
             mss = 48; /* as Linux's tcp_min_snd_mss: a tiny MSS only makes us slow */

@@ -323,6 +323,14 @@ START_TEST(test_peer_mss_option_is_honoured)
     mss_check(true, 1000, 1000);
 }
 END_TEST
+/* An MSS of 0 says nothing usable: taken as no option (536), as Linux does; a tiny one is
+ * floored at 48 bytes (Linux's tcp_min_snd_mss), not honoured down to one-byte segments. */
+START_TEST(test_peer_mss_zero_is_taken_as_absent_and_a_tiny_one_floored_at_48)
+{
+    mss_check(true, 0, 536);
+    mss_check(true, 1, 48);
+}
+END_TEST
 
 /* RFC 1122 4.2.2.17 keeps probing a zero window only while the peer answers: a peer that
  * vanished behind a zero window does not hold the connection forever (ETIMEDOUT, like data
@@ -362,6 +370,7 @@ static Suite *tcp_flow_suite(void)
     tcase_add_test(tc, test_receiver_sws_avoidance_no_tiny_window_update);
     tcase_add_test(tc, test_peer_without_mss_option_gets_536_byte_segments);
     tcase_add_test(tc, test_peer_mss_option_is_honoured);
+    tcase_add_test(tc, test_peer_mss_zero_is_taken_as_absent_and_a_tiny_one_floored_at_48);
     tcase_add_test(tc, test_unanswered_zero_window_probes_eventually_abort);
     suite_add_tcase(s, tc);
     return s;
