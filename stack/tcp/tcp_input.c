@@ -524,8 +524,12 @@ static bool tcp_ack_synchronized(struct ts_stack *s, struct ts_tcp_conn *c,
     const struct tcp_hdr *seg = a->seg;
     /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; the others are
      * dropped and answered with an ACK, throttled like every challenge ACK (section 7), so that a
-     * flood of forged ones is not reflected one for one. */
-    if (seq_gt(seg->ack, c->snd.max) || seq_lt(seg->ack, c->snd.una - c->snd.max_wnd)) {
+     * flood of forged ones is not reflected one for one. The lower edge goes back no further
+     * than the data acknowledged so far: an ACK from before our first byte acknowledges what was
+     * never sent (Linux narrows it the same way). */
+    uint64_t done = c->bytes_acked + (tcp_our_fin_acked(c) ? 1 : 0);
+    uint32_t back = done < c->snd.max_wnd ? (uint32_t)done : c->snd.max_wnd;
+    if (seq_gt(seg->ack, c->snd.max) || seq_lt(seg->ack, c->snd.una - back)) {
         ts_count(s, TS_C_TCP_DROP_BAD_ACK);
         tcp_send_challenge_ack(s, c);
         return false;

@@ -401,6 +401,35 @@ START_TEST(test_ack_far_below_window_rfc5961_dropped_with_ack)
 }
 END_TEST
 
+/* RFC 5961 5.2's lower edge, SND.UNA - MAX.SND.WND, goes back no further than what has been
+ * acknowledged (as Linux): on a fresh connection, an ACK just below SND.UNA acknowledges bytes
+ * before our first, never sent: challenged and dropped with its data. Once 5 000 bytes are
+ * acknowledged, an ACK 10 below SND.UNA is only old: taken quietly, its data delivered. */
+START_TEST(test_ack_from_before_our_first_byte_is_challenged_an_old_one_is_not)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    uint64_t bad = tf_count(&f, TS_C_TCP_DROP_BAD_ACK);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt - 10, "blind", 5);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    tf_expect_nothing(&f);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), bad + 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 0);
+    /* 5 000 bytes out and acknowledged */
+    static uint8_t buf[5000];
+    ck_assert_int_eq(ts_tcp_send(f.conn, buf, sizeof buf, f.now), (ssize_t)sizeof buf);
+    tf_flush(&f);
+    f.stack_nxt += sizeof buf;
+    tf_send_ack(&f);
+    tf_flush(&f);
+    tf_send(&f, TCP_ACK | TCP_PSH, f.peer_nxt, f.stack_nxt - 10, "older", 5);
+    ck_assert_uint_eq(tf_count(&f, TS_C_TCP_DROP_BAD_ACK), bad + 1);
+    ck_assert_uint_eq(ts_tcp_readable(f.conn), 5);
+    tf_free(&f);
+}
+END_TEST
+
 /* RFC 4987: the half-open queue is bounded; excess SYNs are dropped and
  * counted. */
 START_TEST(test_syn_flood_half_open_queue_bounded_and_counted)
@@ -1081,6 +1110,7 @@ static Suite *tcp_hostile_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_ack_beyond_snd_nxt_answered_with_ack_and_dropped);
     tcase_add_test(tc, test_ack_far_below_window_rfc5961_dropped_with_ack);
+    tcase_add_test(tc, test_ack_from_before_our_first_byte_is_challenged_an_old_one_is_not);
     tcase_add_test(tc, test_syn_flood_half_open_queue_bounded_and_counted);
     tcase_add_test(tc, test_syn_flood_with_cookies_keeps_memory_bounded);
     tcase_add_test(tc, test_syn_cookie_connection_keeps_window_scale_sack_and_timestamps);
