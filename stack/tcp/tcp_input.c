@@ -686,13 +686,18 @@ static void tcp_quickack_enter(struct ts_tcp_conn *c)
  * first data of a connection and after an idle gap longer than the RTO (the peer's slow start
  * begins again, or it is a new request), as Linux does, and on out-of-order arrival
  * (tcp_text_out_of_order): a delayed ACK there would hold back a sender whose window is a few
- * segments, 40 ms per round trip (a lone first segment waited the whole delay). */
+ * segments, 40 ms per round trip (a lone first segment waited the whole delay). It does not
+ * apply while the connection is interactive (c->pingpong). */
 static bool tcp_quickack_note(struct ts_stack *s, struct ts_tcp_conn *c)
 {
     if (c->bytes_received == 0 || s->now - c->data_rx_time > c->rtt.rto)
         tcp_quickack_enter(c);
     c->data_rx_time = s->now;
-    return c->quickack > 0;
+    /* Not while interactive (tcp_output.c, tcp_send_next): a quick ACK would go alone just
+     * before the answer, and release the peer's Nagle-held next small write while our answer,
+     * a small segment, is still unacknowledged; our Nagle then holds our next answer until the
+     * peer's delayed ACK (as Linux's tcp_in_quickack_mode). */
+    return c->quickack > 0 && !c->pingpong;
 }
 
 /* RFC 2883 4.1.2: text above RCV.NXT that we already hold (the peer resent it because the ACK

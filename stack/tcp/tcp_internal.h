@@ -420,6 +420,10 @@ struct ts_tcp_conn {
      * segment, and when data last arrived (an idle gap re-enters the mode). */
     uint8_t quickack;
     ts_time_t data_rx_time;
+    /* Interactive ("pingpong", as Linux): we answered data within the delayed-ACK time of its
+     * arrival, so quick-ACK mode is off and an ACK waits to ride on the answer; left when the
+     * delayed-ACK timer fires (no answer came in time). */
+    bool pingpong;
 
     /* Errors: err is reported (ECONNRESET, ETIMEDOUT, ...), soft_err replaces ETIMEDOUT. */
     int err, soft_err;

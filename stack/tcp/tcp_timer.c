@@ -594,6 +594,7 @@ static void tcp_conn_timers(struct ts_stack *s, struct ts_tcp_conn *c, ts_time_t
         tcp_persist_fire(s, c, now);
     if (c->timers.delack <= now) {
         c->timers.delack = TS_TIME_NEVER;
+        c->pingpong = false; /* no answer came to carry the ACK: not interactive (as Linux) */
         if (tcp_synchronized(c->state)) {
             ts_count(s, TS_C_TCP_DELAYED_ACK);
             tcp_send_ack(s, c);

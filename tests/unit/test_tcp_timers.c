@@ -198,6 +198,44 @@ START_TEST(test_nagle_sends_a_writes_short_tail_with_its_full_segments)
 }
 END_TEST
 
+/* Quick-ACK mode ACKs each of the first data segments at once, but not once the connection is
+ * interactive (Linux's pingpong mode): an answer sent within the delayed-ACK time of the data
+ * makes the next ACK wait to ride on the next answer. A lone quick ACK there would release the
+ * peer's Nagle-held second small write while our small answer is still unacknowledged, and our
+ * Nagle would hold the second answer for the peer's delayed ACK (measured: 44 ms stalls in a
+ * write-write-read loop from the host). When the delayed-ACK timer fires (no answer came), the
+ * connection is not interactive any more and quick ACKs resume. */
+START_TEST(test_an_answer_within_the_delayed_ack_time_stops_quick_acks_until_one_is_missed)
+{
+    struct tf f;
+    tf_init(&f);
+    tf_establish(&f);
+    tf_send_data(&f, "ask1", 4);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt); /* quick ACK: the first data */
+    tf_advance(&f, MS);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "ans1", 4, f.now), 4);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt);
+    f.stack_nxt += 4;
+    tf_send_data(&f, "ask2", 4); /* (acknowledges ans1: f.stack_nxt) */
+    tf_expect_nothing(&f);       /* interactive: the ACK waits for the answer */
+    tf_advance(&f, MS);
+    ck_assert_int_eq(ts_tcp_send(f.conn, "ans2", 4, f.now), 4);
+    struct tf_seg *sg = tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt); /* it rides on it */
+    ck_assert_uint_eq(sg->h.payload_len, 4);
+    f.stack_nxt += 4;
+    /* No answer this time: the delayed ACK, 40 ms later, ends the interactive mode. */
+    tf_send_data(&f, "ask3", 4);
+    tf_expect_nothing(&f);
+    sg = tf_wait_seg(&f, 100 * MS);
+    ck_assert_ptr_nonnull(sg);
+    ck_assert_uint_eq(sg->h.ack, f.peer_nxt);
+    ck_assert_uint_eq(sg->h.payload_len, 0);
+    tf_send_data(&f, "ask4", 4);
+    tf_expect(&f, TCP_ACK, f.stack_nxt, f.peer_nxt); /* quick again */
+    tf_free(&f);
+}
+END_TEST
+
 /* RFC 1122 4.2.3.6: keep-alive is off by default. */
 START_TEST(test_keepalive_off_by_default_idle_connection_silent)
 {
@@ -354,6 +392,8 @@ static Suite *tcp_timers_suite(void)
     tcase_add_test(tc, test_nodelay_sends_small_segments_at_once);
     tcase_add_test(tc, test_nagle_sends_full_segments_while_data_in_flight);
     tcase_add_test(tc, test_nagle_sends_a_writes_short_tail_with_its_full_segments);
+    tcase_add_test(tc,
+                   test_an_answer_within_the_delayed_ack_time_stops_quick_acks_until_one_is_missed);
     suite_add_tcase(s, tc);
     tc = tcase_create("keepalive");
     tcase_set_timeout(tc, 30);
