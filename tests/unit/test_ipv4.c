@@ -42,16 +42,22 @@ static void expect_drop(struct th_raw *r, const uint8_t *f, size_t len, enum ts_
     ck_assert_uint_eq(th_raw_recv(r, NULL, 0), 0);
 }
 
+/* A plain echo request is answered with an echo reply. */
+static void expect_echo_answered(struct th_raw *r)
+{
+    uint8_t f[128];
+    size_t l = echo_frame(r, f, sizeof f, TH_IP_A, TH_IP_B);
+    th_raw_inject(r, f, l);
+    struct icmp_hdr ic;
+    ck_assert(th_raw_recv_icmp(r, NULL, &ic));
+    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+}
+
 START_TEST(test_valid_echo_frame_is_answered)
 {
     struct th_raw r;
     th_raw_init(&r);
-    uint8_t f[128];
-    size_t l = echo_frame(&r, f, sizeof f, TH_IP_A, TH_IP_B);
-    th_raw_inject(&r, f, l);
-    struct icmp_hdr ic;
-    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
-    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    expect_echo_answered(&r);
     th_raw_free(&r);
 }
 END_TEST
@@ -196,12 +202,7 @@ START_TEST(test_source_routed_datagrams_are_refused)
         expect_drop(&r, f, l + 8, TS_C_IP_DROP_SOURCE_ROUTE);
     }
     ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_SOURCE_ROUTE), 2);
-    uint8_t f[128];
-    size_t l = echo_frame(&r, f, sizeof f, TH_IP_A, TH_IP_B);
-    th_raw_inject(&r, f, l);
-    struct icmp_hdr ic;
-    ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
-    ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
+    expect_echo_answered(&r);
     th_raw_free(&r);
 }
 END_TEST
