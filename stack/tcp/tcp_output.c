@@ -400,12 +400,14 @@ static void tcp_send_next(struct ts_stack *s, struct ts_tcp_conn *c, uint32_t le
         c->rtt.start = s->now;
     }
     tcp_send_segment(s, c, seq, len, fin ? TCP_FIN : 0, o, room);
-    if (len % room && !seq_lt(seq, c->snd.max))
-        c->snd.sml = seq + len; /* a small segment (or a super-segment's short last piece) */
-    /* An answer within the delayed-ACK time of the data it answers: interactive (Linux's
-     * tcp_event_data_sent), see tcp_quickack_note. */
-    if (len && c->bytes_received && s->now - c->data_rx_time < TCP_DELACK)
-        c->pingpong = true;
+    if (len && !seq_lt(seq, c->snd.max)) { /* new data */
+        if (len % room)
+            c->snd.sml = seq + len; /* a small segment (or a super-segment's short last piece) */
+        /* An answer within the delayed-ACK time of the data it answers: interactive (Linux's
+         * tcp_event_data_sent), see tcp_quickack_note. */
+        if (c->bytes_received && s->now - c->data_rx_time < TCP_DELACK)
+            c->pingpong = true;
+    }
     c->snd.nxt = seq + len + (fin ? 1 : 0);
     if (seq_gt(c->snd.nxt, c->snd.max))
         c->snd.max = c->snd.nxt;

@@ -42,6 +42,23 @@ static void expect_drop(struct th_raw *r, const uint8_t *f, size_t len, enum ts_
     ck_assert_uint_eq(th_raw_recv(r, NULL, 0), 0);
 }
 
+/* An echo request whose IPv4 header carries n (a multiple of 4) bytes of options, into f; its
+ * length. */
+static size_t echo_with_options(struct th_raw *r, uint8_t *f, size_t cap, const uint8_t *opts,
+                                size_t n)
+{
+    uint8_t msg[16];
+    size_t ml = th_build_icmp_echo(msg, sizeof msg, 1, 1, "abcdefgh", 8);
+    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, ml);
+    size_t l = th_build_ipv4(f, cap - n, r->mac, r->peer_mac, &ip);
+    memmove(f + IPOFF + 20 + n, f + IPOFF + 20, l - IPOFF - 20);
+    memcpy(f + IPOFF + 20, opts, n);
+    f[IPOFF] = (uint8_t)(0x40 | (20 + n) / 4);
+    f[IPOFF + 3] = (uint8_t)(f[IPOFF + 3] + n);
+    fix_csum(f + IPOFF, 20 + n);
+    return l + n;
+}
+
 /* A plain echo request is answered with an echo reply. */
 static void expect_echo_answered(struct th_raw *r)
 {
@@ -136,20 +153,10 @@ START_TEST(test_malformed_options_are_dropped_bad_options)
 {
     struct th_raw r;
     th_raw_init(&r);
-    uint8_t msg[16], f[128];
-    size_t ml = th_build_icmp_echo(msg, sizeof msg, 1, 1, "abcdefgh", 8);
-    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, ml);
-    size_t l = th_build_ipv4(f, sizeof f, r.mac, r.peer_mac, &ip);
-    /* Rebuild with a 24-byte header: option 7 (record route) claiming 40 bytes. */
-    memmove(f + IPOFF + 24, f + IPOFF + 20, l - IPOFF - 20);
-    f[IPOFF] = 0x46;
-    f[IPOFF + 3] += 4;
-    f[IPOFF + 20] = 7;
-    f[IPOFF + 21] = 40;
-    f[IPOFF + 22] = 4;
-    f[IPOFF + 23] = 0;
-    fix_csum(f + IPOFF, 24);
-    expect_drop(&r, f, l + 4, TS_C_IP_DROP_BAD_OPTIONS);
+    uint8_t f[128];
+    const uint8_t opts[4] = {7, 40, 4, 0}; /* record route claiming 40 bytes of a 4-byte space */
+    size_t l = echo_with_options(&r, f, sizeof f, opts, sizeof opts);
+    expect_drop(&r, f, l, TS_C_IP_DROP_BAD_OPTIONS);
     th_raw_free(&r);
 }
 END_TEST
@@ -158,19 +165,10 @@ START_TEST(test_valid_options_are_skipped_and_datagram_delivered)
 {
     struct th_raw r;
     th_raw_init(&r);
-    uint8_t msg[16], f[128];
-    size_t ml = th_build_icmp_echo(msg, sizeof msg, 1, 1, "abcdefgh", 8);
-    struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, ml);
-    size_t l = th_build_ipv4(f, sizeof f, r.mac, r.peer_mac, &ip);
-    memmove(f + IPOFF + 24, f + IPOFF + 20, l - IPOFF - 20);
-    f[IPOFF] = 0x46;
-    f[IPOFF + 3] += 4;
-    f[IPOFF + 20] = 1; /* NOP NOP NOP EOL */
-    f[IPOFF + 21] = 1;
-    f[IPOFF + 22] = 1;
-    f[IPOFF + 23] = 0;
-    fix_csum(f + IPOFF, 24);
-    th_raw_inject(&r, f, l + 4);
+    uint8_t f[128];
+    const uint8_t opts[4] = {1, 1, 1, 0}; /* NOP NOP NOP EOL */
+    size_t l = echo_with_options(&r, f, sizeof f, opts, sizeof opts);
+    th_raw_inject(&r, f, l);
     struct icmp_hdr ic;
     ck_assert(th_raw_recv_icmp(&r, NULL, &ic));
     ck_assert_uint_eq(ic.type, ICMP_ECHO_REPLY);
@@ -180,26 +178,19 @@ START_TEST(test_valid_options_are_skipped_and_datagram_delivered)
 END_TEST
 
 /* RFC 7126 4.3, 4.4 (and Linux's accept_source_route = 0): a datagram with a loose or strict
- * source route is refused, counted, unanswered; record route beside it is still skipped. An
- * echo request with a well-formed LSRR (type 0x83, 7 bytes, pointer 4: one address to go) and
- * one with SSRR (0x89), each after a NOP; then the same echo without the route is answered. */
+ * source route is refused, counted, unanswered. An echo request with a well-formed LSRR (type
+ * 0x83, 7 bytes, pointer 4: one address to go) and one with SSRR (0x89), each after a NOP; then
+ * the same echo without the route is answered. */
 START_TEST(test_source_routed_datagrams_are_refused)
 {
     struct th_raw r;
     th_raw_init(&r);
     const uint8_t types[2] = {0x83, 0x89};
     for (int i = 0; i < 2; i++) {
-        uint8_t msg[16], f[128];
-        size_t ml = th_build_icmp_echo(msg, sizeof msg, 1, 1, "abcdefgh", 8);
-        struct ipv4_hdr ip = th_ipv4_hdr(TH_IP_A, TH_IP_B, IP_PROTO_ICMP, msg, ml);
-        size_t l = th_build_ipv4(f, sizeof f, r.mac, r.peer_mac, &ip);
-        memmove(f + IPOFF + 28, f + IPOFF + 20, l - IPOFF - 20);
-        f[IPOFF] = 0x47;
-        f[IPOFF + 3] += 8;
-        const uint8_t opt[8] = {1, types[i], 7, 4, 10, 9, 9, 9};
-        memcpy(f + IPOFF + 20, opt, sizeof opt);
-        fix_csum(f + IPOFF, 28);
-        expect_drop(&r, f, l + 8, TS_C_IP_DROP_SOURCE_ROUTE);
+        uint8_t f[128];
+        const uint8_t opts[8] = {1, types[i], 7, 4, 10, 9, 9, 9};
+        size_t l = echo_with_options(&r, f, sizeof f, opts, sizeof opts);
+        expect_drop(&r, f, l, TS_C_IP_DROP_SOURCE_ROUTE);
     }
     ck_assert_uint_eq(C(r.s, TS_C_IP_DROP_SOURCE_ROUTE), 2);
     expect_echo_answered(&r);
